@@ -1,0 +1,1 @@
+//! SQS-compatible HTTP gateway. Not built yet: see the SQS gateway issue.

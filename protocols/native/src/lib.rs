@@ -1,0 +1,1 @@
+//! Neo native protocol and SDK. Not built yet: see the native protocol issue.
