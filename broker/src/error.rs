@@ -1,0 +1,30 @@
+//! Errors of the broker API, in the front-ends' terms.
+
+use neo_storage::LogError;
+
+/// Failure of a broker operation. Each front-end maps these to its protocol's codes in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("unknown topic or partition {topic}-{partition}")]
+    UnknownTopicOrPartition { topic: String, partition: i32 },
+    #[error("topic {0} already exists")]
+    TopicAlreadyExists(String),
+    #[error("invalid topic name {name:?}: {reason}")]
+    InvalidTopic { name: String, reason: String },
+    #[error("invalid partition count {0}")]
+    InvalidPartitions(i32),
+    #[error("invalid config {key}={value:?}: {reason}")]
+    InvalidConfig { key: String, value: String, reason: String },
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("metadata file {path} is corrupt: {reason}")]
+    MetadataCorrupt { path: std::path::PathBuf, reason: String },
+    #[error("broker is shutting down")]
+    ShuttingDown,
+}
