@@ -2,10 +2,23 @@
 //!
 //! A partition is a directory of segments named by base offset. Each segment holds a `.log` of
 //! Kafka RecordBatch v2 batches exactly as producers sent them, a sparse memory-mapped `.index`
-//! (offset → byte position) and a sparse `.timeindex` (timestamp → offset).
+//! (offset → byte position) and a sparse `.timeindex` (timestamp → offset). One writer appends;
+//! readers run concurrently and only ever see whole batches. Durability is group-committed by a
+//! shared [`Flusher`].
 
 pub mod batch_header;
+mod checkpoint;
 pub mod codec;
+pub mod config;
 pub mod error;
+mod flusher;
+mod log;
+mod offset_index;
+mod segment;
+mod sparse_index;
+mod time_index;
 
+pub use config::{FlushPolicy, LogConfig, TimestampType};
 pub use error::{BatchError, LogError};
+pub use flusher::{Flusher, SyncObserver};
+pub use log::{AppendInfo, LogPositions, PartitionLog, ReadSlice, RecoveryReport, now_ms};

@@ -1,0 +1,704 @@
+//! The partition log: an ordered list of segments with one writer and many readers.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+
+use crate::batch_header::{self, BatchHeader, LOG_OVERHEAD};
+use crate::checkpoint::{self, LOG_START, RECOVERY_POINT};
+use crate::config::{LogConfig, TimestampType};
+use crate::error::{BatchError, LogError};
+use crate::flusher::{Flusher, SyncState, SyncTarget};
+use crate::segment::{BatchMeta, ScanOutcome, Segment};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset of the first record appended.
+    pub base_offset: i64,
+    /// Offset of the last record appended.
+    pub last_offset: i64,
+    /// The broker's timestamp when the log stamps LogAppendTime, else `None`.
+    pub log_append_time: Option<i64>,
+    /// Number of batches appended.
+    pub batches: usize,
+    /// Number of records appended.
+    pub records: u64,
+    /// Bytes appended.
+    pub bytes: usize,
+}
+
+/// Whole batches read from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadSlice {
+    /// Whole record batches, as stored.
+    pub records: Bytes,
+    /// Offset after the last batch returned (equal to the requested offset when empty).
+    pub next_offset: i64,
+}
+
+/// The positions of a log that waiters care about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogPositions {
+    /// Offset the next append gets.
+    pub log_end: i64,
+    /// Every offset below this is fsynced.
+    pub durable: i64,
+    /// An fsync failed: nothing further is acknowledged as durable.
+    pub failed: bool,
+}
+
+/// What a recovery on open did, for logs and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Whether the previous run closed the log cleanly (no scan needed).
+    pub clean: bool,
+    /// Segments whose batches were scanned and CRC-checked.
+    pub segments_scanned: usize,
+    /// Bytes cut off torn or corrupt tails.
+    pub bytes_truncated: u64,
+    /// Segments deleted because they followed a corrupt one.
+    pub segments_dropped: usize,
+    /// Time the open took.
+    pub duration: std::time::Duration,
+}
+
+struct Writer {
+    unsynced: Vec<Arc<Segment>>,
+    unflushed_messages: u64,
+}
+
+struct LogInner {
+    dir: PathBuf,
+    config: RwLock<LogConfig>,
+    segments: RwLock<Vec<Arc<Segment>>>,
+    writer: Mutex<Writer>,
+    log_start: AtomicI64,
+    log_end: AtomicI64,
+    last_sync_ms: AtomicI64,
+    positions: watch::Sender<LogPositions>,
+    sync_state: Mutex<SyncState>,
+    flusher: Arc<Flusher>,
+    leader_epoch: AtomicI32,
+    closed: AtomicBool,
+    bytes_appended: AtomicU64,
+    me: Weak<LogInner>,
+}
+
+/// A partition's log. Cheap to clone; all clones share one log.
+#[derive(Clone)]
+pub struct PartitionLog {
+    inner: Arc<LogInner>,
+}
+
+impl std::fmt::Debug for PartitionLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionLog")
+            .field("dir", &self.inner.dir)
+            .field("log_start", &self.log_start_offset())
+            .field("log_end", &self.log_end_offset())
+            .finish()
+    }
+}
+
+fn list_segment_bases(dir: &Path) -> Result<Vec<i64>, LogError> {
+    let mut bases = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(LogError::io(dir))? {
+        let entry = entry.map_err(LogError::io(dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(stem) = name.strip_suffix(".log") {
+            if let Ok(base) = stem.parse::<i64>() {
+                bases.push(base);
+            }
+        } else if name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+impl PartitionLog {
+    /// Opens the log in `dir` (creating it if missing), recovering after an unclean shutdown.
+    pub fn open(dir: &Path, config: LogConfig, flusher: Arc<Flusher>) -> Result<PartitionLog, LogError> {
+        Self::open_with_report(dir, config, flusher).map(|(log, _)| log)
+    }
+
+    /// As [`PartitionLog::open`], also saying what recovery did.
+    pub fn open_with_report(
+        dir: &Path,
+        config: LogConfig,
+        flusher: Arc<Flusher>,
+    ) -> Result<(PartitionLog, RecoveryReport), LogError> {
+        let started = Instant::now();
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(LogError::io(dir))?;
+            if let Some(parent) = dir.parent() {
+                checkpoint::sync_dir(parent)?;
+            }
+        }
+        let clean = checkpoint::take_clean_mark(dir)?;
+        let mut report = RecoveryReport { clean, ..RecoveryReport::default() };
+        let now = now_ms();
+        let saved_start = checkpoint::read_i64(dir, LOG_START);
+        let mut bases = list_segment_bases(dir)?;
+        if bases.is_empty() {
+            bases.push(saved_start.unwrap_or(0).max(0));
+        }
+        let recovery_point = if clean { i64::MAX } else { checkpoint::read_i64(dir, RECOVERY_POINT).unwrap_or(0) };
+        let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(bases.len());
+        for (i, &base) in bases.iter().enumerate() {
+            let last = i + 1 == bases.len();
+            let capacity = last.then_some(config.max_index_bytes);
+            let segment = Segment::open(dir, base, capacity, now)?;
+            let next_base = bases.get(i + 1).copied();
+            let must_scan = !clean && next_base.is_none_or(|n| n > recovery_point);
+            let outcome = if must_scan {
+                report.segments_scanned += 1;
+                segment.scan(config.index_interval_bytes)?
+            } else if last {
+                segment.load_tail(config.index_interval_bytes)?
+            } else {
+                segment.load_sealed(next_base.unwrap_or(base), config.index_interval_bytes)?
+            };
+            segments.push(Arc::new(segment));
+            if let ScanOutcome::Truncated { position } = outcome {
+                let cut = std::fs::metadata(segments.last().map_or(dir, |s| s.log_path()))
+                    .map(|m| m.len())
+                    .unwrap_or(0);
+                report.bytes_truncated += cut.saturating_sub(position);
+                tracing::warn!(dir = %dir.display(), base, position, "truncated torn or corrupt log tail");
+                for &later in bases.get(i + 1..).unwrap_or_default() {
+                    let dropped = Segment::open(dir, later, None, now)?;
+                    report.bytes_truncated += dropped.size();
+                    dropped.delete_files()?;
+                    report.segments_dropped += 1;
+                }
+                if !last {
+                    if let Some(s) = segments.last() {
+                        s.unseal(config.max_index_bytes)?;
+                    }
+                }
+                break;
+            }
+        }
+        let first_base = segments.first().map_or(0, |s| s.base_offset());
+        let log_end = segments.last().map_or(0, |s| s.next_offset());
+        let log_start = saved_start.unwrap_or(first_base).max(first_base).min(log_end);
+        if let Some(active) = segments.last() {
+            // Whatever survived recovery is on disk from here on.
+            active.sync()?;
+        }
+        checkpoint::sync_dir(dir)?;
+        let positions = LogPositions { log_end, durable: log_end, failed: false };
+        let inner = Arc::new_cyclic(|me| LogInner {
+            dir: dir.to_path_buf(),
+            config: RwLock::new(config),
+            segments: RwLock::new(segments),
+            writer: Mutex::new(Writer { unsynced: Vec::new(), unflushed_messages: 0 }),
+            log_start: AtomicI64::new(log_start),
+            log_end: AtomicI64::new(log_end),
+            last_sync_ms: AtomicI64::new(now),
+            positions: watch::Sender::new(positions),
+            sync_state: Mutex::new(SyncState::default()),
+            flusher,
+            leader_epoch: AtomicI32::new(0),
+            closed: AtomicBool::new(false),
+            bytes_appended: AtomicU64::new(0),
+            me: me.clone(),
+        });
+        report.duration = started.elapsed();
+        Ok((PartitionLog { inner }, report))
+    }
+
+    /// The partition directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The first offset still in the log.
+    pub fn log_start_offset(&self) -> i64 {
+        self.inner.log_start.load(Ordering::Acquire)
+    }
+
+    /// The offset the next append gets.
+    pub fn log_end_offset(&self) -> i64 {
+        self.inner.log_end.load(Ordering::Acquire)
+    }
+
+    /// Every offset below this is fsynced.
+    pub fn durable_offset(&self) -> i64 {
+        self.inner.positions.borrow().durable
+    }
+
+    /// Watches the log end and durable offsets (wakes long-polling readers).
+    pub fn subscribe(&self) -> watch::Receiver<LogPositions> {
+        self.inner.positions.subscribe()
+    }
+
+    /// The current configuration.
+    pub fn config(&self) -> LogConfig {
+        self.inner.config.read().clone()
+    }
+
+    /// Replaces the configuration; takes effect on the next append, roll or retention pass.
+    pub fn set_config(&self, config: LogConfig) {
+        *self.inner.config.write() = config;
+    }
+
+    /// The leader epoch stamped on appended batches.
+    pub fn set_leader_epoch(&self, epoch: i32) {
+        self.inner.leader_epoch.store(epoch, Ordering::Release);
+    }
+
+    /// Number of segments.
+    pub fn segment_count(&self) -> usize {
+        self.inner.segments.read().len()
+    }
+
+    /// Bytes in all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.inner.segments.read().iter().map(|s| s.size()).sum()
+    }
+
+    /// Total bytes appended since open.
+    pub fn bytes_appended(&self) -> u64 {
+        self.inner.bytes_appended.load(Ordering::Relaxed)
+    }
+
+    fn active(&self) -> Result<Arc<Segment>, LogError> {
+        self.inner.segments.read().last().cloned().ok_or_else(|| LogError::Closed(self.inner.dir.clone()))
+    }
+
+    fn check_open(&self) -> Result<(), LogError> {
+        if self.inner.closed.load(Ordering::Acquire) || self.inner.positions.borrow().failed {
+            return Err(LogError::Closed(self.inner.dir.clone()));
+        }
+        Ok(())
+    }
+
+    /// Validates `records` (one or more v2 batches), assigns offsets and the leader epoch in
+    /// place, and appends them. Returns once the bytes are written (not yet durable: see
+    /// [`PartitionLog::wait_durable`]). Invalid input leaves the log unchanged.
+    pub fn append(&self, records: &mut [u8]) -> Result<AppendInfo, LogError> {
+        self.check_open()?;
+        let config = self.config();
+        let headers = validate_batches(records, &config)?;
+        let mut writer = self.inner.writer.lock();
+        let now = now_ms();
+        let total = records.len() as u64;
+        let active = self.active()?;
+        let age_expired = config.segment_ms.is_some_and(|ms| now - active.created_ms() >= ms as i64);
+        let would_overflow = active.size() + total > config.segment_bytes.min(i32::MAX as u64);
+        if !active.is_empty() && (would_overflow || age_expired || active.index_full()) {
+            self.roll(&mut writer, &config, now)?;
+        }
+        let active = self.active()?;
+        let epoch = self.inner.leader_epoch.load(Ordering::Acquire);
+        let append_time = (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
+        let mut next = self.log_end_offset();
+        let base_offset = next;
+        let mut metas = Vec::with_capacity(headers.len());
+        let mut position = 0usize;
+        let mut record_count = 0u64;
+        for header in &headers {
+            let len = header.total_len();
+            let Some(batch) = records.get_mut(position..position + len) else {
+                return Err(BatchError::Truncated { needed: position + len, available: total as usize }.into());
+            };
+            batch_header::set_base_offset(batch, next);
+            batch_header::set_leader_epoch(batch, epoch);
+            if let Some(ts) = append_time {
+                batch_header::set_log_append_time(batch, ts);
+            }
+            metas.push(BatchMeta {
+                base_offset: next,
+                last_offset: next + i64::from(header.last_offset_delta),
+                max_timestamp: append_time.unwrap_or(header.max_timestamp),
+                len: len as u32,
+            });
+            next += i64::from(header.last_offset_delta) + 1;
+            record_count += header.records_count.max(0) as u64;
+            position += len;
+        }
+        active.append(records, &metas, config.index_interval_bytes)?;
+        self.inner.log_end.store(next, Ordering::Release);
+        self.inner.bytes_appended.fetch_add(total, Ordering::Relaxed);
+        self.inner.positions.send_modify(|p| p.log_end = next);
+        writer.unflushed_messages += record_count;
+        let sync = config.flush.acks_wait_for_fsync() || writer.unflushed_messages >= config.flush.messages;
+        if sync {
+            writer.unflushed_messages = 0;
+        }
+        drop(writer);
+        if sync {
+            self.request_sync();
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: next - 1,
+            log_append_time: append_time,
+            batches: headers.len(),
+            records: record_count,
+            bytes: total as usize,
+        })
+    }
+
+    fn roll(&self, writer: &mut Writer, config: &LogConfig, now: i64) -> Result<(), LogError> {
+        let old = self.active()?;
+        old.seal()?;
+        let base = self.log_end_offset();
+        let segment = Arc::new(Segment::open(&self.inner.dir, base, Some(config.max_index_bytes), now)?);
+        segment.load_tail(config.index_interval_bytes)?;
+        checkpoint::sync_dir(&self.inner.dir)?;
+        self.inner.segments.write().push(segment);
+        writer.unsynced.push(old);
+        tracing::debug!(dir = %self.inner.dir.display(), base, "rolled segment");
+        Ok(())
+    }
+
+    /// Asks the flusher to fsync this log soon (coalescing with syncs already pending).
+    pub fn request_sync(&self) {
+        if let Some(me) = self.inner.me.upgrade() {
+            self.inner.flusher.request(me);
+        }
+    }
+
+    /// Waits until every offset below `offset` is fsynced.
+    pub async fn wait_durable(&self, offset: i64) -> Result<(), LogError> {
+        let mut rx = self.inner.positions.subscribe();
+        if rx.borrow().durable < offset {
+            self.request_sync();
+        }
+        let positions = rx
+            .wait_for(|p| p.failed || p.durable >= offset)
+            .await
+            .map_err(|_| LogError::Closed(self.inner.dir.clone()))?;
+        if positions.failed && positions.durable < offset {
+            return Err(LogError::Closed(self.inner.dir.clone()));
+        }
+        Ok(())
+    }
+
+    /// Appends and returns once the append is fsynced.
+    pub async fn append_durable(&self, records: &mut [u8]) -> Result<AppendInfo, LogError> {
+        let info = self.append(records)?;
+        self.wait_durable(info.last_offset + 1).await?;
+        Ok(info)
+    }
+
+    /// Syncs now if unflushed data is older than `flush.ms` (called by a periodic task).
+    pub fn flush_if_due(&self, now: i64) {
+        let Some(ms) = self.inner.config.read().flush.ms else { return };
+        let behind = self.durable_offset() < self.log_end_offset();
+        if behind && now - self.inner.last_sync_ms.load(Ordering::Relaxed) >= ms as i64 {
+            self.request_sync();
+        }
+    }
+
+    /// Reads whole batches starting with the one that holds `offset`, up to `max_bytes`
+    /// (at least one whole batch), not past `max_offset` (exclusive: e.g. the high watermark).
+    pub fn read(&self, offset: i64, max_bytes: usize, max_offset: i64) -> Result<ReadSlice, LogError> {
+        let log_start = self.log_start_offset();
+        let log_end = self.log_end_offset();
+        if offset < log_start || offset > log_end {
+            return Err(LogError::OffsetOutOfRange { offset, log_start, log_end });
+        }
+        let upper = max_offset.min(log_end);
+        let empty = ReadSlice { records: Bytes::new(), next_offset: offset };
+        if offset >= upper {
+            return Ok(empty);
+        }
+        let Some((segment, position, header)) = self.locate(offset)? else { return Ok(empty) };
+        if header.base_offset >= upper {
+            return Ok(empty);
+        }
+        let len = max_bytes.max(header.total_len());
+        let mut bytes = segment.read_at(position, len)?;
+        let mut kept = 0usize;
+        let mut next = offset;
+        while let Some((base, batch_len)) = bytes.get(kept..).and_then(batch_header::peek_offset_and_len) {
+            let end = kept + LOG_OVERHEAD + batch_len.max(0) as usize;
+            if base >= upper || end > bytes.len() {
+                break;
+            }
+            let Some(h) = bytes.get(kept..end).and_then(|b| BatchHeader::parse(b).ok()) else { break };
+            next = h.next_offset();
+            kept = end;
+        }
+        bytes.truncate(kept);
+        Ok(ReadSlice { records: Bytes::from(bytes), next_offset: next.max(offset) })
+    }
+
+    /// The segment, position and header of the first batch whose last offset is `>= offset`.
+    fn locate(&self, offset: i64) -> Result<Option<(Arc<Segment>, u64, BatchHeader)>, LogError> {
+        let mut index = {
+            let segments = self.inner.segments.read();
+            segments.partition_point(|s| s.base_offset() <= offset).saturating_sub(1)
+        };
+        loop {
+            let Some(segment) = self.inner.segments.read().get(index).cloned() else { return Ok(None) };
+            if let Some((position, header)) = segment.find_batch(offset)? {
+                return Ok(Some((segment, position, header)));
+            }
+            index += 1;
+        }
+    }
+
+    /// The first offset whose record timestamp is `>= timestamp`, with that timestamp.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        let log_start = self.log_start_offset();
+        let segments = self.inner.segments.read().clone();
+        for segment in segments.iter().filter(|s| s.max_timestamp() >= timestamp) {
+            let mut found = segment.find_batch_by_time(timestamp)?;
+            while let Some((position, header)) = found {
+                if header.last_offset() >= log_start {
+                    let batch = segment.read_at(position, header.total_len())?;
+                    if let Some(hit) = first_record_at_or_after(&batch, &header, timestamp, log_start)? {
+                        return Ok(Some(hit));
+                    }
+                }
+                let after = position + header.total_len() as u64;
+                found = segment.walk_from(after, |h| h.max_timestamp >= timestamp)?;
+            }
+        }
+        Ok(None)
+    }
+
+    /// The largest timestamp in the log and the offset of the batch that carries it.
+    pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let segments = self.inner.segments.read().clone();
+        let Some(segment) = segments.iter().filter(|s| s.max_timestamp() >= 0).max_by_key(|s| s.max_timestamp())
+        else {
+            return Ok(None);
+        };
+        let ts = segment.max_timestamp();
+        Ok(segment.find_batch_by_time(ts)?.map(|(_, h)| (ts, h.last_offset())))
+    }
+
+    /// Moves the log start offset forward to `offset` (Kafka's DeleteRecords) and deletes the
+    /// segments that fall wholly below it. Returns the new log start offset.
+    pub fn delete_records(&self, offset: i64) -> Result<i64, LogError> {
+        self.check_open()?;
+        let log_end = self.log_end_offset();
+        let current = self.log_start_offset();
+        if offset > log_end || offset < 0 {
+            return Err(LogError::OffsetOutOfRange { offset, log_start: current, log_end });
+        }
+        if offset <= current {
+            return Ok(current);
+        }
+        self.inner.log_start.store(offset, Ordering::Release);
+        checkpoint::write_i64(&self.inner.dir, LOG_START, offset)?;
+        let segments = self.inner.segments.read().clone();
+        let removable = segments
+            .windows(2)
+            .take_while(|w| matches!(w, [_, next] if next.base_offset() <= offset))
+            .count();
+        self.remove_oldest(removable)?;
+        Ok(offset)
+    }
+
+    /// Deletes whole segments past `retention.ms` or beyond `retention.bytes`. The active
+    /// segment is rolled first when all of it has expired. Returns how many were deleted.
+    pub fn apply_retention(&self, now: i64) -> Result<usize, LogError> {
+        self.check_open()?;
+        let config = self.config();
+        let expired = |s: &Segment| {
+            config.retention_ms.is_some_and(|ms| s.max_timestamp() >= 0 && s.max_timestamp() < now - ms as i64)
+        };
+        let active = self.active()?;
+        if !active.is_empty() && expired(&active) {
+            let mut writer = self.inner.writer.lock();
+            if Arc::ptr_eq(&active, &self.active()?) {
+                self.roll(&mut writer, &config, now)?;
+            }
+        }
+        let segments = self.inner.segments.read().clone();
+        let mut total: u64 = segments.iter().map(|s| s.size()).sum();
+        let mut count = 0;
+        for segment in segments.iter().take(segments.len().saturating_sub(1)) {
+            let over_size = config.retention_bytes.is_some_and(|max| total.saturating_sub(segment.size()) >= max);
+            if !(expired(segment) || over_size) {
+                break;
+            }
+            total -= segment.size();
+            count += 1;
+        }
+        self.remove_oldest(count)?;
+        Ok(count)
+    }
+
+    fn remove_oldest(&self, count: usize) -> Result<(), LogError> {
+        if count == 0 {
+            return Ok(());
+        }
+        let removed: Vec<Arc<Segment>> = {
+            let mut segments = self.inner.segments.write();
+            let count = count.min(segments.len().saturating_sub(1));
+            segments.drain(..count).collect()
+        };
+        if let Some(first) = self.inner.segments.read().first() {
+            self.inner.log_start.fetch_max(first.base_offset(), Ordering::AcqRel);
+        }
+        self.inner.writer.lock().unsynced.retain(|s| !removed.iter().any(|r| Arc::ptr_eq(r, s)));
+        for segment in &removed {
+            segment.delete_files()?;
+            tracing::debug!(path = %segment.log_path().display(), "deleted segment");
+        }
+        checkpoint::sync_dir(&self.inner.dir)
+    }
+
+    /// Removes every record at or after `offset` (cut at a batch boundary), for replication.
+    pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
+        self.check_open()?;
+        let config = self.config();
+        let _writer = self.inner.writer.lock();
+        if offset >= self.log_end_offset() {
+            return Ok(());
+        }
+        let (removed, keep) = {
+            let mut segments = self.inner.segments.write();
+            let keep = segments.partition_point(|s| s.base_offset() < offset).max(1);
+            let removed: Vec<Arc<Segment>> = segments.drain(keep..).collect();
+            (removed, segments.last().cloned())
+        };
+        for segment in &removed {
+            segment.delete_files()?;
+        }
+        let Some(active) = keep else { return Err(LogError::Closed(self.inner.dir.clone())) };
+        if !removed.is_empty() {
+            active.unseal(config.max_index_bytes)?;
+        }
+        active.truncate_to(offset)?;
+        active.sync()?;
+        checkpoint::sync_dir(&self.inner.dir)?;
+        let end = active.next_offset();
+        self.inner.log_end.store(end, Ordering::Release);
+        if self.log_start_offset() > end {
+            self.inner.log_start.store(end, Ordering::Release);
+        }
+        self.inner.positions.send_modify(|p| {
+            p.log_end = end;
+            p.durable = p.durable.min(end);
+        });
+        Ok(())
+    }
+
+    /// Flushes everything, trims the active indexes and writes the clean-shutdown marker.
+    /// Further appends fail with [`LogError::Closed`].
+    pub fn close(&self) -> Result<(), LogError> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let _writer = self.inner.writer.lock();
+        let segments = self.inner.segments.read().clone();
+        for segment in &segments {
+            segment.sync()?;
+        }
+        if let Some(active) = segments.last() {
+            active.seal()?;
+        }
+        let end = self.log_end_offset();
+        checkpoint::write_i64(&self.inner.dir, RECOVERY_POINT, end)?;
+        checkpoint::mark_clean(&self.inner.dir)?;
+        self.inner.positions.send_modify(|p| p.durable = p.durable.max(end));
+        Ok(())
+    }
+
+    /// Closes the log and removes its directory.
+    pub fn delete(self) -> Result<(), LogError> {
+        self.inner.closed.store(true, Ordering::Release);
+        let _writer = self.inner.writer.lock();
+        std::fs::remove_dir_all(&self.inner.dir).map_err(LogError::io(&self.inner.dir))
+    }
+}
+
+impl SyncTarget for LogInner {
+    fn sync_now(&self) {
+        let (end, segments) = {
+            let mut writer = self.writer.lock();
+            let mut segments = std::mem::take(&mut writer.unsynced);
+            let rolled = segments.last().map(|s| s.next_offset());
+            segments.extend(self.segments.read().last().cloned());
+            (self.log_end.load(Ordering::Acquire), (segments, rolled))
+        };
+        let (segments, rolled) = segments;
+        let failed = segments.iter().find_map(|s| s.sync().err());
+        self.last_sync_ms.store(now_ms(), Ordering::Relaxed);
+        if let Some(error) = failed {
+            tracing::error!(dir = %self.dir.display(), %error, "fsync failed: log stops acknowledging");
+            self.positions.send_modify(|p| p.failed = true);
+            return;
+        }
+        if let Some(point) = rolled {
+            if let Err(error) = checkpoint::write_i64(&self.dir, RECOVERY_POINT, point) {
+                tracing::warn!(dir = %self.dir.display(), %error, "cannot write recovery point");
+            }
+        }
+        self.positions.send_if_modified(|p| {
+            let advance = end > p.durable;
+            p.durable = p.durable.max(end);
+            advance
+        });
+    }
+
+    fn sync_state(&self) -> &Mutex<SyncState> {
+        &self.sync_state
+    }
+}
+
+/// Checks every batch in `records` and returns their headers, in order.
+fn validate_batches(records: &[u8], config: &LogConfig) -> Result<Vec<BatchHeader>, LogError> {
+    let mut headers = Vec::new();
+    let mut position = 0usize;
+    while position < records.len() {
+        let rest = records.get(position..).unwrap_or_default();
+        let (_, batch_len) = batch_header::peek_offset_and_len(rest)
+            .ok_or(BatchError::Truncated { needed: LOG_OVERHEAD, available: rest.len() })?;
+        let len = LOG_OVERHEAD + batch_len.max(0) as usize;
+        if len > config.max_message_bytes as usize {
+            return Err(BatchError::TooLarge { size: len, max: config.max_message_bytes as usize }.into());
+        }
+        let batch = rest.get(..len).ok_or(BatchError::Truncated { needed: len, available: rest.len() })?;
+        let header = batch_header::validate(batch)?;
+        if header.compression() == 0 {
+            crate::codec::check_offset_deltas(batch)?;
+        }
+        headers.push(header);
+        position += len;
+    }
+    if headers.is_empty() {
+        return Err(BatchError::Empty.into());
+    }
+    Ok(headers)
+}
+
+/// The offset and timestamp of the first record in `batch` at or after `timestamp`.
+fn first_record_at_or_after(
+    batch: &[u8],
+    header: &BatchHeader,
+    timestamp: i64,
+    log_start: i64,
+) -> Result<Option<(i64, i64)>, LogError> {
+    if header.is_log_append_time() {
+        let offset = header.base_offset.max(log_start);
+        return Ok((header.max_timestamp >= timestamp).then_some((offset, header.max_timestamp)));
+    }
+    let records = crate::codec::decode_records(batch)?;
+    Ok(records
+        .iter()
+        .map(|r| (r.offset(header.base_offset), r.timestamp(header.base_timestamp)))
+        .find(|&(offset, ts)| offset >= log_start && ts >= timestamp))
+}
