@@ -1,23 +1,101 @@
-//! The broker: owns topics and their partition logs (placeholder until the broker core lands).
+//! The broker: owns topics and their partition logs, and serves the protocol-neutral API.
 
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
-use crate::{BrokerConfig, BrokerError, BrokerMetrics};
+use neo_storage::{Flusher, PartitionLog, now_ms};
+use parking_lot::{Mutex, RwLock};
+
+use crate::config::{BrokerConfig, ConfigEntry, TopicConfig};
+use crate::error::BrokerError;
+use crate::metadata_store::{MetadataStore, TopicRecord};
+use crate::metrics::BrokerMetrics;
+use crate::partition::Partition;
+use crate::topic::Topic;
+use crate::topic_name::validate_topic_name;
+
+/// Most partitions one topic may have.
+pub const MAX_PARTITIONS: i32 = 10_000;
 
 /// One broker: topics, partitions, and the API every front-end calls.
 pub struct Broker {
     config: BrokerConfig,
-    metrics: BrokerMetrics,
+    topics: RwLock<HashMap<String, Arc<Topic>>>,
+    /// Serializes topic creation, deletion and config changes with the metadata file.
+    admin: tokio::sync::Mutex<()>,
+    store: MetadataStore,
+    flusher: Arc<Flusher>,
+    metrics: Arc<BrokerMetrics>,
     ready: AtomicBool,
+    stopping: AtomicBool,
+    maintenance: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker").field("data_dir", &self.config.data_dir).finish()
+    }
+}
+
+/// An alteration of one topic config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigChange {
+    /// Set the config to a value.
+    Set(String, String),
+    /// Remove the override: the broker default applies again.
+    Delete(String),
 }
 
 impl Broker {
-    /// Opens (recovering if needed) every topic under `config.data_dir`.
+    /// Opens (recovering if needed) every topic under `config.data_dir`. Must run inside a
+    /// tokio runtime (it starts the retention and flush task).
     pub async fn open(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
+        let started = Instant::now();
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|source| BrokerError::DataDir { path: config.data_dir.clone(), source })?;
-        Ok(Arc::new(Broker { config, metrics: BrokerMetrics::new(), ready: AtomicBool::new(true) }))
+        check_writable(&config.data_dir)?;
+        let metrics = Arc::new(BrokerMetrics::new().map_err(|e| BrokerError::Metrics(e.to_string()))?);
+        let fsync = metrics.fsync_seconds.clone();
+        let flusher = Flusher::with_observer(
+            config.flush_threads,
+            Some(Box::new(move |d: std::time::Duration| fsync.observe(d.as_secs_f64()))),
+        );
+        let store = MetadataStore::open(&config.data_dir)?;
+        remove_deleted_dirs(&config.data_dir);
+        let mut topics = HashMap::new();
+        for record in store.load()? {
+            let topic = open_topic(&config, &flusher, &record)?;
+            topics.insert(record.name.clone(), topic);
+        }
+        metrics.recovery_seconds.set(started.elapsed().as_secs_f64());
+        tracing::info!(
+            topics = topics.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            data_dir = %config.data_dir.display(),
+            "logs recovered"
+        );
+        let broker = Arc::new(Broker {
+            config,
+            topics: RwLock::new(topics),
+            admin: tokio::sync::Mutex::new(()),
+            store,
+            flusher,
+            metrics,
+            ready: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            maintenance: Mutex::new(None),
+        });
+        let weak = Arc::downgrade(&broker);
+        broker
+            .metrics
+            .register_log_sizes(Arc::new(move || weak.upgrade().map(|b| b.log_sizes()).unwrap_or_default()))
+            .map_err(|e| BrokerError::Metrics(e.to_string()))?;
+        *broker.maintenance.lock() = Some(tokio::spawn(crate::maintenance::run(Arc::downgrade(&broker))));
+        broker.ready.store(true, Ordering::Release);
+        Ok(broker)
     }
 
     /// True once every log is recovered and the broker can serve.
@@ -35,9 +113,273 @@ impl Broker {
         &self.config
     }
 
-    /// Flushes every log and writes clean-shutdown markers.
-    pub async fn shutdown(&self) -> Result<(), BrokerError> {
-        self.ready.store(false, Ordering::Release);
+    fn check_running(&self) -> Result<(), BrokerError> {
+        if self.stopping.load(Ordering::Acquire) {
+            return Err(BrokerError::ShuttingDown);
+        }
         Ok(())
     }
+
+    /// Every topic, sorted by name.
+    pub fn topics(&self) -> Vec<Arc<Topic>> {
+        let mut topics: Vec<_> = self.topics.read().values().cloned().collect();
+        topics.sort_by(|a, b| a.name().cmp(b.name()));
+        topics
+    }
+
+    /// The topic called `name`, if any.
+    pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics.read().get(name).cloned()
+    }
+
+    /// Partition `partition` of `topic`.
+    pub fn partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>, BrokerError> {
+        self.topic(topic)
+            .and_then(|t| t.partition(partition))
+            .ok_or_else(|| BrokerError::UnknownTopicOrPartition { topic: topic.to_string(), partition })
+    }
+
+    /// Creates a topic with `partitions` partitions (`-1` for the broker's `num.partitions`) and
+    /// the given config overrides. With `validate_only`, checks everything and creates nothing.
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, BrokerError> {
+        self.check_running()?;
+        validate_topic_name(name)?;
+        let partitions = if partitions == -1 { self.config.num_partitions } else { partitions };
+        if !(1..=MAX_PARTITIONS).contains(&partitions) {
+            return Err(BrokerError::InvalidPartitions(partitions));
+        }
+        let effective = self.config.topic_defaults.with_overrides(&configs)?;
+        let _admin = self.admin.lock().await;
+        if self.topics.read().contains_key(name) {
+            return Err(BrokerError::TopicAlreadyExists(name.to_string()));
+        }
+        let record = TopicRecord { name: name.to_string(), id: uuid::Uuid::new_v4(), partitions, configs };
+        if validate_only {
+            return Ok(Arc::new(Topic::new(name, record.id, Vec::new(), record.configs, effective)));
+        }
+        let topic = open_topic(&self.config, &self.flusher, &record)?;
+        let mut records = self.records();
+        records.push(record);
+        self.store.save(&records)?;
+        self.topics.write().insert(name.to_string(), Arc::clone(&topic));
+        tracing::info!(topic = name, partitions, "created topic");
+        Ok(topic)
+    }
+
+    /// Deletes a topic and its data.
+    pub async fn delete_topic(&self, name: &str) -> Result<(), BrokerError> {
+        self.check_running()?;
+        let _admin = self.admin.lock().await;
+        let Some(topic) = self.topic(name) else {
+            return Err(BrokerError::UnknownTopicOrPartition { topic: name.to_string(), partition: -1 });
+        };
+        let records: Vec<_> = self.records().into_iter().filter(|r| r.name != name).collect();
+        self.store.save(&records)?;
+        self.topics.write().remove(name);
+        for partition in topic.partitions() {
+            let log = partition.log().clone();
+            let dir = log.dir().to_path_buf();
+            let doomed = dir.with_file_name(format!(
+                "{}.{}-delete",
+                dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                topic.id().simple()
+            ));
+            if let Err(e) = std::fs::rename(&dir, &doomed) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot rename deleted partition");
+            }
+            let _ = log.close();
+            if let Err(e) = std::fs::remove_dir_all(&doomed) {
+                tracing::warn!(dir = %doomed.display(), error = %e, "cannot remove deleted partition");
+            }
+        }
+        tracing::info!(topic = name, "deleted topic");
+        Ok(())
+    }
+
+    /// Grows a topic to `total` partitions.
+    pub async fn create_partitions(&self, name: &str, total: i32, validate_only: bool) -> Result<(), BrokerError> {
+        self.check_running()?;
+        let _admin = self.admin.lock().await;
+        let topic = self
+            .topic(name)
+            .ok_or_else(|| BrokerError::UnknownTopicOrPartition { topic: name.to_string(), partition: -1 })?;
+        let current = topic.partition_count();
+        if total <= current || total > MAX_PARTITIONS {
+            return Err(BrokerError::InvalidPartitions(total));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let config = topic.config();
+        let more = (current..total)
+            .map(|p| open_partition(&self.config, &self.flusher, name, p, &config))
+            .collect::<Result<Vec<_>, _>>()?;
+        topic.add_partitions(more);
+        self.store.save(&self.records())?;
+        tracing::info!(topic = name, from = current, to = total, "added partitions");
+        Ok(())
+    }
+
+    /// Applies config changes to a topic. `incremental=false` replaces every override with the
+    /// `Set` changes (Kafka's AlterConfigs); `true` applies them one by one
+    /// (IncrementalAlterConfigs).
+    pub async fn alter_topic_config(
+        &self,
+        name: &str,
+        changes: Vec<ConfigChange>,
+        incremental: bool,
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        self.check_running()?;
+        let _admin = self.admin.lock().await;
+        let topic = self
+            .topic(name)
+            .ok_or_else(|| BrokerError::UnknownTopicOrPartition { topic: name.to_string(), partition: -1 })?;
+        let mut overrides = if incremental { topic.overrides() } else { BTreeMap::new() };
+        for change in changes {
+            match change {
+                ConfigChange::Set(key, value) => {
+                    overrides.insert(key, value);
+                }
+                ConfigChange::Delete(key) => {
+                    if !TopicConfig::is_known_key(&key) {
+                        return Err(BrokerError::InvalidConfig {
+                            key,
+                            value: String::new(),
+                            reason: "unknown topic config".to_string(),
+                        });
+                    }
+                    overrides.remove(&key);
+                }
+            }
+        }
+        let effective = self.config.topic_defaults.with_overrides(&overrides)?;
+        if validate_only {
+            return Ok(());
+        }
+        topic.set_config(overrides, effective);
+        self.store.save(&self.records())?;
+        Ok(())
+    }
+
+    /// Every config of a topic with its effective value.
+    pub fn describe_topic_configs(&self, name: &str) -> Result<Vec<ConfigEntry>, BrokerError> {
+        self.topic(name)
+            .map(|t| t.describe_configs())
+            .ok_or_else(|| BrokerError::UnknownTopicOrPartition { topic: name.to_string(), partition: -1 })
+    }
+
+    fn records(&self) -> Vec<TopicRecord> {
+        let mut records: Vec<_> = self.topics.read().values().map(|t| t.record()).collect();
+        records.sort_by(|a, b| a.name.cmp(&b.name));
+        records
+    }
+
+    fn log_sizes(&self) -> Vec<(String, i64, i64)> {
+        self.topics()
+            .iter()
+            .map(|t| {
+                let parts = t.partitions();
+                let segments = parts.iter().map(|p| p.log().segment_count() as i64).sum();
+                let bytes = parts.iter().map(|p| p.log().size_bytes() as i64).sum();
+                (t.name().to_string(), segments, bytes)
+            })
+            .collect()
+    }
+
+    /// Runs retention and `flush.ms` checks on every partition once.
+    pub fn run_maintenance(&self, retention: bool) {
+        let now = now_ms();
+        for topic in self.topics() {
+            for partition in topic.partitions() {
+                partition.log().flush_if_due(now);
+                if retention {
+                    match partition.log().apply_retention(now) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(topic = topic.name(), partition = partition.index(), segments = n, "retention deleted segments"),
+                        Err(e) => tracing::warn!(topic = topic.name(), partition = partition.index(), error = %e, "retention failed"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops the background task, flushes every log and writes clean-shutdown markers.
+    pub async fn shutdown(&self) -> Result<(), BrokerError> {
+        if self.stopping.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.ready.store(false, Ordering::Release);
+        if let Some(task) = self.maintenance.lock().take() {
+            task.abort();
+        }
+        let _admin = self.admin.lock().await;
+        let mut first_error = None;
+        for topic in self.topics() {
+            for partition in topic.partitions() {
+                if let Err(e) = partition.log().close() {
+                    tracing::error!(topic = topic.name(), partition = partition.index(), error = %e, "close failed");
+                    first_error.get_or_insert(BrokerError::Log(e));
+                }
+            }
+        }
+        self.flusher.stop();
+        tracing::info!("broker stopped cleanly");
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+fn check_writable(dir: &std::path::Path) -> Result<(), BrokerError> {
+    let probe = dir.join(".write-probe");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|source| BrokerError::DataDir { path: dir.to_path_buf(), source })
+}
+
+fn remove_deleted_dirs(data_dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().ends_with("-delete") {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn partition_dir(config: &BrokerConfig, topic: &str, partition: i32) -> PathBuf {
+    config.data_dir.join(format!("{topic}-{partition}"))
+}
+
+fn open_partition(
+    config: &BrokerConfig,
+    flusher: &Arc<Flusher>,
+    topic: &str,
+    index: i32,
+    topic_config: &TopicConfig,
+) -> Result<Arc<Partition>, BrokerError> {
+    let dir = partition_dir(config, topic, index);
+    let (log, report) = PartitionLog::open_with_report(&dir, topic_config.log_config(), Arc::clone(flusher))?;
+    if !report.clean && (report.segments_scanned > 0 || report.bytes_truncated > 0) {
+        tracing::info!(
+            topic,
+            partition = index,
+            scanned = report.segments_scanned,
+            truncated_bytes = report.bytes_truncated,
+            "recovered log after unclean shutdown"
+        );
+    }
+    Ok(Arc::new(Partition::new(topic, index, log, topic_config.is_durable())))
+}
+
+fn open_topic(config: &BrokerConfig, flusher: &Arc<Flusher>, record: &TopicRecord) -> Result<Arc<Topic>, BrokerError> {
+    let effective = config.topic_defaults.with_overrides(&record.configs)?;
+    let partitions = (0..record.partitions)
+        .map(|p| open_partition(config, flusher, &record.name, p, &effective))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Arc::new(Topic::new(&record.name, record.id, partitions, record.configs.clone(), effective)))
 }

@@ -25,6 +25,8 @@ pub enum BrokerError {
     },
     #[error("metadata file {path} is corrupt: {reason}")]
     MetadataCorrupt { path: std::path::PathBuf, reason: String },
+    #[error("metrics registry: {0}")]
+    Metrics(String),
     #[error("broker is shutting down")]
     ShuttingDown,
 }

@@ -5,9 +5,22 @@
 pub mod broker;
 pub mod config;
 pub mod error;
+pub mod fetch;
+pub mod list_offsets;
+mod maintenance;
+pub mod metadata_store;
 pub mod metrics;
+pub mod partition;
+pub mod produce;
+pub mod topic;
+pub mod topic_name;
 
-pub use broker::Broker;
-pub use config::{BrokerConfig, TopicConfig};
+pub use broker::{Broker, ConfigChange, MAX_PARTITIONS};
+pub use config::{BrokerConfig, CleanupPolicy, ConfigEntry, TopicConfig};
 pub use error::BrokerError;
+pub use fetch::{FetchPartition, FetchRequest, FetchedData, FetchedPartition};
+pub use list_offsets::{OffsetAndTimestamp, OffsetSpec};
 pub use metrics::BrokerMetrics;
+pub use partition::Partition;
+pub use produce::{Acks, ProduceOutcome};
+pub use topic::Topic;

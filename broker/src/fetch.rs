@@ -1,0 +1,120 @@
+//! Fetch: read whole batches from several partitions, waiting (long poll) for new data.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::select_all;
+
+use crate::broker::Broker;
+use crate::error::BrokerError;
+use crate::partition::Partition;
+
+/// One partition to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchPartition {
+    pub topic: String,
+    pub partition: i32,
+    /// First offset wanted.
+    pub offset: i64,
+    /// Most bytes from this partition (at least one whole batch is returned regardless).
+    pub max_bytes: usize,
+}
+
+/// A fetch across partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRequest {
+    pub partitions: Vec<FetchPartition>,
+    /// Longest time to wait for `min_bytes` to accumulate.
+    pub max_wait: Duration,
+    /// Answer as soon as this many bytes are available.
+    pub min_bytes: usize,
+    /// Most bytes in the whole response (the first batch found is returned regardless).
+    pub max_bytes: usize,
+}
+
+/// What one partition returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedData {
+    /// Whole record batches as stored.
+    pub records: Bytes,
+    /// End of what readers may see.
+    pub high_watermark: i64,
+    /// First offset still in the log.
+    pub log_start_offset: i64,
+}
+
+/// Result for one partition, in request order.
+#[derive(Debug)]
+pub struct FetchedPartition {
+    pub topic: String,
+    pub partition: i32,
+    pub result: Result<FetchedData, BrokerError>,
+}
+
+impl Broker {
+    /// Reads every requested partition; if fewer than `min_bytes` are there, waits until an
+    /// append makes enough visible or `max_wait` passes. A waiting fetch wakes as soon as data
+    /// is appended (or, on a durable topic, fsynced), not at the end of its wait.
+    pub async fn fetch(&self, request: &FetchRequest) -> Vec<FetchedPartition> {
+        let deadline = tokio::time::Instant::now() + request.max_wait;
+        let partitions: Vec<Option<Arc<Partition>>> =
+            request.partitions.iter().map(|p| self.partition(&p.topic, p.partition).ok()).collect();
+        let mut watchers: Vec<_> = partitions.iter().flatten().map(|p| p.log().subscribe()).collect();
+        loop {
+            for w in &mut watchers {
+                w.mark_unchanged();
+            }
+            let (results, bytes, failed) = self.read_once(request, &partitions);
+            let expired = tokio::time::Instant::now() >= deadline;
+            if bytes >= request.min_bytes.max(1) || failed || expired || watchers.is_empty() {
+                return results;
+            }
+            let changed = select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return self.read_once(request, &partitions).0;
+            }
+        }
+    }
+
+    fn read_once(
+        &self,
+        request: &FetchRequest,
+        partitions: &[Option<Arc<Partition>>],
+    ) -> (Vec<FetchedPartition>, usize, bool) {
+        let mut budget = request.max_bytes;
+        let mut total = 0usize;
+        let mut failed = false;
+        let results = request
+            .partitions
+            .iter()
+            .zip(partitions)
+            .map(|(want, partition)| {
+                let result = match partition {
+                    None => Err(BrokerError::UnknownTopicOrPartition {
+                        topic: want.topic.clone(),
+                        partition: want.partition,
+                    }),
+                    Some(p) => {
+                        let hw = p.high_watermark();
+                        let limit = want.max_bytes.min(budget);
+                        let read = if limit == 0 && total > 0 {
+                            Ok(Bytes::new())
+                        } else {
+                            p.log().read(want.offset, limit.max(1), hw).map(|s| s.records).map_err(BrokerError::from)
+                        };
+                        read.map(|records| {
+                            total += records.len();
+                            budget = budget.saturating_sub(records.len());
+                            self.metrics().bytes_read.with_label_values(&[want.topic.as_str()]).inc_by(records.len() as u64);
+                            FetchedData { records, high_watermark: hw, log_start_offset: p.log().log_start_offset() }
+                        })
+                    }
+                };
+                failed |= result.is_err();
+                FetchedPartition { topic: want.topic.clone(), partition: want.partition, result }
+            })
+            .collect();
+        (results, total, failed)
+    }
+}

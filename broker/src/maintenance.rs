@@ -1,0 +1,24 @@
+//! The background task: `flush.ms` every second, retention every `maintenance_interval`.
+
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use crate::broker::Broker;
+
+/// Runs until the broker is dropped or the task aborted.
+pub(crate) async fn run(broker: Weak<Broker>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_retention = Instant::now();
+    loop {
+        tick.tick().await;
+        let Some(broker) = broker.upgrade() else { return };
+        let retention = last_retention.elapsed() >= broker.config().maintenance_interval;
+        if retention {
+            last_retention = Instant::now();
+        }
+        let b = broker.clone();
+        // Retention deletes files: keep that off the async workers.
+        let _ = tokio::task::spawn_blocking(move || b.run_maintenance(retention)).await;
+    }
+}

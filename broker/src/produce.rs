@@ -1,0 +1,68 @@
+//! Produce: append record batches to a partition, acknowledged at the level asked for.
+
+use crate::broker::Broker;
+use crate::error::BrokerError;
+
+/// How much an acknowledgement promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acks {
+    /// No acknowledgement is sent (Kafka `acks=0`); the append still happens.
+    None,
+    /// The leader has the bytes (Kafka `acks=1`).
+    Leader,
+    /// Durable: on a durable topic, fsynced before acknowledging (Kafka `acks=all`, AMQP
+    /// publisher confirms, SQS SendMessage).
+    All,
+}
+
+impl Acks {
+    /// From Kafka's `acks` field.
+    pub fn from_kafka(acks: i16) -> Option<Acks> {
+        match acks {
+            0 => Some(Acks::None),
+            1 => Some(Acks::Leader),
+            -1 => Some(Acks::All),
+            _ => None,
+        }
+    }
+}
+
+/// Where a produce landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProduceOutcome {
+    /// Offset of the first record.
+    pub base_offset: i64,
+    /// Offset of the last record.
+    pub last_offset: i64,
+    /// The broker's timestamp when the topic uses LogAppendTime, else -1.
+    pub log_append_time: i64,
+    /// The partition's log start offset.
+    pub log_start_offset: i64,
+}
+
+impl Broker {
+    /// Appends `records` (one or more RecordBatch v2, offsets assigned in place) to a partition.
+    pub async fn produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: &mut [u8],
+        acks: Acks,
+    ) -> Result<ProduceOutcome, BrokerError> {
+        let partition = self.partition(topic, partition)?;
+        let log = partition.log();
+        let info = log.append(records)?;
+        let metrics = self.metrics();
+        metrics.bytes_appended.with_label_values(&[topic]).inc_by(info.bytes as u64);
+        metrics.records_appended.with_label_values(&[topic]).inc_by(info.records);
+        if acks == Acks::All && partition.is_durable() {
+            log.wait_durable(info.last_offset + 1).await?;
+        }
+        Ok(ProduceOutcome {
+            base_offset: info.base_offset,
+            last_offset: info.last_offset,
+            log_append_time: info.log_append_time.unwrap_or(-1),
+            log_start_offset: log.log_start_offset(),
+        })
+    }
+}

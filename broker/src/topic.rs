@@ -1,0 +1,101 @@
+//! A topic: its partitions and configuration.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::config::{ConfigEntry, TopicConfig};
+use crate::metadata_store::TopicRecord;
+use crate::partition::Partition;
+
+/// A topic and its partitions.
+#[derive(Debug)]
+pub struct Topic {
+    name: String,
+    id: uuid::Uuid,
+    partitions: RwLock<Vec<Arc<Partition>>>,
+    overrides: RwLock<BTreeMap<String, String>>,
+    config: RwLock<TopicConfig>,
+}
+
+impl Topic {
+    pub(crate) fn new(
+        name: &str,
+        id: uuid::Uuid,
+        partitions: Vec<Arc<Partition>>,
+        overrides: BTreeMap<String, String>,
+        config: TopicConfig,
+    ) -> Topic {
+        Topic {
+            name: name.to_string(),
+            id,
+            partitions: RwLock::new(partitions),
+            overrides: RwLock::new(overrides),
+            config: RwLock::new(config),
+        }
+    }
+
+    /// The topic's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The topic's id (Kafka's topic UUID).
+    pub fn id(&self) -> uuid::Uuid {
+        self.id
+    }
+
+    /// Number of partitions.
+    pub fn partition_count(&self) -> i32 {
+        self.partitions.read().len() as i32
+    }
+
+    /// Partition `index`, if it exists.
+    pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
+        usize::try_from(index).ok().and_then(|i| self.partitions.read().get(i).cloned())
+    }
+
+    /// All partitions, in order.
+    pub fn partitions(&self) -> Vec<Arc<Partition>> {
+        self.partitions.read().clone()
+    }
+
+    pub(crate) fn add_partitions(&self, more: Vec<Arc<Partition>>) {
+        self.partitions.write().extend(more);
+    }
+
+    /// The effective configuration.
+    pub fn config(&self) -> TopicConfig {
+        self.config.read().clone()
+    }
+
+    /// Configs set on this topic (overrides of broker defaults).
+    pub fn overrides(&self) -> BTreeMap<String, String> {
+        self.overrides.read().clone()
+    }
+
+    /// Every config with its effective value and whether it is a default.
+    pub fn describe_configs(&self) -> Vec<ConfigEntry> {
+        self.config.read().describe(&self.overrides.read())
+    }
+
+    pub(crate) fn set_config(&self, overrides: BTreeMap<String, String>, config: TopicConfig) {
+        let log_config = config.log_config();
+        for partition in self.partitions.read().iter() {
+            partition.log().set_config(log_config.clone());
+            partition.set_durable(config.is_durable());
+        }
+        *self.overrides.write() = overrides;
+        *self.config.write() = config;
+    }
+
+    pub(crate) fn record(&self) -> TopicRecord {
+        TopicRecord {
+            name: self.name.clone(),
+            id: self.id,
+            partitions: self.partition_count(),
+            configs: self.overrides(),
+        }
+    }
+}
