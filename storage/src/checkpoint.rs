@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::LogError;
 
@@ -21,7 +22,9 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
 /// Writes `value` to `dir/name` atomically and durably.
 pub(crate) fn write_i64(dir: &Path, name: &str, value: i64) -> Result<(), LogError> {
     let path = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp"));
+    // Unique per write: the flusher and a closing writer may both write the same checkpoint.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let tmp = dir.join(format!("{name}.{}.tmp", NEXT.fetch_add(1, Ordering::Relaxed)));
     let mut file = File::create(&tmp).map_err(LogError::io(&tmp))?;
     file.write_all(value.to_string().as_bytes()).map_err(LogError::io(&tmp))?;
     file.sync_all().map_err(LogError::io(&tmp))?;

@@ -588,6 +588,7 @@ impl PartitionLog {
         self.inner.log_end.store(end, Ordering::Release);
         if self.log_start_offset() > end {
             self.inner.log_start.store(end, Ordering::Release);
+            checkpoint::write_i64(&self.inner.dir, LOG_START, end)?;
         }
         self.inner.positions.send_modify(|p| {
             p.log_end = end;

@@ -87,11 +87,6 @@ impl<E: IndexEntry> SparseIndex<E> {
         Ok(())
     }
 
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.inner.lock().entries
-    }
-
     fn entry(m: &Mapped, i: usize) -> Option<E> {
         let map = m.map.as_ref()?;
         map.get(i * E::SIZE..(i + 1) * E::SIZE).map(E::decode)

@@ -81,7 +81,9 @@ proptest! {
                     let start = log.log_start_offset();
                     prop_assert!(start >= model.start);
                     // Retention only removes whole batches from the front.
-                    prop_assert!(model.batches.iter().any(|(b, _, _)| *b == start) || start == model.end);
+                    prop_assert!(
+                        start == model.start || model.batches.iter().any(|(b, _, _)| *b == start) || start == model.end
+                    );
                     model.start = start;
                 }
                 Op::DeleteRecords(x) => {
@@ -102,9 +104,11 @@ proptest! {
                     let span = (model.end - model.start).max(0);
                     let target = model.start + (i64::from(x) * span) / 255;
                     log.truncate_to(target).unwrap();
-                    model.batches.retain(|(base, count, _)| base + *count as i64 <= target);
-                    model.end = model.batches.last().map_or(model.start.min(target), |(b, c, _)| b + *c as i64);
-                    model.end = model.end.max(model.start.min(target));
+                    // The log is cut at the start of the batch that holds `target`.
+                    if let Some(cut) = model.batches.iter().position(|(base, count, _)| base + *count as i64 > target) {
+                        model.end = model.batches[cut].0;
+                        model.batches.truncate(cut);
+                    }
                     model.start = model.start.min(model.end);
                 }
             }

@@ -47,17 +47,6 @@ fn write_unsigned(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-/// Bytes `value` takes as a zigzag varint.
-pub fn varint_len(value: i32) -> usize {
-    let mut v = ((value << 1) ^ (value >> 31)) as u32;
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
-    }
-    n
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,7 +56,6 @@ mod tests {
         for v in [0, 1, -1, 63, -64, 64, i32::MAX, i32::MIN] {
             let mut out = Vec::new();
             write_varint(&mut out, v);
-            assert_eq!(out.len(), varint_len(v));
             let mut pos = 0;
             assert_eq!(read_varint(&out, &mut pos).unwrap(), v);
         }
