@@ -36,7 +36,9 @@ pub struct Broker {
 
 impl std::fmt::Debug for Broker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Broker").field("data_dir", &self.config.data_dir).finish()
+        f.debug_struct("Broker")
+            .field("data_dir", &self.config.data_dir)
+            .finish()
     }
 }
 
@@ -54,14 +56,19 @@ impl Broker {
     /// tokio runtime (it starts the retention and flush task).
     pub async fn open(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         let started = Instant::now();
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|source| BrokerError::DataDir { path: config.data_dir.clone(), source })?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| BrokerError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
         check_writable(&config.data_dir)?;
-        let metrics = Arc::new(BrokerMetrics::new().map_err(|e| BrokerError::Metrics(e.to_string()))?);
+        let metrics =
+            Arc::new(BrokerMetrics::new().map_err(|e| BrokerError::Metrics(e.to_string()))?);
         let fsync = metrics.fsync_seconds.clone();
         let flusher = Flusher::with_observer(
             config.flush_threads,
-            Some(Box::new(move |d: std::time::Duration| fsync.observe(d.as_secs_f64()))),
+            Some(Box::new(move |d: std::time::Duration| {
+                fsync.observe(d.as_secs_f64())
+            })),
         );
         let store = MetadataStore::open(&config.data_dir)?;
         remove_deleted_dirs(&config.data_dir);
@@ -70,7 +77,9 @@ impl Broker {
             let topic = open_topic(&config, &flusher, &record)?;
             topics.insert(record.name.clone(), topic);
         }
-        metrics.recovery_seconds.set(started.elapsed().as_secs_f64());
+        metrics
+            .recovery_seconds
+            .set(started.elapsed().as_secs_f64());
         tracing::info!(
             topics = topics.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -91,9 +100,13 @@ impl Broker {
         let weak = Arc::downgrade(&broker);
         broker
             .metrics
-            .register_log_sizes(Arc::new(move || weak.upgrade().map(|b| b.log_sizes()).unwrap_or_default()))
+            .register_log_sizes(Arc::new(move || {
+                weak.upgrade().map(|b| b.log_sizes()).unwrap_or_default()
+            }))
             .map_err(|e| BrokerError::Metrics(e.to_string()))?;
-        *broker.maintenance.lock() = Some(tokio::spawn(crate::maintenance::run(Arc::downgrade(&broker))));
+        *broker.maintenance.lock() = Some(tokio::spawn(crate::maintenance::run(Arc::downgrade(
+            &broker,
+        ))));
         broker.ready.store(true, Ordering::Release);
         Ok(broker)
     }
@@ -136,7 +149,10 @@ impl Broker {
     pub fn partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>, BrokerError> {
         self.topic(topic)
             .and_then(|t| t.partition(partition))
-            .ok_or_else(|| BrokerError::UnknownTopicOrPartition { topic: topic.to_string(), partition })
+            .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
+                topic: topic.to_string(),
+                partition,
+            })
     }
 
     /// Creates a topic with `partitions` partitions (`-1` for the broker's `num.partitions`) and
@@ -150,7 +166,11 @@ impl Broker {
     ) -> Result<Arc<Topic>, BrokerError> {
         self.check_running()?;
         validate_topic_name(name)?;
-        let partitions = if partitions == -1 { self.config.num_partitions } else { partitions };
+        let partitions = if partitions == -1 {
+            self.config.num_partitions
+        } else {
+            partitions
+        };
         if !(1..=MAX_PARTITIONS).contains(&partitions) {
             return Err(BrokerError::InvalidPartitions(partitions));
         }
@@ -159,15 +179,28 @@ impl Broker {
         if self.topics.read().contains_key(name) {
             return Err(BrokerError::TopicAlreadyExists(name.to_string()));
         }
-        let record = TopicRecord { name: name.to_string(), id: uuid::Uuid::new_v4(), partitions, configs };
+        let record = TopicRecord {
+            name: name.to_string(),
+            id: uuid::Uuid::new_v4(),
+            partitions,
+            configs,
+        };
         if validate_only {
-            return Ok(Arc::new(Topic::new(name, record.id, Vec::new(), record.configs, effective)));
+            return Ok(Arc::new(Topic::new(
+                name,
+                record.id,
+                Vec::new(),
+                record.configs,
+                effective,
+            )));
         }
         let topic = open_topic(&self.config, &self.flusher, &record)?;
         let mut records = self.records();
         records.push(record);
         self.store.save(&records)?;
-        self.topics.write().insert(name.to_string(), Arc::clone(&topic));
+        self.topics
+            .write()
+            .insert(name.to_string(), Arc::clone(&topic));
         tracing::info!(topic = name, partitions, "created topic");
         Ok(topic)
     }
@@ -177,9 +210,16 @@ impl Broker {
         self.check_running()?;
         let _admin = self.admin.lock().await;
         let Some(topic) = self.topic(name) else {
-            return Err(BrokerError::UnknownTopicOrPartition { topic: name.to_string(), partition: -1 });
+            return Err(BrokerError::UnknownTopicOrPartition {
+                topic: name.to_string(),
+                partition: -1,
+            });
         };
-        let records: Vec<_> = self.records().into_iter().filter(|r| r.name != name).collect();
+        let records: Vec<_> = self
+            .records()
+            .into_iter()
+            .filter(|r| r.name != name)
+            .collect();
         self.store.save(&records)?;
         self.topics.write().remove(name);
         for partition in topic.partitions() {
@@ -187,7 +227,9 @@ impl Broker {
             let dir = log.dir().to_path_buf();
             let doomed = dir.with_file_name(format!(
                 "{}.{}-delete",
-                dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                dir.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
                 topic.id().simple()
             ));
             if let Err(e) = std::fs::rename(&dir, &doomed) {
@@ -203,12 +245,20 @@ impl Broker {
     }
 
     /// Grows a topic to `total` partitions.
-    pub async fn create_partitions(&self, name: &str, total: i32, validate_only: bool) -> Result<(), BrokerError> {
+    pub async fn create_partitions(
+        &self,
+        name: &str,
+        total: i32,
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
         self.check_running()?;
         let _admin = self.admin.lock().await;
         let topic = self
             .topic(name)
-            .ok_or_else(|| BrokerError::UnknownTopicOrPartition { topic: name.to_string(), partition: -1 })?;
+            .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
+                topic: name.to_string(),
+                partition: -1,
+            })?;
         let current = topic.partition_count();
         if total <= current || total > MAX_PARTITIONS {
             return Err(BrokerError::InvalidPartitions(total));
@@ -240,8 +290,15 @@ impl Broker {
         let _admin = self.admin.lock().await;
         let topic = self
             .topic(name)
-            .ok_or_else(|| BrokerError::UnknownTopicOrPartition { topic: name.to_string(), partition: -1 })?;
-        let mut overrides = if incremental { topic.overrides() } else { BTreeMap::new() };
+            .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
+                topic: name.to_string(),
+                partition: -1,
+            })?;
+        let mut overrides = if incremental {
+            topic.overrides()
+        } else {
+            BTreeMap::new()
+        };
         for change in changes {
             match change {
                 ConfigChange::Set(key, value) => {
@@ -272,7 +329,10 @@ impl Broker {
     pub fn describe_topic_configs(&self, name: &str) -> Result<Vec<ConfigEntry>, BrokerError> {
         self.topic(name)
             .map(|t| t.describe_configs())
-            .ok_or_else(|| BrokerError::UnknownTopicOrPartition { topic: name.to_string(), partition: -1 })
+            .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
+                topic: name.to_string(),
+                partition: -1,
+            })
     }
 
     fn records(&self) -> Vec<TopicRecord> {
@@ -302,8 +362,15 @@ impl Broker {
                 if retention {
                     match partition.log().apply_retention(now) {
                         Ok(0) => {}
-                        Ok(n) => tracing::info!(topic = topic.name(), partition = partition.index(), segments = n, "retention deleted segments"),
-                        Err(e) => tracing::warn!(topic = topic.name(), partition = partition.index(), error = %e, "retention failed"),
+                        Ok(n) => tracing::info!(
+                            topic = topic.name(),
+                            partition = partition.index(),
+                            segments = n,
+                            "retention deleted segments"
+                        ),
+                        Err(e) => {
+                            tracing::warn!(topic = topic.name(), partition = partition.index(), error = %e, "retention failed")
+                        }
                     }
                 }
             }
@@ -339,11 +406,16 @@ fn check_writable(dir: &std::path::Path) -> Result<(), BrokerError> {
     let probe = dir.join(".write-probe");
     std::fs::write(&probe, b"")
         .and_then(|()| std::fs::remove_file(&probe))
-        .map_err(|source| BrokerError::DataDir { path: dir.to_path_buf(), source })
+        .map_err(|source| BrokerError::DataDir {
+            path: dir.to_path_buf(),
+            source,
+        })
 }
 
 fn remove_deleted_dirs(data_dir: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(data_dir) else { return };
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().ends_with("-delete") {
             let _ = std::fs::remove_dir_all(entry.path());
@@ -363,7 +435,8 @@ fn open_partition(
     topic_config: &TopicConfig,
 ) -> Result<Arc<Partition>, BrokerError> {
     let dir = partition_dir(config, topic, index);
-    let (log, report) = PartitionLog::open_with_report(&dir, topic_config.log_config(), Arc::clone(flusher))?;
+    let (log, report) =
+        PartitionLog::open_with_report(&dir, topic_config.log_config(), Arc::clone(flusher))?;
     if !report.clean && (report.segments_scanned > 0 || report.bytes_truncated > 0) {
         tracing::info!(
             topic,
@@ -373,13 +446,28 @@ fn open_partition(
             "recovered log after unclean shutdown"
         );
     }
-    Ok(Arc::new(Partition::new(topic, index, log, topic_config.is_durable())))
+    Ok(Arc::new(Partition::new(
+        topic,
+        index,
+        log,
+        topic_config.is_durable(),
+    )))
 }
 
-fn open_topic(config: &BrokerConfig, flusher: &Arc<Flusher>, record: &TopicRecord) -> Result<Arc<Topic>, BrokerError> {
+fn open_topic(
+    config: &BrokerConfig,
+    flusher: &Arc<Flusher>,
+    record: &TopicRecord,
+) -> Result<Arc<Topic>, BrokerError> {
     let effective = config.topic_defaults.with_overrides(&record.configs)?;
     let partitions = (0..record.partitions)
         .map(|p| open_partition(config, flusher, &record.name, p, &effective))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Arc::new(Topic::new(&record.name, record.id, partitions, record.configs.clone(), effective)))
+    Ok(Arc::new(Topic::new(
+        &record.name,
+        record.id,
+        partitions,
+        record.configs.clone(),
+        effective,
+    )))
 }

@@ -128,7 +128,10 @@ pub struct ConfigEntry {
 }
 
 fn parse_long(key: &str, value: &str, min: i64) -> Result<i64, BrokerError> {
-    let parsed: i64 = value.trim().parse().map_err(|_| invalid(key, value, "not a number"))?;
+    let parsed: i64 = value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(key, value, "not a number"))?;
     if parsed < min {
         return Err(invalid(key, value, &format!("must be at least {min}")));
     }
@@ -136,7 +139,11 @@ fn parse_long(key: &str, value: &str, min: i64) -> Result<i64, BrokerError> {
 }
 
 fn invalid(key: &str, value: &str, reason: &str) -> BrokerError {
-    BrokerError::InvalidConfig { key: key.to_string(), value: value.to_string(), reason: reason.to_string() }
+    BrokerError::InvalidConfig {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 impl TopicConfig {
@@ -165,11 +172,19 @@ impl TopicConfig {
         match key {
             "retention.ms" => self.retention_ms = parse_long(key, value, -1)?,
             "retention.bytes" => self.retention_bytes = parse_long(key, value, -1)?,
-            "segment.bytes" => self.segment_bytes = parse_long(key, value, 14)?.min(i64::from(i32::MAX)),
+            "segment.bytes" => {
+                self.segment_bytes = parse_long(key, value, 14)?.min(i64::from(i32::MAX))
+            }
             "segment.ms" => self.segment_ms = parse_long(key, value, 1)?,
-            "segment.index.bytes" => self.segment_index_bytes = parse_long(key, value, 8)?.min(i64::from(i32::MAX)),
-            "index.interval.bytes" => self.index_interval_bytes = parse_long(key, value, 0)?.min(i64::from(i32::MAX)),
-            "max.message.bytes" => self.max_message_bytes = parse_long(key, value, 0)?.min(i64::from(i32::MAX)),
+            "segment.index.bytes" => {
+                self.segment_index_bytes = parse_long(key, value, 8)?.min(i64::from(i32::MAX))
+            }
+            "index.interval.bytes" => {
+                self.index_interval_bytes = parse_long(key, value, 0)?.min(i64::from(i32::MAX))
+            }
+            "max.message.bytes" => {
+                self.max_message_bytes = parse_long(key, value, 0)?.min(i64::from(i32::MAX))
+            }
             "flush.messages" => self.flush_messages = parse_long(key, value, 1)?,
             "flush.ms" => self.flush_ms = parse_long(key, value, 0)?,
             "cleanup.policy" => {
@@ -179,7 +194,13 @@ impl TopicConfig {
                     ["delete"] => CleanupPolicy::Delete,
                     ["compact"] => CleanupPolicy::Compact,
                     ["compact", "delete"] => CleanupPolicy::CompactDelete,
-                    _ => return Err(invalid(key, value, "expected delete, compact or compact,delete")),
+                    _ => {
+                        return Err(invalid(
+                            key,
+                            value,
+                            "expected delete, compact or compact,delete",
+                        ));
+                    }
                 }
             }
             "message.timestamp.type" => match value {
@@ -187,7 +208,11 @@ impl TopicConfig {
                 _ => return Err(invalid(key, value, "expected CreateTime or LogAppendTime")),
             },
             "compression.type" if value != "producer" => {
-                return Err(invalid(key, value, "Neo stores batches as the producer compressed them: only `producer`"));
+                return Err(invalid(
+                    key,
+                    value,
+                    "Neo stores batches as the producer compressed them: only `producer`",
+                ));
             }
             _ if PASSIVE_KEYS.iter().any(|(k, _)| *k == key) => {}
             _ => return Err(invalid(key, value, "unknown topic config")),
@@ -214,12 +239,20 @@ impl TopicConfig {
             }
             .to_string(),
             "message.timestamp.type" => self.message_timestamp_type.clone(),
-            _ => return PASSIVE_KEYS.iter().find(|(k, _)| *k == key).map(|(_, v)| (*v).to_string()),
+            _ => {
+                return PASSIVE_KEYS
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| (*v).to_string());
+            }
         })
     }
 
     /// These defaults with `overrides` applied.
-    pub fn with_overrides(&self, overrides: &BTreeMap<String, String>) -> Result<TopicConfig, BrokerError> {
+    pub fn with_overrides(
+        &self,
+        overrides: &BTreeMap<String, String>,
+    ) -> Result<TopicConfig, BrokerError> {
         let mut config = self.clone();
         for (key, value) in overrides {
             config.set(key, value)?;
@@ -236,7 +269,11 @@ impl TopicConfig {
             .into_iter()
             .map(|name| ConfigEntry {
                 name: name.to_string(),
-                value: overrides.get(name).cloned().or_else(|| self.get(name)).unwrap_or_default(),
+                value: overrides
+                    .get(name)
+                    .cloned()
+                    .or_else(|| self.get(name))
+                    .unwrap_or_default(),
                 is_default: !overrides.contains_key(name),
             })
             .collect()
@@ -306,6 +343,12 @@ mod tests {
         let entries = effective.describe(&overrides);
         let r = entries.iter().find(|e| e.name == "retention.ms").unwrap();
         assert_eq!((r.value.as_str(), r.is_default), ("5", false));
-        assert!(entries.iter().find(|e| e.name == "segment.bytes").unwrap().is_default);
+        assert!(
+            entries
+                .iter()
+                .find(|e| e.name == "segment.bytes")
+                .unwrap()
+                .is_default
+        );
     }
 }

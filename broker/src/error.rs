@@ -14,7 +14,11 @@ pub enum BrokerError {
     #[error("invalid partition count {0}")]
     InvalidPartitions(i32),
     #[error("invalid config {key}={value:?}: {reason}")]
-    InvalidConfig { key: String, value: String, reason: String },
+    InvalidConfig {
+        key: String,
+        value: String,
+        reason: String,
+    },
     #[error(transparent)]
     Log(#[from] LogError),
     #[error("data directory {path}: {source}")]
@@ -24,7 +28,10 @@ pub enum BrokerError {
         source: std::io::Error,
     },
     #[error("metadata file {path} is corrupt: {reason}")]
-    MetadataCorrupt { path: std::path::PathBuf, reason: String },
+    MetadataCorrupt {
+        path: std::path::PathBuf,
+        reason: String,
+    },
     #[error("metrics registry: {0}")]
     Metrics(String),
     #[error("broker is shutting down")]

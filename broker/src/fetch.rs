@@ -58,9 +58,16 @@ impl Broker {
     /// is appended (or, on a durable topic, fsynced), not at the end of its wait.
     pub async fn fetch(&self, request: &FetchRequest) -> Vec<FetchedPartition> {
         let deadline = tokio::time::Instant::now() + request.max_wait;
-        let partitions: Vec<Option<Arc<Partition>>> =
-            request.partitions.iter().map(|p| self.partition(&p.topic, p.partition).ok()).collect();
-        let mut watchers: Vec<_> = partitions.iter().flatten().map(|p| p.log().subscribe()).collect();
+        let partitions: Vec<Option<Arc<Partition>>> = request
+            .partitions
+            .iter()
+            .map(|p| self.partition(&p.topic, p.partition).ok())
+            .collect();
+        let mut watchers: Vec<_> = partitions
+            .iter()
+            .flatten()
+            .map(|p| p.log().subscribe())
+            .collect();
         loop {
             for w in &mut watchers {
                 w.mark_unchanged();
@@ -101,18 +108,32 @@ impl Broker {
                         let read = if limit == 0 && total > 0 {
                             Ok(Bytes::new())
                         } else {
-                            p.log().read(want.offset, limit.max(1), hw).map(|s| s.records).map_err(BrokerError::from)
+                            p.log()
+                                .read(want.offset, limit.max(1), hw)
+                                .map(|s| s.records)
+                                .map_err(BrokerError::from)
                         };
                         read.map(|records| {
                             total += records.len();
                             budget = budget.saturating_sub(records.len());
-                            self.metrics().bytes_read.with_label_values(&[want.topic.as_str()]).inc_by(records.len() as u64);
-                            FetchedData { records, high_watermark: hw, log_start_offset: p.log().log_start_offset() }
+                            self.metrics()
+                                .bytes_read
+                                .with_label_values(&[want.topic.as_str()])
+                                .inc_by(records.len() as u64);
+                            FetchedData {
+                                records,
+                                high_watermark: hw,
+                                log_start_offset: p.log().log_start_offset(),
+                            }
                         })
                     }
                 };
                 failed |= result.is_err();
-                FetchedPartition { topic: want.topic.clone(), partition: want.partition, result }
+                FetchedPartition {
+                    topic: want.topic.clone(),
+                    partition: want.partition,
+                    result,
+                }
             })
             .collect();
         (results, total, failed)

@@ -47,11 +47,18 @@ impl Broker {
         let log = partition.log();
         let hw = partition.high_watermark();
         let found = match spec {
-            OffsetSpec::Earliest => Some(OffsetAndTimestamp { offset: log.log_start_offset(), timestamp: -1 }),
-            OffsetSpec::Latest => Some(OffsetAndTimestamp { offset: hw, timestamp: -1 }),
-            OffsetSpec::MaxTimestamp => {
-                log.max_timestamp()?.filter(|&(_, offset)| offset < hw).map(|(timestamp, offset)| OffsetAndTimestamp { offset, timestamp })
-            }
+            OffsetSpec::Earliest => Some(OffsetAndTimestamp {
+                offset: log.log_start_offset(),
+                timestamp: -1,
+            }),
+            OffsetSpec::Latest => Some(OffsetAndTimestamp {
+                offset: hw,
+                timestamp: -1,
+            }),
+            OffsetSpec::MaxTimestamp => log
+                .max_timestamp()?
+                .filter(|&(_, offset)| offset < hw)
+                .map(|(timestamp, offset)| OffsetAndTimestamp { offset, timestamp }),
             OffsetSpec::Timestamp(ts) => log
                 .offset_for_timestamp(ts)?
                 .filter(|&(offset, _)| offset < hw)
@@ -62,9 +69,18 @@ impl Broker {
 
     /// Moves a partition's log start offset to `offset` (`-1` for the high watermark), deleting
     /// the records before it. Returns the new low watermark.
-    pub fn delete_records(&self, topic: &str, partition: i32, offset: i64) -> Result<i64, BrokerError> {
+    pub fn delete_records(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<i64, BrokerError> {
         let partition = self.partition(topic, partition)?;
-        let target = if offset == -1 { partition.high_watermark() } else { offset };
+        let target = if offset == -1 {
+            partition.high_watermark()
+        } else {
+            offset
+        };
         if target > partition.high_watermark() {
             let log = partition.log();
             return Err(BrokerError::Log(neo_storage::LogError::OffsetOutOfRange {

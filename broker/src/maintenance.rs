@@ -12,7 +12,9 @@ pub(crate) async fn run(broker: Weak<Broker>) {
     let mut last_retention = Instant::now();
     loop {
         tick.tick().await;
-        let Some(broker) = broker.upgrade() else { return };
+        let Some(broker) = broker.upgrade() else {
+            return;
+        };
         let retention = last_retention.elapsed() >= broker.config().maintenance_interval;
         if retention {
             last_retention = Instant::now();

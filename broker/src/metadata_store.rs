@@ -36,7 +36,10 @@ pub struct MetadataStore {
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> BrokerError + '_ {
-    move |source| BrokerError::DataDir { path: path.to_path_buf(), source }
+    move |source| BrokerError::DataDir {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl MetadataStore {
@@ -55,8 +58,11 @@ impl MetadataStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(BrokerError::DataDir { path, source: e }),
         };
-        let file: MetadataFile = serde_json::from_str(&text)
-            .map_err(|e| BrokerError::MetadataCorrupt { path: path.clone(), reason: e.to_string() })?;
+        let file: MetadataFile =
+            serde_json::from_str(&text).map_err(|e| BrokerError::MetadataCorrupt {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
         if file.version != VERSION {
             return Err(BrokerError::MetadataCorrupt {
                 path,
@@ -70,14 +76,21 @@ impl MetadataStore {
     pub fn save(&self, topics: &[TopicRecord]) -> Result<(), BrokerError> {
         let path = self.dir.join(FILE_NAME);
         let tmp = self.dir.join(format!("{FILE_NAME}.tmp"));
-        let file = MetadataFile { version: VERSION, topics: topics.to_vec() };
-        let text = serde_json::to_vec_pretty(&file)
-            .map_err(|e| BrokerError::MetadataCorrupt { path: path.clone(), reason: e.to_string() })?;
+        let file = MetadataFile {
+            version: VERSION,
+            topics: topics.to_vec(),
+        };
+        let text = serde_json::to_vec_pretty(&file).map_err(|e| BrokerError::MetadataCorrupt {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         let mut out = File::create(&tmp).map_err(io_error(&tmp))?;
         out.write_all(&text).map_err(io_error(&tmp))?;
         out.sync_all().map_err(io_error(&tmp))?;
         std::fs::rename(&tmp, &path).map_err(io_error(&path))?;
-        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_error(&self.dir))
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_error(&self.dir))
     }
 }
 
@@ -105,6 +118,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = MetadataStore::open(dir.path()).unwrap();
         std::fs::write(dir.path().join("meta").join(FILE_NAME), b"{not json").unwrap();
-        assert!(matches!(store.load(), Err(BrokerError::MetadataCorrupt { .. })));
+        assert!(matches!(
+            store.load(),
+            Err(BrokerError::MetadataCorrupt { .. })
+        ));
     }
 }

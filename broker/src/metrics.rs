@@ -34,32 +34,53 @@ impl BrokerMetrics {
     /// Creates the metrics in a fresh registry, with the process collector (RSS, CPU, fds).
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        let bytes_appended =
-            IntCounterVec::new(Opts::new("neo_log_appended_bytes_total", "Bytes appended"), &["topic"])?;
-        let records_appended =
-            IntCounterVec::new(Opts::new("neo_log_appended_records_total", "Records appended"), &["topic"])?;
-        let bytes_read =
-            IntCounterVec::new(Opts::new("neo_log_read_bytes_total", "Bytes read by consumers"), &["topic"])?;
-        let fsync_seconds = Histogram::with_opts(
-            HistogramOpts::new("neo_log_fsync_seconds", "Duration of each log fsync").buckets(vec![
-                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
-            ]),
+        let bytes_appended = IntCounterVec::new(
+            Opts::new("neo_log_appended_bytes_total", "Bytes appended"),
+            &["topic"],
         )?;
-        let recovery_seconds =
-            Gauge::new("neo_log_recovery_seconds", "Time the last start-up took to open and recover all logs")?;
+        let records_appended = IntCounterVec::new(
+            Opts::new("neo_log_appended_records_total", "Records appended"),
+            &["topic"],
+        )?;
+        let bytes_read = IntCounterVec::new(
+            Opts::new("neo_log_read_bytes_total", "Bytes read by consumers"),
+            &["topic"],
+        )?;
+        let fsync_seconds = Histogram::with_opts(
+            HistogramOpts::new("neo_log_fsync_seconds", "Duration of each log fsync").buckets(
+                vec![
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    1.0,
+                ],
+            ),
+        )?;
+        let recovery_seconds = Gauge::new(
+            "neo_log_recovery_seconds",
+            "Time the last start-up took to open and recover all logs",
+        )?;
         registry.register(Box::new(bytes_appended.clone()))?;
         registry.register(Box::new(records_appended.clone()))?;
         registry.register(Box::new(bytes_read.clone()))?;
         registry.register(Box::new(fsync_seconds.clone()))?;
         registry.register(Box::new(recovery_seconds.clone()))?;
         #[cfg(target_os = "linux")]
-        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
-        Ok(Self { registry, bytes_appended, records_appended, bytes_read, fsync_seconds, recovery_seconds })
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(Self {
+            registry,
+            bytes_appended,
+            records_appended,
+            bytes_read,
+            fsync_seconds,
+            recovery_seconds,
+        })
     }
 
     /// Registers the per-topic segment and size gauges, computed by `sizes` at scrape time.
     pub fn register_log_sizes(&self, sizes: LogSizes) -> Result<(), prometheus::Error> {
-        self.registry.register(Box::new(LogSizeCollector::new(sizes)?))
+        self.registry
+            .register(Box::new(LogSizeCollector::new(sizes)?))
     }
 
     /// The registry to gather for `/metrics`.
@@ -78,8 +99,14 @@ impl LogSizeCollector {
     fn new(sizes: LogSizes) -> Result<Self, prometheus::Error> {
         Ok(Self {
             sizes,
-            segments: IntGaugeVec::new(Opts::new("neo_log_segments", "Segments per topic"), &["topic"])?,
-            bytes: IntGaugeVec::new(Opts::new("neo_log_size_bytes", "Bytes on disk per topic"), &["topic"])?,
+            segments: IntGaugeVec::new(
+                Opts::new("neo_log_segments", "Segments per topic"),
+                &["topic"],
+            )?,
+            bytes: IntGaugeVec::new(
+                Opts::new("neo_log_size_bytes", "Bytes on disk per topic"),
+                &["topic"],
+            )?,
         })
     }
 }
@@ -95,7 +122,9 @@ impl Collector for LogSizeCollector {
         self.segments.reset();
         self.bytes.reset();
         for (topic, segments, bytes) in (self.sizes)() {
-            self.segments.with_label_values(&[topic.as_str()]).set(segments);
+            self.segments
+                .with_label_values(&[topic.as_str()])
+                .set(segments);
             self.bytes.with_label_values(&[topic.as_str()]).set(bytes);
         }
         let mut families = self.segments.collect();

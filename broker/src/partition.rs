@@ -15,7 +15,12 @@ pub struct Partition {
 
 impl Partition {
     pub(crate) fn new(topic: &str, index: i32, log: PartitionLog, durable: bool) -> Partition {
-        Partition { topic: topic.to_string(), index, log, durable: AtomicBool::new(durable) }
+        Partition {
+            topic: topic.to_string(),
+            index,
+            log,
+            durable: AtomicBool::new(durable),
+        }
     }
 
     /// The topic's name.
@@ -36,7 +41,11 @@ impl Partition {
     /// The offset readers may read up to (exclusive). On a durable topic that is the fsynced
     /// end, so a consumer never sees a record that a crash could take back.
     pub fn high_watermark(&self) -> i64 {
-        if self.durable.load(Ordering::Acquire) { self.log.durable_offset() } else { self.log.log_end_offset() }
+        if self.durable.load(Ordering::Acquire) {
+            self.log.durable_offset()
+        } else {
+            self.log.log_end_offset()
+        }
     }
 
     /// Whether acknowledgements and reads wait for fsync.

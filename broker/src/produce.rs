@@ -53,8 +53,14 @@ impl Broker {
         let log = partition.log();
         let info = log.append(records)?;
         let metrics = self.metrics();
-        metrics.bytes_appended.with_label_values(&[topic]).inc_by(info.bytes as u64);
-        metrics.records_appended.with_label_values(&[topic]).inc_by(info.records);
+        metrics
+            .bytes_appended
+            .with_label_values(&[topic])
+            .inc_by(info.bytes as u64);
+        metrics
+            .records_appended
+            .with_label_values(&[topic])
+            .inc_by(info.records);
         if acks == Acks::All && partition.is_durable() {
             log.wait_durable(info.last_offset + 1).await?;
         }

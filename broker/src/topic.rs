@@ -53,7 +53,9 @@ impl Topic {
 
     /// Partition `index`, if it exists.
     pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
-        usize::try_from(index).ok().and_then(|i| self.partitions.read().get(i).cloned())
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.partitions.read().get(i).cloned())
     }
 
     /// All partitions, in order.

@@ -13,12 +13,18 @@ pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
         "topic name cannot be \".\" or \"..\""
     } else if name.len() > MAX_TOPIC_NAME_LEN {
         "topic name is longer than 249 characters"
-    } else if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
         "topic name may contain only ASCII letters, digits, '.', '_' and '-'"
     } else {
         return Ok(());
     };
-    Err(BrokerError::InvalidTopic { name: name.to_string(), reason: reason.to_string() })
+    Err(BrokerError::InvalidTopic {
+        name: name.to_string(),
+        reason: reason.to_string(),
+    })
 }
 
 #[cfg(test)]

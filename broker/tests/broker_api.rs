@@ -1,5 +1,7 @@
 //! The broker's protocol-neutral API: topic admin, produce, long-poll fetch, offsets.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,12 +20,22 @@ fn batch(values: &[&str], timestamp: i64) -> Vec<u8> {
 }
 
 async fn open(dir: &std::path::Path) -> Arc<Broker> {
-    Broker::open(BrokerConfig { data_dir: dir.to_path_buf(), ..BrokerConfig::default() }).await.unwrap()
+    Broker::open(BrokerConfig {
+        data_dir: dir.to_path_buf(),
+        ..BrokerConfig::default()
+    })
+    .await
+    .unwrap()
 }
 
 fn fetch_one(topic: &str, offset: i64, wait_ms: u64) -> FetchRequest {
     FetchRequest {
-        partitions: vec![FetchPartition { topic: topic.into(), partition: 0, offset, max_bytes: 1 << 20 }],
+        partitions: vec![FetchPartition {
+            topic: topic.into(),
+            partition: 0,
+            offset,
+            max_bytes: 1 << 20,
+        }],
         max_wait: Duration::from_millis(wait_ms),
         min_bytes: 1,
         max_bytes: 1 << 20,
@@ -35,50 +47,116 @@ async fn topics_are_created_altered_and_survive_restart() {
     let dir = tempfile::tempdir().unwrap();
     let broker = open(dir.path()).await;
     let configs = BTreeMap::from([("retention.ms".to_string(), "60000".to_string())]);
-    broker.create_topic("orders", 3, configs, false).await.unwrap();
-    broker.create_topic("audit", -1, BTreeMap::new(), false).await.unwrap();
+    broker
+        .create_topic("orders", 3, configs, false)
+        .await
+        .unwrap();
+    broker
+        .create_topic("audit", -1, BTreeMap::new(), false)
+        .await
+        .unwrap();
     assert!(matches!(
-        broker.create_topic("orders", 1, BTreeMap::new(), false).await,
+        broker
+            .create_topic("orders", 1, BTreeMap::new(), false)
+            .await,
         Err(BrokerError::TopicAlreadyExists(_))
     ));
-    assert!(matches!(broker.create_topic("bad name", 1, BTreeMap::new(), false).await, Err(BrokerError::InvalidTopic { .. })));
-    assert!(matches!(broker.create_topic("zero", 0, BTreeMap::new(), false).await, Err(BrokerError::InvalidPartitions(0))));
+    assert!(matches!(
+        broker
+            .create_topic("bad name", 1, BTreeMap::new(), false)
+            .await,
+        Err(BrokerError::InvalidTopic { .. })
+    ));
+    assert!(matches!(
+        broker.create_topic("zero", 0, BTreeMap::new(), false).await,
+        Err(BrokerError::InvalidPartitions(0))
+    ));
     let bad = BTreeMap::from([("retention.ms".to_string(), "x".to_string())]);
-    assert!(matches!(broker.create_topic("cfg", 1, bad, false).await, Err(BrokerError::InvalidConfig { .. })));
-    broker.create_topic("dry", 1, BTreeMap::new(), true).await.unwrap();
-    assert!(broker.topic("dry").is_none(), "validate_only creates nothing");
+    assert!(matches!(
+        broker.create_topic("cfg", 1, bad, false).await,
+        Err(BrokerError::InvalidConfig { .. })
+    ));
+    broker
+        .create_topic("dry", 1, BTreeMap::new(), true)
+        .await
+        .unwrap();
+    assert!(
+        broker.topic("dry").is_none(),
+        "validate_only creates nothing"
+    );
 
     broker
-        .alter_topic_config("orders", vec![ConfigChange::Set("segment.bytes".into(), "1048576".into())], true, false)
+        .alter_topic_config(
+            "orders",
+            vec![ConfigChange::Set("segment.bytes".into(), "1048576".into())],
+            true,
+            false,
+        )
         .await
         .unwrap();
     broker.create_partitions("orders", 5, false).await.unwrap();
-    assert!(matches!(broker.create_partitions("orders", 2, false).await, Err(BrokerError::InvalidPartitions(2))));
-    broker.produce("orders", 4, &mut batch(&["a"], 1), Acks::All).await.unwrap();
+    assert!(matches!(
+        broker.create_partitions("orders", 2, false).await,
+        Err(BrokerError::InvalidPartitions(2))
+    ));
+    broker
+        .produce("orders", 4, &mut batch(&["a"], 1), Acks::All)
+        .await
+        .unwrap();
     broker.shutdown().await.unwrap();
     drop(broker);
 
     let broker = open(dir.path()).await;
-    let names: Vec<_> = broker.topics().iter().map(|t| t.name().to_string()).collect();
+    let names: Vec<_> = broker
+        .topics()
+        .iter()
+        .map(|t| t.name().to_string())
+        .collect();
     assert_eq!(names, vec!["audit", "orders"]);
     let orders = broker.topic("orders").unwrap();
     assert_eq!(orders.partition_count(), 5);
     let configs = broker.describe_topic_configs("orders").unwrap();
     let get = |name: &str| configs.iter().find(|e| e.name == name).unwrap().clone();
-    assert_eq!((get("retention.ms").value.as_str(), get("retention.ms").is_default), ("60000", false));
+    assert_eq!(
+        (
+            get("retention.ms").value.as_str(),
+            get("retention.ms").is_default
+        ),
+        ("60000", false)
+    );
     assert_eq!(get("segment.bytes").value, "1048576");
     assert!(get("cleanup.policy").is_default);
-    assert_eq!(broker.list_offset("orders", 4, OffsetSpec::Latest).unwrap().unwrap().offset, 1);
+    assert_eq!(
+        broker
+            .list_offset("orders", 4, OffsetSpec::Latest)
+            .unwrap()
+            .unwrap()
+            .offset,
+        1
+    );
 
     // Non-incremental alter replaces every override.
-    broker.alter_topic_config("orders", vec![], false, false).await.unwrap();
+    broker
+        .alter_topic_config("orders", vec![], false, false)
+        .await
+        .unwrap();
     assert!(broker.topic("orders").unwrap().overrides().is_empty());
 
     broker.delete_topic("orders").await.unwrap();
     assert!(broker.topic("orders").is_none());
     assert!(!dir.path().join("orders-0").exists());
-    broker.create_topic("orders", 1, BTreeMap::new(), false).await.unwrap();
-    assert_eq!(broker.list_offset("orders", 0, OffsetSpec::Latest).unwrap().unwrap().offset, 0);
+    broker
+        .create_topic("orders", 1, BTreeMap::new(), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        broker
+            .list_offset("orders", 0, OffsetSpec::Latest)
+            .unwrap()
+            .unwrap()
+            .offset,
+        0
+    );
     broker.shutdown().await.unwrap();
 }
 
@@ -86,10 +164,22 @@ async fn topics_are_created_altered_and_survive_restart() {
 async fn produce_then_fetch_returns_the_batches() {
     let dir = tempfile::tempdir().unwrap();
     let broker = open(dir.path()).await;
-    broker.create_topic("t", 1, BTreeMap::new(), false).await.unwrap();
-    let out = broker.produce("t", 0, &mut batch(&["a", "b"], 10), Acks::All).await.unwrap();
-    assert_eq!((out.base_offset, out.last_offset, out.log_append_time), (0, 1, -1));
-    let out = broker.produce("t", 0, &mut batch(&["c"], 20), Acks::Leader).await.unwrap();
+    broker
+        .create_topic("t", 1, BTreeMap::new(), false)
+        .await
+        .unwrap();
+    let out = broker
+        .produce("t", 0, &mut batch(&["a", "b"], 10), Acks::All)
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.base_offset, out.last_offset, out.log_append_time),
+        (0, 1, -1)
+    );
+    let out = broker
+        .produce("t", 0, &mut batch(&["c"], 20), Acks::Leader)
+        .await
+        .unwrap();
     assert_eq!(out.base_offset, 2);
     let fetched = broker.fetch(&fetch_one("t", 0, 1000)).await;
     let data = fetched[0].result.as_ref().unwrap();
@@ -98,11 +188,21 @@ async fn produce_then_fetch_returns_the_batches() {
     assert!(data.high_watermark >= 2);
 
     let unknown = broker.fetch(&fetch_one("nope", 0, 10)).await;
-    assert!(matches!(unknown[0].result, Err(BrokerError::UnknownTopicOrPartition { .. })));
-    let out_of_range = broker.fetch(&fetch_one("t", 99, 10)).await;
-    assert!(matches!(out_of_range[0].result, Err(BrokerError::Log(neo_storage::LogError::OffsetOutOfRange { .. }))));
     assert!(matches!(
-        broker.produce("t", 1, &mut batch(&["x"], 0), Acks::All).await,
+        unknown[0].result,
+        Err(BrokerError::UnknownTopicOrPartition { .. })
+    ));
+    let out_of_range = broker.fetch(&fetch_one("t", 99, 10)).await;
+    assert!(matches!(
+        out_of_range[0].result,
+        Err(BrokerError::Log(
+            neo_storage::LogError::OffsetOutOfRange { .. }
+        ))
+    ));
+    assert!(matches!(
+        broker
+            .produce("t", 1, &mut batch(&["x"], 0), Acks::All)
+            .await,
         Err(BrokerError::UnknownTopicOrPartition { .. })
     ));
     broker.shutdown().await.unwrap();
@@ -112,7 +212,10 @@ async fn produce_then_fetch_returns_the_batches() {
 async fn a_waiting_fetch_wakes_as_soon_as_data_is_appended() {
     let dir = tempfile::tempdir().unwrap();
     let broker = open(dir.path()).await;
-    broker.create_topic("t", 1, BTreeMap::new(), false).await.unwrap();
+    broker
+        .create_topic("t", 1, BTreeMap::new(), false)
+        .await
+        .unwrap();
     let waiting = {
         let broker = Arc::clone(&broker);
         tokio::spawn(async move {
@@ -123,8 +226,14 @@ async fn a_waiting_fetch_wakes_as_soon_as_data_is_appended() {
     };
     // Produce once the fetch is parked: no fixed sleep, just yield until it is waiting.
     tokio::task::yield_now().await;
-    broker.produce("t", 0, &mut batch(&["hello"], 1), Acks::All).await.unwrap();
-    let (elapsed, result) = tokio::time::timeout(Duration::from_secs(10), waiting).await.unwrap().unwrap();
+    broker
+        .produce("t", 0, &mut batch(&["hello"], 1), Acks::All)
+        .await
+        .unwrap();
+    let (elapsed, result) = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(elapsed < Duration::from_secs(10), "woke after {elapsed:?}");
     assert!(!result[0].result.as_ref().unwrap().records.is_empty());
 
@@ -140,11 +249,22 @@ async fn a_waiting_fetch_wakes_as_soon_as_data_is_appended() {
 async fn offsets_by_position_and_time_and_delete_records() {
     let dir = tempfile::tempdir().unwrap();
     let broker = open(dir.path()).await;
-    broker.create_topic("t", 1, BTreeMap::new(), false).await.unwrap();
+    broker
+        .create_topic("t", 1, BTreeMap::new(), false)
+        .await
+        .unwrap();
     for i in 0..10 {
-        broker.produce("t", 0, &mut batch(&["x", "y"], 1000 * i), Acks::All).await.unwrap();
+        broker
+            .produce("t", 0, &mut batch(&["x", "y"], 1000 * i), Acks::All)
+            .await
+            .unwrap();
     }
-    let at = |spec| broker.list_offset("t", 0, spec).unwrap().map(|o| (o.offset, o.timestamp));
+    let at = |spec| {
+        broker
+            .list_offset("t", 0, spec)
+            .unwrap()
+            .map(|o| (o.offset, o.timestamp))
+    };
     assert_eq!(at(OffsetSpec::Earliest), Some((0, -1)));
     assert_eq!(at(OffsetSpec::Latest), Some((20, -1)));
     assert_eq!(at(OffsetSpec::Timestamp(3000)), Some((6, 3000)));
@@ -163,10 +283,21 @@ async fn max_message_bytes_is_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let broker = open(dir.path()).await;
     let configs = BTreeMap::from([("max.message.bytes".to_string(), "200".to_string())]);
-    broker.create_topic("small", 1, configs, false).await.unwrap();
+    broker
+        .create_topic("small", 1, configs, false)
+        .await
+        .unwrap();
     let big = "x".repeat(500);
-    let err = broker.produce("small", 0, &mut batch(&[&big], 0), Acks::All).await.unwrap_err();
-    assert!(matches!(err, BrokerError::Log(neo_storage::LogError::InvalidBatch(neo_storage::BatchError::TooLarge { .. }))));
+    let err = broker
+        .produce("small", 0, &mut batch(&[&big], 0), Acks::All)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        BrokerError::Log(neo_storage::LogError::InvalidBatch(
+            neo_storage::BatchError::TooLarge { .. }
+        ))
+    ));
     broker.shutdown().await.unwrap();
 }
 
@@ -174,10 +305,23 @@ async fn max_message_bytes_is_enforced() {
 async fn metrics_report_appends_and_segments() {
     let dir = tempfile::tempdir().unwrap();
     let broker = open(dir.path()).await;
-    broker.create_topic("m", 1, BTreeMap::new(), false).await.unwrap();
-    broker.produce("m", 0, &mut batch(&["a"], 0), Acks::All).await.unwrap();
-    let text = prometheus::TextEncoder::new().encode_to_string(&broker.metrics().registry().gather()).unwrap();
-    for name in ["neo_log_appended_bytes_total", "neo_log_segments", "neo_log_fsync_seconds", "process_resident_memory_bytes"] {
+    broker
+        .create_topic("m", 1, BTreeMap::new(), false)
+        .await
+        .unwrap();
+    broker
+        .produce("m", 0, &mut batch(&["a"], 0), Acks::All)
+        .await
+        .unwrap();
+    let text = prometheus::TextEncoder::new()
+        .encode_to_string(&broker.metrics().registry().gather())
+        .unwrap();
+    for name in [
+        "neo_log_appended_bytes_total",
+        "neo_log_segments",
+        "neo_log_fsync_seconds",
+        "process_resident_memory_bytes",
+    ] {
         assert!(text.contains(name), "missing {name}");
     }
     broker.shutdown().await.unwrap();

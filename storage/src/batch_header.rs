@@ -82,7 +82,10 @@ impl BatchHeader {
     #[allow(clippy::indexing_slicing)] // length checked first
     pub fn parse(buf: &[u8]) -> Result<Self, BatchError> {
         if buf.len() < HEADER_LEN {
-            return Err(BatchError::Truncated { needed: HEADER_LEN, available: buf.len() });
+            return Err(BatchError::Truncated {
+                needed: HEADER_LEN,
+                available: buf.len(),
+            });
         }
         Ok(Self {
             base_offset: i64_at(buf, BASE_OFFSET),
@@ -166,11 +169,17 @@ pub fn validate(batch: &[u8]) -> Result<BatchHeader, BatchError> {
         return Err(BatchError::BadLength(header.batch_length));
     }
     if header.total_len() != batch.len() {
-        return Err(BatchError::Truncated { needed: header.total_len(), available: batch.len() });
+        return Err(BatchError::Truncated {
+            needed: header.total_len(),
+            available: batch.len(),
+        });
     }
     let actual = compute_crc(batch);
     if actual != header.crc {
-        return Err(BatchError::CrcMismatch { expected: header.crc, actual });
+        return Err(BatchError::CrcMismatch {
+            expected: header.crc,
+            actual,
+        });
     }
     if header.records_count < 0 || header.last_offset_delta < 0 {
         return Err(BatchError::BadRecordCount {

@@ -16,7 +16,9 @@ pub(crate) const LOG_START: &str = "log-start-offset";
 
 /// fsync of a directory, so a created, renamed or removed entry is durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(LogError::io(dir))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(LogError::io(dir))
 }
 
 /// Writes `value` to `dir/name` atomically and durably.
@@ -24,9 +26,13 @@ pub(crate) fn write_i64(dir: &Path, name: &str, value: i64) -> Result<(), LogErr
     let path = dir.join(name);
     // Unique per write: the flusher and a closing writer may both write the same checkpoint.
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let tmp = dir.join(format!("{name}.{}.tmp", NEXT.fetch_add(1, Ordering::Relaxed)));
+    let tmp = dir.join(format!(
+        "{name}.{}.tmp",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     let mut file = File::create(&tmp).map_err(LogError::io(&tmp))?;
-    file.write_all(value.to_string().as_bytes()).map_err(LogError::io(&tmp))?;
+    file.write_all(value.to_string().as_bytes())
+        .map_err(LogError::io(&tmp))?;
     file.sync_all().map_err(LogError::io(&tmp))?;
     std::fs::rename(&tmp, &path).map_err(LogError::io(&path))?;
     sync_dir(dir)
@@ -34,13 +40,19 @@ pub(crate) fn write_i64(dir: &Path, name: &str, value: i64) -> Result<(), LogErr
 
 /// Reads a value written by [`write_i64`]; `None` if the file is missing or unreadable.
 pub(crate) fn read_i64(dir: &Path, name: &str) -> Option<i64> {
-    std::fs::read_to_string(dir.join(name)).ok()?.trim().parse().ok()
+    std::fs::read_to_string(dir.join(name))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Creates the clean-shutdown marker durably.
 pub(crate) fn mark_clean(dir: &Path) -> Result<(), LogError> {
     let path = dir.join(CLEAN_SHUTDOWN);
-    File::create(&path).and_then(|f| f.sync_all()).map_err(LogError::io(&path))?;
+    File::create(&path)
+        .and_then(|f| f.sync_all())
+        .map_err(LogError::io(&path))?;
     sync_dir(dir)
 }
 

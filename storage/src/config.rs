@@ -22,7 +22,10 @@ pub struct FlushPolicy {
 
 impl FlushPolicy {
     /// Durable before acknowledged: Neo's default.
-    pub const DURABLE: FlushPolicy = FlushPolicy { messages: 1, ms: None };
+    pub const DURABLE: FlushPolicy = FlushPolicy {
+        messages: 1,
+        ms: None,
+    };
 
     /// True when a durable acknowledgement must wait for fsync.
     pub fn acks_wait_for_fsync(&self) -> bool {

@@ -33,9 +33,17 @@ pub enum LogError {
     #[error("invalid record batch: {0}")]
     InvalidBatch(#[from] BatchError),
     #[error("offset {offset} out of range [{log_start}, {log_end}]")]
-    OffsetOutOfRange { offset: i64, log_start: i64, log_end: i64 },
+    OffsetOutOfRange {
+        offset: i64,
+        log_start: i64,
+        log_end: i64,
+    },
     #[error("segment {path} corrupt at byte {position}: {reason}")]
-    SegmentCorrupt { path: PathBuf, position: u64, reason: String },
+    SegmentCorrupt {
+        path: PathBuf,
+        position: u64,
+        reason: String,
+    },
     #[error("I/O on {path}: {source}")]
     Io {
         path: PathBuf,

@@ -56,7 +56,10 @@ impl Flusher {
     /// Starts `threads` fsync threads reporting each sync's duration to `observer`.
     pub fn with_observer(threads: usize, observer: Option<SyncObserver>) -> Arc<Flusher> {
         let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue { pending: VecDeque::new(), stopping: false }),
+            queue: Mutex::new(Queue {
+                pending: VecDeque::new(),
+                stopping: false,
+            }),
             ready: Condvar::new(),
             observer,
         });
@@ -70,7 +73,10 @@ impl Flusher {
                     .ok()
             })
             .collect();
-        Arc::new(Flusher { shared, threads: Mutex::new(handles) })
+        Arc::new(Flusher {
+            shared,
+            threads: Mutex::new(handles),
+        })
     }
 
     /// Asks for `target` to be synced soon; coalesces with a sync already queued or running.

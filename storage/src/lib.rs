@@ -14,11 +14,15 @@ pub mod error;
 mod flusher;
 mod log;
 mod offset_index;
+mod recovery;
+mod retention;
 mod segment;
 mod sparse_index;
 mod time_index;
+mod time_lookup;
 
 pub use config::{FlushPolicy, LogConfig, TimestampType};
 pub use error::{BatchError, LogError};
 pub use flusher::{Flusher, SyncObserver};
-pub use log::{AppendInfo, LogPositions, PartitionLog, ReadSlice, RecoveryReport, now_ms};
+pub use log::{AppendInfo, LogPositions, PartitionLog, ReadSlice, now_ms};
+pub use recovery::RecoveryReport;

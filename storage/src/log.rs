@@ -14,11 +14,14 @@ use crate::checkpoint::{self, LOG_START, RECOVERY_POINT};
 use crate::config::{LogConfig, TimestampType};
 use crate::error::{BatchError, LogError};
 use crate::flusher::{Flusher, SyncState, SyncTarget};
-use crate::segment::{BatchMeta, ScanOutcome, Segment};
+use crate::recovery::{Recovered, RecoveryReport, recover};
+use crate::segment::{BatchMeta, Segment};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Where an append landed.
@@ -58,47 +61,32 @@ pub struct LogPositions {
     pub failed: bool,
 }
 
-/// What a recovery on open did, for logs and metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecoveryReport {
-    /// Whether the previous run closed the log cleanly (no scan needed).
-    pub clean: bool,
-    /// Segments whose batches were scanned and CRC-checked.
-    pub segments_scanned: usize,
-    /// Bytes cut off torn or corrupt tails.
-    pub bytes_truncated: u64,
-    /// Segments deleted because they followed a corrupt one.
-    pub segments_dropped: usize,
-    /// Time the open took.
-    pub duration: std::time::Duration,
+pub(crate) struct Writer {
+    pub(crate) unsynced: Vec<Arc<Segment>>,
+    pub(crate) unflushed_messages: u64,
 }
 
-struct Writer {
-    unsynced: Vec<Arc<Segment>>,
-    unflushed_messages: u64,
-}
-
-struct LogInner {
-    dir: PathBuf,
-    config: RwLock<LogConfig>,
-    segments: RwLock<Vec<Arc<Segment>>>,
-    writer: Mutex<Writer>,
-    log_start: AtomicI64,
-    log_end: AtomicI64,
-    last_sync_ms: AtomicI64,
-    positions: watch::Sender<LogPositions>,
-    sync_state: Mutex<SyncState>,
-    flusher: Arc<Flusher>,
-    leader_epoch: AtomicI32,
-    closed: AtomicBool,
-    bytes_appended: AtomicU64,
-    me: Weak<LogInner>,
+pub(crate) struct LogInner {
+    pub(crate) dir: PathBuf,
+    pub(crate) config: RwLock<LogConfig>,
+    pub(crate) segments: RwLock<Vec<Arc<Segment>>>,
+    pub(crate) writer: Mutex<Writer>,
+    pub(crate) log_start: AtomicI64,
+    pub(crate) log_end: AtomicI64,
+    pub(crate) last_sync_ms: AtomicI64,
+    pub(crate) positions: watch::Sender<LogPositions>,
+    pub(crate) sync_state: Mutex<SyncState>,
+    pub(crate) flusher: Arc<Flusher>,
+    pub(crate) leader_epoch: AtomicI32,
+    pub(crate) closed: AtomicBool,
+    pub(crate) bytes_appended: AtomicU64,
+    pub(crate) me: Weak<LogInner>,
 }
 
 /// A partition's log. Cheap to clone; all clones share one log.
 #[derive(Clone)]
 pub struct PartitionLog {
-    inner: Arc<LogInner>,
+    pub(crate) inner: Arc<LogInner>,
 }
 
 impl std::fmt::Debug for PartitionLog {
@@ -111,27 +99,13 @@ impl std::fmt::Debug for PartitionLog {
     }
 }
 
-fn list_segment_bases(dir: &Path) -> Result<Vec<i64>, LogError> {
-    let mut bases = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(LogError::io(dir))? {
-        let entry = entry.map_err(LogError::io(dir))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if let Some(stem) = name.strip_suffix(".log") {
-            if let Ok(base) = stem.parse::<i64>() {
-                bases.push(base);
-            }
-        } else if name.ends_with(".tmp") {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-    bases.sort_unstable();
-    Ok(bases)
-}
-
 impl PartitionLog {
     /// Opens the log in `dir` (creating it if missing), recovering after an unclean shutdown.
-    pub fn open(dir: &Path, config: LogConfig, flusher: Arc<Flusher>) -> Result<PartitionLog, LogError> {
+    pub fn open(
+        dir: &Path,
+        config: LogConfig,
+        flusher: Arc<Flusher>,
+    ) -> Result<PartitionLog, LogError> {
         Self::open_with_report(dir, config, flusher).map(|(log, _)| log)
     }
 
@@ -142,71 +116,26 @@ impl PartitionLog {
         flusher: Arc<Flusher>,
     ) -> Result<(PartitionLog, RecoveryReport), LogError> {
         let started = Instant::now();
-        if !dir.exists() {
-            std::fs::create_dir_all(dir).map_err(LogError::io(dir))?;
-            if let Some(parent) = dir.parent() {
-                checkpoint::sync_dir(parent)?;
-            }
-        }
-        let clean = checkpoint::take_clean_mark(dir)?;
-        let mut report = RecoveryReport { clean, ..RecoveryReport::default() };
         let now = now_ms();
-        let saved_start = checkpoint::read_i64(dir, LOG_START);
-        let mut bases = list_segment_bases(dir)?;
-        if bases.is_empty() {
-            bases.push(saved_start.unwrap_or(0).max(0));
-        }
-        let recovery_point = if clean { i64::MAX } else { checkpoint::read_i64(dir, RECOVERY_POINT).unwrap_or(0) };
-        let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(bases.len());
-        for (i, &base) in bases.iter().enumerate() {
-            let last = i + 1 == bases.len();
-            let capacity = last.then_some(config.max_index_bytes);
-            let segment = Segment::open(dir, base, capacity, now)?;
-            let next_base = bases.get(i + 1).copied();
-            let must_scan = !clean && next_base.is_none_or(|n| n > recovery_point);
-            let outcome = if must_scan {
-                report.segments_scanned += 1;
-                segment.scan(config.index_interval_bytes)?
-            } else if last {
-                segment.load_tail(config.index_interval_bytes)?
-            } else {
-                segment.load_sealed(next_base.unwrap_or(base), config.index_interval_bytes)?
-            };
-            segments.push(Arc::new(segment));
-            if let ScanOutcome::Truncated { position } = outcome {
-                let cut = std::fs::metadata(segments.last().map_or(dir, |s| s.log_path()))
-                    .map(|m| m.len())
-                    .unwrap_or(0);
-                report.bytes_truncated += cut.saturating_sub(position);
-                tracing::warn!(dir = %dir.display(), base, position, "truncated torn or corrupt log tail");
-                for &later in bases.get(i + 1..).unwrap_or_default() {
-                    let dropped = Segment::open(dir, later, None, now)?;
-                    report.bytes_truncated += dropped.size();
-                    dropped.delete_files()?;
-                    report.segments_dropped += 1;
-                }
-                if !last {
-                    if let Some(s) = segments.last() {
-                        s.unseal(config.max_index_bytes)?;
-                    }
-                }
-                break;
-            }
-        }
-        let first_base = segments.first().map_or(0, |s| s.base_offset());
+        let Recovered {
+            segments,
+            log_start,
+            mut report,
+        } = recover(dir, &config, now)?;
         let log_end = segments.last().map_or(0, |s| s.next_offset());
-        let log_start = saved_start.unwrap_or(first_base).max(first_base).min(log_end);
-        if let Some(active) = segments.last() {
-            // Whatever survived recovery is on disk from here on.
-            active.sync()?;
-        }
-        checkpoint::sync_dir(dir)?;
-        let positions = LogPositions { log_end, durable: log_end, failed: false };
+        let positions = LogPositions {
+            log_end,
+            durable: log_end,
+            failed: false,
+        };
         let inner = Arc::new_cyclic(|me| LogInner {
             dir: dir.to_path_buf(),
             config: RwLock::new(config),
             segments: RwLock::new(segments),
-            writer: Mutex::new(Writer { unsynced: Vec::new(), unflushed_messages: 0 }),
+            writer: Mutex::new(Writer {
+                unsynced: Vec::new(),
+                unflushed_messages: 0,
+            }),
             log_start: AtomicI64::new(log_start),
             log_end: AtomicI64::new(log_end),
             last_sync_ms: AtomicI64::new(now),
@@ -277,11 +206,16 @@ impl PartitionLog {
         self.inner.bytes_appended.load(Ordering::Relaxed)
     }
 
-    fn active(&self) -> Result<Arc<Segment>, LogError> {
-        self.inner.segments.read().last().cloned().ok_or_else(|| LogError::Closed(self.inner.dir.clone()))
+    pub(crate) fn active(&self) -> Result<Arc<Segment>, LogError> {
+        self.inner
+            .segments
+            .read()
+            .last()
+            .cloned()
+            .ok_or_else(|| LogError::Closed(self.inner.dir.clone()))
     }
 
-    fn check_open(&self) -> Result<(), LogError> {
+    pub(crate) fn check_open(&self) -> Result<(), LogError> {
         if self.inner.closed.load(Ordering::Acquire) || self.inner.positions.borrow().failed {
             return Err(LogError::Closed(self.inner.dir.clone()));
         }
@@ -299,7 +233,9 @@ impl PartitionLog {
         let now = now_ms();
         let total = records.len() as u64;
         let active = self.active()?;
-        let age_expired = config.segment_ms.is_some_and(|ms| now - active.created_ms() >= ms as i64);
+        let age_expired = config
+            .segment_ms
+            .is_some_and(|ms| now - active.created_ms() >= ms as i64);
         let would_overflow = active.size() + total > config.segment_bytes.min(i32::MAX as u64);
         if !active.is_empty() && (would_overflow || age_expired || active.index_full()) {
             self.roll(&mut writer, &config, now)?;
@@ -315,7 +251,11 @@ impl PartitionLog {
         for header in &headers {
             let len = header.total_len();
             let Some(batch) = records.get_mut(position..position + len) else {
-                return Err(BatchError::Truncated { needed: position + len, available: total as usize }.into());
+                return Err(BatchError::Truncated {
+                    needed: position + len,
+                    available: total as usize,
+                }
+                .into());
             };
             batch_header::set_base_offset(batch, next);
             batch_header::set_leader_epoch(batch, epoch);
@@ -334,10 +274,13 @@ impl PartitionLog {
         }
         active.append(records, &metas, config.index_interval_bytes)?;
         self.inner.log_end.store(next, Ordering::Release);
-        self.inner.bytes_appended.fetch_add(total, Ordering::Relaxed);
+        self.inner
+            .bytes_appended
+            .fetch_add(total, Ordering::Relaxed);
         self.inner.positions.send_modify(|p| p.log_end = next);
         writer.unflushed_messages += record_count;
-        let sync = config.flush.acks_wait_for_fsync() || writer.unflushed_messages >= config.flush.messages;
+        let sync = config.flush.acks_wait_for_fsync()
+            || writer.unflushed_messages >= config.flush.messages;
         if sync {
             writer.unflushed_messages = 0;
         }
@@ -355,11 +298,21 @@ impl PartitionLog {
         })
     }
 
-    fn roll(&self, writer: &mut Writer, config: &LogConfig, now: i64) -> Result<(), LogError> {
+    pub(crate) fn roll(
+        &self,
+        writer: &mut Writer,
+        config: &LogConfig,
+        now: i64,
+    ) -> Result<(), LogError> {
         let old = self.active()?;
         old.seal()?;
         let base = self.log_end_offset();
-        let segment = Arc::new(Segment::open(&self.inner.dir, base, Some(config.max_index_bytes), now)?);
+        let segment = Arc::new(Segment::open(
+            &self.inner.dir,
+            base,
+            Some(config.max_index_bytes),
+            now,
+        )?);
         segment.load_tail(config.index_interval_bytes)?;
         checkpoint::sync_dir(&self.inner.dir)?;
         self.inner.segments.write().push(segment);
@@ -400,7 +353,9 @@ impl PartitionLog {
 
     /// Syncs now if unflushed data is older than `flush.ms` (called by a periodic task).
     pub fn flush_if_due(&self, now: i64) {
-        let Some(ms) = self.inner.config.read().flush.ms else { return };
+        let Some(ms) = self.inner.config.read().flush.ms else {
+            return;
+        };
         let behind = self.durable_offset() < self.log_end_offset();
         if behind && now - self.inner.last_sync_ms.load(Ordering::Relaxed) >= ms as i64 {
             self.request_sync();
@@ -409,18 +364,32 @@ impl PartitionLog {
 
     /// Reads whole batches starting with the one that holds `offset`, up to `max_bytes`
     /// (at least one whole batch), not past `max_offset` (exclusive: e.g. the high watermark).
-    pub fn read(&self, offset: i64, max_bytes: usize, max_offset: i64) -> Result<ReadSlice, LogError> {
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+    ) -> Result<ReadSlice, LogError> {
         let log_start = self.log_start_offset();
         let log_end = self.log_end_offset();
         if offset < log_start || offset > log_end {
-            return Err(LogError::OffsetOutOfRange { offset, log_start, log_end });
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start,
+                log_end,
+            });
         }
         let upper = max_offset.min(log_end);
-        let empty = ReadSlice { records: Bytes::new(), next_offset: offset };
+        let empty = ReadSlice {
+            records: Bytes::new(),
+            next_offset: offset,
+        };
         if offset >= upper {
             return Ok(empty);
         }
-        let Some((segment, position, header)) = self.locate(offset)? else { return Ok(empty) };
+        let Some((segment, position, header)) = self.locate(offset)? else {
+            return Ok(empty);
+        };
         if header.base_offset >= upper {
             return Ok(empty);
         }
@@ -428,136 +397,47 @@ impl PartitionLog {
         let mut bytes = segment.read_at(position, len)?;
         let mut kept = 0usize;
         let mut next = offset;
-        while let Some((base, batch_len)) = bytes.get(kept..).and_then(batch_header::peek_offset_and_len) {
+        while let Some((base, batch_len)) = bytes
+            .get(kept..)
+            .and_then(batch_header::peek_offset_and_len)
+        {
             let end = kept + LOG_OVERHEAD + batch_len.max(0) as usize;
             if base >= upper || end > bytes.len() {
                 break;
             }
-            let Some(h) = bytes.get(kept..end).and_then(|b| BatchHeader::parse(b).ok()) else { break };
+            let Some(h) = bytes
+                .get(kept..end)
+                .and_then(|b| BatchHeader::parse(b).ok())
+            else {
+                break;
+            };
             next = h.next_offset();
             kept = end;
         }
         bytes.truncate(kept);
-        Ok(ReadSlice { records: Bytes::from(bytes), next_offset: next.max(offset) })
+        Ok(ReadSlice {
+            records: Bytes::from(bytes),
+            next_offset: next.max(offset),
+        })
     }
 
     /// The segment, position and header of the first batch whose last offset is `>= offset`.
     fn locate(&self, offset: i64) -> Result<Option<(Arc<Segment>, u64, BatchHeader)>, LogError> {
         let mut index = {
             let segments = self.inner.segments.read();
-            segments.partition_point(|s| s.base_offset() <= offset).saturating_sub(1)
+            segments
+                .partition_point(|s| s.base_offset() <= offset)
+                .saturating_sub(1)
         };
         loop {
-            let Some(segment) = self.inner.segments.read().get(index).cloned() else { return Ok(None) };
+            let Some(segment) = self.inner.segments.read().get(index).cloned() else {
+                return Ok(None);
+            };
             if let Some((position, header)) = segment.find_batch(offset)? {
                 return Ok(Some((segment, position, header)));
             }
             index += 1;
         }
-    }
-
-    /// The first offset whose record timestamp is `>= timestamp`, with that timestamp.
-    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
-        let log_start = self.log_start_offset();
-        let segments = self.inner.segments.read().clone();
-        for segment in segments.iter().filter(|s| s.max_timestamp() >= timestamp) {
-            let mut found = segment.find_batch_by_time(timestamp)?;
-            while let Some((position, header)) = found {
-                if header.last_offset() >= log_start {
-                    let batch = segment.read_at(position, header.total_len())?;
-                    if let Some(hit) = first_record_at_or_after(&batch, &header, timestamp, log_start)? {
-                        return Ok(Some(hit));
-                    }
-                }
-                let after = position + header.total_len() as u64;
-                found = segment.walk_from(after, |h| h.max_timestamp >= timestamp)?;
-            }
-        }
-        Ok(None)
-    }
-
-    /// The largest timestamp in the log and the offset of the batch that carries it.
-    pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
-        let segments = self.inner.segments.read().clone();
-        let Some(segment) = segments.iter().filter(|s| s.max_timestamp() >= 0).max_by_key(|s| s.max_timestamp())
-        else {
-            return Ok(None);
-        };
-        let ts = segment.max_timestamp();
-        Ok(segment.find_batch_by_time(ts)?.map(|(_, h)| (ts, h.last_offset())))
-    }
-
-    /// Moves the log start offset forward to `offset` (Kafka's DeleteRecords) and deletes the
-    /// segments that fall wholly below it. Returns the new log start offset.
-    pub fn delete_records(&self, offset: i64) -> Result<i64, LogError> {
-        self.check_open()?;
-        let log_end = self.log_end_offset();
-        let current = self.log_start_offset();
-        if offset > log_end || offset < 0 {
-            return Err(LogError::OffsetOutOfRange { offset, log_start: current, log_end });
-        }
-        if offset <= current {
-            return Ok(current);
-        }
-        self.inner.log_start.store(offset, Ordering::Release);
-        checkpoint::write_i64(&self.inner.dir, LOG_START, offset)?;
-        let segments = self.inner.segments.read().clone();
-        let removable = segments
-            .windows(2)
-            .take_while(|w| matches!(w, [_, next] if next.base_offset() <= offset))
-            .count();
-        self.remove_oldest(removable)?;
-        Ok(offset)
-    }
-
-    /// Deletes whole segments past `retention.ms` or beyond `retention.bytes`. The active
-    /// segment is rolled first when all of it has expired. Returns how many were deleted.
-    pub fn apply_retention(&self, now: i64) -> Result<usize, LogError> {
-        self.check_open()?;
-        let config = self.config();
-        let expired = |s: &Segment| {
-            config.retention_ms.is_some_and(|ms| s.max_timestamp() >= 0 && s.max_timestamp() < now - ms as i64)
-        };
-        let active = self.active()?;
-        if !active.is_empty() && expired(&active) {
-            let mut writer = self.inner.writer.lock();
-            if Arc::ptr_eq(&active, &self.active()?) {
-                self.roll(&mut writer, &config, now)?;
-            }
-        }
-        let segments = self.inner.segments.read().clone();
-        let mut total: u64 = segments.iter().map(|s| s.size()).sum();
-        let mut count = 0;
-        for segment in segments.iter().take(segments.len().saturating_sub(1)) {
-            let over_size = config.retention_bytes.is_some_and(|max| total.saturating_sub(segment.size()) >= max);
-            if !(expired(segment) || over_size) {
-                break;
-            }
-            total -= segment.size();
-            count += 1;
-        }
-        self.remove_oldest(count)?;
-        Ok(count)
-    }
-
-    fn remove_oldest(&self, count: usize) -> Result<(), LogError> {
-        if count == 0 {
-            return Ok(());
-        }
-        let removed: Vec<Arc<Segment>> = {
-            let mut segments = self.inner.segments.write();
-            let count = count.min(segments.len().saturating_sub(1));
-            segments.drain(..count).collect()
-        };
-        if let Some(first) = self.inner.segments.read().first() {
-            self.inner.log_start.fetch_max(first.base_offset(), Ordering::AcqRel);
-        }
-        self.inner.writer.lock().unsynced.retain(|s| !removed.iter().any(|r| Arc::ptr_eq(r, s)));
-        for segment in &removed {
-            segment.delete_files()?;
-            tracing::debug!(path = %segment.log_path().display(), "deleted segment");
-        }
-        checkpoint::sync_dir(&self.inner.dir)
     }
 
     /// Removes every record at or after `offset` (cut at a batch boundary), for replication.
@@ -570,14 +450,18 @@ impl PartitionLog {
         }
         let (removed, keep) = {
             let mut segments = self.inner.segments.write();
-            let keep = segments.partition_point(|s| s.base_offset() < offset).max(1);
+            let keep = segments
+                .partition_point(|s| s.base_offset() < offset)
+                .max(1);
             let removed: Vec<Arc<Segment>> = segments.drain(keep..).collect();
             (removed, segments.last().cloned())
         };
         for segment in &removed {
             segment.delete_files()?;
         }
-        let Some(active) = keep else { return Err(LogError::Closed(self.inner.dir.clone())) };
+        let Some(active) = keep else {
+            return Err(LogError::Closed(self.inner.dir.clone()));
+        };
         if !removed.is_empty() {
             active.unseal(config.max_index_bytes)?;
         }
@@ -614,7 +498,9 @@ impl PartitionLog {
         let end = self.log_end_offset();
         checkpoint::write_i64(&self.inner.dir, RECOVERY_POINT, end)?;
         checkpoint::mark_clean(&self.inner.dir)?;
-        self.inner.positions.send_modify(|p| p.durable = p.durable.max(end));
+        self.inner
+            .positions
+            .send_modify(|p| p.durable = p.durable.max(end));
         Ok(())
     }
 
@@ -643,10 +529,10 @@ impl SyncTarget for LogInner {
             self.positions.send_modify(|p| p.failed = true);
             return;
         }
-        if let Some(point) = rolled {
-            if let Err(error) = checkpoint::write_i64(&self.dir, RECOVERY_POINT, point) {
-                tracing::warn!(dir = %self.dir.display(), %error, "cannot write recovery point");
-            }
+        if let Some(Err(error)) =
+            rolled.map(|point| checkpoint::write_i64(&self.dir, RECOVERY_POINT, point))
+        {
+            tracing::warn!(dir = %self.dir.display(), %error, "cannot write recovery point");
         }
         self.positions.send_if_modified(|p| {
             let advance = end > p.durable;
@@ -666,13 +552,23 @@ fn validate_batches(records: &[u8], config: &LogConfig) -> Result<Vec<BatchHeade
     let mut position = 0usize;
     while position < records.len() {
         let rest = records.get(position..).unwrap_or_default();
-        let (_, batch_len) = batch_header::peek_offset_and_len(rest)
-            .ok_or(BatchError::Truncated { needed: LOG_OVERHEAD, available: rest.len() })?;
+        let (_, batch_len) =
+            batch_header::peek_offset_and_len(rest).ok_or(BatchError::Truncated {
+                needed: LOG_OVERHEAD,
+                available: rest.len(),
+            })?;
         let len = LOG_OVERHEAD + batch_len.max(0) as usize;
         if len > config.max_message_bytes as usize {
-            return Err(BatchError::TooLarge { size: len, max: config.max_message_bytes as usize }.into());
+            return Err(BatchError::TooLarge {
+                size: len,
+                max: config.max_message_bytes as usize,
+            }
+            .into());
         }
-        let batch = rest.get(..len).ok_or(BatchError::Truncated { needed: len, available: rest.len() })?;
+        let batch = rest.get(..len).ok_or(BatchError::Truncated {
+            needed: len,
+            available: rest.len(),
+        })?;
         let header = batch_header::validate(batch)?;
         if header.compression() == 0 {
             crate::codec::check_offset_deltas(batch)?;
@@ -684,22 +580,4 @@ fn validate_batches(records: &[u8], config: &LogConfig) -> Result<Vec<BatchHeade
         return Err(BatchError::Empty.into());
     }
     Ok(headers)
-}
-
-/// The offset and timestamp of the first record in `batch` at or after `timestamp`.
-fn first_record_at_or_after(
-    batch: &[u8],
-    header: &BatchHeader,
-    timestamp: i64,
-    log_start: i64,
-) -> Result<Option<(i64, i64)>, LogError> {
-    if header.is_log_append_time() {
-        let offset = header.base_offset.max(log_start);
-        return Ok((header.max_timestamp >= timestamp).then_some((offset, header.max_timestamp)));
-    }
-    let records = crate::codec::decode_records(batch)?;
-    Ok(records
-        .iter()
-        .map(|r| (r.offset(header.base_offset), r.timestamp(header.base_timestamp)))
-        .find(|&(offset, ts)| offset >= log_start && ts >= timestamp))
 }

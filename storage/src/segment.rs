@@ -68,8 +68,10 @@ impl Segment {
             .open(&log_path)
             .map_err(LogError::io(&log_path))?;
         let size = file.metadata().map_err(LogError::io(&log_path))?.len();
-        let offset_index = OffsetIndex::open(&segment_path(dir, base_offset, "index"), index_capacity)?;
-        let time_index = TimeIndex::open(&segment_path(dir, base_offset, "timeindex"), index_capacity)?;
+        let offset_index =
+            OffsetIndex::open(&segment_path(dir, base_offset, "index"), index_capacity)?;
+        let time_index =
+            TimeIndex::open(&segment_path(dir, base_offset, "timeindex"), index_capacity)?;
         Ok(Segment {
             base_offset,
             log_path,
@@ -126,18 +128,27 @@ impl Segment {
     }
 
     /// Writes `bytes` (whole batches described by `metas`) at the end, indexes them, publishes.
-    pub fn append(&self, bytes: &[u8], metas: &[BatchMeta], index_interval: u32) -> Result<(), LogError> {
+    pub fn append(
+        &self,
+        bytes: &[u8],
+        metas: &[BatchMeta],
+        index_interval: u32,
+    ) -> Result<(), LogError> {
         let start = self.size();
-        self.file.write_all_at(bytes, start).map_err(LogError::io(&self.log_path))?;
+        self.file
+            .write_all_at(bytes, start)
+            .map_err(LogError::io(&self.log_path))?;
         let mut position = start;
         for meta in metas {
             self.index_batch(meta, position, index_interval);
             position += u64::from(meta.len);
         }
         if let Some(last) = metas.last() {
-            self.next_offset.store(last.last_offset + 1, Ordering::Release);
+            self.next_offset
+                .store(last.last_offset + 1, Ordering::Release);
         }
-        self.size.store(start + bytes.len() as u64, Ordering::Release);
+        self.size
+            .store(start + bytes.len() as u64, Ordering::Release);
         Ok(())
     }
 
@@ -148,13 +159,19 @@ impl Segment {
                 relative_offset: self.relative(meta.base_offset),
                 position: position as u32,
             });
-            self.bytes_since_index.store(u64::from(meta.len), Ordering::Relaxed);
+            self.bytes_since_index
+                .store(u64::from(meta.len), Ordering::Relaxed);
         } else {
-            self.bytes_since_index.store(since + u64::from(meta.len), Ordering::Relaxed);
+            self.bytes_since_index
+                .store(since + u64::from(meta.len), Ordering::Relaxed);
         }
         if meta.max_timestamp > self.max_timestamp() {
-            self.max_timestamp.store(meta.max_timestamp, Ordering::Release);
-            let newer = self.time_index.last().is_none_or(|e| e.timestamp < meta.max_timestamp);
+            self.max_timestamp
+                .store(meta.max_timestamp, Ordering::Release);
+            let newer = self
+                .time_index
+                .last()
+                .is_none_or(|e| e.timestamp < meta.max_timestamp);
             if newer && (position == 0 || since >= u64::from(index_interval)) {
                 self.time_index.push(TimeEntry {
                     timestamp: meta.max_timestamp,
@@ -173,7 +190,10 @@ impl Segment {
         while filled < len {
             let n = self
                 .file
-                .read_at(buf.get_mut(filled..).unwrap_or_default(), position + filled as u64)
+                .read_at(
+                    buf.get_mut(filled..).unwrap_or_default(),
+                    position + filled as u64,
+                )
                 .map_err(LogError::io(&self.log_path))?;
             if n == 0 {
                 break; // truncated underneath us: return what is there
@@ -200,12 +220,19 @@ impl Segment {
     }
 
     /// Position and header of the first batch whose max timestamp is `>= timestamp`, if any.
-    pub fn find_batch_by_time(&self, timestamp: i64) -> Result<Option<(u64, BatchHeader)>, LogError> {
+    pub fn find_batch_by_time(
+        &self,
+        timestamp: i64,
+    ) -> Result<Option<(u64, BatchHeader)>, LogError> {
         let from_offset = self
             .time_index
             .floor(|e| e.timestamp < timestamp)
-            .map_or(self.base_offset, |e| self.base_offset + i64::from(e.relative_offset));
-        let Some((start, _)) = self.find_batch(from_offset)? else { return Ok(None) };
+            .map_or(self.base_offset, |e| {
+                self.base_offset + i64::from(e.relative_offset)
+            });
+        let Some((start, _)) = self.find_batch(from_offset)? else {
+            return Ok(None);
+        };
         self.walk_from(start, |h| h.max_timestamp >= timestamp)
     }
 
@@ -217,7 +244,9 @@ impl Segment {
     ) -> Result<Option<(u64, BatchHeader)>, LogError> {
         let end = self.size();
         while position < end {
-            let Some(header) = self.header_at(position)? else { return Ok(None) };
+            let Some(header) = self.header_at(position)? else {
+                return Ok(None);
+            };
             if found(&header) {
                 return Ok(Some((position, header)));
             }
@@ -228,7 +257,10 @@ impl Segment {
 
     /// Base offset of the last batch, found by walking from the last index entry.
     fn last_batch_base(&self) -> Result<i64, LogError> {
-        let mut position = self.offset_index.last().map_or(0, |e| u64::from(e.position));
+        let mut position = self
+            .offset_index
+            .last()
+            .map_or(0, |e| u64::from(e.position));
         let mut base = self.base_offset;
         while let Some(h) = self.header_at(position)? {
             base = h.base_offset;
@@ -239,13 +271,20 @@ impl Segment {
 
     /// A sealed segment from a clean shutdown: its end is where the next segment starts. The
     /// indexes are checked and rebuilt by a scan if they do not agree with the file.
-    pub fn load_sealed(&self, next_offset: i64, index_interval: u32) -> Result<ScanOutcome, LogError> {
+    pub fn load_sealed(
+        &self,
+        next_offset: i64,
+        index_interval: u32,
+    ) -> Result<ScanOutcome, LogError> {
         if !self.indexes_consistent() {
             tracing::info!(path = %self.log_path.display(), "rebuilding inconsistent indexes");
             return self.scan(index_interval);
         }
         self.next_offset.store(next_offset, Ordering::Release);
-        self.max_timestamp.store(self.time_index.last().map_or(-1, |e| e.timestamp), Ordering::Release);
+        self.max_timestamp.store(
+            self.time_index.last().map_or(-1, |e| e.timestamp),
+            Ordering::Release,
+        );
         Ok(ScanOutcome::Clean)
     }
 
@@ -253,7 +292,10 @@ impl Segment {
     /// Falls back to a full scan when the headers there do not line up.
     pub fn load_tail(&self, index_interval: u32) -> Result<ScanOutcome, LogError> {
         let file_len = self.size();
-        let start = self.offset_index.last().map_or(0, |e| u64::from(e.position));
+        let start = self
+            .offset_index
+            .last()
+            .map_or(0, |e| u64::from(e.position));
         let mut position = start;
         let mut next = self.base_offset;
         let mut max_ts = self.time_index.last().map_or(-1, |e| e.timestamp);
@@ -267,9 +309,11 @@ impl Segment {
                 _ => return self.scan(index_interval),
             }
         }
-        self.next_offset.store(next.max(self.base_offset), Ordering::Release);
+        self.next_offset
+            .store(next.max(self.base_offset), Ordering::Release);
         self.max_timestamp.store(max_ts, Ordering::Release);
-        self.bytes_since_index.store(position - start, Ordering::Relaxed);
+        self.bytes_since_index
+            .store(position - start, Ordering::Relaxed);
         Ok(ScanOutcome::Clean)
     }
 
@@ -277,7 +321,11 @@ impl Segment {
     /// indexes, and truncates the file at the first batch that fails.
     pub fn scan(&self, index_interval: u32) -> Result<ScanOutcome, LogError> {
         const CHUNK: usize = 8 << 20;
-        let file_len = self.file.metadata().map_err(LogError::io(&self.log_path))?.len();
+        let file_len = self
+            .file
+            .metadata()
+            .map_err(LogError::io(&self.log_path))?
+            .len();
         self.size.store(file_len, Ordering::Release);
         self.offset_index.clear();
         self.time_index.clear();
@@ -292,7 +340,9 @@ impl Segment {
                 break ScanOutcome::Clean;
             }
             let in_chunk = (position - chunk_start) as usize;
-            let Some((_, batch_len)) = chunk.get(in_chunk..).and_then(batch_header::peek_offset_and_len)
+            let Some((_, batch_len)) = chunk
+                .get(in_chunk..)
+                .and_then(batch_header::peek_offset_and_len)
             else {
                 chunk = self.read_at(position, CHUNK.max(LOG_OVERHEAD))?;
                 chunk_start = position;
@@ -328,7 +378,9 @@ impl Segment {
             position += total;
         };
         if let ScanOutcome::Truncated { position } = outcome {
-            self.file.set_len(position).map_err(LogError::io(&self.log_path))?;
+            self.file
+                .set_len(position)
+                .map_err(LogError::io(&self.log_path))?;
             self.file.sync_all().map_err(LogError::io(&self.log_path))?;
         }
         self.size.store(position.min(file_len), Ordering::Release);
@@ -347,7 +399,9 @@ impl Segment {
             0 => self.base_offset,
             _ => self.last_batch_end_before(position)?,
         };
-        self.file.set_len(position).map_err(LogError::io(&self.log_path))?;
+        self.file
+            .set_len(position)
+            .map_err(LogError::io(&self.log_path))?;
         self.size.store(position, Ordering::Release);
         self.next_offset.store(new_next, Ordering::Release);
         self.offset_index
@@ -356,7 +410,8 @@ impl Segment {
             .truncate_from(|e| i64::from(e.relative_offset) + self.base_offset >= new_next);
         let max_ts = self.max_timestamp_before(position)?;
         self.max_timestamp.store(max_ts, Ordering::Release);
-        self.bytes_since_index.store(u64::from(u32::MAX), Ordering::Relaxed);
+        self.bytes_since_index
+            .store(u64::from(u32::MAX), Ordering::Relaxed);
         Ok(())
     }
 
@@ -397,7 +452,10 @@ impl Segment {
         let max_ts = self.max_timestamp();
         if self.time_index.last().is_none_or(|e| e.timestamp < max_ts) && max_ts >= 0 {
             let last = self.last_batch_base()?;
-            self.time_index.push(TimeEntry { timestamp: max_ts, relative_offset: self.relative(last) });
+            self.time_index.push(TimeEntry {
+                timestamp: max_ts,
+                relative_offset: self.relative(last),
+            });
         }
         self.offset_index.seal()?;
         self.time_index.seal()
@@ -417,7 +475,8 @@ impl Segment {
             matches!(w, [a, b] if a.relative_offset < b.relative_offset && a.position < b.position)
         });
         let in_bounds = entries.last().is_none_or(|e| u64::from(e.position) < size);
-        let first_ok = entries.first().is_none_or(|e| e.position == 0) && (size == 0 || !entries.is_empty());
+        let first_ok =
+            entries.first().is_none_or(|e| e.position == 0) && (size == 0 || !entries.is_empty());
         let times = self.time_index.entries();
         let times_ok = times
             .windows(2)

@@ -59,7 +59,7 @@ impl<E: IndexEntry> SparseIndex<E> {
             .open(path)
             .map_err(LogError::io(path))?;
         let len = file.metadata().map_err(LogError::io(path))?.len() as usize;
-        if len % E::SIZE != 0 {
+        if !len.is_multiple_of(E::SIZE) {
             return Err(LogError::SegmentCorrupt {
                 path: path.to_path_buf(),
                 position: len as u64,
@@ -69,7 +69,12 @@ impl<E: IndexEntry> SparseIndex<E> {
         let entries = len / E::SIZE;
         let index = Self {
             path: path.to_path_buf(),
-            inner: Mutex::new(Mapped { file, map: None, entries, capacity: entries }),
+            inner: Mutex::new(Mapped {
+                file,
+                map: None,
+                entries,
+                capacity: entries,
+            }),
             _entry: PhantomData,
         };
         index.resize(capacity_bytes.map_or(entries, |c| (c as usize / E::SIZE).max(entries)))?;
@@ -79,7 +84,9 @@ impl<E: IndexEntry> SparseIndex<E> {
     fn resize(&self, capacity: usize) -> Result<(), LogError> {
         let mut m = self.inner.lock();
         m.map = None;
-        m.file.set_len((capacity * E::SIZE) as u64).map_err(LogError::io(&self.path))?;
+        m.file
+            .set_len((capacity * E::SIZE) as u64)
+            .map_err(LogError::io(&self.path))?;
         m.capacity = capacity;
         if capacity > 0 {
             m.map = Some(map(&m.file, &self.path)?);

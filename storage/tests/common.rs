@@ -12,7 +12,12 @@ pub fn batch(tag: u64, count: usize, timestamp: i64) -> Vec<u8> {
     let mut builder = BatchBuilder::new(Compression::None, timestamp);
     for i in 0..count {
         let value = format!("batch-{tag}-record-{i}");
-        builder.push(timestamp + i as i64, Some(format!("k{i}").as_bytes()), Some(value.as_bytes()), &[]);
+        builder.push(
+            timestamp + i as i64,
+            Some(format!("k{i}").as_bytes()),
+            Some(value.as_bytes()),
+            &[],
+        );
     }
     builder.build().expect("build batch").to_vec()
 }
@@ -65,7 +70,12 @@ pub fn read_all(log: &PartitionLog, from: i64) -> Vec<(i64, Vec<u8>)> {
 
 /// A config with tiny segments so rolls happen often.
 pub fn small_segments() -> LogConfig {
-    LogConfig { segment_bytes: 4096, index_interval_bytes: 256, max_index_bytes: 4096, ..LogConfig::default() }
+    LogConfig {
+        segment_bytes: 4096,
+        index_interval_bytes: 256,
+        max_index_bytes: 4096,
+        ..LogConfig::default()
+    }
 }
 
 pub fn flusher() -> Arc<Flusher> {

@@ -14,7 +14,11 @@ use neo_storage::{LogConfig, PartitionLog};
 #[test]
 fn readers_running_beside_the_writer_only_see_whole_batches() {
     let dir = tempfile::tempdir().unwrap();
-    let config = LogConfig { segment_bytes: 64 * 1024, index_interval_bytes: 512, ..LogConfig::default() };
+    let config = LogConfig {
+        segment_bytes: 64 * 1024,
+        index_interval_bytes: 512,
+        ..LogConfig::default()
+    };
     let log = PartitionLog::open(dir.path(), config, flusher()).unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..4)
@@ -34,7 +38,11 @@ fn readers_running_beside_the_writer_only_see_whole_batches() {
                         assert_eq!(base % 5, 0, "batches of 5 records start at multiples of 5");
                         assert_eq!(count, 5);
                     }
-                    offset = if slice.next_offset >= end { (reads as i64 * 7) % end.max(1) } else { slice.next_offset };
+                    offset = if slice.next_offset >= end {
+                        (reads as i64 * 7) % end.max(1)
+                    } else {
+                        slice.next_offset
+                    };
                     reads += 1;
                 }
                 reads
@@ -42,7 +50,8 @@ fn readers_running_beside_the_writer_only_see_whole_batches() {
         })
         .collect();
     for tag in 0..3000 {
-        log.append(&mut sized_batch(tag, 5, 20 + (tag as usize % 200), 0)).unwrap();
+        log.append(&mut sized_batch(tag, 5, 20 + (tag as usize % 200), 0))
+            .unwrap();
     }
     done.store(true, Ordering::Release);
     for reader in readers {

@@ -22,15 +22,24 @@ const CHILD_ENV: &str = "NEO_CRASH_CHILD_DIR";
 
 fn config() -> LogConfig {
     // Small segments so kills also land around rolls.
-    LogConfig { segment_bytes: 256 * 1024, ..LogConfig::default() }
+    LogConfig {
+        segment_bytes: 256 * 1024,
+        ..LogConfig::default()
+    }
 }
 
 #[test]
 fn crash_child_writer() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else { return };
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let log = PartitionLog::open(std::path::Path::new(&dir), config(), flusher()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     for writer in 0..4u64 {
         let log = log.clone();
         let tx = tx.clone();
@@ -39,7 +48,12 @@ fn crash_child_writer() {
                 let tag = writer << 32 | n;
                 let bytes = sized_batch(tag, 1 + (n % 7) as usize, 100, 0);
                 let info = log.append_durable(&mut bytes.clone()).await.unwrap();
-                let _ = tx.send(format!("ACK {} {} {}\n", info.base_offset, tag, bytes.len()));
+                let _ = tx.send(format!(
+                    "ACK {} {} {}\n",
+                    info.base_offset,
+                    tag,
+                    bytes.len()
+                ));
             }
         });
     }
@@ -62,7 +76,12 @@ fn acknowledged_batches_survive_sigkill_at_random_moments() {
     let mut acked: BTreeMap<i64, (u64, usize)> = BTreeMap::new();
     for round in 0..6 {
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child_writer", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_child_writer",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -91,10 +110,20 @@ fn acknowledged_batches_survive_sigkill_at_random_moments() {
         let log = PartitionLog::open(dir.path(), config(), flusher()).unwrap();
         let stored: BTreeMap<i64, Vec<u8>> = read_all(&log, 0).into_iter().collect();
         for (base, (tag, len)) in &acked {
-            let batch = stored.get(base).unwrap_or_else(|| panic!("round {round}: acked batch at {base} lost"));
-            assert_eq!(batch.len(), *len, "round {round}: batch at {base} changed size");
+            let batch = stored
+                .get(base)
+                .unwrap_or_else(|| panic!("round {round}: acked batch at {base} lost"));
+            assert_eq!(
+                batch.len(),
+                *len,
+                "round {round}: batch at {base} changed size"
+            );
             let count = 1 + ((tag & 0xffff_ffff) % 7) as usize;
-            assert_eq!(batch, &sized_batch(*tag, count, 100, 0).tap_zero(), "round {round}: batch at {base} differs");
+            assert_eq!(
+                batch,
+                &sized_batch(*tag, count, 100, 0).tap_zero(),
+                "round {round}: batch at {base} differs"
+            );
         }
         // Offsets stay dense: every batch starts where the previous one ended.
         let mut next = 0;

@@ -44,8 +44,21 @@ impl BatchBuilder {
     }
 
     /// Adds a record; its offset delta is its position in the batch.
-    pub fn push(&mut self, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: &[Header]) {
-        write_record(&mut self.records, self.count, timestamp - self.base_timestamp, key, value, headers);
+    pub fn push(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+    ) {
+        write_record(
+            &mut self.records,
+            self.count,
+            timestamp - self.base_timestamp,
+            key,
+            value,
+            headers,
+        );
         self.max_timestamp = self.max_timestamp.max(timestamp);
         self.count += 1;
     }

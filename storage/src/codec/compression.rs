@@ -51,9 +51,14 @@ fn failed(codec: Compression, e: impl std::fmt::Display) -> BatchError {
 /// Reads all of `reader`, failing if it yields more than `max` bytes.
 fn read_capped(codec: Compression, reader: impl Read, max: usize) -> Result<Vec<u8>, BatchError> {
     let mut out = Vec::new();
-    reader.take(max as u64 + 1).read_to_end(&mut out).map_err(|e| failed(codec, e))?;
+    reader
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| failed(codec, e))?;
     if out.len() > max {
-        return Err(BatchError::Malformed(format!("{codec:?} data decompresses past {max} bytes")));
+        return Err(BatchError::Malformed(format!(
+            "{codec:?} data decompresses past {max} bytes"
+        )));
     }
     Ok(out)
 }
@@ -78,9 +83,13 @@ pub fn decompress(codec: Compression, data: &[u8], max: usize) -> Result<Vec<u8>
 fn snappy_block(block: &[u8], max: usize) -> Result<Vec<u8>, BatchError> {
     let len = snap::raw::decompress_len(block).map_err(|e| failed(Compression::Snappy, e))?;
     if len > max {
-        return Err(BatchError::Malformed(format!("snappy block decompresses past {max} bytes")));
+        return Err(BatchError::Malformed(format!(
+            "snappy block decompresses past {max} bytes"
+        )));
     }
-    snap::raw::Decoder::new().decompress_vec(block).map_err(|e| failed(Compression::Snappy, e))
+    snap::raw::Decoder::new()
+        .decompress_vec(block)
+        .map_err(|e| failed(Compression::Snappy, e))
 }
 
 /// The xerial framing: version and compatible-version ints, then length-prefixed raw blocks.
@@ -94,7 +103,9 @@ fn snappy_xerial(rest: &[u8], max: usize) -> Result<Vec<u8>, BatchError> {
             .ok_or_else(|| failed(Compression::Snappy, "truncated xerial block length"))?;
         let len = u32::from_be_bytes(len_bytes) as usize;
         pos += 4;
-        let block = rest.get(pos..pos + len).ok_or_else(|| failed(Compression::Snappy, "truncated xerial block"))?;
+        let block = rest
+            .get(pos..pos + len)
+            .ok_or_else(|| failed(Compression::Snappy, "truncated xerial block"))?;
         out.extend(snappy_block(block, max.saturating_sub(out.len()))?);
         pos += len;
     }
@@ -129,7 +140,9 @@ pub fn compress(codec: Compression, data: &[u8]) -> Result<Vec<u8>, BatchError> 
             out.extend_from_slice(&1i32.to_be_bytes());
             let mut encoder = snap::raw::Encoder::new();
             for chunk in data.chunks(XERIAL_BLOCK) {
-                let block = encoder.compress_vec(chunk).map_err(|e| encode_failed(codec, e))?;
+                let block = encoder
+                    .compress_vec(chunk)
+                    .map_err(|e| encode_failed(codec, e))?;
                 out.extend_from_slice(&(block.len() as u32).to_be_bytes());
                 out.extend_from_slice(&block);
             }
@@ -142,23 +155,39 @@ pub fn compress(codec: Compression, data: &[u8]) -> Result<Vec<u8>, BatchError> 
 mod tests {
     use super::*;
 
-    const ALL: [Compression; 5] =
-        [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
+    const ALL: [Compression; 5] = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
 
     #[test]
     fn every_codec_round_trips() {
-        let data: Vec<u8> = (0..100_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let data: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         for codec in ALL {
             let packed = compress(codec, &data).unwrap();
-            assert_eq!(decompress(codec, &packed, 1 << 20).unwrap(), data, "{codec:?}");
+            assert_eq!(
+                decompress(codec, &packed, 1 << 20).unwrap(),
+                data,
+                "{codec:?}"
+            );
             assert_eq!(Compression::from_attributes(codec.id()).unwrap(), codec);
         }
     }
 
     #[test]
     fn raw_snappy_blocks_decode_too() {
-        let block = snap::raw::Encoder::new().compress_vec(b"librdkafka writes raw blocks").unwrap();
-        assert_eq!(decompress(Compression::Snappy, &block, 100).unwrap(), b"librdkafka writes raw blocks");
+        let block = snap::raw::Encoder::new()
+            .compress_vec(b"librdkafka writes raw blocks")
+            .unwrap();
+        assert_eq!(
+            decompress(Compression::Snappy, &block, 100).unwrap(),
+            b"librdkafka writes raw blocks"
+        );
     }
 
     #[test]
@@ -173,7 +202,11 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         for codec in ALL.into_iter().skip(1) {
-            for garbage in [&b""[..], b"\x00\x01\x02", b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01\xff\xff\xff\xff"] {
+            for garbage in [
+                &b""[..],
+                b"\x00\x01\x02",
+                b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01\xff\xff\xff\xff",
+            ] {
                 let _ = decompress(codec, garbage, 1 << 20);
             }
         }

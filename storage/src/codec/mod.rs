@@ -8,7 +8,9 @@ mod varint;
 
 pub use builder::BatchBuilder;
 pub use compression::{Compression, compress, decompress};
-pub use decode::{MAX_DECOMPRESSED, check_offset_deltas, decode_records, decode_records_with_limit};
+pub use decode::{
+    MAX_DECOMPRESSED, check_offset_deltas, decode_records, decode_records_with_limit,
+};
 pub use record::{Header, Record};
 
 #[cfg(test)]

@@ -41,10 +41,11 @@ fn read_nullable<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Option<&'a [u8]>,
     if len == -1 {
         return Ok(None);
     }
-    let len = usize::try_from(len).map_err(|_| BatchError::Malformed(format!("negative length {len}")))?;
-    let bytes = buf
-        .get(*pos..*pos + len)
-        .ok_or_else(|| BatchError::Malformed(format!("field of {len} bytes runs past the record")))?;
+    let len = usize::try_from(len)
+        .map_err(|_| BatchError::Malformed(format!("negative length {len}")))?;
+    let bytes = buf.get(*pos..*pos + len).ok_or_else(|| {
+        BatchError::Malformed(format!("field of {len} bytes runs past the record"))
+    })?;
     *pos += len;
     Ok(Some(bytes))
 }
@@ -52,10 +53,11 @@ fn read_nullable<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Option<&'a [u8]>,
 /// The bounds of the record at `*pos`: its body and where the next record starts.
 fn record_body<'a>(records: &'a [u8], pos: &mut usize) -> Result<&'a [u8], BatchError> {
     let len = read_varint(records, pos)?;
-    let len = usize::try_from(len).map_err(|_| BatchError::Malformed(format!("negative record length {len}")))?;
-    let body = records
-        .get(*pos..*pos + len)
-        .ok_or_else(|| BatchError::Malformed(format!("record of {len} bytes runs past the batch")))?;
+    let len = usize::try_from(len)
+        .map_err(|_| BatchError::Malformed(format!("negative record length {len}")))?;
+    let body = records.get(*pos..*pos + len).ok_or_else(|| {
+        BatchError::Malformed(format!("record of {len} bytes runs past the batch"))
+    })?;
     *pos += len;
     Ok(body)
 }
@@ -78,14 +80,18 @@ pub(crate) fn parse_record(records: &Bytes, pos: &mut usize) -> Result<Record, B
         records.slice(offset..offset + field.len())
     };
     let mut p = 0;
-    let attributes = *body.first().ok_or_else(|| BatchError::Malformed(format!("empty record at {start}")))? as i8;
+    let attributes = *body
+        .first()
+        .ok_or_else(|| BatchError::Malformed(format!("empty record at {start}")))?
+        as i8;
     p += 1;
     let timestamp_delta = read_varlong(body, &mut p)?;
     let offset_delta = read_varint(body, &mut p)?;
     let key = read_nullable(body, &mut p)?.map(slice);
     let value = read_nullable(body, &mut p)?.map(slice);
     let count = read_varint(body, &mut p)?;
-    let count = usize::try_from(count).map_err(|_| BatchError::Malformed(format!("negative header count {count}")))?;
+    let count = usize::try_from(count)
+        .map_err(|_| BatchError::Malformed(format!("negative header count {count}")))?;
     // Each header takes at least two bytes: never reserve more than the body could hold.
     let mut headers = Vec::with_capacity(count.min(body.len() / 2));
     for _ in 0..count {
@@ -103,7 +109,14 @@ pub(crate) fn parse_record(records: &Bytes, pos: &mut usize) -> Result<Record, B
             body.len() - p
         )));
     }
-    Ok(Record { attributes, timestamp_delta, offset_delta, key, value, headers })
+    Ok(Record {
+        attributes,
+        timestamp_delta,
+        offset_delta,
+        key,
+        value,
+        headers,
+    })
 }
 
 fn write_nullable(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
@@ -125,7 +138,8 @@ pub(crate) fn write_record(
     value: Option<&[u8]>,
     headers: &[Header],
 ) {
-    let mut body = Vec::with_capacity(16 + key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len));
+    let mut body =
+        Vec::with_capacity(16 + key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len));
     body.push(0); // attributes: unused in v2
     write_varlong(&mut body, timestamp_delta);
     write_varint(&mut body, offset_delta);

@@ -6,29 +6,56 @@ use proptest::prelude::*;
 use super::*;
 use crate::batch_header::{self, BatchHeader};
 
-const ALL: [Compression; 5] =
-    [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd];
+const ALL: [Compression; 5] = [
+    Compression::None,
+    Compression::Gzip,
+    Compression::Snappy,
+    Compression::Lz4,
+    Compression::Zstd,
+];
 
 fn header(key: &str, value: Option<&str>) -> Header {
-    Header { key: key.into(), value: value.map(|v| Bytes::copy_from_slice(v.as_bytes())) }
+    Header {
+        key: key.into(),
+        value: value.map(|v| Bytes::copy_from_slice(v.as_bytes())),
+    }
 }
 
 #[test]
 fn builder_output_decodes_under_every_codec() {
     for codec in ALL {
         let mut b = BatchBuilder::new(codec, 1000);
-        b.push(1000, Some(b"k1"), Some(b"v1"), &[header("h", Some("x")), header("n", None)]);
+        b.push(
+            1000,
+            Some(b"k1"),
+            Some(b"v1"),
+            &[header("h", Some("x")), header("n", None)],
+        );
         b.push(1005, None, None, &[]);
         b.push(1003, Some(b""), Some(b"third"), &[]);
         let batch = b.build().unwrap();
         let h = batch_header::validate(&batch).unwrap();
-        assert_eq!((h.records_count, h.last_offset_delta, h.max_timestamp, h.compression()), (3, 2, 1005, codec.id()));
+        assert_eq!(
+            (
+                h.records_count,
+                h.last_offset_delta,
+                h.max_timestamp,
+                h.compression()
+            ),
+            (3, 2, 1005, codec.id())
+        );
         check_offset_deltas(&batch).unwrap();
         let records = decode_records(&batch).unwrap();
         assert_eq!(records.len(), 3);
         assert_eq!(records[0].key.as_deref(), Some(&b"k1"[..]));
-        assert_eq!(records[0].headers, vec![header("h", Some("x")), header("n", None)]);
-        assert_eq!((records[1].key.clone(), records[1].value.clone()), (None, None));
+        assert_eq!(
+            records[0].headers,
+            vec![header("h", Some("x")), header("n", None)]
+        );
+        assert_eq!(
+            (records[1].key.clone(), records[1].value.clone()),
+            (None, None)
+        );
         assert_eq!(records[1].timestamp(h.base_timestamp), 1005);
         assert_eq!(records[2].offset(10), 12);
         assert_eq!(records[2].key.as_deref(), Some(&b""[..]));
@@ -90,7 +117,10 @@ fn every_prefix_and_every_flipped_byte_is_an_error_or_a_valid_decode() {
         b.push(0, Some(b"key"), Some(b"value"), &[header("h", Some("v"))]);
         let batch = b.build().unwrap().to_vec();
         for len in 0..batch.len() {
-            assert!(decode_records(&batch[..len]).is_err(), "{codec:?} prefix {len}");
+            assert!(
+                decode_records(&batch[..len]).is_err(),
+                "{codec:?} prefix {len}"
+            );
             let _ = check_offset_deltas(&batch[..len]);
         }
         for i in 0..batch.len() {
@@ -114,7 +144,10 @@ fn an_offset_gap_is_rejected() {
     assert_eq!(batch[second + 3], 2);
     batch[second + 3] = 6;
     batch_header::reseal_crc(&mut batch);
-    assert!(matches!(check_offset_deltas(&batch), Err(crate::BatchError::OffsetGap { index: 1, delta: 3 })));
+    assert!(matches!(
+        check_offset_deltas(&batch),
+        Err(crate::BatchError::OffsetGap { index: 1, delta: 3 })
+    ));
 }
 
 #[test]

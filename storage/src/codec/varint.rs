@@ -6,7 +6,9 @@ use crate::error::BatchError;
 fn read_unsigned(buf: &[u8], pos: &mut usize, max_bytes: usize) -> Result<u64, BatchError> {
     let mut value = 0u64;
     for i in 0..max_bytes {
-        let byte = *buf.get(*pos).ok_or_else(|| BatchError::Malformed("varint runs past the end".into()))?;
+        let byte = *buf
+            .get(*pos)
+            .ok_or_else(|| BatchError::Malformed("varint runs past the end".into()))?;
         *pos += 1;
         value |= u64::from(byte & 0x7f) << (7 * i);
         if byte & 0x80 == 0 {
@@ -19,7 +21,8 @@ fn read_unsigned(buf: &[u8], pos: &mut usize, max_bytes: usize) -> Result<u64, B
 /// Reads a zigzag-encoded 32-bit varint.
 pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<i32, BatchError> {
     let raw = read_unsigned(buf, pos, 5)?;
-    let raw = u32::try_from(raw).map_err(|_| BatchError::Malformed("varint overflows 32 bits".into()))?;
+    let raw =
+        u32::try_from(raw).map_err(|_| BatchError::Malformed("varint overflows 32 bits".into()))?;
     Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
 }
 
