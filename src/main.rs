@@ -1,1 +1,38 @@
-fn main() {}
+//! `neo`: the broker binary. Parses the command line and configuration and starts things.
+
+mod admin;
+mod cli;
+mod config;
+mod logging;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line naming the problem: no panic, no backtrace.
+            eprintln!("neo: {}", format!("{error:#}").replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    match cli.command {
+        cli::Command::Serve(args) => {
+            let config = config::NeoConfig::load(&args)?;
+            logging::init(config.log_format);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+                .thread_name("neo-worker")
+                .enable_all()
+                .build()?;
+            runtime.block_on(serve::serve(config))
+        }
+    }
+}

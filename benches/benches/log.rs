@@ -20,7 +20,10 @@ const RESET_BYTES: u64 = 256 << 20;
 
 fn no_flush() -> LogConfig {
     LogConfig {
-        flush: FlushPolicy { messages: u64::MAX, ms: None },
+        flush: FlushPolicy {
+            messages: u64::MAX,
+            ms: None,
+        },
         segment_bytes: 64 << 20,
         retention_ms: None,
         ..LogConfig::default()
@@ -38,25 +41,32 @@ fn shapes() -> Vec<(&'static str, usize, usize)> {
 
 fn append(c: &mut Criterion) {
     let mut group = c.benchmark_group("append");
-    group.sample_size(20).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1));
     for (name, record, batch) in shapes() {
         let bytes = batch_of(record, batch);
         group.throughput(Throughput::Bytes(bytes.len() as u64));
 
-        group.bench_with_input(BenchmarkId::new("raw_file_write", name), &bytes, |b, bytes| {
-            let dir = tempfile::tempdir().unwrap();
-            let mut file = File::create(dir.path().join("raw")).unwrap();
-            let mut written = 0u64;
-            b.iter(|| {
-                file.write_all(bytes).unwrap();
-                written += bytes.len() as u64;
-                if written >= RESET_BYTES {
-                    file.set_len(0).unwrap();
-                    file.seek(SeekFrom::Start(0)).unwrap();
-                    written = 0;
-                }
-            });
-        });
+        group.bench_with_input(
+            BenchmarkId::new("raw_file_write", name),
+            &bytes,
+            |b, bytes| {
+                let dir = tempfile::tempdir().unwrap();
+                let mut file = File::create(dir.path().join("raw")).unwrap();
+                let mut written = 0u64;
+                b.iter(|| {
+                    file.write_all(bytes).unwrap();
+                    written += bytes.len() as u64;
+                    if written >= RESET_BYTES {
+                        file.set_len(0).unwrap();
+                        file.seek(SeekFrom::Start(0)).unwrap();
+                        written = 0;
+                    }
+                });
+            },
+        );
 
         group.bench_with_input(BenchmarkId::new("log_append", name), &bytes, |b, bytes| {
             let dir = tempfile::tempdir().unwrap();
@@ -78,7 +88,10 @@ fn append(c: &mut Criterion) {
 
 fn read(c: &mut Criterion) {
     let mut group = c.benchmark_group("read");
-    group.sample_size(20).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
     for (name, record, batch) in shapes() {
         let bytes = batch_of(record, batch);
         let dir = tempfile::tempdir().unwrap();
@@ -93,7 +106,11 @@ fn read(c: &mut Criterion) {
             let mut offset = 0;
             b.iter(|| {
                 let slice = log.read(offset, bytes.len(), i64::MAX).unwrap();
-                offset = if slice.next_offset >= end { 0 } else { slice.next_offset };
+                offset = if slice.next_offset >= end {
+                    0
+                } else {
+                    slice.next_offset
+                };
                 slice.records.len()
             });
         });
@@ -102,7 +119,12 @@ fn read(c: &mut Criterion) {
 }
 
 /// Durable appends of one 100-byte record: `appenders` tasks at once, `total` appends in all.
-fn durable_appends(log: &PartitionLog, runtime: &tokio::runtime::Runtime, appenders: usize, total: usize) -> Duration {
+fn durable_appends(
+    log: &PartitionLog,
+    runtime: &tokio::runtime::Runtime,
+    appenders: usize,
+    total: usize,
+) -> Duration {
     let bytes = batch_of(100, 100);
     let started = Instant::now();
     runtime.block_on(async {
@@ -126,29 +148,50 @@ fn durable_appends(log: &PartitionLog, runtime: &tokio::runtime::Runtime, append
 
 fn group_commit(c: &mut Criterion) {
     let mut group = c.benchmark_group("durable_append");
-    group.sample_size(10).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     for appenders in [1usize, 64] {
         let per_iter = if appenders == 1 { 100 } else { 6400 };
         group.throughput(Throughput::Elements(per_iter as u64));
-        group.bench_function(BenchmarkId::new("flush.messages=1", format!("{appenders}_appenders")), |b| {
-            let dir = tempfile::tempdir().unwrap();
-            let config = LogConfig { flush: FlushPolicy::DURABLE, ..LogConfig::default() };
-            let log = PartitionLog::open(dir.path(), config, Flusher::new(2)).unwrap();
-            b.iter_custom(|iters| {
-                (0..iters).map(|_| durable_appends(&log, &runtime, appenders, per_iter)).sum()
-            });
-        });
+        group.bench_function(
+            BenchmarkId::new("flush.messages=1", format!("{appenders}_appenders")),
+            |b| {
+                let dir = tempfile::tempdir().unwrap();
+                let config = LogConfig {
+                    flush: FlushPolicy::DURABLE,
+                    ..LogConfig::default()
+                };
+                let log = PartitionLog::open(dir.path(), config, Flusher::new(2)).unwrap();
+                b.iter_custom(|iters| {
+                    (0..iters)
+                        .map(|_| durable_appends(&log, &runtime, appenders, per_iter))
+                        .sum()
+                });
+            },
+        );
     }
     group.finish();
 }
 
 fn open_clean_1gib(c: &mut Criterion) {
     let mut group = c.benchmark_group("open");
-    group.sample_size(10).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1));
     let dir = tempfile::tempdir().unwrap();
     {
-        let config = LogConfig { segment_bytes: 128 << 20, ..no_flush() };
+        let config = LogConfig {
+            segment_bytes: 128 << 20,
+            ..no_flush()
+        };
         let log = PartitionLog::open(dir.path(), config, Flusher::new(1)).unwrap();
         let mut buf = batch_of(1024, 1 << 20);
         while log.size_bytes() < 1 << 30 {

@@ -1,0 +1,40 @@
+//! The command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::LogFormat;
+
+/// Neo: Kafka, AMQP 0-9-1 and SQS clients on one log.
+#[derive(Debug, Parser)]
+#[command(name = "neo", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What `neo` does.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a single broker.
+    Serve(ServeArgs),
+}
+
+/// Flags of `neo serve`; each overrides `neo.toml` and `NEO_*` variables.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Configuration file (default: ./neo.toml if it exists).
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// Where partitions and metadata are stored.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Address of the admin HTTP listener (health, readiness, metrics).
+    #[arg(long)]
+    pub admin_listen: Option<SocketAddr>,
+    /// Log format.
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+}

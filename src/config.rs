@@ -1,0 +1,223 @@
+//! The configuration of `neo serve`: defaults < `neo.toml` < `NEO_*` environment < flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use neo_broker::{BrokerConfig, TopicConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::ServeArgs;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The admin HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Where `/health`, `/ready` and `/metrics` are served.
+    pub listen: SocketAddr,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 9644)),
+        }
+    }
+}
+
+/// Broker-wide settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrokerSection {
+    /// Partitions of a topic created without a count (`num.partitions`).
+    pub num_partitions: i32,
+    /// Threads that fsync logs (group commit).
+    pub flush_threads: usize,
+    /// Seconds between retention passes.
+    pub retention_check_interval_secs: u64,
+}
+
+impl Default for BrokerSection {
+    fn default() -> Self {
+        let defaults = BrokerConfig::default();
+        Self {
+            num_partitions: defaults.num_partitions,
+            flush_threads: defaults.flush_threads,
+            retention_check_interval_secs: defaults.maintenance_interval.as_secs(),
+        }
+    }
+}
+
+/// Everything `neo serve` is configured with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NeoConfig {
+    /// Where partitions and metadata live.
+    pub data_dir: PathBuf,
+    /// Log output format.
+    pub log_format: LogFormat,
+    pub admin: AdminConfig,
+    pub broker: BrokerSection,
+    /// Defaults of every topic, under Kafka's config names (`"retention.ms" = 86400000`).
+    pub topic_defaults: TopicConfig,
+}
+
+impl Default for NeoConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./neo-data"),
+            log_format: LogFormat::Text,
+            admin: AdminConfig::default(),
+            broker: BrokerSection::default(),
+            topic_defaults: TopicConfig::default(),
+        }
+    }
+}
+
+/// The flags given on the command line, as a config layer.
+#[derive(Debug, Default, Serialize)]
+struct FlagLayer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin: Option<AdminFlags>,
+}
+
+#[derive(Debug, Serialize)]
+struct AdminFlags {
+    listen: SocketAddr,
+}
+
+/// Environment variables read, as `NEO_<KEY>` with `__` between nested keys
+/// (`NEO_DATA_DIR`, `NEO_ADMIN__LISTEN`, `NEO_BROKER__NUM_PARTITIONS`).
+const ENV_KEYS: &[&str] = &["data_dir", "log_format", "admin", "broker"];
+
+impl NeoConfig {
+    /// Layers defaults, the config file, the environment and `args`, and validates the result.
+    pub fn load(args: &ServeArgs) -> anyhow::Result<NeoConfig> {
+        let mut figment = Figment::from(Serialized::defaults(NeoConfig::default()));
+        match &args.config {
+            Some(path) => {
+                if !path.is_file() {
+                    anyhow::bail!("config file {}: not found", path.display());
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None if Path::new("neo.toml").is_file() => {
+                figment = figment.merge(Toml::file_exact("neo.toml"))
+            }
+            None => {}
+        }
+        let env = Env::prefixed("NEO_").split("__").filter(|key| {
+            ENV_KEYS
+                .iter()
+                .any(|k| key.as_str() == *k || key.as_str().starts_with(&format!("{k}__")))
+        });
+        figment = figment.merge(env);
+        let flags = FlagLayer {
+            data_dir: args.data_dir.clone(),
+            log_format: args.log_format,
+            admin: args.admin_listen.map(|listen| AdminFlags { listen }),
+        };
+        figment = figment.merge(Serialized::defaults(flags));
+        let config: NeoConfig = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("config: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=neo_broker::MAX_PARTITIONS).contains(&self.broker.num_partitions),
+            "config: broker.num_partitions must be between 1 and {}",
+            neo_broker::MAX_PARTITIONS
+        );
+        anyhow::ensure!(
+            self.broker.flush_threads >= 1,
+            "config: broker.flush_threads must be at least 1"
+        );
+        // Every topic default must be a value a topic could be created with.
+        let mut probe = TopicConfig::default();
+        for key in TopicConfig::ENFORCED_KEYS {
+            if let Some(value) = self.topic_defaults.get(key) {
+                probe
+                    .set(key, &value)
+                    .with_context(|| format!("config: topic_defaults.{key}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The broker's configuration.
+    pub fn broker_config(&self) -> BrokerConfig {
+        BrokerConfig {
+            data_dir: self.data_dir.clone(),
+            topic_defaults: self.topic_defaults.clone(),
+            num_partitions: self.broker.num_partitions,
+            flush_threads: self.broker.flush_threads,
+            maintenance_interval: Duration::from_secs(
+                self.broker.retention_check_interval_secs.max(1),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("neo.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/from/file\"\n[admin]\nlisten = \"127.0.0.1:1\"\n[topic_defaults]\n\"retention.ms\" = 1000\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            data_dir: Some("/from/flag".into()),
+            ..ServeArgs::default()
+        };
+        let config = NeoConfig::load(&args).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(config.admin.listen, "127.0.0.1:1".parse().unwrap());
+        assert_eq!(config.topic_defaults.retention_ms, 1000);
+        assert_eq!(config.broker_config().topic_defaults.flush_messages, 1);
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("neo.toml");
+        for bad in [
+            "bogus = 1\n",
+            "data_dir = 5\n",
+            "[admin]\nlisten = \"nowhere\"\n",
+            "[topic_defaults]\n\"flush.messages\" = 0\n",
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            let args = ServeArgs {
+                config: Some(file.clone()),
+                ..ServeArgs::default()
+            };
+            assert!(NeoConfig::load(&args).is_err(), "{bad}");
+        }
+    }
+}

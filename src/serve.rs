@@ -1,0 +1,45 @@
+//! `neo serve`: open the broker, start the listeners, stop cleanly on SIGINT/SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use neo_broker::Broker;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::config::NeoConfig;
+
+/// Runs the broker until SIGINT or SIGTERM, then stops accepting, drains, flushes every log and
+/// marks a clean shutdown.
+pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
+    let admin_addr = config.admin.listen;
+    let admin = TcpListener::bind(admin_addr)
+        .await
+        .with_context(|| format!("admin listener {admin_addr}"))?;
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let broker = Broker::open(config.broker_config()).await?;
+    let bound = admin.local_addr().context("admin listener address")?;
+    tracing::info!(data_dir = %config.data_dir.display(), "neo started");
+    tracing::info!("admin listening on {bound}");
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let router = crate::admin::router(Arc::clone(&broker));
+    let admin_task = tokio::spawn(async move {
+        axum::serve(admin, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tokio::select! {
+        _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    let _ = stop_tx.send(true);
+    if let Ok(Err(e)) = admin_task.await {
+        tracing::warn!(error = %e, "admin listener ended with an error");
+    }
+    broker.shutdown().await?;
+    Ok(())
+}
