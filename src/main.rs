@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // One line naming the problem: no panic, no backtrace.
-            eprintln!("neo: {}", format!("{error:#}").replace('\n', " "));
+            eprintln!("neo: {}", one_line(&error));
             ExitCode::from(2)
         }
     }
@@ -35,4 +35,21 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             runtime.block_on(serve::serve(config))
         }
     }
+}
+
+/// The error chain on one line, skipping causes whose text a context already repeats
+/// (`std::io::Error` messages are often both the context's suffix and the source).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }

@@ -51,6 +51,7 @@ fn read_nullable<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Option<&'a [u8]>,
 }
 
 /// The bounds of the record at `*pos`: its body and where the next record starts.
+#[inline]
 fn record_body<'a>(records: &'a [u8], pos: &mut usize) -> Result<&'a [u8], BatchError> {
     let len = read_varint(records, pos)?;
     let len = usize::try_from(len)
@@ -63,6 +64,7 @@ fn record_body<'a>(records: &'a [u8], pos: &mut usize) -> Result<&'a [u8], Batch
 }
 
 /// The offset delta of the record at `*pos`, skipping to the next record without allocating.
+#[inline]
 pub(crate) fn skip_record(records: &[u8], pos: &mut usize) -> Result<i32, BatchError> {
     let body = record_body(records, pos)?;
     let mut p = 1; // attributes

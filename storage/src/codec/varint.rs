@@ -3,7 +3,15 @@
 use crate::error::BatchError;
 
 /// Reads an unsigned LEB128 value of at most `max_bytes` bytes from `buf` at `*pos`.
+#[inline(always)]
 fn read_unsigned(buf: &[u8], pos: &mut usize, max_bytes: usize) -> Result<u64, BatchError> {
+    // Most varints in a batch (deltas, small lengths) are one byte.
+    if let Some(&byte) = buf.get(*pos)
+        && byte < 0x80
+    {
+        *pos += 1;
+        return Ok(u64::from(byte));
+    }
     let mut value = 0u64;
     for i in 0..max_bytes {
         let byte = *buf
@@ -19,6 +27,7 @@ fn read_unsigned(buf: &[u8], pos: &mut usize, max_bytes: usize) -> Result<u64, B
 }
 
 /// Reads a zigzag-encoded 32-bit varint.
+#[inline]
 pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<i32, BatchError> {
     let raw = read_unsigned(buf, pos, 5)?;
     let raw =
@@ -27,6 +36,7 @@ pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<i32, BatchError> {
 }
 
 /// Reads a zigzag-encoded 64-bit varlong.
+#[inline]
 pub fn read_varlong(buf: &[u8], pos: &mut usize) -> Result<i64, BatchError> {
     let raw = read_unsigned(buf, pos, 10)?;
     Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
