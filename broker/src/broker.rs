@@ -145,6 +145,15 @@ impl Broker {
         self.topics.read().get(name).cloned()
     }
 
+    /// Topic `name`, or UnknownTopicOrPartition.
+    fn existing_topic(&self, name: &str) -> Result<Arc<Topic>, BrokerError> {
+        self.topic(name)
+            .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
+                topic: name.to_string(),
+                partition: -1,
+            })
+    }
+
     /// Partition `partition` of `topic`.
     pub fn partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>, BrokerError> {
         self.topic(topic)
@@ -253,12 +262,7 @@ impl Broker {
     ) -> Result<(), BrokerError> {
         self.check_running()?;
         let _admin = self.admin.lock().await;
-        let topic = self
-            .topic(name)
-            .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
-                topic: name.to_string(),
-                partition: -1,
-            })?;
+        let topic = self.existing_topic(name)?;
         let current = topic.partition_count();
         if total <= current || total > MAX_PARTITIONS {
             return Err(BrokerError::InvalidPartitions(total));
@@ -288,12 +292,7 @@ impl Broker {
     ) -> Result<(), BrokerError> {
         self.check_running()?;
         let _admin = self.admin.lock().await;
-        let topic = self
-            .topic(name)
-            .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
-                topic: name.to_string(),
-                partition: -1,
-            })?;
+        let topic = self.existing_topic(name)?;
         let mut overrides = if incremental {
             topic.overrides()
         } else {
@@ -327,12 +326,7 @@ impl Broker {
 
     /// Every config of a topic with its effective value.
     pub fn describe_topic_configs(&self, name: &str) -> Result<Vec<ConfigEntry>, BrokerError> {
-        self.topic(name)
-            .map(|t| t.describe_configs())
-            .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
-                topic: name.to_string(),
-                partition: -1,
-            })
+        Ok(self.existing_topic(name)?.describe_configs())
     }
 
     fn records(&self) -> Vec<TopicRecord> {
