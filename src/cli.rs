@@ -34,6 +34,9 @@ pub struct ServeArgs {
     /// Address of the admin HTTP listener (health, readiness, metrics).
     #[arg(long)]
     pub admin_listen: Option<SocketAddr>,
+    /// Address of the Kafka listener.
+    #[arg(long)]
+    pub kafka_listen: Option<SocketAddr>,
     /// Log format.
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,

@@ -8,6 +8,7 @@ use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use neo_broker::{BrokerConfig, TopicConfig};
+use neo_kafka::KafkaConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::ServeArgs;
@@ -34,6 +35,68 @@ impl Default for AdminConfig {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 9644)),
         }
+    }
+}
+
+/// The Kafka wire listener, with Kafka's setting names where it has one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSection {
+    /// Where Kafka clients connect (`listeners`).
+    pub listen: SocketAddr,
+    /// `host:port` told to clients in Metadata (`advertised.listeners`): set it when clients
+    /// reach the broker through another name (Docker, Kubernetes, NAT).
+    pub advertised_listener: Option<String>,
+    /// This broker's id (`node.id`).
+    pub node_id: i32,
+    /// Create topics on first use (`auto.create.topics.enable`).
+    pub auto_create_topics_enable: bool,
+    /// Largest request accepted (`socket.request.max.bytes`).
+    pub socket_request_max_bytes: usize,
+    /// Close connections idle this long (`connections.max.idle.ms`).
+    pub connections_max_idle_ms: u64,
+}
+
+impl Default for KafkaSection {
+    fn default() -> Self {
+        let defaults = KafkaConfig::default();
+        Self {
+            listen: defaults.listen,
+            advertised_listener: None,
+            node_id: defaults.node_id,
+            auto_create_topics_enable: defaults.auto_create_topics,
+            socket_request_max_bytes: defaults.max_request_bytes,
+            connections_max_idle_ms: defaults.idle_timeout.as_millis() as u64,
+        }
+    }
+}
+
+impl KafkaSection {
+    /// The listener's configuration, checking `advertised_listener`.
+    pub fn kafka_config(&self) -> anyhow::Result<KafkaConfig> {
+        let advertised = match &self.advertised_listener {
+            None => None,
+            Some(listener) => {
+                // Accept Kafka's `PLAINTEXT://host:port` form as well as `host:port`.
+                let address = listener.rsplit("://").next().unwrap_or(listener);
+                let (host, port) = address.rsplit_once(':').with_context(|| {
+                    format!("config: kafka.advertised_listener {listener:?} is not host:port")
+                })?;
+                let port = port.parse().with_context(|| {
+                    format!("config: kafka.advertised_listener {listener:?} has a bad port")
+                })?;
+                Some((host.trim_matches(['[', ']']).to_string(), port))
+            }
+        };
+        Ok(KafkaConfig {
+            listen: self.listen,
+            advertised,
+            node_id: self.node_id,
+            auto_create_topics: self.auto_create_topics_enable,
+            max_request_bytes: self.socket_request_max_bytes,
+            idle_timeout: Duration::from_millis(self.connections_max_idle_ms),
+            ..KafkaConfig::default()
+        })
     }
 }
 
@@ -69,6 +132,7 @@ pub struct NeoConfig {
     /// Log output format.
     pub log_format: LogFormat,
     pub admin: AdminConfig,
+    pub kafka: KafkaSection,
     pub broker: BrokerSection,
     /// Defaults of every topic, under Kafka's config names (`"retention.ms" = 86400000`).
     pub topic_defaults: TopicConfig,
@@ -80,6 +144,7 @@ impl Default for NeoConfig {
             data_dir: PathBuf::from("./neo-data"),
             log_format: LogFormat::Text,
             admin: AdminConfig::default(),
+            kafka: KafkaSection::default(),
             broker: BrokerSection::default(),
             topic_defaults: TopicConfig::default(),
         }
@@ -94,17 +159,19 @@ struct FlagLayer {
     #[serde(skip_serializing_if = "Option::is_none")]
     log_format: Option<LogFormat>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    admin: Option<AdminFlags>,
+    admin: Option<ListenFlag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kafka: Option<ListenFlag>,
 }
 
 #[derive(Debug, Serialize)]
-struct AdminFlags {
+struct ListenFlag {
     listen: SocketAddr,
 }
 
 /// Environment variables read, as `NEO_<KEY>` with `__` between nested keys
 /// (`NEO_DATA_DIR`, `NEO_ADMIN__LISTEN`, `NEO_BROKER__NUM_PARTITIONS`).
-const ENV_KEYS: &[&str] = &["data_dir", "log_format", "admin", "broker"];
+const ENV_KEYS: &[&str] = &["data_dir", "log_format", "admin", "kafka", "broker"];
 
 impl NeoConfig {
     /// Layers defaults, the config file, the environment and `args`, and validates the result.
@@ -131,7 +198,8 @@ impl NeoConfig {
         let flags = FlagLayer {
             data_dir: args.data_dir.clone(),
             log_format: args.log_format,
-            admin: args.admin_listen.map(|listen| AdminFlags { listen }),
+            admin: args.admin_listen.map(|listen| ListenFlag { listen }),
+            kafka: args.kafka_listen.map(|listen| ListenFlag { listen }),
         };
         figment = figment.merge(Serialized::defaults(flags));
         let config: NeoConfig = figment
@@ -151,6 +219,7 @@ impl NeoConfig {
             self.broker.flush_threads >= 1,
             "config: broker.flush_threads must be at least 1"
         );
+        self.kafka.kafka_config()?;
         // Every topic default must be a value a topic could be created with.
         let mut probe = TopicConfig::default();
         for key in TopicConfig::ENFORCED_KEYS {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use neo_broker::Broker;
+use neo_kafka::KafkaServer;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -16,12 +17,18 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     let admin = TcpListener::bind(admin_addr)
         .await
         .with_context(|| format!("admin listener {admin_addr}"))?;
+    let kafka_config = config.kafka.kafka_config()?;
+    let kafka = KafkaServer::bind(kafka_config)
+        .await
+        .with_context(|| format!("kafka listener {}", config.kafka.listen))?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let broker = Broker::open(config.broker_config()).await?;
     let bound = admin.local_addr().context("admin listener address")?;
     tracing::info!(data_dir = %config.data_dir.display(), "neo started");
     tracing::info!("admin listening on {bound}");
+    let kafka_addr = kafka.local_addr().context("kafka listener address")?;
+    tracing::info!("kafka listening on {kafka_addr}");
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let router = crate::admin::router(Arc::clone(&broker));
@@ -32,11 +39,13 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
             })
             .await
     });
+    let kafka_task = tokio::spawn(kafka.run(Arc::clone(&broker), stop_tx.subscribe()));
     tokio::select! {
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
     }
     let _ = stop_tx.send(true);
+    let _ = kafka_task.await;
     if let Ok(Err(e)) = admin_task.await {
         tracing::warn!(error = %e, "admin listener ended with an error");
     }

@@ -27,6 +27,7 @@ pub struct Broker {
     /// Serializes topic creation, deletion and config changes with the metadata file.
     admin: tokio::sync::Mutex<()>,
     store: MetadataStore,
+    cluster_id: String,
     flusher: Arc<Flusher>,
     metrics: Arc<BrokerMetrics>,
     ready: AtomicBool,
@@ -71,6 +72,7 @@ impl Broker {
             })),
         );
         let store = MetadataStore::open(&config.data_dir)?;
+        let cluster_id = store.cluster_id()?;
         remove_deleted_dirs(&config.data_dir);
         let mut topics = HashMap::new();
         for record in store.load()? {
@@ -91,6 +93,7 @@ impl Broker {
             topics: RwLock::new(topics),
             admin: tokio::sync::Mutex::new(()),
             store,
+            cluster_id,
             flusher,
             metrics,
             ready: AtomicBool::new(false),
@@ -119,6 +122,11 @@ impl Broker {
     /// The broker's metrics.
     pub fn metrics(&self) -> &BrokerMetrics {
         &self.metrics
+    }
+
+    /// The cluster id, stable across restarts of the data directory.
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
     }
 
     /// The configuration the broker runs with.

@@ -22,5 +22,5 @@ pub use fetch::{FetchPartition, FetchRequest, FetchedData, FetchedPartition};
 pub use list_offsets::{OffsetAndTimestamp, OffsetSpec};
 pub use metrics::BrokerMetrics;
 pub use partition::Partition;
-pub use produce::{Acks, ProduceOutcome};
+pub use produce::{Acks, Appended, ProduceOutcome};
 pub use topic::Topic;

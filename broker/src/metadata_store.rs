@@ -28,6 +28,7 @@ struct MetadataFile {
 
 const FILE_NAME: &str = "topics.json";
 const VERSION: u32 = 1;
+const CLUSTER_ID_FILE: &str = "cluster.id";
 
 /// Reads and writes `<data_dir>/meta/topics.json`.
 #[derive(Debug, Clone)]
@@ -72,10 +73,9 @@ impl MetadataStore {
         Ok(file.topics)
     }
 
-    /// Replaces the stored topics, durably (temporary file, fsync, rename, fsync directory).
+    /// Replaces the stored topics, durably.
     pub fn save(&self, topics: &[TopicRecord]) -> Result<(), BrokerError> {
         let path = self.dir.join(FILE_NAME);
-        let tmp = self.dir.join(format!("{FILE_NAME}.tmp"));
         let file = MetadataFile {
             version: VERSION,
             topics: topics.to_vec(),
@@ -84,8 +84,29 @@ impl MetadataStore {
             path: path.clone(),
             reason: e.to_string(),
         })?;
+        self.write_atomically(FILE_NAME, &text)
+    }
+
+    /// The cluster's id, chosen once when the data directory is new (`meta/cluster.id`).
+    pub fn cluster_id(&self) -> Result<String, BrokerError> {
+        let path = self.dir.join(CLUSTER_ID_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_string()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(BrokerError::DataDir { path, source: e }),
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        self.write_atomically(CLUSTER_ID_FILE, id.as_bytes())?;
+        Ok(id)
+    }
+
+    /// Temporary file, fsync, rename, fsync directory.
+    fn write_atomically(&self, name: &str, bytes: &[u8]) -> Result<(), BrokerError> {
+        let path = self.dir.join(name);
+        let tmp = self.dir.join(format!("{name}.tmp"));
         let mut out = File::create(&tmp).map_err(io_error(&tmp))?;
-        out.write_all(&text).map_err(io_error(&tmp))?;
+        out.write_all(bytes).map_err(io_error(&tmp))?;
         out.sync_all().map_err(io_error(&tmp))?;
         std::fs::rename(&tmp, &path).map_err(io_error(&path))?;
         File::open(&self.dir)

@@ -1,7 +1,10 @@
 //! Produce: append record batches to a partition, acknowledged at the level asked for.
 
+use std::sync::Arc;
+
 use crate::broker::Broker;
 use crate::error::BrokerError;
+use crate::partition::Partition;
 
 /// How much an acknowledgement promises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,15 +43,43 @@ pub struct ProduceOutcome {
     pub log_start_offset: i64,
 }
 
+/// A batch appended but not yet acknowledged: [`Appended::acknowledged`] waits for what the
+/// acknowledgement level promises. Splitting the two lets a front-end append requests in the
+/// order they arrived and wait for their fsyncs concurrently.
+#[derive(Debug)]
+pub struct Appended {
+    partition: Arc<Partition>,
+    outcome: ProduceOutcome,
+}
+
+impl Appended {
+    /// Where the batch landed (offsets are final; durability depends on `acks`).
+    pub fn outcome(&self) -> ProduceOutcome {
+        self.outcome
+    }
+
+    /// Waits until the append is as safe as `acks` asks: with [`Acks::All`] on a durable topic,
+    /// fsynced.
+    pub async fn acknowledged(self, acks: Acks) -> Result<ProduceOutcome, BrokerError> {
+        if acks == Acks::All && self.partition.is_durable() {
+            self.partition
+                .log()
+                .wait_durable(self.outcome.last_offset + 1)
+                .await?;
+        }
+        Ok(self.outcome)
+    }
+}
+
 impl Broker {
-    /// Appends `records` (one or more RecordBatch v2, offsets assigned in place) to a partition.
-    pub async fn produce(
+    /// Appends `records` (one or more RecordBatch v2, offsets assigned in place) to a partition
+    /// and returns once it is in the log, before any fsync.
+    pub fn append(
         &self,
         topic: &str,
         partition: i32,
         records: &mut [u8],
-        acks: Acks,
-    ) -> Result<ProduceOutcome, BrokerError> {
+    ) -> Result<Appended, BrokerError> {
         let partition = self.partition(topic, partition)?;
         let log = partition.log();
         let info = log.append(records)?;
@@ -61,14 +92,25 @@ impl Broker {
             .records_appended
             .with_label_values(&[topic])
             .inc_by(info.records);
-        if acks == Acks::All && partition.is_durable() {
-            log.wait_durable(info.last_offset + 1).await?;
-        }
-        Ok(ProduceOutcome {
+        let outcome = ProduceOutcome {
             base_offset: info.base_offset,
             last_offset: info.last_offset,
             log_append_time: info.log_append_time.unwrap_or(-1),
             log_start_offset: log.log_start_offset(),
-        })
+        };
+        Ok(Appended { partition, outcome })
+    }
+
+    /// Appends `records` and waits for the acknowledgement level `acks`.
+    pub async fn produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: &mut [u8],
+        acks: Acks,
+    ) -> Result<ProduceOutcome, BrokerError> {
+        self.append(topic, partition, records)?
+            .acknowledged(acks)
+            .await
     }
 }

@@ -1,0 +1,69 @@
+//! Fetch: whole batches as stored, long-polling until `min_bytes` or `max_wait_ms`. Fetch
+//! sessions are declined (session id 0), so clients send full fetch requests.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
+
+use crate::error_codes;
+use crate::handler::Handler;
+
+pub async fn handle(handler: &Arc<Handler>, request: FetchRequest) -> FetchResponse {
+    let mut shape: Vec<(kafka_protocol::messages::TopicName, usize)> = Vec::new();
+    let mut partitions = Vec::new();
+    for topic in &request.topics {
+        shape.push((topic.topic.clone(), topic.partitions.len()));
+        for p in &topic.partitions {
+            partitions.push(neo_broker::FetchPartition {
+                topic: topic.topic.0.as_str().to_string(),
+                partition: p.partition,
+                offset: p.fetch_offset,
+                max_bytes: p.partition_max_bytes.max(0) as usize,
+            });
+        }
+    }
+    let wanted = neo_broker::FetchRequest {
+        partitions,
+        max_wait: Duration::from_millis(request.max_wait_ms.max(0) as u64),
+        min_bytes: request.min_bytes.max(0) as usize,
+        max_bytes: if request.max_bytes <= 0 {
+            usize::MAX
+        } else {
+            request.max_bytes as usize
+        },
+    };
+    let mut fetched = handler.broker.fetch(&wanted).await.into_iter();
+    let responses = shape
+        .into_iter()
+        .map(|(topic, count)| {
+            let partitions = fetched
+                .by_ref()
+                .take(count)
+                .map(|p| {
+                    let data = PartitionData::default().with_partition_index(p.partition);
+                    match p.result {
+                        Ok(read) => data
+                            .with_high_watermark(read.high_watermark)
+                            .with_last_stable_offset(read.high_watermark)
+                            .with_log_start_offset(read.log_start_offset)
+                            .with_aborted_transactions(Some(Vec::new()))
+                            .with_records(Some(read.records)),
+                        Err(e) => data
+                            .with_error_code(error_codes::code(&e))
+                            .with_high_watermark(-1)
+                            .with_last_stable_offset(-1)
+                            .with_log_start_offset(-1),
+                    }
+                })
+                .collect();
+            FetchableTopicResponse::default()
+                .with_topic(topic)
+                .with_partitions(partitions)
+        })
+        .collect();
+    FetchResponse::default()
+        .with_session_id(0)
+        .with_responses(responses)
+}

@@ -1,0 +1,46 @@
+//! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), or the first offset at or
+//! after a timestamp.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use neo_broker::OffsetSpec;
+
+use crate::error_codes;
+use crate::handler::Handler;
+
+pub fn handle(handler: &Arc<Handler>, request: ListOffsetsRequest) -> ListOffsetsResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let name = topic.name.0.as_str();
+            let partitions = topic
+                .partitions
+                .into_iter()
+                .map(|p| {
+                    let response = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index)
+                        .with_timestamp(-1)
+                        .with_offset(-1);
+                    let spec = OffsetSpec::from_kafka(p.timestamp);
+                    match handler.broker.list_offset(name, p.partition_index, spec) {
+                        Ok(Some(found)) => response
+                            .with_offset(found.offset)
+                            .with_timestamp(found.timestamp)
+                            .with_leader_epoch(0),
+                        Ok(None) => response,
+                        Err(e) => response.with_error_code(error_codes::code(&e)),
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}

@@ -1,0 +1,116 @@
+//! Metadata: the broker and the topics asked for, creating missing ones when
+//! `auto.create.topics.enable` is on and the client allows it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
+use kafka_protocol::protocol::StrBytes;
+use neo_broker::{BrokerError, Topic};
+
+use super::topic_name;
+use crate::error_codes;
+use crate::handler::{Context, Handler};
+
+pub async fn handle(
+    handler: &Arc<Handler>,
+    context: &Context,
+    version: i16,
+    request: MetadataRequest,
+) -> MetadataResponse {
+    let (host, port) = handler.advertised(context);
+    let node = BrokerId(handler.config.node_id);
+    let broker = &handler.broker;
+    let topics = match request.topics {
+        None => all_topics(handler),
+        Some(topics) if topics.is_empty() && version == 0 => all_topics(handler),
+        Some(topics) => {
+            let auto_create = handler.config.auto_create_topics
+                && (version < 4 || request.allow_auto_topic_creation);
+            let mut out = Vec::with_capacity(topics.len());
+            for wanted in topics {
+                let found = match &wanted.name {
+                    Some(name) => lookup_or_create(handler, name, auto_create).await,
+                    None => broker
+                        .topics()
+                        .into_iter()
+                        .find(|t| t.id() == wanted.topic_id)
+                        .ok_or_else(|| ResponseError::UnknownTopicId.code()),
+                };
+                out.push(match found {
+                    Ok(topic) => describe(handler, &topic),
+                    Err(code) => MetadataResponseTopic::default()
+                        .with_error_code(code)
+                        .with_name(wanted.name)
+                        .with_topic_id(wanted.topic_id),
+                });
+            }
+            out
+        }
+    };
+    MetadataResponse::default()
+        .with_brokers(vec![
+            MetadataResponseBroker::default()
+                .with_node_id(node)
+                .with_host(StrBytes::from_string(host))
+                .with_port(port),
+        ])
+        .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id().to_string())))
+        .with_controller_id(node)
+        .with_topics(topics)
+}
+
+fn all_topics(handler: &Handler) -> Vec<MetadataResponseTopic> {
+    let mut topics = handler.broker.topics();
+    topics.sort_by(|a, b| a.name().cmp(b.name()));
+    topics.iter().map(|t| describe(handler, t)).collect()
+}
+
+async fn lookup_or_create(
+    handler: &Handler,
+    name: &str,
+    auto_create: bool,
+) -> Result<Arc<Topic>, i16> {
+    if let Some(topic) = handler.broker.topic(name) {
+        return Ok(topic);
+    }
+    if !auto_create {
+        return Err(ResponseError::UnknownTopicOrPartition.code());
+    }
+    match handler
+        .broker
+        .create_topic(name, -1, BTreeMap::new(), false)
+        .await
+    {
+        Ok(topic) => Ok(topic),
+        // Another connection created it first.
+        Err(BrokerError::TopicAlreadyExists(_)) => handler
+            .broker
+            .topic(name)
+            .ok_or_else(|| ResponseError::UnknownTopicOrPartition.code()),
+        Err(e) => Err(error_codes::code(&e)),
+    }
+}
+
+fn describe(handler: &Handler, topic: &Topic) -> MetadataResponseTopic {
+    let node = BrokerId(handler.config.node_id);
+    let partitions = (0..topic.partition_count())
+        .map(|index| {
+            MetadataResponsePartition::default()
+                .with_partition_index(index)
+                .with_leader_id(node)
+                .with_leader_epoch(0)
+                .with_replica_nodes(vec![node])
+                .with_isr_nodes(vec![node])
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(topic_name(topic.name())))
+        .with_topic_id(topic.id())
+        .with_is_internal(topic.name().starts_with("__"))
+        .with_partitions(partitions)
+}

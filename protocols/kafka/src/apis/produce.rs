@@ -1,0 +1,94 @@
+//! Produce: batches are appended in the order requests arrive; the response waits for what
+//! `acks` promises (fsync on durable topics for `acks=-1`), concurrently with later requests.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
+use neo_broker::{Acks, Appended, BrokerError};
+
+use crate::error_codes;
+use crate::handler::{Handler, Reply};
+
+enum Outcome {
+    Appended(Appended),
+    Failed(i16, Option<String>),
+}
+
+pub fn handle(handler: &Arc<Handler>, request: ProduceRequest) -> Reply {
+    let acks = Acks::from_kafka(request.acks);
+    let mut topics = Vec::with_capacity(request.topic_data.len());
+    for topic in request.topic_data {
+        let name = topic.name.0.as_str().to_string();
+        let partitions: Vec<(i32, Outcome)> = topic
+            .partition_data
+            .into_iter()
+            .map(|data| {
+                let outcome = match (acks, data.records) {
+                    (None, _) => Outcome::Failed(ResponseError::InvalidRequiredAcks.code(), None),
+                    (Some(_), None) => Outcome::Failed(ResponseError::InvalidRecord.code(), None),
+                    (Some(_), Some(records)) => {
+                        let mut records = BytesMut::from(&records[..]);
+                        match handler.broker.append(&name, data.index, &mut records) {
+                            Ok(appended) => Outcome::Appended(appended),
+                            Err(e) => failed(&name, data.index, &e),
+                        }
+                    }
+                };
+                (data.index, outcome)
+            })
+            .collect();
+        topics.push((name, partitions));
+    }
+    if acks == Some(Acks::None) {
+        return Reply::Nothing;
+    }
+    // An invalid `acks` failed every partition above and still gets an answer.
+    let acks = acks.unwrap_or(Acks::Leader);
+    Reply::Later(Box::pin(async move {
+        ResponseKind::Produce(respond(topics, acks).await)
+    }))
+}
+
+fn failed(topic: &str, partition: i32, error: &BrokerError) -> Outcome {
+    tracing::debug!(topic, partition, error = %error, "produce rejected");
+    Outcome::Failed(error_codes::code(error), Some(error.to_string()))
+}
+
+/// Waits for every partition's acknowledgement and builds the response.
+async fn respond(topics: Vec<(String, Vec<(i32, Outcome)>)>, acks: Acks) -> ProduceResponse {
+    let mut responses = Vec::with_capacity(topics.len());
+    for (name, partitions) in topics {
+        let mut partition_responses = Vec::with_capacity(partitions.len());
+        for (index, outcome) in partitions {
+            let result = match outcome {
+                Outcome::Appended(appended) => appended
+                    .acknowledged(acks)
+                    .await
+                    .map_err(|e| (error_codes::code(&e), Some(e.to_string()))),
+                Outcome::Failed(code, message) => Err((code, message)),
+            };
+            let response = PartitionProduceResponse::default().with_index(index);
+            partition_responses.push(match result {
+                Ok(outcome) => response
+                    .with_base_offset(outcome.base_offset)
+                    .with_log_append_time_ms(outcome.log_append_time)
+                    .with_log_start_offset(outcome.log_start_offset),
+                Err((code, message)) => response
+                    .with_error_code(code)
+                    .with_base_offset(-1)
+                    .with_log_append_time_ms(-1)
+                    .with_log_start_offset(-1)
+                    .with_error_message(message.map(Into::into)),
+            });
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(super::topic_name(&name))
+                .with_partition_responses(partition_responses),
+        );
+    }
+    ProduceResponse::default().with_responses(responses)
+}

@@ -1,0 +1,43 @@
+//! Broker errors in Kafka's terms: the error code a Kafka broker would answer with.
+
+use kafka_protocol::error::ResponseError;
+use neo_broker::BrokerError;
+use neo_storage::{BatchError, LogError};
+
+/// The Kafka error code for `error`.
+pub fn code(error: &BrokerError) -> i16 {
+    kind(error).code()
+}
+
+fn kind(error: &BrokerError) -> ResponseError {
+    match error {
+        BrokerError::UnknownTopicOrPartition { .. } => ResponseError::UnknownTopicOrPartition,
+        BrokerError::TopicAlreadyExists(_) => ResponseError::TopicAlreadyExists,
+        BrokerError::InvalidTopic { .. } => ResponseError::InvalidTopicException,
+        BrokerError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
+        BrokerError::InvalidConfig { .. } => ResponseError::InvalidConfig,
+        BrokerError::ShuttingDown => ResponseError::NotLeaderOrFollower,
+        BrokerError::Log(log) => match log {
+            LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+            LogError::InvalidBatch(batch) => match batch {
+                BatchError::TooLarge { .. } => ResponseError::MessageTooLarge,
+                BatchError::UnsupportedMagic(_) => ResponseError::UnsupportedForMessageFormat,
+                BatchError::UnknownCompression(_) => ResponseError::UnsupportedCompressionType,
+                BatchError::Empty => ResponseError::InvalidRecord,
+                _ => ResponseError::CorruptMessage,
+            },
+            LogError::Io { .. } | LogError::SegmentCorrupt { .. } | LogError::Closed(_) => {
+                ResponseError::KafkaStorageError
+            }
+        },
+        BrokerError::DataDir { .. } => ResponseError::KafkaStorageError,
+        BrokerError::MetadataCorrupt { .. } | BrokerError::Metrics(_) => {
+            ResponseError::UnknownServerError
+        }
+    }
+}
+
+/// The code and the message to send beside it (APIs that carry an error message).
+pub fn code_and_message(error: &BrokerError) -> (i16, Option<kafka_protocol::protocol::StrBytes>) {
+    (code(error), Some(error.to_string().into()))
+}

@@ -1,0 +1,107 @@
+//! Routes each decoded request to its API module.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use kafka_protocol::messages::{RequestKind, ResponseKind};
+use neo_broker::Broker;
+
+use crate::apis;
+use crate::config::KafkaConfig;
+
+/// What a request turns into once started.
+pub enum Reply {
+    /// The response is ready.
+    Now(Box<ResponseKind>),
+    /// The response comes when this future ends (a produce waiting for fsync, a long-poll
+    /// fetch). Later requests of the connection are started meanwhile; responses still go out
+    /// in request order.
+    Later(BoxFuture<'static, ResponseKind>),
+    /// No response is sent (`acks=0` produce).
+    Nothing,
+}
+
+/// Shared by every connection of the listener.
+pub struct Handler {
+    pub broker: Arc<Broker>,
+    pub config: Arc<KafkaConfig>,
+}
+
+/// Per-connection facts a request may need.
+pub struct Context {
+    /// The address the client connected to: advertised when nothing is configured.
+    pub local_addr: SocketAddr,
+}
+
+impl Handler {
+    /// Starts `body`. Work whose order matters (appends) happens before this returns, so the
+    /// next request of the connection sees it.
+    pub async fn start(
+        self: &Arc<Self>,
+        context: &Context,
+        version: i16,
+        body: RequestKind,
+    ) -> Reply {
+        use RequestKind as R;
+        use ResponseKind as S;
+        match body {
+            R::ApiVersions(_) => {
+                Reply::Now(Box::new(S::ApiVersions(apis::api_versions::supported(0))))
+            }
+            R::Metadata(r) => Reply::Now(Box::new(S::Metadata(
+                apis::metadata::handle(self, context, version, r).await,
+            ))),
+            R::Produce(r) => apis::produce::handle(self, r),
+            R::Fetch(r) => {
+                let handler = Arc::clone(self);
+                Reply::Later(Box::pin(async move {
+                    S::Fetch(apis::fetch::handle(&handler, r).await)
+                }))
+            }
+            R::ListOffsets(r) => Reply::Now(Box::new(S::ListOffsets(apis::list_offsets::handle(
+                self, r,
+            )))),
+            R::CreateTopics(r) => Reply::Now(Box::new(S::CreateTopics(
+                apis::topics::create(self, version, r).await,
+            ))),
+            R::DeleteTopics(r) => Reply::Now(Box::new(S::DeleteTopics(
+                apis::topics::delete(self, r).await,
+            ))),
+            R::CreatePartitions(r) => Reply::Now(Box::new(S::CreatePartitions(
+                apis::topics::create_partitions(self, r).await,
+            ))),
+            R::DeleteRecords(r) => Reply::Now(Box::new(S::DeleteRecords(
+                apis::topics::delete_records(self, r),
+            ))),
+            R::DescribeConfigs(r) => Reply::Now(Box::new(S::DescribeConfigs(
+                apis::configs::describe(self, version, r),
+            ))),
+            R::AlterConfigs(r) => Reply::Now(Box::new(S::AlterConfigs(
+                apis::configs::alter(self, r).await,
+            ))),
+            R::IncrementalAlterConfigs(r) => Reply::Now(Box::new(S::IncrementalAlterConfigs(
+                apis::configs::incremental_alter(self, r).await,
+            ))),
+            R::DescribeCluster(r) => Reply::Now(Box::new(S::DescribeCluster(
+                apis::cluster::describe(self, context, r),
+            ))),
+            other => {
+                // Decoding only accepts the APIs in `versions::SUPPORTED_APIS`, each handled above.
+                tracing::error!(request = ?std::mem::discriminant(&other), "no handler for a supported API");
+                Reply::Nothing
+            }
+        }
+    }
+
+    /// The `(host, port)` clients are told to connect to.
+    pub fn advertised(&self, context: &Context) -> (String, i32) {
+        match &self.config.advertised {
+            Some((host, port)) => (host.clone(), i32::from(*port)),
+            None => (
+                context.local_addr.ip().to_string(),
+                i32::from(context.local_addr.port()),
+            ),
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! The APIs and versions this front-end implements: what ApiVersions advertises, exactly.
+
+use kafka_protocol::messages::ApiKey;
+
+/// `(api, min version, max version)` for every implemented API.
+pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 11),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::DescribeCluster, 0, 1),
+];
+
+/// The version range implemented for `api`, if any.
+pub fn supported(api: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED_APIS
+        .iter()
+        .find(|(key, _, _)| *key == api)
+        .map(|&(_, min, max)| (min, max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_advertised_version_is_one_the_codec_knows() {
+        for &(api, min, max) in SUPPORTED_APIS {
+            let codec = api.valid_versions();
+            assert!(min <= max, "{api:?}");
+            assert!(
+                codec.min <= min && max <= codec.max,
+                "{api:?} {min}..={max} outside {codec:?}"
+            );
+        }
+    }
+}
