@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use neo_broker::{BrokerConfig, TopicConfig};
+use neo_broker::{BrokerConfig, GroupConfig, TopicConfig};
 use neo_kafka::KafkaConfig;
 use serde::{Deserialize, Serialize};
 
@@ -110,6 +110,15 @@ pub struct BrokerSection {
     pub flush_threads: usize,
     /// Seconds between retention passes.
     pub retention_check_interval_secs: u64,
+    /// How long a new consumer group waits for more members (`group.initial.rebalance.delay.ms`).
+    pub group_initial_rebalance_delay_ms: u64,
+    /// Smallest session timeout a member may ask for (`group.min.session.timeout.ms`).
+    pub group_min_session_timeout_ms: u64,
+    /// Largest session timeout a member may ask for (`group.max.session.timeout.ms`).
+    pub group_max_session_timeout_ms: u64,
+    /// Committed offsets of a group without members are dropped this long after its last
+    /// commit (`offsets.retention.minutes`).
+    pub offsets_retention_minutes: u64,
 }
 
 impl Default for BrokerSection {
@@ -119,6 +128,11 @@ impl Default for BrokerSection {
             num_partitions: defaults.num_partitions,
             flush_threads: defaults.flush_threads,
             retention_check_interval_secs: defaults.maintenance_interval.as_secs(),
+            group_initial_rebalance_delay_ms: defaults.groups.initial_rebalance_delay.as_millis()
+                as u64,
+            group_min_session_timeout_ms: defaults.groups.min_session_timeout.as_millis() as u64,
+            group_max_session_timeout_ms: defaults.groups.max_session_timeout.as_millis() as u64,
+            offsets_retention_minutes: defaults.groups.offsets_retention.as_secs() / 60,
         }
     }
 }
@@ -242,6 +256,18 @@ impl NeoConfig {
             maintenance_interval: Duration::from_secs(
                 self.broker.retention_check_interval_secs.max(1),
             ),
+            groups: GroupConfig {
+                initial_rebalance_delay: Duration::from_millis(
+                    self.broker.group_initial_rebalance_delay_ms,
+                ),
+                min_session_timeout: Duration::from_millis(
+                    self.broker.group_min_session_timeout_ms,
+                ),
+                max_session_timeout: Duration::from_millis(
+                    self.broker.group_max_session_timeout_ms,
+                ),
+                offsets_retention: Duration::from_secs(self.broker.offsets_retention_minutes * 60),
+            },
         }
     }
 }

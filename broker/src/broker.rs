@@ -11,6 +11,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::config::{BrokerConfig, ConfigEntry, TopicConfig};
 use crate::error::BrokerError;
+use crate::groups::GroupCoordinator;
 use crate::metadata_store::{MetadataStore, TopicRecord};
 use crate::metrics::BrokerMetrics;
 use crate::partition::Partition;
@@ -28,6 +29,7 @@ pub struct Broker {
     admin: tokio::sync::Mutex<()>,
     store: MetadataStore,
     cluster_id: String,
+    groups: Arc<GroupCoordinator>,
     flusher: Arc<Flusher>,
     metrics: Arc<BrokerMetrics>,
     ready: AtomicBool,
@@ -74,6 +76,11 @@ impl Broker {
         let store = MetadataStore::open(&config.data_dir)?;
         let cluster_id = store.cluster_id()?;
         remove_deleted_dirs(&config.data_dir);
+        let groups = GroupCoordinator::open(
+            &config.data_dir,
+            Arc::clone(&flusher),
+            config.groups.clone(),
+        )?;
         let mut topics = HashMap::new();
         for record in store.load()? {
             let topic = open_topic(&config, &flusher, &record)?;
@@ -94,6 +101,7 @@ impl Broker {
             admin: tokio::sync::Mutex::new(()),
             store,
             cluster_id,
+            groups,
             flusher,
             metrics,
             ready: AtomicBool::new(false),
@@ -122,6 +130,11 @@ impl Broker {
     /// The broker's metrics.
     pub fn metrics(&self) -> &BrokerMetrics {
         &self.metrics
+    }
+
+    /// The group coordinator (consumer groups and committed offsets).
+    pub fn groups(&self) -> &Arc<GroupCoordinator> {
+        &self.groups
     }
 
     /// The cluster id, stable across restarts of the data directory.
@@ -397,6 +410,10 @@ impl Broker {
                     first_error.get_or_insert(BrokerError::Log(e));
                 }
             }
+        }
+        if let Err(e) = self.groups.close() {
+            tracing::error!(error = %e, "closing the offsets log failed");
+            first_error.get_or_insert(e);
         }
         self.flusher.stop();
         tracing::info!("broker stopped cleanly");

@@ -22,6 +22,8 @@ pub struct BrokerConfig {
     pub flush_threads: usize,
     /// How often retention and `flush.ms` are checked.
     pub maintenance_interval: Duration,
+    /// Consumer group settings.
+    pub groups: crate::groups::GroupConfig,
 }
 
 impl Default for BrokerConfig {
@@ -32,6 +34,7 @@ impl Default for BrokerConfig {
             num_partitions: 1,
             flush_threads: 4,
             maintenance_interval: Duration::from_secs(30),
+            groups: crate::groups::GroupConfig::default(),
         }
     }
 }

@@ -19,6 +19,9 @@ pub(crate) async fn run(broker: Weak<Broker>) {
         if retention {
             last_retention = Instant::now();
         }
+        if retention {
+            broker.groups().expire_offsets().await;
+        }
         let b = broker.clone();
         // Retention deletes files: keep that off the async workers.
         let _ = tokio::task::spawn_blocking(move || b.run_maintenance(retention)).await;

@@ -1,24 +1,25 @@
 //! Helpers for the compatibility tests: a real Neo broker on an OS-chosen port.
 //!
 //! The tests in `tests/` drive it with real, unmodified clients (librdkafka through the
-//! `rdkafka` crate, kcat, Python clients) over real sockets.
+//! `rdkafka` crate, kcat, Python clients) over real sockets. The broker runs on a tokio
+//! runtime of its own, so a client call that blocks the test's thread never stalls it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use neo_broker::{Broker, BrokerConfig, TopicConfig};
 use neo_kafka::{KafkaConfig, KafkaServer};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
-/// A broker serving the Kafka protocol on 127.0.0.1, inside the test's tokio runtime.
+/// A broker serving the Kafka protocol on 127.0.0.1.
 pub struct TestBroker {
     pub broker: Arc<Broker>,
     pub kafka_addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    server: tokio::task::JoinHandle<()>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -33,27 +34,47 @@ impl TestBroker {
 
     /// A broker over `data_dir` with `topic_defaults`.
     pub async fn start_in(data_dir: &Path, topic_defaults: TopicConfig) -> TestBroker {
-        let broker = Broker::open(BrokerConfig {
-            data_dir: data_dir.to_path_buf(),
-            topic_defaults,
-            ..BrokerConfig::default()
-        })
-        .await
-        .unwrap();
-        let server = KafkaServer::bind(KafkaConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..KafkaConfig::default()
-        })
-        .await
-        .unwrap();
-        let kafka_addr = server.local_addr().unwrap();
-        let (stop, stopped) = watch::channel(false);
-        let server = tokio::spawn(server.run(Arc::clone(&broker), stopped));
+        let data_dir: PathBuf = data_dir.to_path_buf();
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let broker = Broker::open(BrokerConfig {
+                    data_dir,
+                    topic_defaults,
+                    ..BrokerConfig::default()
+                })
+                .await
+                .unwrap();
+                let server = KafkaServer::bind(KafkaConfig {
+                    listen: "127.0.0.1:0".parse().unwrap(),
+                    ..KafkaConfig::default()
+                })
+                .await
+                .unwrap();
+                let addr = server.local_addr().unwrap();
+                let (stop_tx, stop_rx) = oneshot::channel();
+                let (serving_tx, serving_rx) = watch::channel(false);
+                started_tx
+                    .send((Arc::clone(&broker), addr, stop_tx))
+                    .unwrap();
+                let serving = tokio::spawn(server.run(Arc::clone(&broker), serving_rx));
+                let _ = stop_rx.await;
+                let _ = serving_tx.send(true);
+                let _ = serving.await;
+                broker.shutdown().await.unwrap();
+            });
+        });
+        let (broker, kafka_addr, stop) = started.recv().unwrap();
         TestBroker {
             broker,
             kafka_addr,
-            stop,
-            server,
+            stop: Some(stop),
+            thread: Some(thread),
             _dir: None,
         }
     }
@@ -64,9 +85,22 @@ impl TestBroker {
     }
 
     /// Stops accepting and closes the logs cleanly.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.server.await;
-        self.broker.shutdown().await.unwrap();
+    pub async fn stop(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        self.stop_now();
     }
 }

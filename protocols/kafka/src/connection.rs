@@ -26,7 +26,10 @@ pub async fn serve(stream: TcpStream, handler: Arc<Handler>) {
         return;
     };
     let _ = stream.set_nodelay(true);
-    let context = Context { local_addr };
+    let context = Context {
+        local_addr,
+        peer_addr: peer,
+    };
     let (mut reader, mut writer) = stream.into_split();
     let config = Arc::clone(&handler.config);
     let (frames_tx, mut frames) = mpsc::channel::<Bytes>(1);
@@ -121,7 +124,8 @@ async fn start(
         } => {
             let api = ApiKey::try_from(header.request_api_key).unwrap_or(ApiKey::ApiVersions);
             let correlation_id = header.correlation_id;
-            match handler.start(context, version, *body).await {
+            let client_id = header.client_id.as_deref().unwrap_or_default();
+            match handler.start(context, client_id, version, *body).await {
                 Reply::Now(response) => {
                     let bytes = encode(api, version, correlation_id, &response);
                     async move { bytes }.boxed()

@@ -41,3 +41,24 @@ fn kind(error: &BrokerError) -> ResponseError {
 pub fn code_and_message(error: &BrokerError) -> (i16, Option<kafka_protocol::protocol::StrBytes>) {
     (code(error), Some(error.to_string().into()))
 }
+
+/// The Kafka error code for a group coordinator error.
+pub fn group_code(error: &neo_broker::GroupError) -> i16 {
+    use neo_broker::GroupError as G;
+    match error {
+        G::UnknownMemberId => ResponseError::UnknownMemberId,
+        G::IllegalGeneration => ResponseError::IllegalGeneration,
+        G::RebalanceInProgress => ResponseError::RebalanceInProgress,
+        G::MemberIdRequired(_) => ResponseError::MemberIdRequired,
+        G::FencedInstanceId => ResponseError::FencedInstanceId,
+        G::InconsistentGroupProtocol => ResponseError::InconsistentGroupProtocol,
+        G::InvalidGroupId => ResponseError::InvalidGroupId,
+        G::InvalidSessionTimeout => ResponseError::InvalidSessionTimeout,
+        G::GroupIdNotFound => ResponseError::GroupIdNotFound,
+        G::NonEmptyGroup => ResponseError::NonEmptyGroup,
+        G::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
+        // Retriable: the client tries the commit again.
+        G::Storage => ResponseError::CoordinatorNotAvailable,
+    }
+    .code()
+}

@@ -32,6 +32,17 @@ pub struct Handler {
 pub struct Context {
     /// The address the client connected to: advertised when nothing is configured.
     pub local_addr: SocketAddr,
+    /// The client's address, shown as a group member's host.
+    pub peer_addr: Option<SocketAddr>,
+}
+
+impl Context {
+    /// The client host as Kafka shows it (`/127.0.0.1`).
+    pub fn peer_host(&self) -> String {
+        self.peer_addr
+            .map(|a| format!("/{}", a.ip()))
+            .unwrap_or_default()
+    }
 }
 
 impl Handler {
@@ -40,6 +51,7 @@ impl Handler {
     pub async fn start(
         self: &Arc<Self>,
         context: &Context,
+        client_id: &str,
         version: i16,
         body: RequestKind,
     ) -> Reply {
@@ -86,6 +98,52 @@ impl Handler {
             R::DescribeCluster(r) => Reply::Now(Box::new(S::DescribeCluster(
                 apis::cluster::describe(self, context, r),
             ))),
+            R::FindCoordinator(r) => Reply::Now(Box::new(S::FindCoordinator(
+                apis::groups::find_coordinator(self, context, version, r),
+            ))),
+            R::JoinGroup(r) => {
+                let handler = Arc::clone(self);
+                let host = context.peer_host();
+                let client_id = client_id.to_string();
+                Reply::Later(Box::pin(async move {
+                    S::JoinGroup(apis::groups::join(&handler, host, client_id, version, r).await)
+                }))
+            }
+            R::SyncGroup(r) => {
+                let handler = Arc::clone(self);
+                Reply::Later(Box::pin(async move {
+                    S::SyncGroup(apis::groups::sync(&handler, r).await)
+                }))
+            }
+            R::Heartbeat(r) => Reply::Now(Box::new(S::Heartbeat(apis::groups::heartbeat(self, r)))),
+            R::LeaveGroup(r) => Reply::Now(Box::new(S::LeaveGroup(apis::groups::leave(
+                self, version, r,
+            )))),
+            R::DescribeGroups(r) => {
+                Reply::Now(Box::new(S::DescribeGroups(apis::groups::describe(self, r))))
+            }
+            R::ListGroups(r) => Reply::Now(Box::new(S::ListGroups(apis::groups::list(self, r)))),
+            R::DeleteGroups(r) => {
+                let handler = Arc::clone(self);
+                Reply::Later(Box::pin(async move {
+                    S::DeleteGroups(apis::groups::delete(&handler, r).await)
+                }))
+            }
+            R::OffsetCommit(r) => {
+                let handler = Arc::clone(self);
+                Reply::Later(Box::pin(async move {
+                    S::OffsetCommit(apis::offsets::commit(&handler, r).await)
+                }))
+            }
+            R::OffsetFetch(r) => Reply::Now(Box::new(S::OffsetFetch(apis::offsets::fetch(
+                self, version, r,
+            )))),
+            R::OffsetDelete(r) => {
+                let handler = Arc::clone(self);
+                Reply::Later(Box::pin(async move {
+                    S::OffsetDelete(apis::offsets::delete(&handler, r).await)
+                }))
+            }
             other => {
                 // Decoding only accepts the APIs in `versions::SUPPORTED_APIS`, each handled above.
                 tracing::error!(request = ?std::mem::discriminant(&other), "no handler for a supported API");
