@@ -15,6 +15,7 @@ use crate::groups::GroupCoordinator;
 use crate::metadata_store::{MetadataStore, TopicRecord};
 use crate::metrics::BrokerMetrics;
 use crate::partition::Partition;
+use crate::producer_ids::ProducerIds;
 use crate::topic::Topic;
 use crate::topic_name::validate_topic_name;
 
@@ -30,6 +31,7 @@ pub struct Broker {
     store: MetadataStore,
     cluster_id: String,
     groups: Arc<GroupCoordinator>,
+    producer_ids: ProducerIds,
     flusher: Arc<Flusher>,
     metrics: Arc<BrokerMetrics>,
     ready: AtomicBool,
@@ -75,6 +77,7 @@ impl Broker {
         );
         let store = MetadataStore::open(&config.data_dir)?;
         let cluster_id = store.cluster_id()?;
+        let producer_ids = ProducerIds::open(&store)?;
         remove_deleted_dirs(&config.data_dir);
         let groups = GroupCoordinator::open(
             &config.data_dir,
@@ -102,6 +105,7 @@ impl Broker {
             store,
             cluster_id,
             groups,
+            producer_ids,
             flusher,
             metrics,
             ready: AtomicBool::new(false),
@@ -135,6 +139,11 @@ impl Broker {
     /// The group coordinator (consumer groups and committed offsets).
     pub fn groups(&self) -> &Arc<GroupCoordinator> {
         &self.groups
+    }
+
+    /// A producer id never handed out before (InitProducerId).
+    pub fn new_producer_id(&self) -> Result<i64, BrokerError> {
+        self.producer_ids.next(&self.store)
     }
 
     /// The cluster id, stable across restarts of the data directory.

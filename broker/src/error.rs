@@ -34,6 +34,18 @@ pub enum BrokerError {
     },
     #[error("metrics registry: {0}")]
     Metrics(String),
+    #[error("producer {producer_id}: sequence {sequence} where {expected} was expected")]
+    OutOfOrderSequence {
+        producer_id: i64,
+        sequence: i32,
+        expected: i32,
+    },
+    #[error("producer {producer_id}: epoch {epoch} is older than the current {current}")]
+    InvalidProducerEpoch {
+        producer_id: i64,
+        epoch: i16,
+        current: i16,
+    },
     #[error("broker is shutting down")]
     ShuttingDown,
 }

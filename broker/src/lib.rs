@@ -13,6 +13,8 @@ pub mod metadata_store;
 pub mod metrics;
 pub mod partition;
 pub mod produce;
+mod producer_ids;
+pub mod producer_state;
 pub mod topic;
 pub mod topic_name;
 

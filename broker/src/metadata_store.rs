@@ -87,14 +87,27 @@ impl MetadataStore {
         self.write_atomically(FILE_NAME, &text)
     }
 
+    /// The contents of a small file of the store, if it exists.
+    pub(crate) fn read_small(&self, name: &str) -> Result<Option<String>, BrokerError> {
+        let path = self.dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(BrokerError::DataDir { path, source: e }),
+        }
+    }
+
+    /// Replaces a small file of the store, durably.
+    pub(crate) fn write_small(&self, name: &str, text: &str) -> Result<(), BrokerError> {
+        self.write_atomically(name, text.as_bytes())
+    }
+
     /// The cluster's id, chosen once when the data directory is new (`meta/cluster.id`).
     pub fn cluster_id(&self) -> Result<String, BrokerError> {
-        let path = self.dir.join(CLUSTER_ID_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_string()),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(BrokerError::DataDir { path, source: e }),
+        if let Some(id) = self.read_small(CLUSTER_ID_FILE)?
+            && !id.trim().is_empty()
+        {
+            return Ok(id.trim().to_string());
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
         self.write_atomically(CLUSTER_ID_FILE, id.as_bytes())?;

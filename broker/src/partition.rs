@@ -2,6 +2,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use neo_storage::batch_header::BatchHeader;
+use neo_storage::{AppendInfo, LogError};
+use parking_lot::Mutex;
+
+use crate::error::BrokerError;
+use crate::producer_state::{ProducerStates, SequenceCheck};
+
 use neo_storage::PartitionLog;
 
 /// A topic partition.
@@ -11,16 +18,46 @@ pub struct Partition {
     index: i32,
     log: PartitionLog,
     durable: AtomicBool,
+    /// Idempotent producers' recent batches; locked around check-and-append.
+    producers: Mutex<ProducerStates>,
 }
+
+/// Offsets at the end of the log whose batches rebuild producer state on open.
+const PRODUCER_STATE_WINDOW: i64 = 20_000;
 
 impl Partition {
     pub(crate) fn new(topic: &str, index: i32, log: PartitionLog, durable: bool) -> Partition {
+        let producers = Mutex::new(rebuild_producer_state(&log));
         Partition {
             topic: topic.to_string(),
             index,
             log,
             durable: AtomicBool::new(durable),
+            producers,
         }
+    }
+
+    /// Appends `records`, checking idempotent producers' sequence numbers first: a retried
+    /// batch is not appended again but answered with the offsets it got the first time.
+    pub(crate) fn append(&self, records: &mut [u8]) -> Result<AppendResult, BrokerError> {
+        let header = BatchHeader::parse(records).map_err(LogError::from)?;
+        if header.producer_id < 0 {
+            return Ok(AppendResult::Appended(self.log.append(records)?));
+        }
+        let mut producers = self.producers.lock();
+        if let SequenceCheck::Duplicate {
+            base_offset,
+            last_offset,
+        } = producers.check(&header)?
+        {
+            return Ok(AppendResult::Duplicate {
+                base_offset,
+                last_offset,
+            });
+        }
+        let info = self.log.append(records)?;
+        producers.record(&header, info.base_offset, info.last_offset);
+        Ok(AppendResult::Appended(info))
     }
 
     /// The topic's name.
@@ -56,4 +93,39 @@ impl Partition {
     pub(crate) fn set_durable(&self, durable: bool) {
         self.durable.store(durable, Ordering::Release);
     }
+}
+
+/// What [`Partition::append`] did.
+#[derive(Debug)]
+pub(crate) enum AppendResult {
+    Appended(AppendInfo),
+    Duplicate { base_offset: i64, last_offset: i64 },
+}
+
+/// Producer state from the batch headers of the last [`PRODUCER_STATE_WINDOW`] offsets.
+fn rebuild_producer_state(log: &PartitionLog) -> ProducerStates {
+    let mut states = ProducerStates::default();
+    let end = log.log_end_offset();
+    let mut offset = log.log_start_offset().max(end - PRODUCER_STATE_WINDOW);
+    while offset < end {
+        let Ok(slice) = log.read(offset, 1 << 20, end) else {
+            break;
+        };
+        if slice.next_offset <= offset {
+            break;
+        }
+        let mut rest = &slice.records[..];
+        while let Ok(header) = BatchHeader::parse(rest) {
+            if header.producer_id >= 0 {
+                let last = header.base_offset + i64::from(header.last_offset_delta);
+                states.record(&header, header.base_offset, last);
+            }
+            let Some(next) = rest.get(header.total_len()..) else {
+                break;
+            };
+            rest = next;
+        }
+        offset = slice.next_offset;
+    }
+    states
 }

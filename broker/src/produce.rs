@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
-use crate::partition::Partition;
+use crate::partition::{AppendResult, Partition};
 
 /// How much an acknowledgement promises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,21 @@ impl Broker {
     ) -> Result<Appended, BrokerError> {
         let partition = self.partition(topic, partition)?;
         let log = partition.log();
-        let info = log.append(records)?;
+        let info = match partition.append(records)? {
+            AppendResult::Appended(info) => info,
+            AppendResult::Duplicate {
+                base_offset,
+                last_offset,
+            } => {
+                let outcome = ProduceOutcome {
+                    base_offset,
+                    last_offset,
+                    log_append_time: -1,
+                    log_start_offset: log.log_start_offset(),
+                };
+                return Ok(Appended { partition, outcome });
+            }
+        };
         let metrics = self.metrics();
         metrics
             .bytes_appended

@@ -326,3 +326,60 @@ async fn metrics_report_appends_and_segments() {
     }
     broker.shutdown().await.unwrap();
 }
+
+fn idempotent_batch(producer_id: i64, epoch: i16, sequence: i32, records: usize) -> Vec<u8> {
+    let mut builder =
+        BatchBuilder::new(Compression::None, 1).producer(producer_id, epoch, sequence);
+    for i in 0..records {
+        builder.push(1, None, Some(format!("v{i}").as_bytes()), &[]);
+    }
+    builder.build().unwrap().to_vec()
+}
+
+#[tokio::test]
+async fn idempotent_producers_are_deduplicated_and_ordered_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = open(dir.path()).await;
+    broker
+        .create_topic("t", 1, BTreeMap::new(), false)
+        .await
+        .unwrap();
+    let id = broker.new_producer_id().unwrap();
+    let first = broker
+        .produce("t", 0, &mut idempotent_batch(id, 0, 0, 3), Acks::All)
+        .await
+        .unwrap();
+    assert_eq!((first.base_offset, first.last_offset), (0, 2));
+    let retried = broker
+        .produce("t", 0, &mut idempotent_batch(id, 0, 0, 3), Acks::All)
+        .await
+        .unwrap();
+    assert_eq!(retried.base_offset, 0, "a retry gets the original offsets");
+    assert!(matches!(
+        broker
+            .produce("t", 0, &mut idempotent_batch(id, 0, 5, 1), Acks::All)
+            .await,
+        Err(BrokerError::OutOfOrderSequence { expected: 3, .. })
+    ));
+    broker.shutdown().await.unwrap();
+    drop(broker);
+
+    let broker = open(dir.path()).await;
+    let retried = broker
+        .produce("t", 0, &mut idempotent_batch(id, 0, 0, 3), Acks::All)
+        .await
+        .unwrap();
+    assert_eq!(retried.base_offset, 0, "state survives the restart");
+    let next = broker
+        .produce("t", 0, &mut idempotent_batch(id, 0, 3, 2), Acks::All)
+        .await
+        .unwrap();
+    assert_eq!(next.base_offset, 3);
+    assert_eq!(broker.partition("t", 0).unwrap().log().log_end_offset(), 5);
+    assert_ne!(
+        broker.new_producer_id().unwrap(),
+        id,
+        "ids are never reused"
+    );
+    broker.shutdown().await.unwrap();
+}

@@ -331,3 +331,40 @@ async fn producing_to_a_new_topic_creates_it_and_oversized_records_are_refused()
     );
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotent_producer_gets_dense_offsets_without_duplicates() {
+    let broker = TestBroker::start().await;
+    let producer = producer(
+        &broker,
+        &[
+            ("enable.idempotence", "true"),
+            ("linger.ms", "2"),
+            ("compression.type", "lz4"),
+        ],
+    );
+    let sends: Vec<_> = (0..2_000)
+        .map(|i| {
+            let producer = producer.clone();
+            async move {
+                let value = i.to_string();
+                producer
+                    .send(FutureRecord::<(), _>::to("idem").payload(&value), TIMEOUT)
+                    .await
+                    .unwrap()
+                    .offset
+            }
+        })
+        .collect();
+    let mut offsets = futures_util::future::join_all(sends).await;
+    offsets.sort_unstable();
+    assert_eq!(offsets, (0..2_000).collect::<Vec<i64>>());
+    let consumer = consumer(&broker);
+    let messages = consume(&consumer, "idem", 0, 2_000);
+    let values: std::collections::BTreeSet<String> = messages
+        .iter()
+        .map(|m| String::from_utf8(m.payload().unwrap().to_vec()).unwrap())
+        .collect();
+    assert_eq!(values.len(), 2_000, "no record lost or duplicated");
+    broker.stop().await;
+}

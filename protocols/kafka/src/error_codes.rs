@@ -17,6 +17,8 @@ fn kind(error: &BrokerError) -> ResponseError {
         BrokerError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
         BrokerError::InvalidConfig { .. } => ResponseError::InvalidConfig,
         BrokerError::ShuttingDown => ResponseError::NotLeaderOrFollower,
+        BrokerError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
+        BrokerError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
         BrokerError::Log(log) => match log {
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             LogError::InvalidBatch(batch) => match batch {

@@ -98,6 +98,9 @@ impl Handler {
             R::DescribeCluster(r) => Reply::Now(Box::new(S::DescribeCluster(
                 apis::cluster::describe(self, context, r),
             ))),
+            R::InitProducerId(r) => Reply::Now(Box::new(S::InitProducerId(
+                apis::producer_id::init(self, r),
+            ))),
             R::FindCoordinator(r) => Reply::Now(Box::new(S::FindCoordinator(
                 apis::groups::find_coordinator(self, context, version, r),
             ))),
