@@ -34,6 +34,14 @@ impl TestBroker {
 
     /// A broker over `data_dir` with `topic_defaults`.
     pub async fn start_in(data_dir: &Path, topic_defaults: TopicConfig) -> TestBroker {
+        // Broker logs in the test's output, filtered by RUST_LOG (warnings by default).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_test_writer()
+            .try_init();
         let data_dir: PathBuf = data_dir.to_path_buf();
         let (started_tx, started) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {

@@ -64,7 +64,7 @@ pub async fn serve(stream: TcpStream, handler: Arc<Handler>) {
     });
 
     let max_in_flight = handler.config.max_in_flight.max(1);
-    let mut pending: FuturesOrdered<BoxFuture<'static, Option<Bytes>>> = FuturesOrdered::new();
+    let mut pending: FuturesOrdered<BoxFuture<'static, Response>> = FuturesOrdered::new();
     let mut reading = true;
     loop {
         tokio::select! {
@@ -83,11 +83,16 @@ pub async fn serve(stream: TcpStream, handler: Arc<Handler>) {
                 }
             }
             Some(response) = pending.next(), if !pending.is_empty() => {
-                if let Some(bytes) = response
-                    && let Err(e) = writer.write_all(&bytes).await
-                {
-                    tracing::debug!(?peer, error = %e, "kafka connection write failed");
-                    break;
+                match response {
+                    Response::Frame(bytes) => {
+                        if let Err(e) = writer.write_all(&bytes).await {
+                            tracing::debug!(?peer, error = %e, "kafka connection write failed");
+                            break;
+                        }
+                    }
+                    Response::None => {}
+                    // The client would wait forever for an answer that never comes.
+                    Response::Unencodable => break,
                 }
                 if !reading && pending.is_empty() {
                     break;
@@ -98,12 +103,21 @@ pub async fn serve(stream: TcpStream, handler: Arc<Handler>) {
     read_task.abort();
 }
 
+/// What goes back for one request.
+enum Response {
+    Frame(Bytes),
+    /// `acks=0`: nothing.
+    None,
+    /// Encoding failed (logged): the connection is closed.
+    Unencodable,
+}
+
 /// Starts one request and returns the future of its encoded response frame.
 async fn start(
     handler: &Arc<Handler>,
     context: &Context,
     request: Request,
-) -> BoxFuture<'static, Option<Bytes>> {
+) -> BoxFuture<'static, Response> {
     match request {
         Request::ApiVersionsTooNew { correlation_id } => {
             let response = crate::apis::api_versions::supported(
@@ -133,19 +147,14 @@ async fn start(
                 Reply::Later(future) => future
                     .map(move |response| encode(api, version, correlation_id, &response))
                     .boxed(),
-                Reply::Nothing => async { None }.boxed(),
+                Reply::Nothing => async { Response::None }.boxed(),
             }
         }
     }
 }
 
 /// A response frame: length, header at the version the API requires, body.
-fn encode(
-    api: ApiKey,
-    version: i16,
-    correlation_id: i32,
-    response: &ResponseKind,
-) -> Option<Bytes> {
+fn encode(api: ApiKey, version: i16, correlation_id: i32, response: &ResponseKind) -> Response {
     let mut buf = BytesMut::with_capacity(64);
     buf.put_i32(0);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
@@ -154,9 +163,9 @@ fn encode(
         .and_then(|()| response.encode(&mut buf, version));
     if let Err(e) = encoded {
         tracing::error!(?api, version, error = %e, "cannot encode a kafka response");
-        return None;
+        return Response::Unencodable;
     }
     let len = (buf.len() - 4) as i32;
     buf[..4].copy_from_slice(&len.to_be_bytes());
-    Some(buf.freeze())
+    Response::Frame(buf.freeze())
 }

@@ -101,11 +101,14 @@ pub fn decode(mut frame: Bytes) -> Result<Request, FrameError> {
     let body =
         RequestKind::decode(api, &mut frame, version).map_err(|e| malformed(format!("{e:#}")))?;
     if frame.has_remaining() {
-        return Err(FrameError::Malformed {
-            api,
+        // Kafka ignores bytes after a request, and some clients send them (librdkafka 2.0's
+        // Metadata v12 carries 3): ignore them too.
+        tracing::debug!(
+            ?api,
             version,
-            reason: format!("{} bytes after the request", frame.remaining()),
-        });
+            extra = frame.remaining(),
+            "bytes after the request"
+        );
     }
     Ok(Request::Known {
         header,

@@ -72,7 +72,7 @@ impl Handler {
                 }))
             }
             R::ListOffsets(r) => Reply::Now(Box::new(S::ListOffsets(apis::list_offsets::handle(
-                self, r,
+                self, version, r,
             )))),
             R::CreateTopics(r) => Reply::Now(Box::new(S::CreateTopics(
                 apis::topics::create(self, version, r).await,

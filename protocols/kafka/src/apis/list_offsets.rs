@@ -12,7 +12,11 @@ use neo_broker::OffsetSpec;
 use crate::error_codes;
 use crate::handler::Handler;
 
-pub fn handle(handler: &Arc<Handler>, request: ListOffsetsRequest) -> ListOffsetsResponse {
+pub fn handle(
+    handler: &Arc<Handler>,
+    version: i16,
+    request: ListOffsetsRequest,
+) -> ListOffsetsResponse {
     let topics = request
         .topics
         .into_iter()
@@ -31,7 +35,8 @@ pub fn handle(handler: &Arc<Handler>, request: ListOffsetsRequest) -> ListOffset
                         Ok(Some(found)) => response
                             .with_offset(found.offset)
                             .with_timestamp(found.timestamp)
-                            .with_leader_epoch(0),
+                            // The field exists from v4; earlier versions must leave it unset.
+                            .with_leader_epoch(if version >= 4 { 0 } else { -1 }),
                         Ok(None) => response,
                         Err(e) => response.with_error_code(error_codes::code(&e)),
                     }
