@@ -17,7 +17,14 @@ fn neo() -> Command {
 /// Starts `neo serve` and returns it with the admin address it logged.
 fn start(data_dir: &std::path::Path) -> (Child, SocketAddr) {
     let mut child = neo()
-        .args(["serve", "--admin-listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--kafka-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .stderr(Stdio::piped())
         .spawn()
@@ -106,10 +113,11 @@ fn sigterm(child: &Child) {
 fn start_fails(args: &[&str], config: Option<&str>) -> String {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = neo();
-    cmd.arg("serve")
-        .args(args)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null());
+    cmd.arg("serve").args(args);
+    if !args.contains(&"--kafka-listen") {
+        cmd.args(["--kafka-listen", "127.0.0.1:0"]);
+    }
+    cmd.stderr(Stdio::piped()).stdout(Stdio::null());
     if let Some(text) = config {
         let path = dir.path().join("neo.toml");
         std::fs::write(&path, text).unwrap();
@@ -181,4 +189,24 @@ fn an_unwritable_data_dir_is_a_one_line_error() {
         None,
     );
     assert!(line.contains("data"), "{line}");
+}
+
+#[test]
+fn a_kafka_port_in_use_is_a_one_line_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let line = start_fails(
+        &[
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--kafka-listen",
+            &addr,
+            "--data-dir",
+            data,
+        ],
+        None,
+    );
+    assert!(line.contains("kafka") && line.contains(&addr), "{line}");
 }

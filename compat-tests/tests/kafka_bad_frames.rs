@@ -73,7 +73,10 @@ async fn bad_frames_close_their_connection_and_the_broker_keeps_serving() {
         ("unknown api key", request(999, 0, &[])),
         ("unsupported version", request(0, 99, &[])),
         // Metadata v1 naming 5 topics, the first 32767 bytes long, in 3 bytes.
-        ("truncated body", request(3, 1, &[0, 0, 0, 5, 0x7f, 0xff, b'a', b'b', b'c'])),
+        (
+            "truncated body",
+            request(3, 1, &[0, 0, 0, 5, 0x7f, 0xff, b'a', b'b', b'c']),
+        ),
         // Metadata v0 claiming 50 million topics in 5 bytes: must not allocate for them.
         (
             "huge array count",
