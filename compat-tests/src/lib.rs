@@ -34,6 +34,16 @@ impl TestBroker {
 
     /// A broker over `data_dir` with `topic_defaults`.
     pub async fn start_in(data_dir: &Path, topic_defaults: TopicConfig) -> TestBroker {
+        Self::start_with(data_dir, topic_defaults, KafkaConfig::default()).await
+    }
+
+    /// A broker over `data_dir` with `topic_defaults` and the Kafka settings of `kafka`
+    /// (its `listen` address is replaced by 127.0.0.1 on an OS-chosen port).
+    pub async fn start_with(
+        data_dir: &Path,
+        topic_defaults: TopicConfig,
+        kafka: KafkaConfig,
+    ) -> TestBroker {
         // Broker logs in the test's output, filtered by RUST_LOG (warnings by default).
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -60,7 +70,7 @@ impl TestBroker {
                 .unwrap();
                 let server = KafkaServer::bind(KafkaConfig {
                     listen: "127.0.0.1:0".parse().unwrap(),
-                    ..KafkaConfig::default()
+                    ..kafka
                 })
                 .await
                 .unwrap();

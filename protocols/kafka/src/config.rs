@@ -24,6 +24,9 @@ pub struct KafkaConfig {
     pub idle_timeout: Duration,
     /// Requests of one connection processed at once before reading stops (back-pressure).
     pub max_in_flight: usize,
+    /// Benchmarks only: acknowledge produce requests without storing them, to measure what a
+    /// client reaches when the broker's storage costs nothing.
+    pub discard_produce: bool,
 }
 
 impl Default for KafkaConfig {
@@ -36,6 +39,7 @@ impl Default for KafkaConfig {
             max_request_bytes: MAX_REQUEST_BYTES_DEFAULT,
             idle_timeout: Duration::from_secs(600),
             max_in_flight: 64,
+            discard_produce: false,
         }
     }
 }

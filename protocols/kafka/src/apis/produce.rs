@@ -14,6 +14,8 @@ use crate::handler::{Handler, Reply};
 
 enum Outcome {
     Appended(Appended),
+    /// Dropped unstored (`discard_produce`, benchmarks only).
+    Discarded,
     Failed(i16, Option<String>),
 }
 
@@ -29,6 +31,7 @@ pub fn handle(handler: &Arc<Handler>, request: ProduceRequest) -> Reply {
                 let outcome = match (acks, data.records) {
                     (None, _) => Outcome::Failed(ResponseError::InvalidRequiredAcks.code(), None),
                     (Some(_), None) => Outcome::Failed(ResponseError::InvalidRecord.code(), None),
+                    (Some(_), Some(_)) if handler.config.discard_produce => Outcome::Discarded,
                     (Some(_), Some(records)) => {
                         let mut records = BytesMut::from(&records[..]);
                         match handler.broker.append(&name, data.index, &mut records) {
@@ -68,6 +71,12 @@ async fn respond(topics: Vec<(String, Vec<(i32, Outcome)>)>, acks: Acks) -> Prod
                     .acknowledged(acks)
                     .await
                     .map_err(|e| (error_codes::code(&e), Some(e.to_string()))),
+                Outcome::Discarded => Ok(neo_broker::ProduceOutcome {
+                    base_offset: 0,
+                    last_offset: 0,
+                    log_append_time: -1,
+                    log_start_offset: 0,
+                }),
                 Outcome::Failed(code, message) => Err((code, message)),
             };
             let response = PartitionProduceResponse::default().with_index(index);

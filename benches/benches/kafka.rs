@@ -1,0 +1,297 @@
+//! librdkafka (the `rdkafka` crate) against Neo's Kafka front-end on this machine, 100-byte
+//! records, each figure beside its baseline from the same run:
+//! - produce `acks=1`, `linger.ms=5` vs the same producer against a broker that discards
+//!   batches (the client's own limit here);
+//! - produce `acks=all` on a durable topic (fsync before ack, group commit) vs `acks=1`;
+//! - consume from the beginning;
+//! - end-to-end latency at 1,000 records/s, and produce-ack latency at 10,000 records/s.
+//!
+//! `cargo bench -p neo-benches --bench kafka` (`NEO_BENCH_RECORDS` changes the record count).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use neo_broker::TopicConfig;
+use neo_compat_tests::TestBroker;
+use neo_kafka::KafkaConfig;
+use rdkafka::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::{Offset, TopicPartitionList};
+
+const RECORD: usize = 100;
+
+#[derive(Default)]
+struct Counting {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    /// Ack latencies in µs, from the send time carried as the opaque.
+    latencies: Mutex<Vec<u64>>,
+}
+
+impl ClientContext for Counting {}
+
+impl ProducerContext for Counting {
+    type DeliveryOpaque = Box<Instant>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, sent: Self::DeliveryOpaque) {
+        match result {
+            Ok(_) => {
+                self.delivered.fetch_add(1, Ordering::Relaxed);
+                self.latencies
+                    .lock()
+                    .unwrap()
+                    .push(sent.elapsed().as_micros() as u64);
+            }
+            Err(_) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn producer(broker: &TestBroker, acks: &str, linger_ms: &str) -> BaseProducer<Counting> {
+    ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("acks", acks)
+        .set("linger.ms", linger_ms)
+        .set("queue.buffering.max.messages", "1000000")
+        .create_with_context(Counting::default())
+        .unwrap()
+}
+
+/// Sends `count` records as fast as the client takes them; records/s once all are acked.
+fn produce_throughput(broker: &TestBroker, topic: &str, acks: &str, count: u64) -> f64 {
+    let producer = producer(broker, acks, "5");
+    let payload = vec![b'x'; RECORD];
+    let started = Instant::now();
+    for _ in 0..count {
+        let mut record =
+            BaseRecord::with_opaque_to(topic, Box::new(Instant::now())).payload(&payload[..]);
+        loop {
+            match producer.send::<(), _>(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(120)).unwrap();
+    let elapsed = started.elapsed();
+    let context = producer.context();
+    assert_eq!(
+        context.failed.load(Ordering::Relaxed),
+        0,
+        "deliveries failed"
+    );
+    assert_eq!(context.delivered.load(Ordering::Relaxed), count);
+    count as f64 / elapsed.as_secs_f64()
+}
+
+fn consume_throughput(broker: &TestBroker, topic: &str, count: u64) -> f64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "bench")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&assignment).unwrap();
+    let started = Instant::now();
+    let mut seen = 0u64;
+    let deadline = started + Duration::from_secs(120);
+    while seen < count && Instant::now() < deadline {
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            m.unwrap();
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, count, "consumed everything");
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Waits for `due`, serving the client meanwhile, sleeping rather than spinning so the
+/// broker keeps its share of the two cores.
+fn wait_until(due: Instant, mut serve: impl FnMut()) {
+    loop {
+        serve();
+        let now = Instant::now();
+        if now >= due {
+            return;
+        }
+        std::thread::sleep((due - now).min(Duration::from_micros(200)));
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index] as f64 / 1000.0
+}
+
+/// Sends at `rate` records/s for `seconds`; returns sorted ack latencies (µs).
+fn paced_acks(broker: &TestBroker, topic: &str, rate: u64, seconds: u64, acks: &str) -> Vec<u64> {
+    let producer = producer(broker, acks, "0");
+    let payload = vec![b'x'; RECORD];
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let started = Instant::now();
+    for i in 0..rate * seconds {
+        let due = started + interval * i as u32;
+        wait_until(due, || {
+            producer.poll(Duration::ZERO);
+        });
+        let record =
+            BaseRecord::with_opaque_to(topic, Box::new(Instant::now())).payload(&payload[..]);
+        producer.send::<(), _>(record).map_err(|(e, _)| e).unwrap();
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let mut latencies = std::mem::take(&mut *producer.context().latencies.lock().unwrap());
+    latencies.sort_unstable();
+    latencies
+}
+
+/// Produce-to-delivery latency at `rate` records/s: the payload carries the send time.
+fn end_to_end(broker: &TestBroker, topic: &str, rate: u64, seconds: u64) -> Vec<u64> {
+    // The topic exists before the consumer positions itself at its end.
+    let creator = producer(broker, "1", "0");
+    creator
+        .send::<(), _>(BaseRecord::with_opaque_to(topic, Box::new(Instant::now())).payload("x"))
+        .map_err(|(e, _)| e)
+        .unwrap();
+    creator.flush(Duration::from_secs(10)).unwrap();
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "bench-e2e")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, 0, Offset::End)
+        .unwrap();
+    consumer.assign(&assignment).unwrap();
+    // Let the consumer reach the end of the partition before producing.
+    let warm = Instant::now();
+    while warm.elapsed() < Duration::from_secs(1) {
+        let _ = consumer.poll(Duration::from_millis(50));
+    }
+    let origin = Instant::now();
+    let total = rate * seconds;
+    let sender = {
+        let bootstrap = broker.bootstrap();
+        let topic = topic.to_string();
+        std::thread::spawn(move || {
+            let producer: BaseProducer = ClientConfig::new()
+                .set("bootstrap.servers", bootstrap)
+                .set("acks", "1")
+                .set("linger.ms", "0")
+                .create()
+                .unwrap();
+            let interval = Duration::from_secs_f64(1.0 / rate as f64);
+            for i in 0..total {
+                let due = origin + interval * i as u32;
+                wait_until(due, || {
+                    producer.poll(Duration::ZERO);
+                });
+                let mut payload = (origin.elapsed().as_micros() as u64).to_be_bytes().to_vec();
+                payload.resize(RECORD, b'x');
+                producer
+                    .send::<(), _>(BaseRecord::to(&topic).payload(&payload))
+                    .map_err(|(e, _)| e)
+                    .unwrap();
+                producer.poll(Duration::ZERO);
+            }
+            producer.flush(Duration::from_secs(30)).unwrap();
+        })
+    };
+    let mut latencies = Vec::with_capacity(total as usize);
+    let deadline = Instant::now() + Duration::from_secs(seconds + 30);
+    while (latencies.len() as u64) < total && Instant::now() < deadline {
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            let m = m.unwrap();
+            let sent = u64::from_be_bytes(m.payload().unwrap()[..8].try_into().unwrap());
+            latencies.push(origin.elapsed().as_micros() as u64 - sent);
+        }
+    }
+    sender.join().unwrap();
+    latencies.sort_unstable();
+    latencies
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; any filter argument is ignored.
+    let records: u64 = std::env::var("NEO_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let discard_dir = tempfile::tempdir().unwrap();
+    let discard = runtime.block_on(TestBroker::start_with(
+        discard_dir.path(),
+        TopicConfig::default(),
+        KafkaConfig {
+            discard_produce: true,
+            ..KafkaConfig::default()
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let broker = runtime.block_on(TestBroker::start_in(dir.path(), TopicConfig::default()));
+
+    println!("librdkafka against Neo, {records} records of {RECORD} bytes, same run:");
+    let discard_rate = produce_throughput(&discard, "bench", "1", records);
+    drop(discard);
+    let acks1 = produce_throughput(&broker, "acks1", "1", records);
+    let acks_all = produce_throughput(&broker, "acksall", "all", records);
+    println!(
+        "produce acks=1 linger.ms=5:   {:>10.0} records/s  ({:.0}% of the discard broker's {:.0}/s)",
+        acks1,
+        100.0 * acks1 / discard_rate,
+        discard_rate
+    );
+    println!(
+        "produce acks=all (durable):   {:>10.0} records/s  ({:.0}% of acks=1)",
+        acks_all,
+        100.0 * acks_all / acks1
+    );
+    let consumed = consume_throughput(&broker, "acks1", records);
+    println!("consume from the beginning:   {consumed:>10.0} records/s");
+
+    let e2e = end_to_end(&broker, "e2e", 1_000, 5);
+    println!(
+        "end-to-end at 1000/s:         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} records)",
+        percentile(&e2e, 0.50),
+        percentile(&e2e, 0.99),
+        percentile(&e2e, 1.0),
+        e2e.len()
+    );
+    let acks = paced_acks(&broker, "paced", 10_000, 3, "1");
+    println!(
+        "produce-ack at 10000/s, linger.ms=0, acks=1: p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&acks, 0.50),
+        percentile(&acks, 0.99)
+    );
+    let acks = paced_acks(&broker, "paced-all", 10_000, 3, "all");
+    println!(
+        "produce-ack at 10000/s, linger.ms=0, acks=all: p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&acks, 0.50),
+        percentile(&acks, 0.99)
+    );
+    drop(broker);
+}
