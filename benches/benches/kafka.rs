@@ -68,7 +68,7 @@ fn producer(broker: &TestBroker, acks: &str, linger_ms: &str) -> BaseProducer<Co
 /// Sends `count` records as fast as the client takes them; records/s once all are acked.
 fn produce_throughput(broker: &TestBroker, topic: &str, acks: &str, count: u64) -> f64 {
     let producer = producer(broker, acks, "5");
-    let payload = vec![b'x'; RECORD];
+    let payload = [b'x'; RECORD];
     let started = Instant::now();
     for _ in 0..count {
         let mut record =
@@ -144,7 +144,7 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 /// Sends at `rate` records/s for `seconds`; returns sorted ack latencies (µs).
 fn paced_acks(broker: &TestBroker, topic: &str, rate: u64, seconds: u64, acks: &str) -> Vec<u64> {
     let producer = producer(broker, acks, "0");
-    let payload = vec![b'x'; RECORD];
+    let payload = [b'x'; RECORD];
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let started = Instant::now();
     for i in 0..rate * seconds {
