@@ -16,7 +16,7 @@ use kafka_protocol::messages::offset_fetch_response::{
 };
 use kafka_protocol::messages::{
     OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse,
-    OffsetFetchRequest, OffsetFetchResponse, TopicName,
+    OffsetFetchRequest, OffsetFetchResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use neo_broker::groups::OffsetCommit;
@@ -170,7 +170,7 @@ pub fn fetch(
         .into_iter()
         .map(|(topic, partitions)| {
             OffsetFetchResponseTopic::default()
-                .with_name(TopicName(StrBytes::from_string(topic)))
+                .with_name(topic_name(&topic))
                 .with_partitions(
                     partitions
                         .into_iter()
