@@ -100,6 +100,7 @@ fn consume_throughput(broker: &TestBroker, topic: &str, count: u64) -> f64 {
         .set("bootstrap.servers", broker.bootstrap())
         .set("group.id", "bench")
         .set("enable.auto.commit", "false")
+        .set("max.partition.fetch.bytes", "4194304")
         .create()
         .unwrap();
     let mut assignment = TopicPartitionList::new();
@@ -131,6 +132,31 @@ fn wait_until(due: Instant, mut serve: impl FnMut()) {
         }
         std::thread::sleep((due - now).min(Duration::from_micros(200)));
     }
+}
+
+/// The same read with kcat (librdkafka's C consumer, no per-message FFI call), timing the
+/// whole command including connecting; `None` when kcat is not installed.
+fn consume_with_kcat(broker: &TestBroker, topic: &str, count: u64) -> Option<f64> {
+    let started = Instant::now();
+    let output = std::process::Command::new("kcat")
+        .args([
+            "-b",
+            &broker.bootstrap(),
+            "-t",
+            topic,
+            "-C",
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+        ])
+        .args(["-f", "%o\n"])
+        .output()
+        .ok()?;
+    let elapsed = started.elapsed();
+    let lines = output.stdout.iter().filter(|b| **b == b'\n').count() as u64;
+    assert_eq!(lines, count, "kcat consumed everything");
+    Some(count as f64 / elapsed.as_secs_f64())
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -271,7 +297,12 @@ fn main() {
         100.0 * acks_all / acks1
     );
     let consumed = consume_throughput(&broker, "acks1", records);
-    println!("consume from the beginning:   {consumed:>10.0} records/s");
+    println!(
+        "consume from the beginning:   {consumed:>10.0} records/s (rdkafka crate, one poll per record)"
+    );
+    if let Some(rate) = consume_with_kcat(&broker, "acks1", records) {
+        println!("consume from the beginning:   {rate:>10.0} records/s (kcat, whole command)");
+    }
 
     let e2e = end_to_end(&broker, "e2e", 1_000, 5);
     println!(

@@ -153,9 +153,27 @@ async fn start(
     }
 }
 
+/// Bytes to reserve for a response: fetches carry their records, so size the buffer for them
+/// once instead of growing it by doubling (each growth copies what is there).
+fn size_hint(response: &ResponseKind) -> usize {
+    const OVERHEAD: usize = 1024;
+    match response {
+        ResponseKind::Fetch(fetch) => {
+            fetch
+                .responses
+                .iter()
+                .flat_map(|t| &t.partitions)
+                .map(|p| p.records.as_ref().map_or(0, |r| r.len()) + 64)
+                .sum::<usize>()
+                + OVERHEAD
+        }
+        _ => OVERHEAD,
+    }
+}
+
 /// A response frame: length, header at the version the API requires, body.
 fn encode(api: ApiKey, version: i16, correlation_id: i32, response: &ResponseKind) -> Response {
-    let mut buf = BytesMut::with_capacity(64);
+    let mut buf = BytesMut::with_capacity(size_hint(response));
     buf.put_i32(0);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     let encoded = header
