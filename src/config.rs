@@ -203,11 +203,15 @@ impl NeoConfig {
             }
             None => {}
         }
-        let env = Env::prefixed("NEO_").split("__").filter(|key| {
-            ENV_KEYS
-                .iter()
-                .any(|k| key.as_str() == *k || key.as_str().starts_with(&format!("{k}__")))
-        });
+        // Keys keep the variable's case here (`ADMIN__LISTEN`); figment lowercases them later.
+        let env = Env::prefixed("NEO_")
+            .filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                ENV_KEYS
+                    .iter()
+                    .any(|k| key == *k || key.starts_with(&format!("{k}__")))
+            })
+            .split("__");
         figment = figment.merge(env);
         let flags = FlagLayer {
             data_dir: args.data_dir.clone(),

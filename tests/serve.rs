@@ -210,3 +210,38 @@ fn a_kafka_port_in_use_is_a_one_line_error() {
     );
     assert!(line.contains("kafka") && line.contains(&addr), "{line}");
 }
+
+#[test]
+fn environment_variables_configure_nested_sections() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = neo()
+        .args(["serve", "--kafka-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("NEO_ADMIN__LISTEN", format!("127.0.0.1:{port}"))
+        .env("NEO_BROKER__NUM_PARTITIONS", "3")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("admin listening on ").nth(1) {
+                let _ = tx.send(addr.trim().to_string());
+            }
+        }
+    });
+    let found = rx.recv_timeout(Duration::from_secs(30));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        found,
+        Ok(format!("127.0.0.1:{port}")),
+        "NEO_ADMIN__LISTEN applied"
+    );
+}
