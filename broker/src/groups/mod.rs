@@ -254,10 +254,9 @@ impl GroupCoordinator {
                     _ => GroupError::UnknownMemberId,
                 });
             }
-            if let Some(instance) = &request.instance_id {
-                group
-                    .check_member(&request.member_id, Some(instance))
-                    .or_else(|e| if known { Err(e) } else { Ok(()) })?;
+            // A known member rejoining under a static id another member now holds is fenced.
+            if known && request.instance_id.is_some() {
+                group.check_member(&request.member_id, request.instance_id.as_deref())?;
             }
             request.member_id.clone()
         };
