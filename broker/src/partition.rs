@@ -105,27 +105,17 @@ pub(crate) enum AppendResult {
 /// Producer state from the batch headers of the last [`PRODUCER_STATE_WINDOW`] offsets.
 fn rebuild_producer_state(log: &PartitionLog) -> ProducerStates {
     let mut states = ProducerStates::default();
-    let end = log.log_end_offset();
-    let mut offset = log.log_start_offset().max(end - PRODUCER_STATE_WINDOW);
-    while offset < end {
-        let Ok(slice) = log.read(offset, 1 << 20, end) else {
-            break;
-        };
-        if slice.next_offset <= offset {
-            break;
+    let from = log.log_end_offset() - PRODUCER_STATE_WINDOW;
+    let replayed = log.for_each_batch(from, |batch| {
+        if let Ok(header) = BatchHeader::parse(batch)
+            && header.producer_id >= 0
+        {
+            let last = header.base_offset + i64::from(header.last_offset_delta);
+            states.record(&header, header.base_offset, last);
         }
-        let mut rest = &slice.records[..];
-        while let Ok(header) = BatchHeader::parse(rest) {
-            if header.producer_id >= 0 {
-                let last = header.base_offset + i64::from(header.last_offset_delta);
-                states.record(&header, header.base_offset, last);
-            }
-            let Some(next) = rest.get(header.total_len()..) else {
-                break;
-            };
-            rest = next;
-        }
-        offset = slice.next_offset;
+    });
+    if let Err(e) = replayed {
+        tracing::warn!(dir = %log.dir().display(), error = %e, "producer state rebuilt only in part");
     }
     states
 }

@@ -362,6 +362,30 @@ impl PartitionLog {
         }
     }
 
+    /// Calls `visit` with every whole batch from the one containing `from` to the log end, in
+    /// offset order (for replaying internal logs and rebuilding state on open).
+    pub fn for_each_batch(&self, from: i64, mut visit: impl FnMut(&[u8])) -> Result<(), LogError> {
+        let end = self.log_end_offset();
+        let mut offset = from.max(self.log_start_offset());
+        while offset < end {
+            let slice = self.read(offset, 1 << 20, end)?;
+            if slice.next_offset <= offset {
+                break;
+            }
+            let mut batches = &slice.records[..];
+            while let Some((_, len)) = batch_header::peek_offset_and_len(batches) {
+                let len = LOG_OVERHEAD + len.max(0) as usize;
+                let Some(batch) = batches.get(..len) else {
+                    break;
+                };
+                visit(batch);
+                batches = &batches[len..];
+            }
+            offset = slice.next_offset;
+        }
+        Ok(())
+    }
+
     /// Reads whole batches starting with the one that holds `offset`, up to `max_bytes`
     /// (at least one whole batch), not past `max_offset` (exclusive: e.g. the high watermark).
     pub fn read(

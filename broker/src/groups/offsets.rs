@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use neo_storage::batch_header::{self, LOG_OVERHEAD};
 use neo_storage::codec::{BatchBuilder, Compression, decode_records};
 use neo_storage::{Flusher, LogConfig, PartitionLog, now_ms};
 use parking_lot::Mutex;
@@ -57,25 +56,19 @@ impl OffsetStore {
         };
         let log = PartitionLog::open(&data_dir.join(OFFSETS_DIR), config, flusher)?;
         let mut groups: HashMap<String, GroupOffsets> = HashMap::new();
-        let mut offset = log.log_start_offset();
-        let end = log.log_end_offset();
-        while offset < end {
-            let slice = log.read(offset, 1 << 20, end)?;
-            if slice.next_offset <= offset {
-                break;
-            }
-            let mut batches = &slice.records[..];
-            while let Some((_, len)) = batch_header::peek_offset_and_len(batches) {
-                let len = LOG_OVERHEAD + len.max(0) as usize;
-                let Some(batch) = batches.get(..len) else {
-                    break;
-                };
-                for record in decode_records(batch).map_err(neo_storage::LogError::from)? {
+        let mut undecodable = None;
+        log.for_each_batch(0, |batch| match decode_records(batch) {
+            Ok(records) => {
+                for record in records {
                     apply(&mut groups, record.key, record.value);
                 }
-                batches = &batches[len..];
             }
-            offset = slice.next_offset;
+            Err(e) => {
+                undecodable.get_or_insert(e);
+            }
+        })?;
+        if let Some(e) = undecodable {
+            return Err(neo_storage::LogError::from(e).into());
         }
         Ok(OffsetStore {
             log,
