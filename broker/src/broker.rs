@@ -474,12 +474,7 @@ fn open_partition(
             "recovered log after unclean shutdown"
         );
     }
-    Ok(Arc::new(Partition::new(
-        topic,
-        index,
-        log,
-        topic_config.is_durable(),
-    )))
+    Ok(Arc::new(Partition::new(topic, index, log, topic_config)))
 }
 
 fn open_topic(

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use neo_storage::codec::Compression;
 use neo_storage::{FlushPolicy, LogConfig, TimestampType};
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +77,9 @@ pub struct TopicConfig {
     pub flush_ms: i64,
     #[serde(rename = "message.timestamp.type")]
     pub message_timestamp_type: String,
+    /// `producer` (store batches as sent) or the codec batches are stored in.
+    #[serde(rename = "compression.type")]
+    pub compression_type: String,
 }
 
 impl Default for TopicConfig {
@@ -92,6 +96,7 @@ impl Default for TopicConfig {
             flush_messages: 1,
             flush_ms: i64::MAX,
             message_timestamp_type: "CreateTime".to_string(),
+            compression_type: "producer".to_string(),
         }
     }
 }
@@ -99,7 +104,6 @@ impl Default for TopicConfig {
 /// Kafka topic configs Neo accepts and reports but does not act on (no effect on a single
 /// broker, or a Kafka tuning knob with no Neo counterpart). Anything else is rejected.
 const PASSIVE_KEYS: &[(&str, &str)] = &[
-    ("compression.type", "producer"),
     ("delete.retention.ms", "86400000"),
     ("file.delete.delay.ms", "60000"),
     ("follower.replication.throttled.replicas", ""),
@@ -153,6 +157,7 @@ impl TopicConfig {
     /// Names of the configs this struct enforces.
     pub const ENFORCED_KEYS: &'static [&'static str] = &[
         "cleanup.policy",
+        "compression.type",
         "flush.messages",
         "flush.ms",
         "index.interval.bytes",
@@ -210,13 +215,18 @@ impl TopicConfig {
                 "CreateTime" | "LogAppendTime" => self.message_timestamp_type = value.to_string(),
                 _ => return Err(invalid(key, value, "expected CreateTime or LogAppendTime")),
             },
-            "compression.type" if value != "producer" => {
-                return Err(invalid(
-                    key,
-                    value,
-                    "Neo stores batches as the producer compressed them: only `producer`",
-                ));
-            }
+            "compression.type" => match value {
+                "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd" => {
+                    self.compression_type = value.to_string()
+                }
+                _ => {
+                    return Err(invalid(
+                        key,
+                        value,
+                        "expected producer, uncompressed, gzip, snappy, lz4 or zstd",
+                    ));
+                }
+            },
             _ if PASSIVE_KEYS.iter().any(|(k, _)| *k == key) => {}
             _ => return Err(invalid(key, value, "unknown topic config")),
         }
@@ -242,6 +252,7 @@ impl TopicConfig {
             }
             .to_string(),
             "message.timestamp.type" => self.message_timestamp_type.clone(),
+            "compression.type" => self.compression_type.clone(),
             _ => {
                 return PASSIVE_KEYS
                     .iter()
@@ -280,6 +291,23 @@ impl TopicConfig {
                 is_default: !overrides.contains_key(name),
             })
             .collect()
+    }
+
+    /// The codec batches are stored in; `None` keeps the producer's (`producer`).
+    pub fn storage_compression(&self) -> Option<Compression> {
+        Some(match self.compression_type.as_str() {
+            "uncompressed" => Compression::None,
+            "gzip" => Compression::Gzip,
+            "snappy" => Compression::Snappy,
+            "lz4" => Compression::Lz4,
+            "zstd" => Compression::Zstd,
+            _ => return None,
+        })
+    }
+
+    /// True when the log keeps the latest record per key, so every record needs a key.
+    pub fn is_compacted(&self) -> bool {
+        self.cleanup_policy != CleanupPolicy::Delete
     }
 
     /// True when durable acknowledgements wait for fsync (the default, `flush.messages=1`).
@@ -328,7 +356,9 @@ mod tests {
         assert!(c.set("cleanup.policy", "delete,compact").is_ok());
         assert_eq!(c.get("cleanup.policy").unwrap(), "compact,delete");
         assert!(c.set("min.insync.replicas", "2").is_ok());
-        assert!(c.set("compression.type", "zstd").is_err());
+        assert!(c.set("compression.type", "brotli").is_err());
+        c.set("compression.type", "zstd").unwrap();
+        assert_eq!(c.storage_compression(), Some(Compression::Zstd));
     }
 
     #[test]

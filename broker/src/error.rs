@@ -46,6 +46,13 @@ pub enum BrokerError {
         epoch: i16,
         current: i16,
     },
+    /// Records the topic refuses (Kafka: INVALID_RECORD with per-record errors).
+    #[error("{message}")]
+    InvalidRecord {
+        message: String,
+        /// Positions of the refused records within their batch.
+        record_indexes: Vec<i32>,
+    },
     #[error("broker is shutting down")]
     ShuttingDown,
 }

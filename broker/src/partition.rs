@@ -4,8 +4,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use neo_storage::batch_header::BatchHeader;
 use neo_storage::{AppendInfo, LogError};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
+use crate::append_policy::AppendPolicy;
+use crate::config::TopicConfig;
 use crate::error::BrokerError;
 use crate::producer_state::{ProducerStates, SequenceCheck};
 
@@ -18,6 +20,8 @@ pub struct Partition {
     index: i32,
     log: PartitionLog,
     durable: AtomicBool,
+    /// What the topic's configs demand of incoming batches.
+    policy: RwLock<AppendPolicy>,
     /// Idempotent producers' recent batches; locked around check-and-append.
     producers: Mutex<ProducerStates>,
 }
@@ -26,20 +30,33 @@ pub struct Partition {
 const PRODUCER_STATE_WINDOW: i64 = 20_000;
 
 impl Partition {
-    pub(crate) fn new(topic: &str, index: i32, log: PartitionLog, durable: bool) -> Partition {
+    pub(crate) fn new(
+        topic: &str,
+        index: i32,
+        log: PartitionLog,
+        config: &TopicConfig,
+    ) -> Partition {
         let producers = Mutex::new(rebuild_producer_state(&log));
         Partition {
             topic: topic.to_string(),
             index,
             log,
-            durable: AtomicBool::new(durable),
+            durable: AtomicBool::new(config.is_durable()),
+            policy: RwLock::new(AppendPolicy::of(config)),
             producers,
         }
     }
 
     /// Appends `records`, checking idempotent producers' sequence numbers first: a retried
     /// batch is not appended again but answered with the offsets it got the first time.
+    /// Batches the topic wants in another codec are re-encoded first.
     pub(crate) fn append(&self, records: &mut [u8]) -> Result<AppendResult, BrokerError> {
+        let policy = *self.policy.read();
+        let mut reencoded = policy.apply(records, &self.topic, self.index)?;
+        let records: &mut [u8] = match reencoded.as_mut() {
+            Some(buffer) => buffer,
+            None => records,
+        };
         let header = BatchHeader::parse(records).map_err(LogError::from)?;
         if header.producer_id < 0 {
             return Ok(AppendResult::Appended(self.log.append(records)?));
@@ -90,8 +107,10 @@ impl Partition {
         self.durable.load(Ordering::Acquire)
     }
 
-    pub(crate) fn set_durable(&self, durable: bool) {
-        self.durable.store(durable, Ordering::Release);
+    /// Takes up a topic's changed configs.
+    pub(crate) fn apply_config(&self, config: &TopicConfig) {
+        self.durable.store(config.is_durable(), Ordering::Release);
+        *self.policy.write() = AppendPolicy::of(config);
     }
 }
 

@@ -86,7 +86,7 @@ impl Topic {
         let log_config = config.log_config();
         for partition in self.partitions.read().iter() {
             partition.log().set_config(log_config.clone());
-            partition.set_durable(config.is_durable());
+            partition.apply_config(&config);
         }
         *self.overrides.write() = overrides;
         *self.config.write() = config;

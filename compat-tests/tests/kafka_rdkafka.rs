@@ -368,3 +368,66 @@ async fn an_idempotent_producer_gets_dense_offsets_without_duplicates() {
     assert_eq!(values.len(), 2_000, "no record lost or duplicated");
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_compression_type_recompresses_and_compacted_topics_refuse_keyless_records() {
+    let broker = TestBroker::start().await;
+    let admin = admin(&broker);
+    let topics = [
+        NewTopic::new("stored-lz4", 1, TopicReplication::Fixed(1)).set("compression.type", "lz4"),
+        NewTopic::new("compacted", 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact"),
+    ];
+    for result in admin
+        .create_topics(&topics, &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        result.unwrap();
+    }
+
+    // Sent as gzip, stored as lz4 (as Kafka does), read back intact.
+    let producer = producer(&broker, &[("compression.type", "gzip"), ("linger.ms", "5")]);
+    for i in 0..20 {
+        let key = format!("k{i}");
+        let value = format!("value {i}");
+        producer
+            .send(
+                FutureRecord::to("stored-lz4").key(&key).payload(&value),
+                TIMEOUT,
+            )
+            .await
+            .unwrap();
+    }
+    let log = broker.broker.partition("stored-lz4", 0).unwrap();
+    let stored = log.log().read(0, 1 << 20, i64::MAX).unwrap().records;
+    let header = neo_storage::batch_header::BatchHeader::parse(&stored).unwrap();
+    assert_eq!(header.compression(), 3, "stored as lz4");
+    let consumer = consumer(&broker);
+    let back = consume(&consumer, "stored-lz4", 0, 20);
+    for (i, m) in back.iter().enumerate() {
+        assert_eq!(m.key(), Some(format!("k{i}").as_bytes()));
+        assert_eq!(m.payload(), Some(format!("value {i}").as_bytes()));
+    }
+
+    // A record without a key on a compacted topic: INVALID_RECORD, nothing stored.
+    let refused = producer
+        .send(
+            FutureRecord::<(), _>::to("compacted").payload("no key"),
+            TIMEOUT,
+        )
+        .await;
+    let (error, _) = refused.unwrap_err();
+    assert_eq!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::InvalidRecord)
+    );
+    let kept = producer
+        .send(
+            FutureRecord::to("compacted").key("k").payload("keyed"),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.offset, 0);
+    broker.stop().await;
+}

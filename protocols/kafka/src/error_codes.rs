@@ -19,6 +19,7 @@ fn kind(error: &BrokerError) -> ResponseError {
         BrokerError::ShuttingDown => ResponseError::NotLeaderOrFollower,
         BrokerError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
         BrokerError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
+        BrokerError::InvalidRecord { .. } => ResponseError::InvalidRecord,
         BrokerError::Log(log) => match log {
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             LogError::InvalidBatch(batch) => match batch {

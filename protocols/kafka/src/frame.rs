@@ -68,8 +68,15 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             max,
         });
     }
-    let mut body = BytesMut::zeroed(len as usize);
-    reader.read_exact(&mut body).await?;
+    // Read into spare capacity rather than zero-filling a buffer of up to 100 MiB first.
+    let len = len as usize;
+    let mut body = BytesMut::with_capacity(len);
+    while body.len() < len {
+        let missing = (len - body.len()) as u64;
+        if (&mut *reader).take(missing).read_buf(&mut body).await? == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+    }
     Ok(Some(body.freeze()))
 }
 

@@ -189,3 +189,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn recompress_keeps_records_and_producer_under_every_codec_pair() {
+    for from in ALL {
+        let mut b = BatchBuilder::new(from, 5_000).producer(42, 3, 17);
+        b.push(5_000, Some(b"k"), Some(b"v1"), &[header("h", Some("x"))]);
+        b.push(5_007, None, None, &[]);
+        let original = b.build().unwrap();
+        for to in ALL {
+            let again = recompress(&original, to).unwrap();
+            let h = batch_header::validate(&again).unwrap();
+            assert_eq!(Compression::from_attributes(h.attributes).unwrap(), to);
+            assert_eq!(
+                (h.producer_id, h.producer_epoch, h.base_sequence),
+                (42, 3, 17)
+            );
+            assert_eq!((h.base_timestamp, h.max_timestamp), (5_000, 5_007));
+            assert_eq!(
+                decode_records(&again).unwrap(),
+                decode_records(&original).unwrap()
+            );
+        }
+    }
+}

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use neo_broker::{Acks, Appended, BrokerError};
 
@@ -16,7 +18,8 @@ enum Outcome {
     Appended(Appended),
     /// Dropped unstored (`discard_produce`, benchmarks only).
     Discarded,
-    Failed(i16, Option<String>),
+    /// Refused: the error code, its message and the refused records' positions in the batch.
+    Failed(i16, Option<String>, Vec<i32>),
 }
 
 pub fn handle(handler: &Arc<Handler>, request: ProduceRequest) -> Reply {
@@ -29,8 +32,12 @@ pub fn handle(handler: &Arc<Handler>, request: ProduceRequest) -> Reply {
             .into_iter()
             .map(|data| {
                 let outcome = match (acks, data.records) {
-                    (None, _) => Outcome::Failed(ResponseError::InvalidRequiredAcks.code(), None),
-                    (Some(_), None) => Outcome::Failed(ResponseError::InvalidRecord.code(), None),
+                    (None, _) => {
+                        Outcome::Failed(ResponseError::InvalidRequiredAcks.code(), None, Vec::new())
+                    }
+                    (Some(_), None) => {
+                        Outcome::Failed(ResponseError::InvalidRecord.code(), None, Vec::new())
+                    }
                     (Some(_), Some(_)) if handler.config.discard_produce => Outcome::Discarded,
                     (Some(_), Some(records)) => {
                         let mut records = BytesMut::from(&records[..]);
@@ -57,7 +64,15 @@ pub fn handle(handler: &Arc<Handler>, request: ProduceRequest) -> Reply {
 
 fn failed(topic: &str, partition: i32, error: &BrokerError) -> Outcome {
     tracing::debug!(topic, partition, error = %error, "produce rejected");
-    Outcome::Failed(error_codes::code(error), Some(error.to_string()))
+    let record_indexes = match error {
+        BrokerError::InvalidRecord { record_indexes, .. } => record_indexes.clone(),
+        _ => Vec::new(),
+    };
+    Outcome::Failed(
+        error_codes::code(error),
+        Some(error.to_string()),
+        record_indexes,
+    )
 }
 
 /// Waits for every partition's acknowledgement and builds the response.
@@ -70,14 +85,14 @@ async fn respond(topics: Vec<(String, Vec<(i32, Outcome)>)>, acks: Acks) -> Prod
                 Outcome::Appended(appended) => appended
                     .acknowledged(acks)
                     .await
-                    .map_err(|e| (error_codes::code(&e), Some(e.to_string()))),
+                    .map_err(|e| (error_codes::code(&e), Some(e.to_string()), Vec::new())),
                 Outcome::Discarded => Ok(neo_broker::ProduceOutcome {
                     base_offset: 0,
                     last_offset: 0,
                     log_append_time: -1,
                     log_start_offset: 0,
                 }),
-                Outcome::Failed(code, message) => Err((code, message)),
+                Outcome::Failed(code, message, records) => Err((code, message, records)),
             };
             let response = PartitionProduceResponse::default().with_index(index);
             partition_responses.push(match result {
@@ -85,11 +100,17 @@ async fn respond(topics: Vec<(String, Vec<(i32, Outcome)>)>, acks: Acks) -> Prod
                     .with_base_offset(outcome.base_offset)
                     .with_log_append_time_ms(outcome.log_append_time)
                     .with_log_start_offset(outcome.log_start_offset),
-                Err((code, message)) => response
+                Err((code, message, records)) => response
                     .with_error_code(code)
                     .with_base_offset(-1)
                     .with_log_append_time_ms(-1)
                     .with_log_start_offset(-1)
+                    .with_record_errors(
+                        records
+                            .into_iter()
+                            .map(|i| BatchIndexAndErrorMessage::default().with_batch_index(i))
+                            .collect(),
+                    )
                     .with_error_message(message.map(Into::into)),
             });
         }
