@@ -126,27 +126,23 @@ impl Handler {
                 Reply::Now(Box::new(S::DescribeGroups(apis::groups::describe(self, r))))
             }
             R::ListGroups(r) => Reply::Now(Box::new(S::ListGroups(apis::groups::list(self, r)))),
-            R::DeleteGroups(r) => {
-                let handler = Arc::clone(self);
-                Reply::Later(Box::pin(async move {
-                    S::DeleteGroups(apis::groups::delete(&handler, r).await)
-                }))
-            }
-            R::OffsetCommit(r) => {
-                let handler = Arc::clone(self);
-                Reply::Later(Box::pin(async move {
-                    S::OffsetCommit(apis::offsets::commit(&handler, r).await)
-                }))
-            }
+            // Finished before the next request starts, like OffsetCommit below.
+            R::DeleteGroups(r) => Reply::Now(Box::new(S::DeleteGroups(
+                apis::groups::delete(self, r).await,
+            ))),
+            // Finished (fsynced) before the connection's next request starts, as Kafka
+            // answers one request of a connection at a time: an OffsetFetch right after an
+            // OffsetCommit sees the commit.
+            R::OffsetCommit(r) => Reply::Now(Box::new(S::OffsetCommit(
+                apis::offsets::commit(self, r).await,
+            ))),
             R::OffsetFetch(r) => Reply::Now(Box::new(S::OffsetFetch(apis::offsets::fetch(
                 self, version, r,
             )))),
-            R::OffsetDelete(r) => {
-                let handler = Arc::clone(self);
-                Reply::Later(Box::pin(async move {
-                    S::OffsetDelete(apis::offsets::delete(&handler, r).await)
-                }))
-            }
+            // Finished before the next request starts, like OffsetCommit above.
+            R::OffsetDelete(r) => Reply::Now(Box::new(S::OffsetDelete(
+                apis::offsets::delete(self, r).await,
+            ))),
             other => {
                 // Decoding only accepts the APIs in `versions::SUPPORTED_APIS`, each handled above.
                 tracing::error!(request = ?std::mem::discriminant(&other), "no handler for a supported API");
