@@ -25,6 +25,13 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{Offset, TopicPartitionList};
 
 const RECORD: usize = 100;
+/// Repetitions of each produce figure.
+const ROUNDS: usize = 5;
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
 
 #[derive(Default)]
 struct Counting {
@@ -328,44 +335,8 @@ fn main() {
     let broker = runtime.block_on(TestBroker::start_in(dir.path(), TopicConfig::default()));
 
     println!("librdkafka against Neo, {records} records of {RECORD} bytes, same run:");
-    // Rounds alternate between the two brokers so neither gets the warm client; best of three.
-    let (mut discard_rate, mut acks1) = (0f64, 0f64);
-    for round in 0..3 {
-        discard_rate = discard_rate.max(produce_throughput(
-            &discard,
-            &format!("bench-{round}"),
-            "1",
-            records,
-        ));
-        acks1 = acks1.max(produce_throughput(&broker, "acks1", "1", records));
-    }
-    drop(discard);
-    let acks_all = (0..3)
-        .map(|_| produce_throughput(&broker, "acksall", "all", records))
-        .fold(0f64, f64::max);
-    println!(
-        "produce acks=1 linger.ms=5:   {:>10.0} records/s  ({:.0}% of the discard broker's {:.0}/s)",
-        acks1,
-        100.0 * acks1 / discard_rate,
-        discard_rate
-    );
-    println!(
-        "produce acks=all (durable):   {:>10.0} records/s  ({:.0}% of acks=1)",
-        acks_all,
-        100.0 * acks_all / acks1
-    );
-    let consumed = consume_throughput(&broker, "acks1", records);
-    println!(
-        "consume from the beginning:   {consumed:>10.0} records/s (rdkafka crate, one poll per record)"
-    );
-    let consumed = consume_batched(&broker, "acks1", records);
-    println!(
-        "consume from the beginning:   {consumed:>10.0} records/s (librdkafka batch call, 10,000 per call)"
-    );
-    if let Some(rate) = consume_with_kcat(&broker, "acks1", records) {
-        println!("consume from the beginning:   {rate:>10.0} records/s (kcat, whole command)");
-    }
-
+    // Latency first: the throughput runs leave gigabytes of dirty pages whose writeback
+    // would stall the fsyncs of the acks=all figure for a while.
     let e2e = end_to_end(&broker, "e2e", 1_000, 5);
     println!(
         "end-to-end at 1000/s:         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} records)",
@@ -386,5 +357,66 @@ fn main() {
         percentile(&acks, 0.50),
         percentile(&acks, 0.99)
     );
+    // Paired rounds, alternating which broker goes first so neither always gets the warm
+    // client; the figure is the median of the rounds' ratios (the machine is noisy).
+    let mut ratios = Vec::new();
+    let mut acks1_rates = Vec::new();
+    let mut discard_rates = Vec::new();
+    for round in 0..ROUNDS {
+        let topic = format!("bench-{round}");
+        let pair = |first_discard: bool| {
+            if first_discard {
+                let d = produce_throughput(&discard, &topic, "1", records);
+                (d, produce_throughput(&broker, "acks1", "1", records))
+            } else {
+                let a = produce_throughput(&broker, "acks1", "1", records);
+                (produce_throughput(&discard, &topic, "1", records), a)
+            }
+        };
+        let (d, a) = pair(round % 2 == 0);
+        ratios.push(a / d);
+        acks1_rates.push(a);
+        discard_rates.push(d);
+    }
+    drop(discard);
+    let acks_all_rates: Vec<f64> = (0..ROUNDS)
+        .map(|_| produce_throughput(&broker, "acksall", "all", records))
+        .collect();
+    let acks1 = median(acks1_rates);
+    let acks_all = median(acks_all_rates);
+    println!(
+        "produce acks=1 linger.ms=5:   {:>10.0} records/s  (median of {ROUNDS} paired rounds: {:.0}% of the discard broker's {:.0}/s)",
+        acks1,
+        100.0 * median(ratios),
+        median(discard_rates)
+    );
+    println!(
+        "produce acks=all (durable):   {:>10.0} records/s  (median of {ROUNDS}: {:.0}% of acks=1)",
+        acks_all,
+        100.0 * acks_all / acks1
+    );
+    let consumed = median(
+        (0..3)
+            .map(|_| consume_throughput(&broker, "acks1", records))
+            .collect(),
+    );
+    println!(
+        "consume from the beginning:   {consumed:>10.0} records/s (median of 3; rdkafka crate, one poll per record)"
+    );
+    let consumed = median(
+        (0..3)
+            .map(|_| consume_batched(&broker, "acks1", records))
+            .collect(),
+    );
+    println!(
+        "consume from the beginning:   {consumed:>10.0} records/s (median of 3; librdkafka batch call, 10,000 per call)"
+    );
+    let kcat: Option<Vec<f64>> = (0..3)
+        .map(|_| consume_with_kcat(&broker, "acks1", records))
+        .collect();
+    if let Some(rate) = kcat.map(median) {
+        println!("consume from the beginning:   {rate:>10.0} records/s (median of 3; kcat, whole command)");
+    }
+
     drop(broker);
 }
