@@ -415,7 +415,9 @@ fn main() {
         .map(|_| consume_with_kcat(&broker, "acks1", records))
         .collect();
     if let Some(rate) = kcat.map(median) {
-        println!("consume from the beginning:   {rate:>10.0} records/s (median of 3; kcat, whole command)");
+        println!(
+            "consume from the beginning:   {rate:>10.0} records/s (median of 3; kcat, whole command)"
+        );
     }
 
     drop(broker);

@@ -16,6 +16,7 @@ pub mod partition;
 pub mod produce;
 mod producer_ids;
 pub mod producer_state;
+pub mod queues;
 pub mod topic;
 pub mod topic_name;
 

@@ -1,0 +1,17 @@
+//! Queues on the log: a partition log read through a queue cursor (Kafka's share groups,
+//! KIP-932), the semantics AMQP and SQS queues need: deliver with a lock, settle, requeue,
+//! dead-letter, delay, time-to-live and ordered groups.
+
+mod cursor;
+mod cursor_event;
+mod cursor_store;
+mod queue;
+
+pub use cursor::{Acquired, CursorConfig, CursorError, Delivery, QueueCursor, RecordMeta};
+pub use cursor_event::{CursorEvent, SnapshotEntry};
+pub use queue::{
+    EXPIRES_AT_HEADER, NOT_BEFORE_HEADER, Queue, QueueConfig, QueueCounts, QueuedRecord, Received,
+};
+
+#[cfg(test)]
+mod tests;

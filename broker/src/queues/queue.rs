@@ -1,0 +1,434 @@
+//! A queue: a partition log read through a queue cursor whose changes are kept in a cursor
+//! log. Gateways (AMQP, SQS, native) enqueue records, receive them with a lock, and settle
+//! them; the same records stay readable as a Kafka topic partition.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use neo_storage::batch_header::BatchHeader;
+use neo_storage::codec::{Header, decode_records};
+use neo_storage::{Flusher, LogError};
+use parking_lot::Mutex;
+
+use super::cursor::{Acquired, CursorConfig, CursorError, QueueCursor, RecordMeta};
+use super::cursor_event::CursorEvent;
+use super::cursor_store::CursorStore;
+use crate::error::BrokerError;
+use crate::partition::{AppendResult, Partition};
+
+/// Header with the time (ms since the epoch, decimal) before which a record is not delivered.
+pub const NOT_BEFORE_HEADER: &str = "neo.not-before";
+/// Header with the time (ms since the epoch, decimal) from which a record is not delivered.
+pub const EXPIRES_AT_HEADER: &str = "neo.expires-at";
+
+/// How a queue behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueConfig {
+    pub cursor: CursorConfig,
+    /// Every record waits this long after its timestamp before delivery.
+    pub delay_ms: i64,
+    /// Records older than this are not delivered (dropped or dead-lettered).
+    pub ttl_ms: Option<i64>,
+    /// Most records loaded ahead of the in-flight ones while looking for deliverable records
+    /// (delayed records and busy groups are passed over): the cursor's memory bound.
+    pub scan_window: usize,
+    /// A snapshot is written after this many cursor events.
+    pub snapshot_every: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            cursor: CursorConfig::default(),
+            delay_ms: 0,
+            ttl_ms: None,
+            scan_window: 10_000,
+            snapshot_every: 10_000,
+        }
+    }
+}
+
+/// A record read from a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedRecord {
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    pub headers: Vec<Header>,
+    /// How many times it has been delivered, this time included (0 when not delivered).
+    pub deliveries: u32,
+}
+
+/// What [`Queue::receive`] found.
+#[derive(Debug, Default)]
+pub struct Received {
+    pub delivered: Vec<QueuedRecord>,
+    /// Settled because their time-to-live passed: the caller dead-letters or drops them.
+    pub expired: Vec<QueuedRecord>,
+    /// Settled because they were delivered too often: the caller dead-letters them.
+    pub dead: Vec<QueuedRecord>,
+}
+
+/// A queue over one partition.
+#[derive(Debug)]
+pub struct Queue {
+    partition: Arc<Partition>,
+    config: QueueConfig,
+    cursor: Mutex<QueueCursor>,
+    store: CursorStore,
+}
+
+/// Counts for queue attributes (SQS ApproximateNumberOf..., AMQP message counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Not held by a consumer (delayed ones included).
+    pub available: u64,
+    /// Held by consumers.
+    pub in_flight: u64,
+}
+
+impl Queue {
+    /// Opens the queue over `partition`, its cursor log in `cursor_dir`, rebuilding the
+    /// cursor from the last snapshot and the events after it.
+    pub fn open(
+        partition: Arc<Partition>,
+        cursor_dir: &Path,
+        config: QueueConfig,
+        flusher: Arc<Flusher>,
+    ) -> Result<Queue, BrokerError> {
+        let (store, replay) = CursorStore::open(cursor_dir, flusher)?;
+        let log_start = partition.log().log_start_offset();
+        let mut cursor = replay
+            .snapshot
+            .as_ref()
+            .and_then(|s| QueueCursor::from_snapshot(config.cursor, s))
+            .unwrap_or_else(|| QueueCursor::new(config.cursor, log_start));
+        let queue = Queue {
+            partition,
+            config,
+            cursor: Mutex::new(QueueCursor::default()),
+            store,
+        };
+        for event in &replay.events {
+            if let Some(offset) = event_offset(event) {
+                queue.load_through(&mut cursor, offset)?;
+            }
+            cursor.replay(event);
+        }
+        cursor.finish_replay();
+        // Records retention deleted meanwhile are settled: there is nothing left to deliver.
+        cursor.purge(log_start, true);
+        // The holds the restart ended are written down (as a snapshot), so a later replay
+        // does not see them as held.
+        queue.store.snapshot(&cursor.snapshot())?;
+        *queue.cursor.lock() = cursor;
+        Ok(queue)
+    }
+
+    /// The partition holding the records.
+    pub fn partition(&self) -> &Arc<Partition> {
+        &self.partition
+    }
+
+    /// Appends one or more batches of records; returns the offsets they got. Callers that
+    /// promise durability wait on [`neo_storage::PartitionLog::wait_durable`].
+    pub fn enqueue(&self, records: &mut [u8]) -> Result<(i64, i64), BrokerError> {
+        Ok(match self.partition.append(records)? {
+            AppendResult::Appended(info) => (info.base_offset, info.last_offset),
+            AppendResult::Duplicate {
+                base_offset,
+                last_offset,
+            } => (base_offset, last_offset),
+        })
+    }
+
+    /// Hands up to `max` records to `consumer`, each held until `deadline` (ms since the
+    /// epoch). Holds that ended are released first.
+    pub fn receive(
+        &self,
+        now: i64,
+        max: usize,
+        deadline: i64,
+        consumer: u64,
+    ) -> Result<Received, BrokerError> {
+        let mut cursor = self.cursor.lock();
+        let mut events = cursor.expire_locks(now);
+        let mut acquired = Acquired::default();
+        loop {
+            let wanted = max - acquired.delivered.len();
+            let (got, changes) = cursor.acquire(now, wanted, deadline, consumer);
+            events.extend(changes);
+            acquired.delivered.extend(got.delivered);
+            acquired.expired.extend(got.expired);
+            acquired.dead.extend(got.dead);
+            if acquired.delivered.len() >= max || !self.load_more(&mut cursor, max)? {
+                break;
+            }
+        }
+        self.write(&cursor, &events)?;
+        drop(cursor);
+        let offsets: Vec<i64> = acquired
+            .delivered
+            .iter()
+            .map(|d| d.offset)
+            .chain(acquired.expired.iter().copied())
+            .chain(acquired.dead.iter().copied())
+            .collect();
+        let mut records = self.read_records(&offsets)?;
+        let mut take = |offset: i64, deliveries: u32| {
+            records.remove(&offset).map(|mut r| {
+                r.deliveries = deliveries;
+                r
+            })
+        };
+        Ok(Received {
+            delivered: acquired
+                .delivered
+                .iter()
+                .filter_map(|d| take(d.offset, d.deliveries))
+                .collect(),
+            expired: acquired
+                .expired
+                .iter()
+                .filter_map(|o| take(*o, 0))
+                .collect(),
+            dead: acquired.dead.iter().filter_map(|o| take(*o, 0)).collect(),
+        })
+    }
+
+    /// Settles records `consumer` (if given) holds. Durable once [`Self::sync`] returns.
+    pub fn ack(&self, offsets: &[i64], consumer: Option<u64>) -> Vec<Result<(), CursorError>> {
+        self.settle_each(offsets, |c, o| c.ack(o, consumer))
+    }
+
+    /// Settles held records without delivering them again (rejected, not requeued).
+    pub fn archive(&self, offsets: &[i64], consumer: Option<u64>) -> Vec<Result<(), CursorError>> {
+        self.settle_each(offsets, |c, o| c.archive(o, consumer))
+    }
+
+    /// Makes held records available again (requeue).
+    pub fn release(&self, offsets: &[i64], consumer: Option<u64>) -> Vec<Result<(), CursorError>> {
+        self.settle_each(offsets, |c, o| c.release(o, consumer))
+    }
+
+    /// Moves a held record's deadline (SQS ChangeMessageVisibility).
+    pub fn set_deadline(
+        &self,
+        offset: i64,
+        consumer: Option<u64>,
+        deadline: i64,
+    ) -> Result<(), CursorError> {
+        self.cursor.lock().set_deadline(offset, consumer, deadline)
+    }
+
+    /// Releases everything `consumer` holds (its connection or channel is gone).
+    pub fn release_consumer(&self, consumer: u64) -> Result<(), BrokerError> {
+        let mut cursor = self.cursor.lock();
+        let events = cursor.release_consumer(consumer);
+        self.write(&cursor, &events)
+    }
+
+    /// Settles every record in the queue now; held ones too with `in_flight` (SQS
+    /// PurgeQueue) or not (AMQP queue.purge). Returns how many were settled.
+    pub fn purge(&self, in_flight: bool) -> Result<u64, BrokerError> {
+        let mut cursor = self.cursor.lock();
+        let before = self.counts_of(&cursor);
+        let end = self.partition.high_watermark();
+        let event = cursor.purge(end, in_flight);
+        self.write(&cursor, &[event])?;
+        let after = self.counts_of(&cursor);
+        Ok((before.available + before.in_flight).saturating_sub(after.available + after.in_flight))
+    }
+
+    /// How many records wait and how many are held.
+    pub fn counts(&self) -> QueueCounts {
+        self.counts_of(&self.cursor.lock())
+    }
+
+    /// Records the cursor holds in memory (loaded and not settled): bounded by the in-flight
+    /// records and the scan window, whatever the queue's depth.
+    pub fn loaded(&self) -> usize {
+        self.cursor.lock().len()
+    }
+
+    /// Waits until every cursor change so far is fsynced.
+    pub async fn sync(&self) -> Result<(), BrokerError> {
+        self.store.sync().await
+    }
+
+    /// Closes the cursor log cleanly (a snapshot first, so the next open replays nothing).
+    pub fn close(&self) -> Result<(), BrokerError> {
+        let snapshot = self.cursor.lock().snapshot();
+        self.store.snapshot(&snapshot)?;
+        self.store.close()
+    }
+
+    fn counts_of(&self, cursor: &QueueCursor) -> QueueCounts {
+        let unread = (self.partition.high_watermark() - cursor.head()).max(0) as u64;
+        QueueCounts {
+            available: unread + cursor.available() as u64,
+            in_flight: cursor.in_flight() as u64,
+        }
+    }
+
+    fn settle_each(
+        &self,
+        offsets: &[i64],
+        mut change: impl FnMut(&mut QueueCursor, i64) -> Result<CursorEvent, CursorError>,
+    ) -> Vec<Result<(), CursorError>> {
+        let mut cursor = self.cursor.lock();
+        let mut events = Vec::new();
+        let results = offsets
+            .iter()
+            .map(|o| change(&mut cursor, *o).map(|e| events.push(e)))
+            .collect();
+        if let Err(e) = self.write(&cursor, &events) {
+            // The change stands in memory; a restart may deliver these records again.
+            tracing::error!(error = %e, "cannot write queue cursor changes");
+        }
+        results
+    }
+
+    /// Appends `events` to the cursor log, with a snapshot when one is due.
+    fn write(&self, cursor: &QueueCursor, events: &[CursorEvent]) -> Result<(), BrokerError> {
+        self.store.append(events)?;
+        if self.store.since_snapshot() >= self.config.snapshot_every {
+            self.store.snapshot(&cursor.snapshot())?;
+        }
+        Ok(())
+    }
+
+    /// Loads the next records after the head into the cursor; false when there is nothing
+    /// more to load or the scan window is full.
+    fn load_more(&self, cursor: &mut QueueCursor, max: usize) -> Result<bool, BrokerError> {
+        let room = (cursor.in_flight() + self.config.scan_window).saturating_sub(cursor.len());
+        let hw = self.partition.high_watermark();
+        if room == 0 || cursor.head() >= hw {
+            return Ok(false);
+        }
+        let want = room.min(max.max(64)) as i64;
+        self.load_range(cursor, cursor.head(), (cursor.head() + want).min(hw))?;
+        Ok(true)
+    }
+
+    /// Loads every record from the head through `offset` (replay).
+    fn load_through(&self, cursor: &mut QueueCursor, offset: i64) -> Result<(), BrokerError> {
+        let end = (offset + 1).min(self.partition.log().log_end_offset());
+        if cursor.head() < end {
+            self.load_range(cursor, cursor.head(), end)?;
+        }
+        Ok(())
+    }
+
+    /// Loads the records of offsets `from..to` into the cursor.
+    fn load_range(&self, cursor: &mut QueueCursor, from: i64, to: i64) -> Result<(), BrokerError> {
+        let log = self.partition.log();
+        let from = from.max(log.log_start_offset());
+        cursor.skip_to(from);
+        let mut next = from;
+        while next < to {
+            let slice = log.read(next, 1 << 20, to)?;
+            if slice.records.is_empty() {
+                break;
+            }
+            let mut metas = Vec::new();
+            for_each_record(&slice.records, |record| {
+                if record.offset >= next && record.offset < to {
+                    metas.push(self.meta(&record));
+                }
+            })?;
+            cursor.load(metas);
+            next = slice.next_offset.max(next + 1);
+        }
+        cursor.skip_to(to);
+        Ok(())
+    }
+
+    fn meta(&self, record: &QueuedRecord) -> RecordMeta {
+        let header_time = |name: &str| {
+            record
+                .headers
+                .iter()
+                .find(|h| h.key == name)
+                .and_then(|h| h.value.as_ref())
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .and_then(|v| v.parse::<i64>().ok())
+        };
+        let ttl_end = self
+            .config
+            .ttl_ms
+            .map(|ttl| record.timestamp.saturating_add(ttl));
+        let expires_at = match (header_time(EXPIRES_AT_HEADER), ttl_end) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        RecordMeta {
+            offset: record.offset,
+            available_at: header_time(NOT_BEFORE_HEADER)
+                .unwrap_or(i64::MIN)
+                .max(record.timestamp.saturating_add(self.config.delay_ms)),
+            expires_at,
+            group: record.key.clone(),
+        }
+    }
+
+    /// The records at `offsets`, read batch by batch.
+    fn read_records(&self, offsets: &[i64]) -> Result<HashMap<i64, QueuedRecord>, BrokerError> {
+        let mut wanted: Vec<i64> = offsets.to_vec();
+        wanted.sort_unstable();
+        let mut found = HashMap::with_capacity(wanted.len());
+        let log = self.partition.log();
+        let end = log.log_end_offset();
+        for offset in wanted {
+            if found.contains_key(&offset) || offset < log.log_start_offset() {
+                continue;
+            }
+            let slice = log.read(offset, 1, end)?;
+            for_each_record(&slice.records, |record| {
+                found.entry(record.offset).or_insert(record);
+            })?;
+        }
+        Ok(found)
+    }
+}
+
+/// The offset an event is about, if it is about one record.
+fn event_offset(event: &CursorEvent) -> Option<i64> {
+    match *event {
+        CursorEvent::Acquired { offset, .. }
+        | CursorEvent::Acked { offset }
+        | CursorEvent::Archived { offset }
+        | CursorEvent::Released { offset } => Some(offset),
+        CursorEvent::Purged { .. } | CursorEvent::Snapshot { .. } => None,
+    }
+}
+
+/// Calls `visit` with every record of the whole batches in `bytes`.
+fn for_each_record(bytes: &[u8], mut visit: impl FnMut(QueuedRecord)) -> Result<(), BrokerError> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let header = BatchHeader::parse(rest).map_err(LogError::from)?;
+        let len = header.total_len().min(rest.len());
+        let (batch, tail) = rest.split_at(len);
+        for record in decode_records(batch).map_err(LogError::from)? {
+            let timestamp = if header.is_log_append_time() {
+                header.max_timestamp
+            } else {
+                record.timestamp(header.base_timestamp)
+            };
+            visit(QueuedRecord {
+                offset: record.offset(header.base_offset),
+                timestamp,
+                key: record.key,
+                value: record.value,
+                headers: record.headers,
+                deliveries: 0,
+            });
+        }
+        rest = tail;
+    }
+    Ok(())
+}
