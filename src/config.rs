@@ -110,6 +110,9 @@ pub struct BrokerSection {
     pub flush_threads: usize,
     /// Seconds between retention passes.
     pub retention_check_interval_secs: u64,
+    /// Milliseconds between compaction passes over compacted topics
+    /// (`log.cleaner.backoff.ms`).
+    pub log_cleaner_backoff_ms: u64,
     /// How long a new consumer group waits for more members (`group.initial.rebalance.delay.ms`).
     pub group_initial_rebalance_delay_ms: u64,
     /// Smallest session timeout a member may ask for (`group.min.session.timeout.ms`).
@@ -128,6 +131,7 @@ impl Default for BrokerSection {
             num_partitions: defaults.num_partitions,
             flush_threads: defaults.flush_threads,
             retention_check_interval_secs: defaults.maintenance_interval.as_secs(),
+            log_cleaner_backoff_ms: defaults.cleaner_interval.as_millis() as u64,
             group_initial_rebalance_delay_ms: defaults.groups.initial_rebalance_delay.as_millis()
                 as u64,
             group_min_session_timeout_ms: defaults.groups.min_session_timeout.as_millis() as u64,
@@ -260,6 +264,7 @@ impl NeoConfig {
             maintenance_interval: Duration::from_secs(
                 self.broker.retention_check_interval_secs.max(1),
             ),
+            cleaner_interval: Duration::from_millis(self.broker.log_cleaner_backoff_ms.max(1)),
             groups: GroupConfig {
                 initial_rebalance_delay: Duration::from_millis(
                     self.broker.group_initial_rebalance_delay_ms,

@@ -378,11 +378,15 @@ impl Broker {
     }
 
     /// Runs retention and `flush.ms` checks on every partition once.
-    pub fn run_maintenance(&self, retention: bool) {
+    pub fn run_maintenance(&self, retention: bool, cleaning: bool) {
         let now = now_ms();
         for topic in self.topics() {
+            let config = topic.config();
             for partition in topic.partitions() {
                 partition.log().flush_if_due(now);
+                if cleaning && config.is_compacted() {
+                    partition.compact_if_grown(now, config.delete_retention_ms);
+                }
                 if retention {
                     match partition.log().apply_retention(now) {
                         Ok(0) => {}

@@ -23,6 +23,8 @@ pub struct BrokerConfig {
     pub flush_threads: usize,
     /// How often retention and `flush.ms` are checked.
     pub maintenance_interval: Duration,
+    /// How often compacted topics are compacted (`log.cleaner.backoff.ms`).
+    pub cleaner_interval: Duration,
     /// Consumer group settings.
     pub groups: crate::groups::GroupConfig,
 }
@@ -35,6 +37,7 @@ impl Default for BrokerConfig {
             num_partitions: 1,
             flush_threads: 4,
             maintenance_interval: Duration::from_secs(30),
+            cleaner_interval: Duration::from_secs(15),
             groups: crate::groups::GroupConfig::default(),
         }
     }
@@ -77,6 +80,9 @@ pub struct TopicConfig {
     pub flush_ms: i64,
     #[serde(rename = "message.timestamp.type")]
     pub message_timestamp_type: String,
+    /// How long compaction keeps a key's tombstone (null value).
+    #[serde(rename = "delete.retention.ms")]
+    pub delete_retention_ms: i64,
     /// `producer` (store batches as sent) or the codec batches are stored in.
     #[serde(rename = "compression.type")]
     pub compression_type: String,
@@ -97,6 +103,7 @@ impl Default for TopicConfig {
             flush_ms: i64::MAX,
             message_timestamp_type: "CreateTime".to_string(),
             compression_type: "producer".to_string(),
+            delete_retention_ms: 86_400_000,
         }
     }
 }
@@ -104,7 +111,6 @@ impl Default for TopicConfig {
 /// Kafka topic configs Neo accepts and reports but does not act on (no effect on a single
 /// broker, or a Kafka tuning knob with no Neo counterpart). Anything else is rejected.
 const PASSIVE_KEYS: &[(&str, &str)] = &[
-    ("delete.retention.ms", "86400000"),
     ("file.delete.delay.ms", "60000"),
     ("follower.replication.throttled.replicas", ""),
     ("leader.replication.throttled.replicas", ""),
@@ -158,6 +164,7 @@ impl TopicConfig {
     pub const ENFORCED_KEYS: &'static [&'static str] = &[
         "cleanup.policy",
         "compression.type",
+        "delete.retention.ms",
         "flush.messages",
         "flush.ms",
         "index.interval.bytes",
@@ -195,6 +202,7 @@ impl TopicConfig {
             }
             "flush.messages" => self.flush_messages = parse_long(key, value, 1)?,
             "flush.ms" => self.flush_ms = parse_long(key, value, 0)?,
+            "delete.retention.ms" => self.delete_retention_ms = parse_long(key, value, 0)?,
             "cleanup.policy" => {
                 let mut parts: Vec<&str> = value.split(',').map(str::trim).collect();
                 parts.sort_unstable();
@@ -245,6 +253,7 @@ impl TopicConfig {
             "max.message.bytes" => self.max_message_bytes.to_string(),
             "flush.messages" => self.flush_messages.to_string(),
             "flush.ms" => self.flush_ms.to_string(),
+            "delete.retention.ms" => self.delete_retention_ms.to_string(),
             "cleanup.policy" => match self.cleanup_policy {
                 CleanupPolicy::Delete => "delete",
                 CleanupPolicy::Compact => "compact",

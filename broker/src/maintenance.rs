@@ -1,4 +1,5 @@
-//! The background task: `flush.ms` every second, retention every `maintenance_interval`.
+//! The background task: `flush.ms` every second, retention every `maintenance_interval`,
+//! compaction of compacted topics every `cleaner_interval`.
 
 use std::sync::Weak;
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ pub(crate) async fn run(broker: Weak<Broker>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_retention = Instant::now();
+    let mut last_cleaning = Instant::now();
     loop {
         tick.tick().await;
         let Some(broker) = broker.upgrade() else {
@@ -19,11 +21,15 @@ pub(crate) async fn run(broker: Weak<Broker>) {
         if retention {
             last_retention = Instant::now();
         }
+        let cleaning = last_cleaning.elapsed() >= broker.config().cleaner_interval;
+        if cleaning {
+            last_cleaning = Instant::now();
+        }
         if retention {
             broker.groups().expire_offsets().await;
         }
         let b = broker.clone();
-        // Retention deletes files: keep that off the async workers.
-        let _ = tokio::task::spawn_blocking(move || b.run_maintenance(retention)).await;
+        // Retention and compaction write and delete files: keep that off the async workers.
+        let _ = tokio::task::spawn_blocking(move || b.run_maintenance(retention, cleaning)).await;
     }
 }

@@ -1,6 +1,6 @@
 //! One partition of a topic: its log and the high watermark readers may see.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use neo_storage::batch_header::BatchHeader;
 use neo_storage::{AppendInfo, LogError};
@@ -24,6 +24,8 @@ pub struct Partition {
     policy: RwLock<AppendPolicy>,
     /// Idempotent producers' recent batches; locked around check-and-append.
     producers: Mutex<ProducerStates>,
+    /// Log end at the last compaction: a log that has not grown is not compacted again.
+    compacted_at: AtomicI64,
 }
 
 /// Offsets at the end of the log whose batches rebuild producer state on open.
@@ -44,6 +46,7 @@ impl Partition {
             durable: AtomicBool::new(config.is_durable()),
             policy: RwLock::new(AppendPolicy::of(config)),
             producers,
+            compacted_at: AtomicI64::new(-1),
         }
     }
 
@@ -105,6 +108,36 @@ impl Partition {
     /// Whether acknowledgements and reads wait for fsync.
     pub fn is_durable(&self) -> bool {
         self.durable.load(Ordering::Acquire)
+    }
+
+    /// Compacts the sealed segments (`cleanup.policy=compact`) if the log grew since the last
+    /// time; failures are logged and retried at the next pass.
+    pub(crate) fn compact_if_grown(&self, now: i64, delete_retention_ms: i64) {
+        let end = self.log.log_end_offset();
+        if self.log.segment_count() < 2 || self.compacted_at.load(Ordering::Acquire) == end {
+            return;
+        }
+        match self.log.compact(now, delete_retention_ms) {
+            Ok(report) => {
+                self.compacted_at.store(end, Ordering::Release);
+                if report.records_removed > 0 {
+                    tracing::info!(
+                        topic = self.topic,
+                        partition = self.index,
+                        removed = report.records_removed,
+                        bytes_before = report.bytes_before,
+                        bytes_after = report.bytes_after,
+                        "compacted"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(
+                topic = self.topic,
+                partition = self.index,
+                error = %e,
+                "compaction failed"
+            ),
+        }
     }
 
     /// Takes up a topic's changed configs.

@@ -9,6 +9,7 @@
 pub mod batch_header;
 mod checkpoint;
 pub mod codec;
+mod compaction;
 pub mod config;
 pub mod error;
 mod flusher;
@@ -21,6 +22,7 @@ mod sparse_index;
 mod time_index;
 mod time_lookup;
 
+pub use compaction::CompactionReport;
 pub use config::{FlushPolicy, LogConfig, TimestampType};
 pub use error::{BatchError, LogError};
 pub use flusher::{Flusher, SyncObserver};

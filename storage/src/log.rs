@@ -80,6 +80,9 @@ pub(crate) struct LogInner {
     pub(crate) leader_epoch: AtomicI32,
     pub(crate) closed: AtomicBool,
     pub(crate) bytes_appended: AtomicU64,
+    /// Held by work that replaces or removes whole segments (compaction, retention), so
+    /// they never act on the same segment at once.
+    pub(crate) maintenance: Mutex<()>,
     pub(crate) me: Weak<LogInner>,
 }
 
@@ -145,6 +148,7 @@ impl PartitionLog {
             leader_epoch: AtomicI32::new(0),
             closed: AtomicBool::new(false),
             bytes_appended: AtomicU64::new(0),
+            maintenance: Mutex::new(()),
             me: me.clone(),
         });
         report.duration = started.elapsed();
@@ -594,6 +598,13 @@ fn validate_batches(records: &[u8], config: &LogConfig) -> Result<Vec<BatchHeade
             available: rest.len(),
         })?;
         let header = batch_header::validate(batch)?;
+        if header.records_count > 0 && header.last_offset_delta != header.records_count - 1 {
+            return Err(BatchError::BadRecordCount {
+                count: header.records_count,
+                last_offset_delta: header.last_offset_delta,
+            }
+            .into());
+        }
         if header.compression() == 0 {
             crate::codec::check_offset_deltas(batch)?;
         }

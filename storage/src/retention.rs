@@ -74,6 +74,7 @@ impl PartitionLog {
         if count == 0 {
             return Ok(());
         }
+        let _maintenance = self.inner.maintenance.lock();
         let removed: Vec<Arc<Segment>> = {
             let mut segments = self.inner.segments.write();
             let count = count.min(segments.len().saturating_sub(1));

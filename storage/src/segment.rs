@@ -251,6 +251,44 @@ impl Segment {
         Ok(None)
     }
 
+    /// Calls `visit` with every whole batch of the segment, in order, reading it in chunks.
+    pub fn for_each_batch(
+        &self,
+        mut visit: impl FnMut(&[u8]) -> Result<(), LogError>,
+    ) -> Result<(), LogError> {
+        const CHUNK: usize = 8 << 20;
+        let end = self.size();
+        let mut position = 0u64;
+        while position < end {
+            let chunk = self.read_at(position, CHUNK)?;
+            let mut rest = &chunk[..];
+            let mut consumed = 0usize;
+            while let Some((_, len)) = batch_header::peek_offset_and_len(rest) {
+                let total = LOG_OVERHEAD + len.max(0) as usize;
+                let Some(batch) = rest.get(..total) else {
+                    break;
+                };
+                visit(batch)?;
+                rest = &rest[total..];
+                consumed += total;
+            }
+            if consumed == 0 {
+                // A batch larger than the chunk: read it whole.
+                let Some((_, len)) = batch_header::peek_offset_and_len(&chunk) else {
+                    break;
+                };
+                let whole = self.read_at(position, LOG_OVERHEAD + len.max(0) as usize)?;
+                if whole.len() < LOG_OVERHEAD + len.max(0) as usize {
+                    break;
+                }
+                visit(&whole)?;
+                consumed = whole.len();
+            }
+            position += consumed as u64;
+        }
+        Ok(())
+    }
+
     /// Base offset of the last batch, found by walking from the last index entry.
     fn last_batch_base(&self) -> Result<i64, LogError> {
         let mut position = self

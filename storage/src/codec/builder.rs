@@ -17,6 +17,8 @@ pub struct BatchBuilder {
     producer_epoch: i16,
     base_sequence: i32,
     count: i32,
+    /// Set when records keep offset deltas of their own (a batch rebuilt by compaction).
+    last_offset_delta: Option<i32>,
     records: Vec<u8>,
 }
 
@@ -31,6 +33,7 @@ impl BatchBuilder {
             producer_epoch: -1,
             base_sequence: -1,
             count: 0,
+            last_offset_delta: None,
             records: Vec::new(),
         }
     }
@@ -63,6 +66,35 @@ impl BatchBuilder {
         self.count += 1;
     }
 
+    /// Adds a record at its own offset delta (deltas must increase): for rebuilding a batch
+    /// with some records removed, whose offsets must not change.
+    pub fn push_at(
+        &mut self,
+        offset_delta: i32,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+    ) {
+        write_record(
+            &mut self.records,
+            offset_delta,
+            timestamp - self.base_timestamp,
+            key,
+            value,
+            headers,
+        );
+        self.max_timestamp = self.max_timestamp.max(timestamp);
+        self.count += 1;
+    }
+
+    /// The batch's last offset delta, when it covers more offsets than its records (records
+    /// removed by compaction, or none left).
+    pub fn covering(mut self, last_offset_delta: i32) -> Self {
+        self.last_offset_delta = Some(last_offset_delta);
+        self
+    }
+
     /// Number of records pushed.
     pub fn len(&self) -> usize {
         self.count as usize
@@ -89,7 +121,7 @@ impl BatchBuilder {
         out.put_i8(MAGIC_V2);
         out.put_u32(0); // CRC, sealed below
         out.put_i16(self.compression.id());
-        out.put_i32((self.count - 1).max(0));
+        out.put_i32(self.last_offset_delta.unwrap_or((self.count - 1).max(0)));
         out.put_i64(self.base_timestamp);
         out.put_i64(self.max_timestamp);
         out.put_i64(self.producer_id);
