@@ -336,7 +336,9 @@ fn main() {
 
     println!("librdkafka against Neo, {records} records of {RECORD} bytes, same run:");
     // Latency first: the throughput runs leave gigabytes of dirty pages whose writeback
-    // would stall the fsyncs of the acks=all figure for a while.
+    // would stall the fsyncs of the acks=all figure for a while (and whatever ran before
+    // this bench, a build say, is flushed first).
+    let _ = std::process::Command::new("sync").status();
     let e2e = end_to_end(&broker, "e2e", 1_000, 5);
     println!(
         "end-to-end at 1000/s:         p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} records)",
@@ -395,6 +397,9 @@ fn main() {
         acks_all,
         100.0 * acks_all / acks1
     );
+    // The produce runs left gigabytes of dirty pages; their writeback would compete with the
+    // consumer for the two cores. Flush them first, as a quiet machine would have.
+    let _ = std::process::Command::new("sync").status();
     let consumed = median(
         (0..3)
             .map(|_| consume_throughput(&broker, "acks1", records))
