@@ -9,6 +9,7 @@ use std::time::Instant;
 use neo_storage::{Flusher, PartitionLog, now_ms};
 use parking_lot::{Mutex, RwLock};
 
+use crate::acls::{AclBinding, AclFilter, Acls};
 use crate::config::{BrokerConfig, ConfigEntry, TopicConfig};
 use crate::error::BrokerError;
 use crate::groups::GroupCoordinator;
@@ -31,6 +32,7 @@ pub struct Broker {
     store: MetadataStore,
     cluster_id: String,
     groups: Arc<GroupCoordinator>,
+    acls: Acls,
     producer_ids: ProducerIds,
     flusher: Arc<Flusher>,
     metrics: Arc<BrokerMetrics>,
@@ -78,6 +80,7 @@ impl Broker {
         let store = MetadataStore::open(&config.data_dir)?;
         let cluster_id = store.cluster_id()?;
         let producer_ids = ProducerIds::open(&store)?;
+        let acls = Acls::load(&store)?;
         remove_deleted_dirs(&config.data_dir);
         let groups = GroupCoordinator::open(
             &config.data_dir,
@@ -105,6 +108,7 @@ impl Broker {
             store,
             cluster_id,
             groups,
+            acls,
             producer_ids,
             flusher,
             metrics,
@@ -137,6 +141,21 @@ impl Broker {
     }
 
     /// The group coordinator (consumer groups and committed offsets).
+    /// The ACLs every front-end checks callers against.
+    pub fn acls(&self) -> &Acls {
+        &self.acls
+    }
+
+    /// Adds ACL bindings, durably.
+    pub fn create_acls(&self, bindings: &[AclBinding]) -> Result<(), BrokerError> {
+        self.acls.create(&self.store, bindings)
+    }
+
+    /// Removes the ACL bindings each filter matches, durably; returns them per filter.
+    pub fn delete_acls(&self, filters: &[AclFilter]) -> Result<Vec<Vec<AclBinding>>, BrokerError> {
+        self.acls.delete(&self.store, filters)
+    }
+
     pub fn groups(&self) -> &Arc<GroupCoordinator> {
         &self.groups
     }

@@ -2,6 +2,7 @@
 //!
 //! No wire format lives here: Kafka, AMQP, SQS and native front-ends all call [`Broker`].
 
+pub mod acls;
 mod append_policy;
 pub mod broker;
 pub mod config;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use neo_broker::Broker;
+use neo_broker::acls::Caller;
 
 use crate::apis;
 use crate::config::KafkaConfig;
@@ -37,6 +38,15 @@ pub struct Context {
 }
 
 impl Context {
+    /// Who the client is for ACLs: unauthenticated (no SASL yet), from its IP address.
+    pub fn caller(&self) -> Caller {
+        Caller::anonymous(
+            self.peer_addr
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default(),
+        )
+    }
+
     /// The client host as Kafka shows it (`/127.0.0.1`).
     pub fn peer_host(&self) -> String {
         self.peer_addr
@@ -46,6 +56,13 @@ impl Context {
 }
 
 impl Handler {
+    /// Whether the client may do `op` on the resource (the broker's ACLs).
+    pub fn may(&self, context: &Context, op: i8, resource_type: i8, name: &str) -> bool {
+        self.broker
+            .acls()
+            .authorize(&context.caller(), op, resource_type, name)
+    }
+
     /// Starts `body`. Work whose order matters (appends) happens before this returns, so the
     /// next request of the connection sees it.
     pub async fn start(
@@ -57,6 +74,9 @@ impl Handler {
     ) -> Reply {
         use RequestKind as R;
         use ResponseKind as S;
+        if let Some(refused) = apis::group_access::refusal(self, context, &body) {
+            return Reply::Now(Box::new(refused));
+        }
         match body {
             R::ApiVersions(_) => {
                 Reply::Now(Box::new(S::ApiVersions(apis::api_versions::supported(0))))
@@ -64,21 +84,22 @@ impl Handler {
             R::Metadata(r) => Reply::Now(Box::new(S::Metadata(
                 apis::metadata::handle(self, context, version, r).await,
             ))),
-            R::Produce(r) => apis::produce::handle(self, r),
+            R::Produce(r) => apis::produce::handle(self, context, r),
             R::Fetch(r) => {
                 let handler = Arc::clone(self);
+                let denied = apis::fetch::unreadable_topics(self, context, &r);
                 Reply::Later(Box::pin(async move {
-                    S::Fetch(apis::fetch::handle(&handler, r).await)
+                    S::Fetch(apis::fetch::handle(&handler, r, denied).await)
                 }))
             }
             R::ListOffsets(r) => Reply::Now(Box::new(S::ListOffsets(apis::list_offsets::handle(
-                self, version, r,
+                self, context, version, r,
             )))),
             R::CreateTopics(r) => Reply::Now(Box::new(S::CreateTopics(
-                apis::topics::create(self, version, r).await,
+                apis::topics::create(self, context, version, r).await,
             ))),
             R::DeleteTopics(r) => Reply::Now(Box::new(S::DeleteTopics(
-                apis::topics::delete(self, r).await,
+                apis::topics::delete(self, context, r).await,
             ))),
             R::CreatePartitions(r) => Reply::Now(Box::new(S::CreatePartitions(
                 apis::topics::create_partitions(self, r).await,
@@ -98,6 +119,15 @@ impl Handler {
             R::DescribeCluster(r) => Reply::Now(Box::new(S::DescribeCluster(
                 apis::cluster::describe(self, context, r),
             ))),
+            R::DescribeAcls(r) => Reply::Now(Box::new(S::DescribeAcls(apis::acls::describe(
+                self, context, r,
+            )))),
+            R::CreateAcls(r) => Reply::Now(Box::new(S::CreateAcls(apis::acls::create(
+                self, context, r,
+            )))),
+            R::DeleteAcls(r) => Reply::Now(Box::new(S::DeleteAcls(apis::acls::delete(
+                self, context, r,
+            )))),
             R::InitProducerId(r) => Reply::Now(Box::new(S::InitProducerId(
                 apis::producer_id::init(self, r),
             ))),
@@ -134,10 +164,10 @@ impl Handler {
             // answers one request of a connection at a time: an OffsetFetch right after an
             // OffsetCommit sees the commit.
             R::OffsetCommit(r) => Reply::Now(Box::new(S::OffsetCommit(
-                apis::offsets::commit(self, r).await,
+                apis::offsets::commit(self, context, r).await,
             ))),
             R::OffsetFetch(r) => Reply::Now(Box::new(S::OffsetFetch(apis::offsets::fetch(
-                self, version, r,
+                self, context, version, r,
             )))),
             // Finished before the next request starts, like OffsetCommit above.
             R::OffsetDelete(r) => Reply::Now(Box::new(S::OffsetDelete(

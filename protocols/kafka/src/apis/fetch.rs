@@ -1,20 +1,51 @@
 //! Fetch: whole batches as stored, long-polling until `min_bytes` or `max_wait_ms`. Fetch
-//! sessions are declined (session id 0), so clients send full fetch requests.
+//! sessions are declined (session id 0), so clients send full fetch requests. A topic the
+//! client may not READ answers TOPIC_AUTHORIZATION_FAILED and is not read.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 
 use crate::error_codes;
-use crate::handler::Handler;
+use crate::handler::{Context, Handler};
+use neo_broker::acls::{operation, resource};
 
-pub async fn handle(handler: &Arc<Handler>, request: FetchRequest) -> FetchResponse {
-    let mut shape: Vec<(kafka_protocol::messages::TopicName, usize)> = Vec::new();
+/// The requested topics the client may not READ.
+pub fn unreadable_topics(
+    handler: &Handler,
+    context: &Context,
+    request: &FetchRequest,
+) -> HashSet<String> {
+    request
+        .topics
+        .iter()
+        .map(|t| t.topic.0.as_str())
+        .filter(|name| !handler.may(context, operation::READ, resource::TOPIC, name))
+        .map(str::to_string)
+        .collect()
+}
+
+pub async fn handle(
+    handler: &Arc<Handler>,
+    request: FetchRequest,
+    denied: HashSet<String>,
+) -> FetchResponse {
+    let mut shape: Vec<(kafka_protocol::messages::TopicName, Vec<i32>, bool)> = Vec::new();
     let mut partitions = Vec::new();
     for topic in &request.topics {
-        shape.push((topic.topic.clone(), topic.partitions.len()));
+        let refused = denied.contains(topic.topic.0.as_str());
+        shape.push((
+            topic.topic.clone(),
+            topic.partitions.iter().map(|p| p.partition).collect(),
+            refused,
+        ));
+        if refused {
+            continue;
+        }
         for p in &topic.partitions {
             partitions.push(neo_broker::FetchPartition {
                 topic: topic.topic.0.as_str().to_string(),
@@ -37,10 +68,26 @@ pub async fn handle(handler: &Arc<Handler>, request: FetchRequest) -> FetchRespo
     let mut fetched = handler.broker.fetch(&wanted).await.into_iter();
     let responses = shape
         .into_iter()
-        .map(|(topic, count)| {
+        .map(|(topic, indexes, refused)| {
+            if refused {
+                let partitions = indexes
+                    .into_iter()
+                    .map(|index| {
+                        PartitionData::default()
+                            .with_partition_index(index)
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                            .with_high_watermark(-1)
+                            .with_last_stable_offset(-1)
+                            .with_log_start_offset(-1)
+                    })
+                    .collect();
+                return FetchableTopicResponse::default()
+                    .with_topic(topic)
+                    .with_partitions(partitions);
+            }
             let partitions = fetched
                 .by_ref()
-                .take(count)
+                .take(indexes.len())
                 .map(|p| {
                     let data = PartitionData::default().with_partition_index(p.partition);
                     match p.result {

@@ -10,10 +10,13 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use neo_broker::OffsetSpec;
 
 use crate::error_codes;
-use crate::handler::Handler;
+use crate::handler::{Context, Handler};
+use kafka_protocol::error::ResponseError;
+use neo_broker::acls::{operation, resource};
 
 pub fn handle(
     handler: &Arc<Handler>,
+    context: &Context,
     version: i16,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
@@ -22,6 +25,7 @@ pub fn handle(
         .into_iter()
         .map(|topic| {
             let name = topic.name.0.as_str();
+            let describable = handler.may(context, operation::DESCRIBE, resource::TOPIC, name);
             let partitions = topic
                 .partitions
                 .into_iter()
@@ -30,6 +34,10 @@ pub fn handle(
                         .with_partition_index(p.partition_index)
                         .with_timestamp(-1)
                         .with_offset(-1);
+                    if !describable {
+                        return response
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                    }
                     let spec = OffsetSpec::from_kafka(p.timestamp);
                     match handler.broker.list_offset(name, p.partition_index, spec) {
                         Ok(Some(found)) => response

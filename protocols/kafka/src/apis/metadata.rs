@@ -15,6 +15,7 @@ use neo_broker::{BrokerError, Topic};
 use super::topic_name;
 use crate::error_codes;
 use crate::handler::{Context, Handler};
+use neo_broker::acls::{CLUSTER, operation, resource};
 
 pub async fn handle(
     handler: &Arc<Handler>,
@@ -26,15 +27,28 @@ pub async fn handle(
     let node = BrokerId(handler.config.node_id);
     let broker = &handler.broker;
     let topics = match request.topics {
-        None => all_topics(handler),
-        Some(topics) if topics.is_empty() && version == 0 => all_topics(handler),
+        None => all_topics(handler, context),
+        Some(topics) if topics.is_empty() && version == 0 => all_topics(handler, context),
         Some(topics) => {
             let auto_create = handler.config.auto_create_topics
                 && (version < 4 || request.allow_auto_topic_creation);
             let mut out = Vec::with_capacity(topics.len());
             for wanted in topics {
                 let found = match &wanted.name {
-                    Some(name) => lookup_or_create(handler, name, auto_create).await,
+                    Some(name)
+                        if !handler.may(context, operation::DESCRIBE, resource::TOPIC, name) =>
+                    {
+                        Err(ResponseError::TopicAuthorizationFailed.code())
+                    }
+                    Some(name) => {
+                        let may_create = |resource_type, name| {
+                            handler.may(context, operation::CREATE, resource_type, name)
+                        };
+                        let create = auto_create
+                            && (may_create(resource::CLUSTER, CLUSTER)
+                                || may_create(resource::TOPIC, name));
+                        lookup_or_create(handler, name, create).await
+                    }
                     None => broker
                         .topics()
                         .into_iter()
@@ -64,8 +78,10 @@ pub async fn handle(
         .with_topics(topics)
 }
 
-fn all_topics(handler: &Handler) -> Vec<MetadataResponseTopic> {
+/// Every topic the client may DESCRIBE (the others are left out, as in Kafka).
+fn all_topics(handler: &Handler, context: &Context) -> Vec<MetadataResponseTopic> {
     let mut topics = handler.broker.topics();
+    topics.retain(|t| handler.may(context, operation::DESCRIBE, resource::TOPIC, t.name()));
     topics.sort_by(|a, b| a.name().cmp(b.name()));
     topics.iter().map(|t| describe(handler, t)).collect()
 }

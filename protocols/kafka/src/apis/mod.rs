@@ -1,10 +1,12 @@
 //! One module per group of Kafka APIs, each turning a request into a response through the
 //! broker API.
 
+pub mod acls;
 pub mod api_versions;
 pub mod cluster;
 pub mod configs;
 pub mod fetch;
+pub mod group_access;
 pub mod groups;
 pub mod list_offsets;
 pub mod metadata;

@@ -23,18 +23,39 @@ use neo_broker::groups::OffsetCommit;
 
 use super::topic_name;
 use crate::error_codes::group_code;
-use crate::handler::Handler;
+use crate::handler::{Context, Handler};
+use neo_broker::acls::{operation, resource};
 
-pub async fn commit(handler: &Arc<Handler>, request: OffsetCommitRequest) -> OffsetCommitResponse {
+pub async fn commit(
+    handler: &Arc<Handler>,
+    context: &Context,
+    request: OffsetCommitRequest,
+) -> OffsetCommitResponse {
     let broker = &handler.broker;
-    // Partitions of unknown topics fail alone; the rest are committed together.
+    let group_readable = handler.may(
+        context,
+        operation::READ,
+        resource::GROUP,
+        request.group_id.0.as_str(),
+    );
+    // Partitions of unknown or unreadable topics fail alone; the rest are committed together.
     let mut commits = Vec::new();
-    let mut unknown = Vec::new();
+    let mut refused: Vec<((String, i32), i16)> = Vec::new();
     for topic in &request.topics {
         let name = topic.name.0.as_str();
+        let readable = handler.may(context, operation::READ, resource::TOPIC, name);
         for p in &topic.partitions {
+            let key = (name.to_string(), p.partition_index);
+            if !group_readable {
+                refused.push((key, ResponseError::GroupAuthorizationFailed.code()));
+                continue;
+            }
+            if !readable {
+                refused.push((key, ResponseError::TopicAuthorizationFailed.code()));
+                continue;
+            }
             if broker.partition(name, p.partition_index).is_err() {
-                unknown.push((name.to_string(), p.partition_index));
+                refused.push((key, ResponseError::UnknownTopicOrPartition.code()));
                 continue;
             }
             commits.push(OffsetCommit {
@@ -66,14 +87,11 @@ pub async fn commit(handler: &Arc<Handler>, request: OffsetCommitRequest) -> Off
                 .partitions
                 .iter()
                 .map(|p| {
-                    let failed = unknown.contains(&(name.clone(), p.partition_index));
+                    let key = (name.clone(), p.partition_index);
+                    let failed = refused.iter().find(|(k, _)| *k == key).map(|(_, c)| *c);
                     OffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)
-                        .with_error_code(if failed {
-                            ResponseError::UnknownTopicOrPartition.code()
-                        } else {
-                            code
-                        })
+                        .with_error_code(failed.unwrap_or(code))
                 })
                 .collect();
             OffsetCommitResponseTopic::default()
@@ -122,14 +140,23 @@ fn lookup(handler: &Handler, group: &str, wanted: Wanted) -> Found {
 
 pub fn fetch(
     handler: &Arc<Handler>,
+    context: &Context,
     version: i16,
     request: OffsetFetchRequest,
 ) -> OffsetFetchResponse {
+    let denied = ResponseError::GroupAuthorizationFailed.code();
+    let describable =
+        |group: &str| handler.may(context, operation::DESCRIBE, resource::GROUP, group);
     if version >= 8 {
         let groups = request
             .groups
             .into_iter()
             .map(|group| {
+                if !describable(group.group_id.0.as_str()) {
+                    return OffsetFetchResponseGroup::default()
+                        .with_group_id(group.group_id)
+                        .with_error_code(denied);
+                }
                 let wanted = group.topics.map(|ts| {
                     ts.into_iter()
                         .map(|t| (t.name.0.as_str().to_string(), t.partition_indexes))
@@ -160,6 +187,9 @@ pub fn fetch(
             })
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
+    }
+    if !describable(request.group_id.0.as_str()) {
+        return OffsetFetchResponse::default().with_error_code(denied);
     }
     let wanted = request.topics.map(|ts| {
         ts.into_iter()

@@ -12,7 +12,8 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use neo_broker::{Acks, Appended, BrokerError};
 
 use crate::error_codes;
-use crate::handler::{Handler, Reply};
+use crate::handler::{Context, Handler, Reply};
+use neo_broker::acls::{operation, resource};
 
 enum Outcome {
     Appended(Appended),
@@ -22,11 +23,12 @@ enum Outcome {
     Failed(i16, Option<String>, Vec<i32>),
 }
 
-pub fn handle(handler: &Arc<Handler>, request: ProduceRequest) -> Reply {
+pub fn handle(handler: &Arc<Handler>, context: &Context, request: ProduceRequest) -> Reply {
     let acks = Acks::from_kafka(request.acks);
     let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         let name = topic.name.0.as_str().to_string();
+        let writable = handler.may(context, operation::WRITE, resource::TOPIC, &name);
         let partitions: Vec<(i32, Outcome)> = topic
             .partition_data
             .into_iter()
@@ -35,6 +37,11 @@ pub fn handle(handler: &Arc<Handler>, request: ProduceRequest) -> Reply {
                     (None, _) => {
                         Outcome::Failed(ResponseError::InvalidRequiredAcks.code(), None, Vec::new())
                     }
+                    (Some(_), _) if !writable => Outcome::Failed(
+                        ResponseError::TopicAuthorizationFailed.code(),
+                        None,
+                        Vec::new(),
+                    ),
                     (Some(_), None) => {
                         Outcome::Failed(ResponseError::InvalidRecord.code(), None, Vec::new())
                     }

@@ -20,7 +20,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::topic_name;
 use crate::error_codes;
-use crate::handler::Handler;
+use crate::handler::{Context, Handler};
+use neo_broker::acls::{CLUSTER, operation, resource};
 
 /// CONFIG_SOURCE values of DescribeConfigs and CreateTopics v5+.
 pub const SOURCE_DYNAMIC_TOPIC: i8 = 1;
@@ -28,13 +29,19 @@ pub const SOURCE_DEFAULT: i8 = 5;
 
 pub async fn create(
     handler: &Arc<Handler>,
+    context: &Context,
     version: i16,
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
+    let cluster_create = handler.may(context, operation::CREATE, resource::CLUSTER, CLUSTER);
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.0.as_str().to_string();
         let result = CreatableTopicResult::default().with_name(topic.name.clone());
+        if !cluster_create && !handler.may(context, operation::CREATE, resource::TOPIC, &name) {
+            results.push(result.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
+            continue;
+        }
         // One broker holds one copy: 1 or the broker default (-1) is all it can honour.
         if !matches!(topic.replication_factor, -1 | 1) {
             results.push(
@@ -107,7 +114,11 @@ pub async fn create(
     CreateTopicsResponse::default().with_topics(results)
 }
 
-pub async fn delete(handler: &Arc<Handler>, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
+pub async fn delete(
+    handler: &Arc<Handler>,
+    context: &Context,
+    request: DeleteTopicsRequest,
+) -> DeleteTopicsResponse {
     // v6 names topics (or their ids) in `topics`; earlier versions in `topic_names`.
     let mut wanted: Vec<(Option<String>, uuid::Uuid)> = request
         .topic_names
@@ -136,6 +147,10 @@ pub async fn delete(handler: &Arc<Handler>, request: DeleteTopicsRequest) -> Del
             continue;
         };
         let result = result.with_name(Some(topic_name(&name)));
+        if !handler.may(context, operation::DELETE, resource::TOPIC, &name) {
+            responses.push(result.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
+            continue;
+        }
         responses.push(match handler.broker.delete_topic(&name).await {
             Ok(()) => result,
             Err(e) => {
