@@ -114,3 +114,16 @@ async fn kafka_python_admin_produce_group_consume_and_commit() {
     assert!(out.contains("kafka-python ok"), "{out}");
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_python_creates_describes_enforces_and_deletes_acls() {
+    let Some(python) = python() else { return };
+    let broker = TestBroker::start().await;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/kafka_python_acls.py");
+    let out = run(
+        Command::new(python).arg(script).arg(broker.bootstrap()),
+        None,
+    );
+    assert!(out.contains("kafka-python acls ok"), "{out}");
+    broker.stop().await;
+}

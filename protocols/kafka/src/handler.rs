@@ -102,19 +102,19 @@ impl Handler {
                 apis::topics::delete(self, context, r).await,
             ))),
             R::CreatePartitions(r) => Reply::Now(Box::new(S::CreatePartitions(
-                apis::topics::create_partitions(self, r).await,
+                apis::topics::create_partitions(self, context, r).await,
             ))),
             R::DeleteRecords(r) => Reply::Now(Box::new(S::DeleteRecords(
-                apis::topics::delete_records(self, r),
+                apis::topics::delete_records(self, context, r),
             ))),
             R::DescribeConfigs(r) => Reply::Now(Box::new(S::DescribeConfigs(
-                apis::configs::describe(self, version, r),
+                apis::configs::describe(self, context, version, r),
             ))),
             R::AlterConfigs(r) => Reply::Now(Box::new(S::AlterConfigs(
-                apis::configs::alter(self, r).await,
+                apis::configs::alter(self, context, r).await,
             ))),
             R::IncrementalAlterConfigs(r) => Reply::Now(Box::new(S::IncrementalAlterConfigs(
-                apis::configs::incremental_alter(self, r).await,
+                apis::configs::incremental_alter(self, context, r).await,
             ))),
             R::DescribeCluster(r) => Reply::Now(Box::new(S::DescribeCluster(
                 apis::cluster::describe(self, context, r),
@@ -152,13 +152,15 @@ impl Handler {
             R::LeaveGroup(r) => Reply::Now(Box::new(S::LeaveGroup(apis::groups::leave(
                 self, version, r,
             )))),
-            R::DescribeGroups(r) => {
-                Reply::Now(Box::new(S::DescribeGroups(apis::groups::describe(self, r))))
-            }
-            R::ListGroups(r) => Reply::Now(Box::new(S::ListGroups(apis::groups::list(self, r)))),
+            R::DescribeGroups(r) => Reply::Now(Box::new(S::DescribeGroups(
+                apis::groups::describe(self, context, r),
+            ))),
+            R::ListGroups(r) => Reply::Now(Box::new(S::ListGroups(apis::groups::list(
+                self, context, r,
+            )))),
             // Finished before the next request starts, like OffsetCommit below.
             R::DeleteGroups(r) => Reply::Now(Box::new(S::DeleteGroups(
-                apis::groups::delete(self, r).await,
+                apis::groups::delete(self, context, r).await,
             ))),
             // Finished (fsynced) before the connection's next request starts, as Kafka
             // answers one request of a connection at a time: an OffsetFetch right after an

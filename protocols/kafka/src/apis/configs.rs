@@ -17,7 +17,8 @@ use neo_broker::{BrokerError, ConfigChange, ConfigEntry};
 
 use super::topics::{SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC};
 use crate::error_codes;
-use crate::handler::Handler;
+use crate::handler::{Context, Handler};
+use neo_broker::acls::{CLUSTER, operation, resource};
 
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
@@ -42,8 +43,34 @@ fn config_type(name: &str) -> i8 {
     }
 }
 
+/// The refusal code when the client may not do `op` on a config resource (a topic, or the
+/// broker as part of the cluster).
+fn refused(
+    handler: &Handler,
+    context: &Context,
+    resource_type: i8,
+    name: &str,
+    op: i8,
+) -> Option<i16> {
+    let (acl_type, acl_name, code) = if resource_type == RESOURCE_TOPIC {
+        (
+            resource::TOPIC,
+            name,
+            ResponseError::TopicAuthorizationFailed,
+        )
+    } else {
+        (
+            resource::CLUSTER,
+            CLUSTER,
+            ResponseError::ClusterAuthorizationFailed,
+        )
+    };
+    (!handler.may(context, op, acl_type, acl_name)).then(|| code.code())
+}
+
 pub fn describe(
     handler: &Arc<Handler>,
+    context: &Context,
     version: i16,
     request: DescribeConfigsRequest,
 ) -> DescribeConfigsResponse {
@@ -54,6 +81,15 @@ pub fn describe(
             let result = DescribeConfigsResult::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
+            if let Some(code) = refused(
+                handler,
+                context,
+                resource.resource_type,
+                resource.resource_name.as_str(),
+                operation::DESCRIBE_CONFIGS,
+            ) {
+                return result.with_error_code(code);
+            }
             let entries: Result<Vec<(ConfigEntry, i8)>, (i16, String)> =
                 match resource.resource_type {
                     RESOURCE_TOPIC => handler
@@ -178,9 +214,28 @@ async fn apply(
     }
 }
 
-pub async fn alter(handler: &Arc<Handler>, request: AlterConfigsRequest) -> AlterConfigsResponse {
+pub async fn alter(
+    handler: &Arc<Handler>,
+    context: &Context,
+    request: AlterConfigsRequest,
+) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
+        if let Some(code) = refused(
+            handler,
+            context,
+            resource.resource_type,
+            resource.resource_name.as_str(),
+            operation::ALTER_CONFIGS,
+        ) {
+            responses.push(
+                alter_configs_response::AlterConfigsResourceResponse::default()
+                    .with_resource_type(resource.resource_type)
+                    .with_resource_name(resource.resource_name)
+                    .with_error_code(code),
+            );
+            continue;
+        }
         let changes = resource
             .configs
             .into_iter()
@@ -213,11 +268,27 @@ pub async fn alter(handler: &Arc<Handler>, request: AlterConfigsRequest) -> Alte
 
 pub async fn incremental_alter(
     handler: &Arc<Handler>,
+    context: &Context,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
         let name = resource.resource_name.as_str().to_string();
+        if let Some(code) = refused(
+            handler,
+            context,
+            resource.resource_type,
+            &name,
+            operation::ALTER_CONFIGS,
+        ) {
+            responses.push(
+                incremental_alter_configs_response::AlterConfigsResourceResponse::default()
+                    .with_resource_type(resource.resource_type)
+                    .with_resource_name(resource.resource_name)
+                    .with_error_code(code),
+            );
+            continue;
+        }
         let changes = resource
             .configs
             .into_iter()

@@ -1,10 +1,10 @@
-//! Group requests refused whole when the client may not READ the group (Kafka:
-//! GROUP_AUTHORIZATION_FAILED), before they reach the coordinator.
+//! Group requests refused whole when the client may not READ the group (DELETE for
+//! OffsetDelete), with Kafka's GROUP_AUTHORIZATION_FAILED, before they reach the coordinator.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
-    HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse, RequestKind, ResponseKind,
-    SyncGroupResponse,
+    HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse, OffsetDeleteResponse, RequestKind,
+    ResponseKind, SyncGroupResponse,
 };
 use neo_broker::acls::{operation, resource};
 
@@ -17,14 +17,15 @@ pub fn refusal(
     request: &RequestKind,
 ) -> Option<ResponseKind> {
     let code = ResponseError::GroupAuthorizationFailed.code();
-    let group = match request {
-        RequestKind::JoinGroup(r) => &r.group_id,
-        RequestKind::SyncGroup(r) => &r.group_id,
-        RequestKind::Heartbeat(r) => &r.group_id,
-        RequestKind::LeaveGroup(r) => &r.group_id,
+    let (group, op) = match request {
+        RequestKind::JoinGroup(r) => (&r.group_id, operation::READ),
+        RequestKind::SyncGroup(r) => (&r.group_id, operation::READ),
+        RequestKind::Heartbeat(r) => (&r.group_id, operation::READ),
+        RequestKind::LeaveGroup(r) => (&r.group_id, operation::READ),
+        RequestKind::OffsetDelete(r) => (&r.group_id, operation::DELETE),
         _ => return None,
     };
-    if handler.may(context, operation::READ, resource::GROUP, group.0.as_str()) {
+    if handler.may(context, op, resource::GROUP, group.0.as_str()) {
         return None;
     }
     Some(match request {
@@ -36,6 +37,9 @@ pub fn refusal(
         }
         RequestKind::Heartbeat(_) => {
             ResponseKind::Heartbeat(HeartbeatResponse::default().with_error_code(code))
+        }
+        RequestKind::OffsetDelete(_) => {
+            ResponseKind::OffsetDelete(OffsetDeleteResponse::default().with_error_code(code))
         }
         _ => ResponseKind::LeaveGroup(LeaveGroupResponse::default().with_error_code(code)),
     })

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -17,6 +18,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use neo_broker::GroupError;
+use neo_broker::acls::{operation, resource};
 use neo_broker::groups::JoinRequest;
 
 use crate::error_codes::group_code;
@@ -198,11 +200,25 @@ pub fn leave(
     LeaveGroupResponse::default().with_members(responses)
 }
 
-pub fn describe(handler: &Arc<Handler>, request: DescribeGroupsRequest) -> DescribeGroupsResponse {
+pub fn describe(
+    handler: &Arc<Handler>,
+    context: &Context,
+    request: DescribeGroupsRequest,
+) -> DescribeGroupsResponse {
     let groups = request
         .groups
         .into_iter()
         .map(|group_id| {
+            if !handler.may(
+                context,
+                operation::DESCRIBE,
+                resource::GROUP,
+                group_id.0.as_str(),
+            ) {
+                return DescribedGroup::default()
+                    .with_group_id(group_id)
+                    .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+            }
             let description = handler.broker.groups().describe(group_id.0.as_str());
             DescribedGroup::default()
                 .with_group_id(group_id)
@@ -229,7 +245,12 @@ pub fn describe(handler: &Arc<Handler>, request: DescribeGroupsRequest) -> Descr
     DescribeGroupsResponse::default().with_groups(groups)
 }
 
-pub fn list(handler: &Arc<Handler>, request: ListGroupsRequest) -> ListGroupsResponse {
+/// The groups the client may DESCRIBE (the others are left out, as in Kafka).
+pub fn list(
+    handler: &Arc<Handler>,
+    context: &Context,
+    request: ListGroupsRequest,
+) -> ListGroupsResponse {
     // Every group here uses the classic protocol.
     let classic_wanted = request.types_filter.is_empty()
         || request
@@ -244,6 +265,7 @@ pub fn list(handler: &Arc<Handler>, request: ListGroupsRequest) -> ListGroupsRes
         .groups()
         .list()
         .into_iter()
+        .filter(|g| handler.may(context, operation::DESCRIBE, resource::GROUP, &g.group_id))
         .filter(|g| {
             request.states_filter.is_empty()
                 || request
@@ -262,9 +284,26 @@ pub fn list(handler: &Arc<Handler>, request: ListGroupsRequest) -> ListGroupsRes
     ListGroupsResponse::default().with_groups(groups)
 }
 
-pub async fn delete(handler: &Arc<Handler>, request: DeleteGroupsRequest) -> DeleteGroupsResponse {
+pub async fn delete(
+    handler: &Arc<Handler>,
+    context: &Context,
+    request: DeleteGroupsRequest,
+) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(request.groups_names.len());
     for group_id in request.groups_names {
+        if !handler.may(
+            context,
+            operation::DELETE,
+            resource::GROUP,
+            group_id.0.as_str(),
+        ) {
+            results.push(
+                DeletableGroupResult::default()
+                    .with_group_id(group_id)
+                    .with_error_code(ResponseError::GroupAuthorizationFailed.code()),
+            );
+            continue;
+        }
         let outcome = handler
             .broker
             .groups()

@@ -164,11 +164,21 @@ pub async fn delete(
 
 pub async fn create_partitions(
     handler: &Arc<Handler>,
+    context: &Context,
     request: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
+        if !handler.may(
+            context,
+            operation::ALTER,
+            resource::TOPIC,
+            topic.name.0.as_str(),
+        ) {
+            results.push(result.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
+            continue;
+        }
         let outcome = handler
             .broker
             .create_partitions(topic.name.0.as_str(), topic.count, request.validate_only)
@@ -186,12 +196,19 @@ pub async fn create_partitions(
 
 pub fn delete_records(
     handler: &Arc<Handler>,
+    context: &Context,
     request: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
+            let deletable = handler.may(
+                context,
+                operation::DELETE,
+                resource::TOPIC,
+                topic.name.0.as_str(),
+            );
             let partitions = topic
                 .partitions
                 .iter()
@@ -199,6 +216,10 @@ pub fn delete_records(
                     let result = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index)
                         .with_low_watermark(-1);
+                    if !deletable {
+                        return result
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                    }
                     match handler.broker.delete_records(
                         topic.name.0.as_str(),
                         p.partition_index,
