@@ -116,13 +116,19 @@ fn consumer_config(broker: &TestBroker) -> ClientConfig {
     config
 }
 
-fn consume_throughput(broker: &TestBroker, topic: &str, count: u64) -> f64 {
+/// A consumer assigned partition 0 of `topic` from the beginning.
+fn consumer_from_start(broker: &TestBroker, topic: &str) -> BaseConsumer {
     let consumer: BaseConsumer = consumer_config(broker).create().unwrap();
     let mut assignment = TopicPartitionList::new();
     assignment
         .add_partition_offset(topic, 0, Offset::Beginning)
         .unwrap();
     consumer.assign(&assignment).unwrap();
+    consumer
+}
+
+fn consume_throughput(broker: &TestBroker, topic: &str, count: u64) -> f64 {
+    let consumer = consumer_from_start(broker, topic);
     let started = Instant::now();
     let mut seen = 0u64;
     let deadline = started + Duration::from_secs(120);
@@ -142,12 +148,7 @@ fn consume_throughput(broker: &TestBroker, topic: &str, count: u64) -> f64 {
 #[allow(unsafe_code)] // librdkafka's batch call has no safe wrapper in the rdkafka crate
 fn consume_batched(broker: &TestBroker, topic: &str, count: u64) -> f64 {
     use rdkafka::bindings as rd;
-    let consumer: BaseConsumer = consumer_config(broker).create().unwrap();
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(topic, 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&assignment).unwrap();
+    let consumer = consumer_from_start(broker, topic);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(120);
     let mut seen = 0u64;

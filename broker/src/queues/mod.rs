@@ -11,6 +11,7 @@ pub use cursor::{Acquired, CursorConfig, CursorError, Delivery, QueueCursor, Rec
 pub use cursor_event::{CursorEvent, SnapshotEntry};
 pub use queue::{
     EXPIRES_AT_HEADER, NOT_BEFORE_HEADER, Queue, QueueConfig, QueueCounts, QueuedRecord, Received,
+    Settled,
 };
 
 #[cfg(test)]

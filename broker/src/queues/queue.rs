@@ -81,6 +81,9 @@ pub struct Queue {
     store: CursorStore,
 }
 
+/// Per record: settled, or why not; the whole call fails when the change cannot be written.
+pub type Settled = Result<Vec<Result<(), CursorError>>, BrokerError>;
+
 /// Counts for queue attributes (SQS ApproximateNumberOf..., AMQP message counts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueCounts {
@@ -199,18 +202,19 @@ impl Queue {
         })
     }
 
-    /// Settles records `consumer` (if given) holds. Durable once [`Self::sync`] returns.
-    pub fn ack(&self, offsets: &[i64], consumer: Option<u64>) -> Vec<Result<(), CursorError>> {
+    /// Settles records `consumer` (if given) holds, each with its own result. Durable once
+    /// [`Self::sync`] returns; an error means the change could not be written.
+    pub fn ack(&self, offsets: &[i64], consumer: Option<u64>) -> Settled {
         self.settle_each(offsets, |c, o| c.ack(o, consumer))
     }
 
     /// Settles held records without delivering them again (rejected, not requeued).
-    pub fn archive(&self, offsets: &[i64], consumer: Option<u64>) -> Vec<Result<(), CursorError>> {
+    pub fn archive(&self, offsets: &[i64], consumer: Option<u64>) -> Settled {
         self.settle_each(offsets, |c, o| c.archive(o, consumer))
     }
 
     /// Makes held records available again (requeue).
-    pub fn release(&self, offsets: &[i64], consumer: Option<u64>) -> Vec<Result<(), CursorError>> {
+    pub fn release(&self, offsets: &[i64], consumer: Option<u64>) -> Settled {
         self.settle_each(offsets, |c, o| c.release(o, consumer))
     }
 
@@ -278,18 +282,15 @@ impl Queue {
         &self,
         offsets: &[i64],
         mut change: impl FnMut(&mut QueueCursor, i64) -> Result<CursorEvent, CursorError>,
-    ) -> Vec<Result<(), CursorError>> {
+    ) -> Settled {
         let mut cursor = self.cursor.lock();
         let mut events = Vec::new();
         let results = offsets
             .iter()
             .map(|o| change(&mut cursor, *o).map(|e| events.push(e)))
             .collect();
-        if let Err(e) = self.write(&cursor, &events) {
-            // The change stands in memory; a restart may deliver these records again.
-            tracing::error!(error = %e, "cannot write queue cursor changes");
-        }
-        results
+        self.write(&cursor, &events)?;
+        Ok(results)
     }
 
     /// Appends `events` to the cursor log, with a snapshot when one is due.

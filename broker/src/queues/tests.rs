@@ -365,9 +365,15 @@ fn acknowledged_records_stay_settled_and_held_ones_come_back_after_a_restart() {
         enqueue(&queue, now, &[("d", None, &[])]);
         let got = queue.receive(now, 3, now + 30_000, 1).unwrap();
         assert_eq!(values(&got.delivered), ["a", "b", "c"]);
-        assert!(queue.ack(&[0, 2], Some(1)).iter().all(Result::is_ok));
+        assert!(
+            queue
+                .ack(&[0, 2], Some(1))
+                .unwrap()
+                .iter()
+                .all(Result::is_ok)
+        );
         assert_eq!(
-            queue.ack(&[0], Some(1)),
+            queue.ack(&[0], Some(1)).unwrap(),
             vec![Err(CursorError::NotInFlight(0))],
             "settled twice"
         );
@@ -408,7 +414,13 @@ fn lock_expiry_release_and_the_delivery_limit() {
     // The lock ends: delivered again, then a third time is over the limit.
     let second = queue.receive(now + 100, 1, now + 200, 2).unwrap();
     assert_eq!(second.delivered[0].deliveries, 2);
-    assert!(queue.release(&[0], Some(2)).iter().all(Result::is_ok));
+    assert!(
+        queue
+            .release(&[0], Some(2))
+            .unwrap()
+            .iter()
+            .all(Result::is_ok)
+    );
     let third = queue.receive(now + 100, 1, now + 200, 2).unwrap();
     assert!(third.delivered.is_empty());
     assert_eq!(values(&third.dead), ["x"]);
@@ -454,7 +466,7 @@ fn delay_time_to_live_and_ordered_groups() {
         ["g1-a", "g2-a"],
         "one per group, the delayed one waits"
     );
-    queue.ack(&[0], Some(1));
+    queue.ack(&[0], Some(1)).unwrap();
     let got = queue.receive(now + 500, 10, now + 5_000, 1).unwrap();
     assert_eq!(values(&got.delivered), ["g1-b", "late"]);
     // A record older than the time-to-live is not delivered.
@@ -514,7 +526,7 @@ fn purge_settles_waiting_records_and_optionally_held_ones() {
             in_flight: 1
         }
     );
-    assert!(queue.ack(&[0], Some(1)).iter().all(Result::is_ok));
+    assert!(queue.ack(&[0], Some(1)).unwrap().iter().all(Result::is_ok));
     enqueue(&queue, now, &[("d", None, &[])]);
     queue.receive(now, 1, now + 1_000, 1).unwrap();
     assert_eq!(queue.purge(true).unwrap(), 1);

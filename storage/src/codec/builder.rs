@@ -54,16 +54,7 @@ impl BatchBuilder {
         value: Option<&[u8]>,
         headers: &[Header],
     ) {
-        write_record(
-            &mut self.records,
-            self.count,
-            timestamp - self.base_timestamp,
-            key,
-            value,
-            headers,
-        );
-        self.max_timestamp = self.max_timestamp.max(timestamp);
-        self.count += 1;
+        self.push_at(self.count, timestamp, key, value, headers);
     }
 
     /// Adds a record at its own offset delta (deltas must increase): for rebuilding a batch
