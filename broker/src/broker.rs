@@ -14,6 +14,10 @@ use crate::config::{BrokerConfig, ConfigEntry, TopicConfig};
 use crate::error::BrokerError;
 use crate::groups::GroupCoordinator;
 use crate::metadata_store::{MetadataStore, TopicRecord};
+use crate::queues::{Queue, QueueConfig};
+
+/// Directory of the queue cursor logs under the data directory.
+const QUEUES_DIR: &str = "queues";
 use crate::metrics::BrokerMetrics;
 use crate::partition::Partition;
 use crate::producer_ids::ProducerIds;
@@ -33,6 +37,8 @@ pub struct Broker {
     cluster_id: String,
     groups: Arc<GroupCoordinator>,
     acls: Acls,
+    /// Queues opened over topics (their cursors), by topic name.
+    queues: Mutex<HashMap<String, Arc<Queue>>>,
     producer_ids: ProducerIds,
     flusher: Arc<Flusher>,
     metrics: Arc<BrokerMetrics>,
@@ -109,6 +115,7 @@ impl Broker {
             cluster_id,
             groups,
             acls,
+            queues: Mutex::new(HashMap::new()),
             producer_ids,
             flusher,
             metrics,
@@ -141,6 +148,26 @@ impl Broker {
     }
 
     /// The group coordinator (consumer groups and committed offsets).
+    /// The queue over partition 0 of `topic`, opened on first use with `config`; its cursor
+    /// log lives in `<data>/queues/<topic>`. Later calls return the open queue.
+    pub fn queue(&self, topic: &str, config: QueueConfig) -> Result<Arc<Queue>, BrokerError> {
+        self.check_running()?;
+        let mut queues = self.queues.lock();
+        if let Some(queue) = queues.get(topic) {
+            return Ok(Arc::clone(queue));
+        }
+        let partition = self.partition(topic, 0)?;
+        let dir = self.config.data_dir.join(QUEUES_DIR).join(topic);
+        let queue = Arc::new(Queue::open(
+            partition,
+            &dir,
+            config,
+            Arc::clone(&self.flusher),
+        )?);
+        queues.insert(topic.to_string(), Arc::clone(&queue));
+        Ok(queue)
+    }
+
     /// The ACLs every front-end checks callers against.
     pub fn acls(&self) -> &Acls {
         &self.acls
@@ -280,6 +307,13 @@ impl Broker {
             .collect();
         self.store.save(&records)?;
         self.topics.write().remove(name);
+        if let Some(queue) = self.queues.lock().remove(name) {
+            let _ = queue.close();
+            let dir = self.config.data_dir.join(QUEUES_DIR).join(name);
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a deleted queue's cursor");
+            }
+        }
         for partition in topic.partitions() {
             let log = partition.log().clone();
             let dir = log.dir().to_path_buf();
@@ -435,6 +469,12 @@ impl Broker {
         }
         let _admin = self.admin.lock().await;
         let mut first_error = None;
+        for (topic, queue) in self.queues.lock().drain() {
+            if let Err(e) = queue.close() {
+                tracing::error!(topic, error = %e, "closing a queue cursor failed");
+                first_error.get_or_insert(e);
+            }
+        }
         for topic in self.topics() {
             for partition in topic.partitions() {
                 if let Err(e) = partition.log().close() {
