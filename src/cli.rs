@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// Address of the Kafka listener.
     #[arg(long)]
     pub kafka_listen: Option<SocketAddr>,
+    /// Address of the AMQP 0-9-1 listener.
+    #[arg(long)]
+    pub amqp_listen: Option<SocketAddr>,
     /// Log format.
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,

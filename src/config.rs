@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use neo_amqp::AmqpConfig;
 use neo_broker::{BrokerConfig, GroupConfig, TopicConfig};
 use neo_kafka::KafkaConfig;
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,50 @@ impl Default for AdminConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 9644)),
+        }
+    }
+}
+
+/// The AMQP 0-9-1 listener, with RabbitMQ's defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AmqpSection {
+    /// Where AMQP clients connect.
+    pub listen: SocketAddr,
+    /// The user and password accepted (PLAIN and AMQPLAIN).
+    pub username: String,
+    pub password: String,
+    /// Largest frame negotiated (`frame_max`).
+    pub frame_max: u32,
+    /// Most channels per connection (`channel_max`).
+    pub channel_max: u16,
+    /// Heartbeat offered, in seconds; a peer silent for two intervals is disconnected.
+    pub heartbeat_secs: u16,
+}
+
+impl Default for AmqpSection {
+    fn default() -> Self {
+        let d = AmqpConfig::default();
+        Self {
+            listen: d.listen,
+            username: d.username,
+            password: d.password,
+            frame_max: d.frame_max,
+            channel_max: d.channel_max,
+            heartbeat_secs: d.heartbeat_secs,
+        }
+    }
+}
+
+impl AmqpSection {
+    pub fn amqp_config(&self) -> AmqpConfig {
+        AmqpConfig {
+            listen: self.listen,
+            username: self.username.clone(),
+            password: self.password.clone(),
+            frame_max: self.frame_max.max(4096),
+            channel_max: self.channel_max.max(1),
+            heartbeat_secs: self.heartbeat_secs,
         }
     }
 }
@@ -151,6 +196,7 @@ pub struct NeoConfig {
     pub log_format: LogFormat,
     pub admin: AdminConfig,
     pub kafka: KafkaSection,
+    pub amqp: AmqpSection,
     pub broker: BrokerSection,
     /// Defaults of every topic, under Kafka's config names (`"retention.ms" = 86400000`).
     pub topic_defaults: TopicConfig,
@@ -163,6 +209,7 @@ impl Default for NeoConfig {
             log_format: LogFormat::Text,
             admin: AdminConfig::default(),
             kafka: KafkaSection::default(),
+            amqp: AmqpSection::default(),
             broker: BrokerSection::default(),
             topic_defaults: TopicConfig::default(),
         }
@@ -180,6 +227,8 @@ struct FlagLayer {
     admin: Option<ListenFlag>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kafka: Option<ListenFlag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amqp: Option<ListenFlag>,
 }
 
 #[derive(Debug, Serialize)]
@@ -189,7 +238,7 @@ struct ListenFlag {
 
 /// Environment variables read, as `NEO_<KEY>` with `__` between nested keys
 /// (`NEO_DATA_DIR`, `NEO_ADMIN__LISTEN`, `NEO_BROKER__NUM_PARTITIONS`).
-const ENV_KEYS: &[&str] = &["data_dir", "log_format", "admin", "kafka", "broker"];
+const ENV_KEYS: &[&str] = &["data_dir", "log_format", "admin", "kafka", "amqp", "broker"];
 
 impl NeoConfig {
     /// Layers defaults, the config file, the environment and `args`, and validates the result.
@@ -222,6 +271,7 @@ impl NeoConfig {
             log_format: args.log_format,
             admin: args.admin_listen.map(|listen| ListenFlag { listen }),
             kafka: args.kafka_listen.map(|listen| ListenFlag { listen }),
+            amqp: args.amqp_listen.map(|listen| ListenFlag { listen }),
         };
         figment = figment.merge(Serialized::defaults(flags));
         let config: NeoConfig = figment

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use neo_amqp::AmqpServer;
 use neo_broker::Broker;
 use neo_kafka::KafkaServer;
 use tokio::net::TcpListener;
@@ -21,6 +22,9 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     let kafka = KafkaServer::bind(kafka_config)
         .await
         .with_context(|| format!("kafka listener {}", config.kafka.listen))?;
+    let amqp = AmqpServer::bind(config.amqp.amqp_config())
+        .await
+        .with_context(|| format!("amqp listener {}", config.amqp.listen))?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let broker = Broker::open(config.broker_config()).await?;
@@ -29,6 +33,8 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     tracing::info!("admin listening on {bound}");
     let kafka_addr = kafka.local_addr().context("kafka listener address")?;
     tracing::info!("kafka listening on {kafka_addr}");
+    let amqp_addr = amqp.local_addr().context("amqp listener address")?;
+    tracing::info!("amqp listening on {amqp_addr}");
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let router = crate::admin::router(Arc::clone(&broker));
@@ -40,12 +46,14 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
             .await
     });
     let kafka_task = tokio::spawn(kafka.run(Arc::clone(&broker), stop_tx.subscribe()));
+    let amqp_task = tokio::spawn(amqp.run(Arc::clone(&broker), stop_tx.subscribe()));
     tokio::select! {
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
     }
     let _ = stop_tx.send(true);
     let _ = kafka_task.await;
+    let _ = amqp_task.await;
     if let Ok(Err(e)) = admin_task.await {
         tracing::warn!(error = %e, "admin listener ended with an error");
     }

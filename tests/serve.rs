@@ -23,6 +23,8 @@ fn start(data_dir: &std::path::Path) -> (Child, SocketAddr) {
             "127.0.0.1:0",
             "--kafka-listen",
             "127.0.0.1:0",
+            "--amqp-listen",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(data_dir)
@@ -116,6 +118,9 @@ fn start_fails(args: &[&str], config: Option<&str>) -> String {
     cmd.arg("serve").args(args);
     if !args.contains(&"--kafka-listen") {
         cmd.args(["--kafka-listen", "127.0.0.1:0"]);
+    }
+    if !args.contains(&"--amqp-listen") {
+        cmd.args(["--amqp-listen", "127.0.0.1:0"]);
     }
     cmd.stderr(Stdio::piped()).stdout(Stdio::null());
     if let Some(text) = config {
@@ -220,7 +225,14 @@ fn environment_variables_configure_nested_sections() {
         .port();
     let dir = tempfile::tempdir().unwrap();
     let mut child = neo()
-        .args(["serve", "--kafka-listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--kafka-listen",
+            "127.0.0.1:0",
+            "--amqp-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env("NEO_ADMIN__LISTEN", format!("127.0.0.1:{port}"))
         .env("NEO_BROKER__NUM_PARTITIONS", "3")

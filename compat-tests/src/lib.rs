@@ -1,4 +1,4 @@
-//! Helpers for the compatibility tests: a real Neo broker on an OS-chosen port.
+//! Helpers for the compatibility tests: a real Neo broker on OS-chosen ports (Kafka and AMQP).
 //!
 //! The tests in `tests/` drive it with real, unmodified clients (librdkafka through the
 //! `rdkafka` crate, kcat, Python clients) over real sockets. The broker runs on a tokio
@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use neo_amqp::{AmqpConfig, AmqpServer};
 use neo_broker::{Broker, BrokerConfig, TopicConfig};
 use neo_kafka::{KafkaConfig, KafkaServer};
 use tokio::sync::{oneshot, watch};
@@ -18,6 +19,7 @@ use tokio::sync::{oneshot, watch};
 pub struct TestBroker {
     pub broker: Arc<Broker>,
     pub kafka_addr: SocketAddr,
+    pub amqp_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
@@ -75,26 +77,41 @@ impl TestBroker {
                 .await
                 .unwrap();
                 let addr = server.local_addr().unwrap();
+                let amqp = AmqpServer::bind(AmqpConfig {
+                    listen: "127.0.0.1:0".parse().unwrap(),
+                    ..AmqpConfig::default()
+                })
+                .await
+                .unwrap();
+                let amqp_addr = amqp.local_addr().unwrap();
                 let (stop_tx, stop_rx) = oneshot::channel();
                 let (serving_tx, serving_rx) = watch::channel(false);
                 started_tx
-                    .send((Arc::clone(&broker), addr, stop_tx))
+                    .send((Arc::clone(&broker), addr, amqp_addr, stop_tx))
                     .unwrap();
-                let serving = tokio::spawn(server.run(Arc::clone(&broker), serving_rx));
+                let serving = tokio::spawn(server.run(Arc::clone(&broker), serving_rx.clone()));
+                let amqp_serving = tokio::spawn(amqp.run(Arc::clone(&broker), serving_rx));
                 let _ = stop_rx.await;
                 let _ = serving_tx.send(true);
                 let _ = serving.await;
+                let _ = amqp_serving.await;
                 broker.shutdown().await.unwrap();
             });
         });
-        let (broker, kafka_addr, stop) = started.recv().unwrap();
+        let (broker, kafka_addr, amqp_addr, stop) = started.recv().unwrap();
         TestBroker {
             broker,
             kafka_addr,
+            amqp_addr,
             stop: Some(stop),
             thread: Some(thread),
             _dir: None,
         }
+    }
+
+    /// The AMQP URI for clients (`guest`/`guest`, vhost `/`).
+    pub fn amqp_uri(&self) -> String {
+        format!("amqp://guest:guest@{}/%2f", self.amqp_addr)
     }
 
     /// `bootstrap.servers` for clients.

@@ -1,1 +1,16 @@
-//! AMQP 0-9-1 gateway. Not built yet: see the AMQP gateway issue.
+//! neo-amqp: the AMQP 0-9-1 gateway. RabbitMQ clients connect to [`AmqpServer`] and publish
+//! to exchanges and consume from queues; each queue is a topic partition read through the
+//! broker's queue cursor, so messages are durable on the log and readable from Kafka.
+
+mod channel;
+mod config;
+mod connection;
+mod consumer;
+mod delivery;
+pub mod frames;
+mod gateway;
+mod reply;
+mod topology;
+
+pub use config::AmqpConfig;
+pub use gateway::{AmqpServer, Gateway};

@@ -1,0 +1,837 @@
+//! One AMQP channel: its methods, content assembly for basic.publish, its consumers and
+//! unacknowledged deliveries. A soft error closes only the channel (channel.close with the
+//! reply code); a hard one is returned for the connection to close.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
+use amq_protocol::protocol::{AMQPClass, basic, channel, confirm, exchange, queue};
+use neo_broker::queues::Queue;
+use neo_storage::now_ms;
+
+use crate::connection::{Outgoing, send};
+use crate::consumer::{self, Deliveries, HOLD_MS};
+use crate::delivery::{envelope, send_content, to_batch};
+use crate::gateway::Gateway;
+use crate::reply;
+use crate::topology::{Exchange, ExchangeKind, QueueInfo, topic_for_queue};
+
+/// An error that closes the connection.
+#[derive(Debug)]
+pub struct ConnectionError {
+    pub code: u16,
+    pub text: String,
+    pub class_id: u16,
+    pub method_id: u16,
+}
+
+/// An error that closes the channel.
+struct ChannelError {
+    code: u16,
+    text: String,
+}
+
+fn soft(code: u16, text: impl Into<String>) -> ChannelError {
+    ChannelError {
+        code,
+        text: text.into(),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum State {
+    Open,
+    /// channel.close sent, waiting for close-ok.
+    Closing,
+    Closed,
+}
+
+/// A basic.publish waiting for its content.
+struct Pending {
+    publish: basic::Publish,
+    header: Option<AMQPContentHeader>,
+    body: Vec<u8>,
+}
+
+pub struct Channel {
+    id: u16,
+    connection_id: u64,
+    gateway: Arc<Gateway>,
+    out: Outgoing,
+    state: State,
+    confirm: bool,
+    published: u64,
+    pending: Option<Pending>,
+    deliveries: Arc<Deliveries>,
+    consumers: HashMap<String, tokio::task::JoinHandle<()>>,
+}
+
+fn method(channel: u16, m: AMQPClass) -> AMQPFrame {
+    AMQPFrame::Method(channel, m)
+}
+
+impl Channel {
+    /// Answers channel.open.
+    pub async fn open(
+        id: u16,
+        connection_id: u64,
+        gateway: Arc<Gateway>,
+        out: Outgoing,
+    ) -> Channel {
+        send(
+            &out,
+            method(
+                id,
+                AMQPClass::Channel(channel::AMQPMethod::OpenOk(channel::OpenOk {})),
+            ),
+        )
+        .await;
+        let holder = gateway.next_id();
+        Channel {
+            id,
+            connection_id,
+            gateway,
+            out,
+            state: State::Open,
+            confirm: false,
+            published: 0,
+            pending: None,
+            deliveries: Arc::new(Deliveries::new(holder)),
+            consumers: HashMap::new(),
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Stops the consumers and makes every unacknowledged delivery available again.
+    pub fn release_all(&mut self) {
+        for (_, task) in self.consumers.drain() {
+            task.abort();
+        }
+        if let Some(held) = self.deliveries.take(0, true) {
+            let mut queues: Vec<Arc<Queue>> = held.into_iter().map(|(q, _)| q).collect();
+            queues.dedup_by(|a, b| Arc::ptr_eq(a, b));
+            for q in queues {
+                if let Err(e) = q.release_consumer(self.deliveries.holder) {
+                    tracing::warn!(error = %e, "amqp: cannot release deliveries");
+                }
+            }
+        }
+    }
+
+    /// Handles one frame for this channel.
+    pub async fn handle(&mut self, frame: AMQPFrame) -> Result<(), ConnectionError> {
+        if self.state == State::Closing {
+            if let AMQPFrame::Method(_, AMQPClass::Channel(m)) = frame {
+                match m {
+                    channel::AMQPMethod::CloseOk(_) => self.state = State::Closed,
+                    channel::AMQPMethod::Close(_) => {
+                        self.send(AMQPClass::Channel(channel::AMQPMethod::CloseOk(
+                            channel::CloseOk {},
+                        )))
+                        .await;
+                        self.state = State::Closed;
+                    }
+                    _ => {}
+                }
+            }
+            return Ok(());
+        }
+        let (class_id, method_id) = match &frame {
+            AMQPFrame::Method(_, m) => (m.get_amqp_class_id(), m.get_amqp_method_id()),
+            _ => (0, 0),
+        };
+        let result = match frame {
+            AMQPFrame::Method(_, m) => {
+                if self.pending.is_some() {
+                    return Err(ConnectionError {
+                        code: reply::UNEXPECTED_FRAME,
+                        text: "UNEXPECTED_FRAME - method before the content of basic.publish ended"
+                            .into(),
+                        class_id,
+                        method_id,
+                    });
+                }
+                self.method(m, class_id, method_id).await?
+            }
+            AMQPFrame::Header(_, header) => self.content_header(header).await?,
+            AMQPFrame::Body(_, body) => self.content_body(body).await?,
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            self.close_with(e, class_id, method_id).await;
+        }
+        Ok(())
+    }
+
+    async fn send(&self, m: AMQPClass) -> bool {
+        send(&self.out, method(self.id, m)).await
+    }
+
+    async fn close_with(&mut self, e: ChannelError, class_id: u16, method_id: u16) {
+        self.release_all();
+        self.pending = None;
+        let close = channel::Close {
+            reply_code: e.code,
+            reply_text: e.text.as_str().into(),
+            class_id,
+            method_id,
+        };
+        self.send(AMQPClass::Channel(channel::AMQPMethod::Close(close)))
+            .await;
+        self.state = State::Closing;
+    }
+
+    async fn content_header(
+        &mut self,
+        header: AMQPContentHeader,
+    ) -> Result<Result<(), ChannelError>, ConnectionError> {
+        let Some(pending) = self.pending.as_mut().filter(|p| p.header.is_none()) else {
+            return Err(ConnectionError {
+                code: reply::UNEXPECTED_FRAME,
+                text: "UNEXPECTED_FRAME - content header without basic.publish".into(),
+                class_id: 60,
+                method_id: 40,
+            });
+        };
+        let done = header.body_size == 0;
+        pending.header = Some(header);
+        if done {
+            return Ok(self.publish().await);
+        }
+        Ok(Ok(()))
+    }
+
+    async fn content_body(
+        &mut self,
+        body: Vec<u8>,
+    ) -> Result<Result<(), ChannelError>, ConnectionError> {
+        let unexpected = || ConnectionError {
+            code: reply::UNEXPECTED_FRAME,
+            text: "UNEXPECTED_FRAME - content body without its header".into(),
+            class_id: 60,
+            method_id: 40,
+        };
+        let Some(pending) = self.pending.as_mut() else {
+            return Err(unexpected());
+        };
+        let Some(size) = pending.header.as_ref().map(|h| h.body_size) else {
+            return Err(unexpected());
+        };
+        pending.body.extend_from_slice(&body);
+        let have = pending.body.len() as u64;
+        if have > size {
+            return Err(ConnectionError {
+                code: reply::FRAME_ERROR,
+                text: "FRAME_ERROR - body longer than its header said".into(),
+                class_id: 60,
+                method_id: 40,
+            });
+        }
+        if have == size {
+            return Ok(self.publish().await);
+        }
+        Ok(Ok(()))
+    }
+
+    /// Routes a complete message and appends it to each queue; confirms once durable.
+    async fn publish(&mut self) -> Result<(), ChannelError> {
+        let Some(Pending {
+            publish,
+            header: Some(header),
+            body,
+        }) = self.pending.take()
+        else {
+            return Ok(());
+        };
+        let exchange = publish.exchange.as_str();
+        let routing_key = publish.routing_key.as_str();
+        let seq = self.confirm.then(|| {
+            self.published += 1;
+            self.published
+        });
+        let queues = self
+            .gateway
+            .topology
+            .route(exchange, routing_key, header.properties.headers().as_ref())
+            .ok_or_else(|| {
+                soft(
+                    reply::NOT_FOUND,
+                    format!("NOT_FOUND - no exchange '{exchange}'"),
+                )
+            })?;
+        let mut appended = Vec::new();
+        for name in &queues {
+            let Some(info) = self.gateway.topology.queue(name) else {
+                continue;
+            };
+            let queue = self.queue_of(&info)?;
+            let mut batch = to_batch(exchange, routing_key, &header.properties, &body)
+                .map_err(|e| soft(reply::INTERNAL_ERROR, e.to_string()))?;
+            let (_, last) = queue
+                .enqueue(&mut batch)
+                .map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))?;
+            appended.push((queue, last));
+        }
+        if appended.is_empty() && publish.mandatory {
+            let ret = AMQPClass::Basic(basic::AMQPMethod::Return(basic::Return {
+                reply_code: reply::NO_ROUTE,
+                reply_text: "NO_ROUTE".into(),
+                exchange: publish.exchange.clone(),
+                routing_key: publish.routing_key.clone(),
+            }));
+            send_content(
+                &self.out,
+                self.id,
+                ret,
+                header.properties.clone(),
+                &body,
+                self.gateway.config.frame_max,
+            )
+            .await;
+        }
+        if let Some(delivery_tag) = seq {
+            let out = self.out.clone();
+            let id = self.id;
+            tokio::spawn(async move {
+                let mut durable = true;
+                for (queue, last) in appended {
+                    durable &= queue.partition().log().wait_durable(last + 1).await.is_ok();
+                }
+                let m = if durable {
+                    basic::AMQPMethod::Ack(basic::Ack {
+                        delivery_tag,
+                        multiple: false,
+                    })
+                } else {
+                    basic::AMQPMethod::Nack(basic::Nack {
+                        delivery_tag,
+                        multiple: false,
+                        requeue: false,
+                    })
+                };
+                send(&out, method(id, AMQPClass::Basic(m))).await;
+            });
+        }
+        Ok(())
+    }
+
+    fn queue_of(&self, info: &QueueInfo) -> Result<Arc<Queue>, ChannelError> {
+        self.gateway
+            .queue(info)
+            .map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))
+    }
+
+    /// The queue named `name`, if it exists and this connection may use it.
+    fn usable_queue(&self, name: &str) -> Result<QueueInfo, ChannelError> {
+        let info = self.gateway.topology.queue(name).ok_or_else(|| {
+            soft(
+                reply::NOT_FOUND,
+                format!("NOT_FOUND - no queue '{name}' in vhost '/'"),
+            )
+        })?;
+        if info.owner.is_some_and(|o| o != self.connection_id) {
+            return Err(soft(
+                reply::RESOURCE_LOCKED,
+                format!(
+                    "RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '{name}'"
+                ),
+            ));
+        }
+        Ok(info)
+    }
+
+    async fn method(
+        &mut self,
+        m: AMQPClass,
+        class_id: u16,
+        method_id: u16,
+    ) -> Result<Result<(), ChannelError>, ConnectionError> {
+        let not_implemented = || ConnectionError {
+            code: reply::NOT_IMPLEMENTED,
+            text: "NOT_IMPLEMENTED - this method is not supported".into(),
+            class_id,
+            method_id,
+        };
+        Ok(match m {
+            AMQPClass::Channel(m) => match m {
+                channel::AMQPMethod::Close(_) => {
+                    self.release_all();
+                    self.send(AMQPClass::Channel(channel::AMQPMethod::CloseOk(
+                        channel::CloseOk {},
+                    )))
+                    .await;
+                    self.state = State::Closed;
+                    Ok(())
+                }
+                channel::AMQPMethod::CloseOk(_) => Ok(()),
+                channel::AMQPMethod::Flow(flow) => {
+                    self.send(AMQPClass::Channel(channel::AMQPMethod::FlowOk(
+                        channel::FlowOk {
+                            active: flow.active,
+                        },
+                    )))
+                    .await;
+                    Ok(())
+                }
+                channel::AMQPMethod::Open(_) => {
+                    return Err(ConnectionError {
+                        code: reply::CHANNEL_ERROR,
+                        text: "CHANNEL_ERROR - channel already open".into(),
+                        class_id,
+                        method_id,
+                    });
+                }
+                _ => return Err(not_implemented()),
+            },
+            AMQPClass::Confirm(confirm::AMQPMethod::Select(select)) => {
+                self.confirm = true;
+                if !select.nowait {
+                    self.send(AMQPClass::Confirm(confirm::AMQPMethod::SelectOk(
+                        confirm::SelectOk {},
+                    )))
+                    .await;
+                }
+                Ok(())
+            }
+            AMQPClass::Exchange(m) => self.exchange_method(m).await,
+            AMQPClass::Queue(m) => self.queue_method(m).await,
+            AMQPClass::Basic(m) => self.basic_method(m, class_id, method_id).await?,
+            _ => return Err(not_implemented()),
+        })
+    }
+
+    async fn exchange_method(&mut self, m: exchange::AMQPMethod) -> Result<(), ChannelError> {
+        match m {
+            exchange::AMQPMethod::Declare(d) => {
+                let name = d.exchange.as_str();
+                let existing = self.gateway.topology.exchange(name);
+                if d.passive {
+                    if existing.is_none() {
+                        return Err(soft(
+                            reply::NOT_FOUND,
+                            format!("NOT_FOUND - no exchange '{name}' in vhost '/'"),
+                        ));
+                    }
+                } else {
+                    let kind = ExchangeKind::parse(d.kind.as_str()).ok_or_else(|| {
+                        soft(
+                            reply::COMMAND_INVALID,
+                            format!("COMMAND_INVALID - unknown exchange type '{}'", d.kind),
+                        )
+                    })?;
+                    match existing {
+                        Some(e) if e.kind != kind || e.durable != d.durable => {
+                            return Err(soft(
+                                reply::PRECONDITION_FAILED,
+                                format!(
+                                    "PRECONDITION_FAILED - inequivalent arg 'type' or 'durable' for exchange '{name}' in vhost '/'"
+                                ),
+                            ));
+                        }
+                        Some(_) => {}
+                        None if name.starts_with("amq.") || name.is_empty() => {
+                            return Err(soft(
+                                reply::ACCESS_REFUSED,
+                                format!(
+                                    "ACCESS_REFUSED - exchange name '{name}' contains reserved prefix 'amq.*'"
+                                ),
+                            ));
+                        }
+                        None => self.gateway.topology.declare_exchange(
+                            name,
+                            Exchange {
+                                kind,
+                                durable: d.durable,
+                                auto_delete: d.auto_delete,
+                                internal: d.internal,
+                            },
+                        ),
+                    }
+                }
+                if !d.nowait {
+                    self.send(AMQPClass::Exchange(exchange::AMQPMethod::DeclareOk(
+                        exchange::DeclareOk {},
+                    )))
+                    .await;
+                }
+                Ok(())
+            }
+            exchange::AMQPMethod::Delete(d) => {
+                if !self
+                    .gateway
+                    .topology
+                    .delete_exchange(d.exchange.as_str(), d.if_unused)
+                {
+                    return Err(soft(
+                        reply::PRECONDITION_FAILED,
+                        format!("PRECONDITION_FAILED - exchange '{}' in use", d.exchange),
+                    ));
+                }
+                if !d.nowait {
+                    self.send(AMQPClass::Exchange(exchange::AMQPMethod::DeleteOk(
+                        exchange::DeleteOk {},
+                    )))
+                    .await;
+                }
+                Ok(())
+            }
+            _ => Err(soft(
+                reply::NOT_IMPLEMENTED,
+                "NOT_IMPLEMENTED - exchange-to-exchange bindings",
+            )),
+        }
+    }
+
+    async fn queue_method(&mut self, m: queue::AMQPMethod) -> Result<(), ChannelError> {
+        let topology = &self.gateway.topology;
+        match m {
+            queue::AMQPMethod::Declare(d) => {
+                let name = if d.queue.as_str().is_empty() {
+                    format!("amq.gen-{}-{}", now_ms(), self.gateway.next_id())
+                } else {
+                    d.queue.as_str().to_string()
+                };
+                let info = match topology.queue(&name) {
+                    Some(_) => {
+                        let info = self.usable_queue(&name)?;
+                        if !d.passive && info.durable != d.durable {
+                            return Err(soft(
+                                reply::PRECONDITION_FAILED,
+                                format!(
+                                    "PRECONDITION_FAILED - inequivalent arg 'durable' for queue '{name}' in vhost '/'"
+                                ),
+                            ));
+                        }
+                        info
+                    }
+                    None if d.passive => {
+                        return Err(soft(
+                            reply::NOT_FOUND,
+                            format!("NOT_FOUND - no queue '{name}' in vhost '/'"),
+                        ));
+                    }
+                    None => {
+                        let info = QueueInfo {
+                            durable: d.durable,
+                            auto_delete: d.auto_delete,
+                            owner: d.exclusive.then_some(self.connection_id),
+                            topic: topic_for_queue(&name),
+                        };
+                        self.gateway
+                            .create_queue_topic(&info.topic)
+                            .await
+                            .map_err(|e| {
+                                soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}"))
+                            })?;
+                        topology.declare_queue(&name, info.clone());
+                        info
+                    }
+                };
+                let counts = self.queue_of(&info)?.counts();
+                if !d.nowait {
+                    self.send(AMQPClass::Queue(queue::AMQPMethod::DeclareOk(
+                        queue::DeclareOk {
+                            queue: name.into(),
+                            message_count: counts.available as u32,
+                            consumer_count: 0,
+                        },
+                    )))
+                    .await;
+                }
+                Ok(())
+            }
+            queue::AMQPMethod::Bind(b) => {
+                self.usable_queue(b.queue.as_str())?;
+                if !b.exchange.as_str().is_empty()
+                    && topology.exchange(b.exchange.as_str()).is_none()
+                {
+                    return Err(soft(
+                        reply::NOT_FOUND,
+                        format!("NOT_FOUND - no exchange '{}' in vhost '/'", b.exchange),
+                    ));
+                }
+                topology.bind(
+                    b.exchange.as_str(),
+                    b.queue.as_str(),
+                    b.routing_key.as_str(),
+                    b.arguments,
+                );
+                if !b.nowait {
+                    self.send(AMQPClass::Queue(queue::AMQPMethod::BindOk(
+                        queue::BindOk {},
+                    )))
+                    .await;
+                }
+                Ok(())
+            }
+            queue::AMQPMethod::Unbind(u) => {
+                topology.unbind(
+                    u.exchange.as_str(),
+                    u.queue.as_str(),
+                    u.routing_key.as_str(),
+                );
+                self.send(AMQPClass::Queue(queue::AMQPMethod::UnbindOk(
+                    queue::UnbindOk {},
+                )))
+                .await;
+                Ok(())
+            }
+            queue::AMQPMethod::Purge(p) => {
+                let info = self.usable_queue(p.queue.as_str())?;
+                let purged = self
+                    .queue_of(&info)?
+                    .purge(false)
+                    .map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))?;
+                if !p.nowait {
+                    self.send(AMQPClass::Queue(queue::AMQPMethod::PurgeOk(
+                        queue::PurgeOk {
+                            message_count: purged as u32,
+                        },
+                    )))
+                    .await;
+                }
+                Ok(())
+            }
+            queue::AMQPMethod::Delete(d) => {
+                let name = d.queue.as_str();
+                let count = match topology.queue(name) {
+                    None => 0,
+                    Some(_) => {
+                        let info = self.usable_queue(name)?;
+                        let counts = self.queue_of(&info)?.counts();
+                        if d.if_empty && counts.available + counts.in_flight > 0 {
+                            return Err(soft(
+                                reply::PRECONDITION_FAILED,
+                                format!(
+                                    "PRECONDITION_FAILED - queue '{name}' in vhost '/' not empty"
+                                ),
+                            ));
+                        }
+                        delete_queue(&self.gateway, name).await;
+                        counts.available as u32
+                    }
+                };
+                if !d.nowait {
+                    self.send(AMQPClass::Queue(queue::AMQPMethod::DeleteOk(
+                        queue::DeleteOk {
+                            message_count: count,
+                        },
+                    )))
+                    .await;
+                }
+                Ok(())
+            }
+            _ => Err(soft(reply::NOT_IMPLEMENTED, "NOT_IMPLEMENTED")),
+        }
+    }
+
+    async fn basic_method(
+        &mut self,
+        m: basic::AMQPMethod,
+        class_id: u16,
+        method_id: u16,
+    ) -> Result<Result<(), ChannelError>, ConnectionError> {
+        Ok(match m {
+            basic::AMQPMethod::Qos(q) => {
+                self.deliveries
+                    .prefetch
+                    .store(u32::from(q.prefetch_count), Ordering::Release);
+                self.send(AMQPClass::Basic(basic::AMQPMethod::QosOk(basic::QosOk {})))
+                    .await;
+                Ok(())
+            }
+            basic::AMQPMethod::Publish(p) => {
+                let exchange = p.exchange.as_str();
+                if !exchange.is_empty() && self.gateway.topology.exchange(exchange).is_none() {
+                    Err(soft(
+                        reply::NOT_FOUND,
+                        format!("NOT_FOUND - no exchange '{exchange}' in vhost '/'"),
+                    ))
+                } else {
+                    self.pending = Some(Pending {
+                        publish: p,
+                        header: None,
+                        body: Vec::new(),
+                    });
+                    Ok(())
+                }
+            }
+            basic::AMQPMethod::Consume(c) => {
+                let info = match self.usable_queue(c.queue.as_str()) {
+                    Ok(info) => info,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let tag = if c.consumer_tag.as_str().is_empty() {
+                    format!("amq.ctag-{}", self.gateway.next_id())
+                } else {
+                    c.consumer_tag.as_str().to_string()
+                };
+                if self.consumers.contains_key(&tag) {
+                    return Err(ConnectionError {
+                        code: reply::NOT_ALLOWED,
+                        text: format!("NOT_ALLOWED - attempt to reuse consumer tag '{tag}'"),
+                        class_id,
+                        method_id,
+                    });
+                }
+                let queue = match self.queue_of(&info) {
+                    Ok(q) => q,
+                    Err(e) => return Ok(Err(e)),
+                };
+                if !c.nowait {
+                    self.send(AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(
+                        basic::ConsumeOk {
+                            consumer_tag: tag.as_str().into(),
+                        },
+                    )))
+                    .await;
+                }
+                let task = consumer::spawn(
+                    Arc::clone(&self.deliveries),
+                    queue,
+                    self.id,
+                    tag.clone(),
+                    c.no_ack,
+                    self.out.clone(),
+                    self.gateway.config.frame_max,
+                );
+                self.consumers.insert(tag, task);
+                Ok(())
+            }
+            basic::AMQPMethod::Cancel(c) => {
+                if let Some(task) = self.consumers.remove(c.consumer_tag.as_str()) {
+                    task.abort();
+                }
+                if !c.nowait {
+                    self.send(AMQPClass::Basic(basic::AMQPMethod::CancelOk(
+                        basic::CancelOk {
+                            consumer_tag: c.consumer_tag,
+                        },
+                    )))
+                    .await;
+                }
+                Ok(())
+            }
+            basic::AMQPMethod::Get(g) => self.get(g).await,
+            basic::AMQPMethod::Ack(a) => self.settle(a.delivery_tag, a.multiple, Settle::Ack),
+            basic::AMQPMethod::Nack(n) => self.settle(
+                n.delivery_tag,
+                n.multiple,
+                if n.requeue {
+                    Settle::Requeue
+                } else {
+                    Settle::Drop
+                },
+            ),
+            basic::AMQPMethod::Reject(r) => self.settle(
+                r.delivery_tag,
+                false,
+                if r.requeue {
+                    Settle::Requeue
+                } else {
+                    Settle::Drop
+                },
+            ),
+            basic::AMQPMethod::Recover(_) | basic::AMQPMethod::RecoverAsync(_) => {
+                let _ = self.settle(0, true, Settle::Requeue);
+                self.send(AMQPClass::Basic(basic::AMQPMethod::RecoverOk(
+                    basic::RecoverOk {},
+                )))
+                .await;
+                Ok(())
+            }
+            _ => {
+                return Err(ConnectionError {
+                    code: reply::NOT_IMPLEMENTED,
+                    text: "NOT_IMPLEMENTED - this method is not supported".into(),
+                    class_id,
+                    method_id,
+                });
+            }
+        })
+    }
+
+    async fn get(&mut self, g: basic::Get) -> Result<(), ChannelError> {
+        let info = self.usable_queue(g.queue.as_str())?;
+        let queue = self.queue_of(&info)?;
+        let now = now_ms();
+        let got = queue
+            .receive(now, 1, now + HOLD_MS, self.deliveries.holder)
+            .map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))?;
+        let Some(record) = got.delivered.into_iter().next() else {
+            self.send(AMQPClass::Basic(basic::AMQPMethod::GetEmpty(
+                basic::GetEmpty {},
+            )))
+            .await;
+            return Ok(());
+        };
+        let held = (!g.no_ack).then(|| (Arc::clone(&queue), record.offset));
+        let delivery_tag = self.deliveries.register(held);
+        if g.no_ack {
+            let _ = queue.ack(&[record.offset], Some(self.deliveries.holder));
+        }
+        let env = envelope(&record);
+        let method = AMQPClass::Basic(basic::AMQPMethod::GetOk(basic::GetOk {
+            delivery_tag,
+            redelivered: record.deliveries > 1,
+            exchange: env.exchange.into(),
+            routing_key: env.routing_key.into(),
+            message_count: queue.counts().available as u32,
+        }));
+        let body = record.value.clone().unwrap_or_default();
+        send_content(
+            &self.out,
+            self.id,
+            method,
+            env.properties,
+            &body,
+            self.gateway.config.frame_max,
+        )
+        .await;
+        Ok(())
+    }
+
+    fn settle(&mut self, tag: u64, multiple: bool, how: Settle) -> Result<(), ChannelError> {
+        let held = self.deliveries.take(tag, multiple).ok_or_else(|| {
+            soft(
+                reply::PRECONDITION_FAILED,
+                format!("PRECONDITION_FAILED - unknown delivery tag {tag}"),
+            )
+        })?;
+        let holder = Some(self.deliveries.holder);
+        for (queue, offset) in held {
+            let done = match how {
+                Settle::Ack => queue.ack(&[offset], holder),
+                Settle::Requeue => queue.release(&[offset], holder),
+                Settle::Drop => queue.archive(&[offset], holder),
+            };
+            if let Err(e) = done {
+                return Err(soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Settle {
+    Ack,
+    Requeue,
+    Drop,
+}
+
+/// Removes a queue, its bindings and its topic.
+pub async fn delete_queue(gateway: &Gateway, name: &str) {
+    let Some(info) = gateway.topology.queue(name) else {
+        return;
+    };
+    gateway.topology.delete_queue(name);
+    if let Err(e) = gateway.broker.delete_topic(&info.topic).await {
+        tracing::warn!(queue = name, error = %e, "amqp: cannot delete a queue's topic");
+    }
+}

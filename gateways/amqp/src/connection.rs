@@ -1,0 +1,376 @@
+//! One AMQP connection: the protocol header, Start/StartOk (PLAIN and AMQPLAIN), Tune/TuneOk,
+//! Open, then frames dispatched to channels until Close. Frames are read by a task of their
+//! own (reads are not cancel-safe) and written by another, through a bounded queue that
+//! consumers wait on, so a slow client holds the broker to its prefetch.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use amq_protocol::frame::AMQPFrame;
+use amq_protocol::protocol::{AMQPClass, connection};
+use amq_protocol::types::{AMQPValue, FieldTable, LongString};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::channel::Channel;
+use crate::frames::{self, PROTOCOL_HEADER, read_frame};
+use crate::gateway::Gateway;
+use crate::reply;
+
+/// Frames waiting to be written; senders wait when it is full.
+const OUTGOING: usize = 256;
+
+/// Where channels and consumers send frames.
+pub type Outgoing = mpsc::Sender<Vec<u8>>;
+
+/// Sends one frame; false once the connection is gone.
+pub async fn send(out: &Outgoing, frame: AMQPFrame) -> bool {
+    out.send(frames::encode(&frame)).await.is_ok()
+}
+
+/// Serves one client until it closes or breaks the protocol.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, gateway: Arc<Gateway>) {
+    let (mut reader, mut writer) = stream.into_split();
+    let mut header = [0u8; 8];
+    if reader.read_exact(&mut header).await.is_err() {
+        return;
+    }
+    if &header != PROTOCOL_HEADER {
+        // The spec: answer with the header we speak, then close.
+        let _ = writer.write_all(PROTOCOL_HEADER).await;
+        tracing::debug!(%peer, "amqp: unsupported protocol header");
+        return;
+    }
+    let (out, mut outgoing) = mpsc::channel::<Vec<u8>>(OUTGOING);
+    let writing = tokio::spawn(async move {
+        while let Some(bytes) = outgoing.recv().await {
+            if writer.write_all(&bytes).await.is_err() {
+                return;
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+    let (frames_tx, mut frames_rx) = mpsc::channel(64);
+    let frame_max = gateway.config.frame_max;
+    let reading = tokio::spawn(async move {
+        loop {
+            let frame = read_frame(&mut reader, frame_max).await;
+            let end = !matches!(frame, Ok(Some(_)));
+            if frames_tx.send(frame).await.is_err() || end {
+                return;
+            }
+        }
+    });
+    let connection_id = gateway.next_id();
+    match handshake(&gateway, &out, &mut frames_rx).await {
+        Ok(heartbeat) => run(&gateway, connection_id, &out, &mut frames_rx, heartbeat).await,
+        Err(reason) => tracing::debug!(%peer, reason, "amqp handshake failed"),
+    }
+    for name in gateway.topology.exclusive_to(connection_id) {
+        crate::channel::delete_queue(&gateway, &name).await;
+    }
+    reading.abort();
+    drop(out);
+    let _ = writing.await;
+}
+
+type Frames = mpsc::Receiver<Result<Option<AMQPFrame>, frames::FrameError>>;
+
+/// The next method on channel 0 during the handshake.
+async fn next_method(frames: &mut Frames) -> Result<AMQPClass, String> {
+    match frames.recv().await {
+        Some(Ok(Some(AMQPFrame::Method(0, method)))) => Ok(method),
+        Some(Ok(Some(other))) => Err(format!("unexpected frame {other:?}")),
+        Some(Err(e)) => Err(e.to_string()),
+        Some(Ok(None)) | None => Err("closed".into()),
+    }
+}
+
+fn server_properties() -> FieldTable {
+    let mut capabilities = FieldTable::default();
+    for cap in [
+        "publisher_confirms",
+        "basic.nack",
+        "consumer_cancel_notify",
+        "per_consumer_qos",
+        "authentication_failure_close",
+    ] {
+        capabilities.insert(cap.into(), AMQPValue::Boolean(true));
+    }
+    let mut props = FieldTable::default();
+    props.insert("product".into(), AMQPValue::LongString("Neo".into()));
+    props.insert(
+        "version".into(),
+        AMQPValue::LongString(env!("CARGO_PKG_VERSION").into()),
+    );
+    props.insert("capabilities".into(), AMQPValue::FieldTable(capabilities));
+    props
+}
+
+/// The user and password of a StartOk response (PLAIN: `\0user\0pass`; AMQPLAIN: a field
+/// table without its length with LOGIN and PASSWORD).
+fn credentials(mechanism: &str, response: &LongString) -> Option<(String, String)> {
+    let bytes = response.as_bytes();
+    match mechanism {
+        "PLAIN" => {
+            let mut parts = bytes.split(|b| *b == 0);
+            let _authzid = parts.next()?;
+            let user = String::from_utf8(parts.next()?.to_vec()).ok()?;
+            let pass = String::from_utf8(parts.next()?.to_vec()).ok()?;
+            Some((user, pass))
+        }
+        "AMQPLAIN" => {
+            let mut framed = (bytes.len() as u32).to_be_bytes().to_vec();
+            framed.extend_from_slice(bytes);
+            let (_, table) = amq_protocol::types::parsing::parse_field_table(&framed[..]).ok()?;
+            let text = |key: &str| match table.inner().get(key)? {
+                AMQPValue::LongString(s) => String::from_utf8(s.as_bytes().to_vec()).ok(),
+                AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
+                _ => None,
+            };
+            Some((text("LOGIN")?, text("PASSWORD")?))
+        }
+        _ => None,
+    }
+}
+
+/// Start, Tune, Open; returns the heartbeat interval agreed.
+async fn handshake(gateway: &Gateway, out: &Outgoing, frames: &mut Frames) -> Result<u16, String> {
+    let config = &gateway.config;
+    let start = connection::Start {
+        version_major: 0,
+        version_minor: 9,
+        server_properties: server_properties(),
+        mechanisms: "PLAIN AMQPLAIN".into(),
+        locales: "en_US".into(),
+    };
+    send(
+        out,
+        AMQPFrame::Method(
+            0,
+            AMQPClass::Connection(connection::AMQPMethod::Start(start)),
+        ),
+    )
+    .await;
+    let AMQPClass::Connection(connection::AMQPMethod::StartOk(start_ok)) =
+        next_method(frames).await?
+    else {
+        return Err("expected connection.start-ok".into());
+    };
+    let accepted = credentials(start_ok.mechanism.as_str(), &start_ok.response)
+        .is_some_and(|(user, pass)| user == config.username && pass == config.password);
+    if !accepted {
+        close(
+            out,
+            reply::ACCESS_REFUSED,
+            "ACCESS_REFUSED - login was refused",
+            0,
+            0,
+        )
+        .await;
+        return Err("login refused".into());
+    }
+    let tune = connection::Tune {
+        channel_max: config.channel_max,
+        frame_max: config.frame_max,
+        heartbeat: config.heartbeat_secs,
+    };
+    send(
+        out,
+        AMQPFrame::Method(0, AMQPClass::Connection(connection::AMQPMethod::Tune(tune))),
+    )
+    .await;
+    let AMQPClass::Connection(connection::AMQPMethod::TuneOk(tune_ok)) =
+        next_method(frames).await?
+    else {
+        return Err("expected connection.tune-ok".into());
+    };
+    let AMQPClass::Connection(connection::AMQPMethod::Open(open)) = next_method(frames).await?
+    else {
+        return Err("expected connection.open".into());
+    };
+    if open.virtual_host.as_str() != "/" {
+        close(
+            out,
+            reply::NOT_ALLOWED,
+            "NOT_ALLOWED - vhost not found",
+            10,
+            40,
+        )
+        .await;
+        return Err(format!("unknown vhost {}", open.virtual_host));
+    }
+    send(
+        out,
+        AMQPFrame::Method(
+            0,
+            AMQPClass::Connection(connection::AMQPMethod::OpenOk(connection::OpenOk {})),
+        ),
+    )
+    .await;
+    Ok(tune_ok.heartbeat)
+}
+
+/// Sends connection.close.
+pub async fn close(out: &Outgoing, code: u16, text: &str, class_id: u16, method_id: u16) {
+    let close = connection::Close {
+        reply_code: code,
+        reply_text: text.into(),
+        class_id,
+        method_id,
+    };
+    send(
+        out,
+        AMQPFrame::Method(
+            0,
+            AMQPClass::Connection(connection::AMQPMethod::Close(close)),
+        ),
+    )
+    .await;
+}
+
+/// Frames until the connection ends.
+async fn run(
+    gateway: &Arc<Gateway>,
+    connection_id: u64,
+    out: &Outgoing,
+    frames: &mut Frames,
+    heartbeat: u16,
+) {
+    let mut channels: HashMap<u16, Channel> = HashMap::new();
+    let beat = Duration::from_secs(u64::from(heartbeat.max(1)));
+    let mut ticker = tokio::time::interval(beat);
+    let mut last_heard = tokio::time::Instant::now();
+    loop {
+        let frame = tokio::select! {
+            frame = frames.recv() => frame,
+            _ = ticker.tick(), if heartbeat > 0 => {
+                if last_heard.elapsed() > beat * 2 {
+                    tracing::debug!(connection_id, "amqp: missed heartbeats, closing");
+                    break;
+                }
+                send(out, AMQPFrame::Heartbeat).await;
+                continue;
+            }
+        };
+        last_heard = tokio::time::Instant::now();
+        let frame = match frame {
+            Some(Ok(Some(frame))) => frame,
+            Some(Err(e)) => {
+                tracing::debug!(connection_id, error = %e, "amqp: bad frame, closing");
+                let (code, name) = match e {
+                    frames::FrameError::Malformed(_) => (reply::SYNTAX_ERROR, "SYNTAX_ERROR"),
+                    _ => (reply::FRAME_ERROR, "FRAME_ERROR"),
+                };
+                close(out, code, &format!("{name} - {e}"), 0, 0).await;
+                break;
+            }
+            Some(Ok(None)) | None => break,
+        };
+        let channel_id = match &frame {
+            AMQPFrame::Method(c, _) | AMQPFrame::Header(c, _) | AMQPFrame::Body(c, _) => *c,
+            AMQPFrame::Heartbeat => continue,
+            AMQPFrame::ProtocolHeader(_) | AMQPFrame::InvalidHeartbeat(_) => {
+                close(
+                    out,
+                    reply::FRAME_ERROR,
+                    "FRAME_ERROR - unexpected frame",
+                    0,
+                    0,
+                )
+                .await;
+                break;
+            }
+        };
+        if channel_id == 0 {
+            match frame {
+                AMQPFrame::Method(_, AMQPClass::Connection(connection::AMQPMethod::Close(_))) => {
+                    send(
+                        out,
+                        AMQPFrame::Method(
+                            0,
+                            AMQPClass::Connection(connection::AMQPMethod::CloseOk(
+                                connection::CloseOk {},
+                            )),
+                        ),
+                    )
+                    .await;
+                    break;
+                }
+                AMQPFrame::Method(_, AMQPClass::Connection(connection::AMQPMethod::CloseOk(_))) => {
+                    break;
+                }
+                _ => {
+                    close(
+                        out,
+                        reply::COMMAND_INVALID,
+                        "COMMAND_INVALID - unexpected method on channel 0",
+                        0,
+                        0,
+                    )
+                    .await;
+                    break;
+                }
+            }
+        }
+        if channel_id > gateway.config.channel_max {
+            close(
+                out,
+                reply::CHANNEL_ERROR,
+                "CHANNEL_ERROR - channel id over channel_max",
+                20,
+                10,
+            )
+            .await;
+            break;
+        }
+        let outcome = match channels.get_mut(&channel_id) {
+            Some(channel) => channel.handle(frame).await,
+            None => match frame {
+                AMQPFrame::Method(
+                    _,
+                    AMQPClass::Channel(amq_protocol::protocol::channel::AMQPMethod::Open(_)),
+                ) => {
+                    channels.insert(
+                        channel_id,
+                        Channel::open(channel_id, connection_id, Arc::clone(gateway), out.clone())
+                            .await,
+                    );
+                    Ok(())
+                }
+                _ => Err(crate::channel::ConnectionError {
+                    code: reply::CHANNEL_ERROR,
+                    text: format!("CHANNEL_ERROR - channel {channel_id} is not open"),
+                    class_id: 20,
+                    method_id: 10,
+                }),
+            },
+        };
+        if let Err(e) = outcome {
+            close(out, e.code, &e.text, e.class_id, e.method_id).await;
+            break;
+        }
+        channels.retain(|_, c| !c.is_closed());
+    }
+    for (_, mut channel) in channels.drain() {
+        channel.release_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_and_amqplain_credentials() {
+        assert_eq!(
+            credentials("PLAIN", &LongString::from(&b"\0guest\0secret"[..])),
+            Some(("guest".into(), "secret".into()))
+        );
+        assert_eq!(credentials("PLAIN", &LongString::from(&b"guest"[..])), None);
+        assert_eq!(credentials("EXTERNAL", &LongString::from(&b""[..])), None);
+    }
+}

@@ -1,0 +1,110 @@
+//! Messages as records and back: the body is the value; exchange, routing key and the basic
+//! properties travel as headers, so the records stay readable from Kafka. Sending a delivery:
+//! the method, the content header, and the body cut to `frame_max`.
+
+use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
+use amq_protocol::protocol::AMQPClass;
+use amq_protocol::protocol::basic::{AMQPProperties, gen_properties, parse_properties};
+use bytes::Bytes;
+use neo_broker::queues::QueuedRecord;
+use neo_storage::codec::{BatchBuilder, Compression, Header};
+use neo_storage::now_ms;
+
+use crate::connection::{Outgoing, send};
+
+pub const EXCHANGE_HEADER: &str = "amqp.exchange";
+pub const ROUTING_KEY_HEADER: &str = "amqp.routing-key";
+pub const PROPERTIES_HEADER: &str = "amqp.properties";
+
+/// Frame header and end byte around a body frame's payload.
+const FRAME_OVERHEAD: usize = 8;
+const BASIC_CLASS: u16 = 60;
+
+/// One published message as a one-record batch.
+pub fn to_batch(
+    exchange: &str,
+    routing_key: &str,
+    properties: &AMQPProperties,
+    body: &[u8],
+) -> Result<bytes::BytesMut, neo_storage::BatchError> {
+    let encoded =
+        cookie_factory::gen_simple(gen_properties(properties), Vec::new()).unwrap_or_default();
+    let headers = [
+        Header {
+            key: EXCHANGE_HEADER.into(),
+            value: Some(Bytes::copy_from_slice(exchange.as_bytes())),
+        },
+        Header {
+            key: ROUTING_KEY_HEADER.into(),
+            value: Some(Bytes::copy_from_slice(routing_key.as_bytes())),
+        },
+        Header {
+            key: PROPERTIES_HEADER.into(),
+            value: Some(Bytes::from(encoded)),
+        },
+    ];
+    let now = now_ms();
+    let mut builder = BatchBuilder::new(Compression::None, now);
+    builder.push(now, None, Some(body), &headers);
+    builder.build()
+}
+
+/// A stored message's exchange, routing key and properties.
+pub struct Envelope {
+    pub exchange: String,
+    pub routing_key: String,
+    pub properties: AMQPProperties,
+}
+
+pub fn envelope(record: &QueuedRecord) -> Envelope {
+    let header = |name: &str| {
+        record
+            .headers
+            .iter()
+            .find(|h| h.key == name)
+            .and_then(|h| h.value.clone())
+    };
+    let text = |name: &str| {
+        header(name)
+            .and_then(|v| String::from_utf8(v.to_vec()).ok())
+            .unwrap_or_default()
+    };
+    let properties = header(PROPERTIES_HEADER)
+        .and_then(|bytes| parse_properties(&bytes[..]).ok().map(|(_, p)| p))
+        .unwrap_or_default();
+    Envelope {
+        exchange: text(EXCHANGE_HEADER),
+        routing_key: text(ROUTING_KEY_HEADER),
+        properties,
+    }
+}
+
+/// Sends `method`, then the content header and body of `properties`/`body`; false once the
+/// connection is gone.
+pub async fn send_content(
+    out: &Outgoing,
+    channel: u16,
+    method: AMQPClass,
+    properties: AMQPProperties,
+    body: &[u8],
+    frame_max: u32,
+) -> bool {
+    if !send(out, AMQPFrame::Method(channel, method)).await {
+        return false;
+    }
+    let header = AMQPContentHeader {
+        class_id: BASIC_CLASS,
+        body_size: body.len() as u64,
+        properties,
+    };
+    if !send(out, AMQPFrame::Header(channel, header)).await {
+        return false;
+    }
+    let chunk = (frame_max as usize).saturating_sub(FRAME_OVERHEAD).max(1);
+    for part in body.chunks(chunk) {
+        if !send(out, AMQPFrame::Body(channel, part.to_vec())).await {
+            return false;
+        }
+    }
+    true
+}

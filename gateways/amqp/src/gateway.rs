@@ -1,0 +1,144 @@
+//! The gateway: its listener, and what its connections share (the broker, the topology, the
+//! open queues).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use neo_broker::queues::{Queue, QueueConfig};
+use neo_broker::{Broker, BrokerError};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::AmqpConfig;
+use crate::topology::{QueueInfo, Topology, topic_for_queue};
+
+/// What every connection of the gateway shares.
+#[derive(Debug)]
+pub struct Gateway {
+    pub broker: Arc<Broker>,
+    pub config: AmqpConfig,
+    pub topology: Topology,
+    ids: AtomicU64,
+}
+
+impl Gateway {
+    /// A gateway over `broker`; queues already on the log (topics `amqp.*`) are declared
+    /// again, durable, so their messages are there after a restart.
+    pub fn new(broker: Arc<Broker>, config: AmqpConfig) -> Gateway {
+        let topology = Topology::default();
+        for topic in broker.topics() {
+            let Some(name) = queue_for_topic(topic.name()) else {
+                continue;
+            };
+            topology.declare_queue(
+                &name,
+                QueueInfo {
+                    durable: true,
+                    auto_delete: false,
+                    owner: None,
+                    topic: topic.name().to_string(),
+                },
+            );
+        }
+        Gateway {
+            broker,
+            config,
+            topology,
+            ids: AtomicU64::new(1),
+        }
+    }
+
+    /// A number unique in this process (connections, consumers, server-named queues).
+    pub fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The queue behind an AMQP queue name (its topic and cursor).
+    pub fn queue(&self, info: &QueueInfo) -> Result<Arc<Queue>, BrokerError> {
+        self.broker.queue(&info.topic, QueueConfig::default())
+    }
+
+    /// Creates the topic of a newly declared queue.
+    pub async fn create_queue_topic(&self, topic: &str) -> Result<(), BrokerError> {
+        if self.broker.topic(topic).is_some() {
+            return Ok(());
+        }
+        match self
+            .broker
+            .create_topic(topic, 1, BTreeMap::new(), false)
+            .await
+        {
+            Ok(_) | Err(BrokerError::TopicAlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The AMQP queue name of a topic that holds one (see [`topic_for_queue`]).
+fn queue_for_topic(topic: &str) -> Option<String> {
+    let rest = topic.strip_prefix("amqp.")?;
+    let decoded = rest.strip_prefix('x').and_then(|hex| {
+        let bytes: Option<Vec<u8>> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect();
+        String::from_utf8(bytes?).ok()
+    });
+    decoded
+        .into_iter()
+        .chain(std::iter::once(rest.to_string()))
+        .find(|name| topic_for_queue(name) == topic)
+}
+
+/// The listening AMQP gateway.
+pub struct AmqpServer {
+    listener: TcpListener,
+    config: AmqpConfig,
+}
+
+impl AmqpServer {
+    /// Binds the listen address.
+    pub async fn bind(config: AmqpConfig) -> std::io::Result<AmqpServer> {
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(AmqpServer { listener, config })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts connections until `shutdown` turns true.
+    pub async fn run(self, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+        let gateway = Arc::new(Gateway::new(broker, self.config));
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        tokio::spawn(crate::connection::serve(stream, peer, Arc::clone(&gateway)));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "amqp accept failed"),
+                },
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_names_round_trip_through_topic_names() {
+        for name in ["jobs", "a b", "ünïcode", "x41"] {
+            assert_eq!(
+                queue_for_topic(&topic_for_queue(name)).as_deref(),
+                Some(name)
+            );
+        }
+        assert_eq!(queue_for_topic("orders"), None);
+    }
+}

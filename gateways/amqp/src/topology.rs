@@ -1,0 +1,314 @@
+//! Exchanges, queues and bindings, and how a publish is routed: the default exchange to the
+//! queue named by the routing key, `direct` by equal key, `fanout` to all, `topic` by pattern
+//! (`*` one word, `#` zero or more), `headers` by `x-match` all/any.
+
+use std::collections::{BTreeMap, HashMap};
+
+use amq_protocol::types::{AMQPValue, FieldTable};
+use parking_lot::RwLock;
+
+/// The exchange kinds of AMQP 0-9-1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangeKind {
+    Direct,
+    Fanout,
+    Topic,
+    Headers,
+}
+
+impl ExchangeKind {
+    pub fn parse(kind: &str) -> Option<ExchangeKind> {
+        Some(match kind {
+            "direct" => ExchangeKind::Direct,
+            "fanout" => ExchangeKind::Fanout,
+            "topic" => ExchangeKind::Topic,
+            "headers" => ExchangeKind::Headers,
+            _ => return None,
+        })
+    }
+}
+
+/// A declared exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    pub kind: ExchangeKind,
+    pub durable: bool,
+    pub auto_delete: bool,
+    pub internal: bool,
+}
+
+/// A declared queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueInfo {
+    pub durable: bool,
+    pub auto_delete: bool,
+    /// The connection that owns an exclusive queue.
+    pub owner: Option<u64>,
+    /// The topic holding its messages.
+    pub topic: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Binding {
+    exchange: String,
+    queue: String,
+    routing_key: String,
+    arguments: FieldTable,
+}
+
+/// Every exchange, queue and binding the gateway knows.
+#[derive(Debug)]
+pub struct Topology {
+    exchanges: RwLock<HashMap<String, Exchange>>,
+    queues: RwLock<BTreeMap<String, QueueInfo>>,
+    bindings: RwLock<Vec<Binding>>,
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        let standard = [
+            ("amq.direct", ExchangeKind::Direct),
+            ("amq.fanout", ExchangeKind::Fanout),
+            ("amq.topic", ExchangeKind::Topic),
+            ("amq.headers", ExchangeKind::Headers),
+            ("amq.match", ExchangeKind::Headers),
+        ];
+        let exchanges = standard
+            .into_iter()
+            .map(|(name, kind)| {
+                (
+                    name.to_string(),
+                    Exchange {
+                        kind,
+                        durable: true,
+                        auto_delete: false,
+                        internal: false,
+                    },
+                )
+            })
+            .collect();
+        Topology {
+            exchanges: RwLock::new(exchanges),
+            queues: RwLock::new(BTreeMap::new()),
+            bindings: RwLock::new(Vec::new()),
+        }
+    }
+}
+
+/// The topic that holds an AMQP queue's messages: `amqp.<name>` when the name is a valid
+/// topic name, else `amqp.x<hex of the name>`.
+pub fn topic_for_queue(name: &str) -> String {
+    let plain = name.len() <= 200
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if plain {
+        format!("amqp.{name}")
+    } else {
+        let hex: String = name.bytes().take(120).map(|b| format!("{b:02x}")).collect();
+        format!("amqp.x{hex}")
+    }
+}
+
+impl Topology {
+    pub fn exchange(&self, name: &str) -> Option<Exchange> {
+        self.exchanges.read().get(name).cloned()
+    }
+
+    pub fn declare_exchange(&self, name: &str, exchange: Exchange) {
+        self.exchanges.write().insert(name.to_string(), exchange);
+    }
+
+    /// Removes an exchange and its bindings; false when `if_unused` and it has bindings.
+    pub fn delete_exchange(&self, name: &str, if_unused: bool) -> bool {
+        let mut bindings = self.bindings.write();
+        if if_unused && bindings.iter().any(|b| b.exchange == name) {
+            return false;
+        }
+        bindings.retain(|b| b.exchange != name);
+        self.exchanges.write().remove(name);
+        true
+    }
+
+    pub fn queue(&self, name: &str) -> Option<QueueInfo> {
+        self.queues.read().get(name).cloned()
+    }
+
+    pub fn declare_queue(&self, name: &str, info: QueueInfo) {
+        self.queues.write().insert(name.to_string(), info);
+    }
+
+    /// Removes a queue and its bindings.
+    pub fn delete_queue(&self, name: &str) {
+        self.queues.write().remove(name);
+        self.bindings.write().retain(|b| b.queue != name);
+    }
+
+    /// Queues exclusive to `connection` (deleted when it closes).
+    pub fn exclusive_to(&self, connection: u64) -> Vec<String> {
+        self.queues
+            .read()
+            .iter()
+            .filter(|(_, q)| q.owner == Some(connection))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    pub fn bind(&self, exchange: &str, queue: &str, routing_key: &str, arguments: FieldTable) {
+        let binding = Binding {
+            exchange: exchange.to_string(),
+            queue: queue.to_string(),
+            routing_key: routing_key.to_string(),
+            arguments,
+        };
+        let mut bindings = self.bindings.write();
+        if !bindings.contains(&binding) {
+            bindings.push(binding);
+        }
+    }
+
+    pub fn unbind(&self, exchange: &str, queue: &str, routing_key: &str) {
+        self.bindings.write().retain(|b| {
+            !(b.exchange == exchange && b.queue == queue && b.routing_key == routing_key)
+        });
+    }
+
+    /// The queues a message published to `exchange` with `routing_key` and `headers` goes
+    /// to, each once; `None` when the exchange does not exist.
+    pub fn route(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        headers: Option<&FieldTable>,
+    ) -> Option<Vec<String>> {
+        if exchange.is_empty() {
+            return Some(
+                self.queues
+                    .read()
+                    .contains_key(routing_key)
+                    .then(|| routing_key.to_string())
+                    .into_iter()
+                    .collect(),
+            );
+        }
+        let kind = self.exchanges.read().get(exchange)?.kind;
+        let mut queues: Vec<String> = self
+            .bindings
+            .read()
+            .iter()
+            .filter(|b| b.exchange == exchange)
+            .filter(|b| match kind {
+                ExchangeKind::Direct => b.routing_key == routing_key,
+                ExchangeKind::Fanout => true,
+                ExchangeKind::Topic => topic_matches(&b.routing_key, routing_key),
+                ExchangeKind::Headers => headers_match(&b.arguments, headers),
+            })
+            .map(|b| b.queue.clone())
+            .collect();
+        queues.sort();
+        queues.dedup();
+        Some(queues)
+    }
+}
+
+/// AMQP topic matching: words split by `.`, `*` is exactly one word, `#` zero or more.
+pub fn topic_matches(pattern: &str, key: &str) -> bool {
+    fn go(p: &[&str], k: &[&str]) -> bool {
+        match p.split_first() {
+            None => k.is_empty(),
+            Some((&"#", rest)) => (0..=k.len()).any(|i| go(rest, &k[i..])),
+            Some((&"*", rest)) => !k.is_empty() && go(rest, &k[1..]),
+            Some((word, rest)) => k.first() == Some(word) && go(rest, &k[1..]),
+        }
+    }
+    let p: Vec<&str> = pattern.split('.').collect();
+    let k: Vec<&str> = if key.is_empty() {
+        Vec::new()
+    } else {
+        key.split('.').collect()
+    };
+    go(&p, &k)
+}
+
+/// Headers-exchange matching: `x-match` `all` (the default) or `any` over the binding's other
+/// arguments; an argument with no value (void) matches on presence.
+fn headers_match(binding: &FieldTable, headers: Option<&FieldTable>) -> bool {
+    let empty = FieldTable::default();
+    let headers = headers.unwrap_or(&empty).inner();
+    let any = matches!(
+        binding.inner().get("x-match"),
+        Some(AMQPValue::LongString(s)) if s.as_bytes() == b"any"
+    ) || matches!(
+        binding.inner().get("x-match"),
+        Some(AMQPValue::ShortString(s)) if s.as_str() == "any"
+    );
+    let mut wanted = binding
+        .inner()
+        .iter()
+        .filter(|(k, _)| !k.as_str().starts_with("x-"))
+        .map(|(k, v)| match (v, headers.get(k)) {
+            (AMQPValue::Void, found) => found.is_some(),
+            (v, Some(found)) => v == found,
+            (_, None) => false,
+        });
+    if any {
+        wanted.any(|m| m)
+    } else {
+        wanted.all(|m| m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_patterns_match_as_in_rabbitmq() {
+        assert!(topic_matches("a.*.c", "a.b.c"));
+        assert!(!topic_matches("a.*.c", "a.c"));
+        assert!(topic_matches("a.#", "a"));
+        assert!(topic_matches("a.#", "a.b.c"));
+        assert!(topic_matches("#", ""));
+        assert!(topic_matches("#.c", "a.b.c"));
+        assert!(!topic_matches("a.b", "a.b.c"));
+        assert!(topic_matches("*.*", "x.y"));
+    }
+
+    #[test]
+    fn routing_through_each_kind_of_exchange() {
+        let t = Topology::default();
+        for q in ["q1", "q2"] {
+            t.declare_queue(
+                q,
+                QueueInfo {
+                    durable: true,
+                    auto_delete: false,
+                    owner: None,
+                    topic: topic_for_queue(q),
+                },
+            );
+        }
+        assert_eq!(t.route("", "q1", None).unwrap(), ["q1"]);
+        assert!(t.route("", "nope", None).unwrap().is_empty());
+        assert!(t.route("no-such-exchange", "q1", None).is_none());
+        t.bind("amq.topic", "q1", "logs.*.error", FieldTable::default());
+        t.bind("amq.topic", "q2", "logs.#", FieldTable::default());
+        assert_eq!(
+            t.route("amq.topic", "logs.app.error", None).unwrap(),
+            ["q1", "q2"]
+        );
+        assert_eq!(t.route("amq.topic", "logs.app.info", None).unwrap(), ["q2"]);
+        t.bind("amq.fanout", "q1", "", FieldTable::default());
+        assert_eq!(t.route("amq.fanout", "anything", None).unwrap(), ["q1"]);
+        let mut args = FieldTable::default();
+        args.insert("x-match".into(), AMQPValue::LongString("any".into()));
+        args.insert("kind".into(), AMQPValue::LongString("a".into()));
+        t.bind("amq.headers", "q2", "", args);
+        let mut headers = FieldTable::default();
+        headers.insert("kind".into(), AMQPValue::LongString("a".into()));
+        assert_eq!(t.route("amq.headers", "", Some(&headers)).unwrap(), ["q2"]);
+        assert!(t.route("amq.headers", "", None).unwrap().is_empty());
+        assert_eq!(topic_for_queue("jobs"), "amqp.jobs");
+        assert_eq!(topic_for_queue("a b"), "amqp.x612062");
+    }
+}
