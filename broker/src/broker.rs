@@ -168,6 +168,16 @@ impl Broker {
         Ok(queue)
     }
 
+    /// A small metadata file of a front-end (`<data>/meta/<name>`), if it exists.
+    pub fn read_metadata(&self, name: &str) -> Result<Option<String>, BrokerError> {
+        self.store.read_small(name)
+    }
+
+    /// Replaces a small metadata file of a front-end, durably (write, fsync, rename).
+    pub fn write_metadata(&self, name: &str, text: &str) -> Result<(), BrokerError> {
+        self.store.write_small(name, text)
+    }
+
     /// The ACLs every front-end checks callers against.
     pub fn acls(&self) -> &Acls {
         &self.acls

@@ -442,15 +442,18 @@ impl Channel {
                                 ),
                             ));
                         }
-                        None => self.gateway.topology.declare_exchange(
-                            name,
-                            Exchange {
-                                kind,
-                                durable: d.durable,
-                                auto_delete: d.auto_delete,
-                                internal: d.internal,
-                            },
-                        ),
+                        None => {
+                            self.gateway.topology.declare_exchange(
+                                name,
+                                Exchange {
+                                    kind,
+                                    durable: d.durable,
+                                    auto_delete: d.auto_delete,
+                                    internal: d.internal,
+                                },
+                            );
+                            self.gateway.persist();
+                        }
                     }
                 }
                 if !d.nowait {
@@ -472,6 +475,7 @@ impl Channel {
                         format!("PRECONDITION_FAILED - exchange '{}' in use", d.exchange),
                     ));
                 }
+                self.gateway.persist();
                 if !d.nowait {
                     self.send(AMQPClass::Exchange(exchange::AMQPMethod::DeleteOk(
                         exchange::DeleteOk {},
@@ -529,6 +533,7 @@ impl Channel {
                                 soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}"))
                             })?;
                         topology.declare_queue(&name, info.clone());
+                        self.gateway.persist();
                         info
                     }
                 };
@@ -561,6 +566,7 @@ impl Channel {
                     b.routing_key.as_str(),
                     b.arguments,
                 );
+                self.gateway.persist();
                 if !b.nowait {
                     self.send(AMQPClass::Queue(queue::AMQPMethod::BindOk(
                         queue::BindOk {},
@@ -575,6 +581,7 @@ impl Channel {
                     u.queue.as_str(),
                     u.routing_key.as_str(),
                 );
+                self.gateway.persist();
                 self.send(AMQPClass::Queue(queue::AMQPMethod::UnbindOk(
                     queue::UnbindOk {},
                 )))
@@ -831,6 +838,7 @@ pub async fn delete_queue(gateway: &Gateway, name: &str) {
         return;
     };
     gateway.topology.delete_queue(name);
+    gateway.persist();
     if let Err(e) = gateway.broker.delete_topic(&info.topic).await {
         tracing::warn!(queue = name, error = %e, "amqp: cannot delete a queue's topic");
     }

@@ -14,6 +14,9 @@ use tokio::sync::watch;
 use crate::config::AmqpConfig;
 use crate::topology::{QueueInfo, Topology, topic_for_queue};
 
+/// Where the durable topology is kept, under `<data>/meta`.
+const TOPOLOGY_FILE: &str = "amqp-topology.json";
+
 /// What every connection of the gateway shares.
 #[derive(Debug)]
 pub struct Gateway {
@@ -28,10 +31,21 @@ impl Gateway {
     /// again, durable, so their messages are there after a restart.
     pub fn new(broker: Arc<Broker>, config: AmqpConfig) -> Gateway {
         let topology = Topology::default();
+        match broker.read_metadata(TOPOLOGY_FILE) {
+            Ok(Some(text)) => match serde_json::from_str(&text) {
+                Ok(durable) => topology.restore(durable),
+                Err(e) => tracing::error!(error = %e, "amqp: stored topology unreadable, ignored"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "amqp: cannot read the stored topology"),
+        }
         for topic in broker.topics() {
             let Some(name) = queue_for_topic(topic.name()) else {
                 continue;
             };
+            if topology.queue(&name).is_some() {
+                continue;
+            }
             topology.declare_queue(
                 &name,
                 QueueInfo {
@@ -47,6 +61,20 @@ impl Gateway {
             config,
             topology,
             ids: AtomicU64::new(1),
+        }
+    }
+
+    /// Stores the durable exchanges, queues and bindings, after a change to them.
+    pub fn persist(&self) {
+        let stored = serde_json::to_string_pretty(&self.topology.durable())
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                self.broker
+                    .write_metadata(TOPOLOGY_FILE, &text)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = stored {
+            tracing::error!(error = %e, "amqp: cannot store the topology");
         }
     }
 

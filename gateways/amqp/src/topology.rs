@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use amq_protocol::types::{AMQPValue, FieldTable};
 use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
 
 /// The exchange kinds of AMQP 0-9-1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExchangeKind {
     Direct,
     Fanout,
@@ -29,7 +30,7 @@ impl ExchangeKind {
 }
 
 /// A declared exchange.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exchange {
     pub kind: ExchangeKind,
     pub durable: bool,
@@ -38,7 +39,7 @@ pub struct Exchange {
 }
 
 /// A declared queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueInfo {
     pub durable: bool,
     pub auto_delete: bool,
@@ -48,7 +49,7 @@ pub struct QueueInfo {
     pub topic: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Binding {
     exchange: String,
     queue: String,
@@ -95,6 +96,14 @@ impl Default for Topology {
     }
 }
 
+/// The durable part of the topology, as stored (`meta/amqp-topology.json`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Durable {
+    exchanges: BTreeMap<String, Exchange>,
+    queues: BTreeMap<String, QueueInfo>,
+    bindings: Vec<Binding>,
+}
+
 /// The topic that holds an AMQP queue's messages: `amqp.<name>` when the name is a valid
 /// topic name, else `amqp.x<hex of the name>`.
 pub fn topic_for_queue(name: &str) -> String {
@@ -111,6 +120,46 @@ pub fn topic_for_queue(name: &str) -> String {
 }
 
 impl Topology {
+    /// The durable exchanges and queues, and the bindings between durable ends.
+    pub fn durable(&self) -> Durable {
+        let exchanges: BTreeMap<String, Exchange> = self
+            .exchanges
+            .read()
+            .iter()
+            .filter(|(name, e)| e.durable && !name.starts_with("amq."))
+            .map(|(n, e)| (n.clone(), e.clone()))
+            .collect();
+        let queues: BTreeMap<String, QueueInfo> = self
+            .queues
+            .read()
+            .iter()
+            .filter(|(_, q)| q.durable && q.owner.is_none())
+            .map(|(n, q)| (n.clone(), q.clone()))
+            .collect();
+        let bindings = self
+            .bindings
+            .read()
+            .iter()
+            .filter(|b| {
+                queues.contains_key(&b.queue)
+                    && (b.exchange.starts_with("amq.") || exchanges.contains_key(&b.exchange))
+            })
+            .cloned()
+            .collect();
+        Durable {
+            exchanges,
+            queues,
+            bindings,
+        }
+    }
+
+    /// Adds what was stored back.
+    pub fn restore(&self, durable: Durable) {
+        self.exchanges.write().extend(durable.exchanges);
+        self.queues.write().extend(durable.queues);
+        self.bindings.write().extend(durable.bindings);
+    }
+
     pub fn exchange(&self, name: &str) -> Option<Exchange> {
         self.exchanges.read().get(name).cloned()
     }
