@@ -60,15 +60,17 @@ fn start_broker(dir: &std::path::Path) -> (Child, String) {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    loop {
+    let mut uri = String::new();
+    while uri.is_empty() {
         let line = lines
             .next()
             .expect("broker exited before listening")
             .unwrap();
         if let Some(addr) = line.split("listening ").nth(1) {
-            return (child, format!("amqp://guest:guest@{}/%2f", addr.trim()));
+            uri = format!("amqp://guest:guest@{}/%2f", addr.trim());
         }
     }
+    (child, uri)
 }
 
 fn index(body: &[u8]) -> u32 {
