@@ -254,3 +254,181 @@ async fn topic_and_fanout_routing_get_purge_and_errors() {
     conn.close(200, "bye".into()).await.unwrap();
     broker.stop().await;
 }
+
+/// The first `x-death` entry's reason and queue.
+fn death(d: &lapin::message::Delivery) -> (String, String) {
+    use lapin::types::AMQPValue;
+    let headers = d.properties.headers().clone().unwrap_or_default();
+    let Some(AMQPValue::FieldArray(deaths)) = headers.inner().get("x-death") else {
+        panic!("no x-death header: {headers:?}");
+    };
+    let Some(AMQPValue::FieldTable(first)) = deaths.as_slice().first() else {
+        panic!("empty x-death");
+    };
+    let text = |k: &str| match first.inner().get(k) {
+        Some(AMQPValue::LongString(s)) => String::from_utf8(s.as_bytes().to_vec()).unwrap(),
+        other => panic!("{k}: {other:?}"),
+    };
+    (text("reason"), text("queue"))
+}
+
+async fn next_dead(dead: &mut lapin::Consumer) -> lapin::message::Delivery {
+    tokio::time::timeout(TIMEOUT, dead.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+}
+
+fn args(pairs: &[(&str, lapin::types::AMQPValue)]) -> FieldTable {
+    let mut t = FieldTable::default();
+    for (k, v) in pairs {
+        t.insert((*k).into(), v.clone());
+    }
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_lettering_of_expired_rejected_and_overflowing_messages() {
+    use lapin::options::BasicRejectOptions;
+    use lapin::types::AMQPValue;
+    let broker = TestBroker::start().await;
+    let conn = connect(&broker).await;
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    ch.exchange_declare(
+        "dlx".into(),
+        ExchangeKind::Fanout,
+        ExchangeDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    ch.queue_declare("dead".into(), durable(), FieldTable::default())
+        .await
+        .unwrap();
+    ch.queue_bind(
+        "dead".into(),
+        "dlx".into(),
+        "".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    let dlx = (
+        "x-dead-letter-exchange",
+        AMQPValue::LongString("dlx".into()),
+    );
+    let declare = |name: &'static str, extra: Vec<(&'static str, AMQPValue)>| {
+        let ch = ch.clone();
+        let mut pairs = vec![dlx.clone()];
+        pairs.extend(extra);
+        async move {
+            ch.queue_declare(name.into(), durable(), args(&pairs))
+                .await
+                .unwrap();
+        }
+    };
+    declare("delayed", vec![("x-message-ttl", AMQPValue::LongInt(200))]).await;
+    declare("work2", vec![]).await;
+    declare("bounded", vec![("x-max-length", AMQPValue::LongInt(2))]).await;
+    let publish = |queue: &'static str, body: &'static str| {
+        let ch = ch.clone();
+        async move {
+            ch.basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions::default(),
+                body.as_bytes(),
+                BasicProperties::default(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap()
+        }
+    };
+    let mut dead = ch
+        .basic_consume(
+            "dead".into(),
+            "dead-reader".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..BasicConsumeOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+
+    // Nobody consumes "delayed": its message moves on when its TTL passes.
+    publish("delayed", "later").await;
+    let d = next_dead(&mut dead).await;
+    assert_eq!(d.data, b"later");
+    assert_eq!(death(&d), ("expired".into(), "delayed".into()));
+
+    // A rejected message (no requeue) moves on.
+    publish("work2", "refused").await;
+    let got = ch
+        .basic_get("work2".into(), BasicGetOptions { no_ack: false })
+        .await
+        .unwrap()
+        .unwrap();
+    got.delivery
+        .reject(BasicRejectOptions { requeue: false })
+        .await
+        .unwrap();
+    let d = next_dead(&mut dead).await;
+    assert_eq!(d.data, b"refused");
+    assert_eq!(death(&d), ("rejected".into(), "work2".into()));
+
+    // A full queue drops its oldest message to the dead-letter exchange.
+    for body in ["one", "two", "three"] {
+        publish("bounded", body).await;
+    }
+    let d = next_dead(&mut dead).await;
+    assert_eq!(d.data, b"one");
+    assert_eq!(death(&d), ("maxlen".into(), "bounded".into()));
+
+    // reject-publish: a full queue refuses, and the confirm says so.
+    ch.queue_declare(
+        "strict".into(),
+        durable(),
+        args(&[
+            ("x-max-length", AMQPValue::LongInt(1)),
+            ("x-overflow", AMQPValue::LongString("reject-publish".into())),
+        ]),
+    )
+    .await
+    .unwrap();
+    assert!(publish("strict", "first").await.is_ack());
+    assert!(!publish("strict", "second").await.is_ack());
+
+    // A per-message expiration: gone before anyone reads it.
+    ch.queue_declare("plain".into(), durable(), FieldTable::default())
+        .await
+        .unwrap();
+    ch.basic_publish(
+        "".into(),
+        "plain".into(),
+        BasicPublishOptions::default(),
+        b"short-lived",
+        BasicProperties::default().with_expiration("50".into()),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        ch.basic_get("plain".into(), BasicGetOptions { no_ack: true })
+            .await
+            .unwrap()
+            .is_none()
+    );
+    conn.close(200, "bye".into()).await.unwrap();
+    broker.stop().await;
+}

@@ -220,6 +220,29 @@ impl QueueCursor {
         (out, events)
     }
 
+    /// Settles every waiting record whose time-to-live has passed; returns their offsets.
+    pub fn take_expired(&mut self, now: i64) -> (Vec<i64>, Vec<CursorEvent>) {
+        let expired: Vec<i64> = self
+            .available
+            .iter()
+            .copied()
+            .filter(|o| {
+                self.entries
+                    .get(o)
+                    .and_then(|e| e.expires_at)
+                    .is_some_and(|t| t <= now)
+            })
+            .collect();
+        let events = expired
+            .iter()
+            .map(|&offset| {
+                self.settle(offset);
+                CursorEvent::Archived { offset }
+            })
+            .collect();
+        (expired, events)
+    }
+
     /// Settles a held record (acknowledged). `consumer` checks the holder when given.
     pub fn ack(&mut self, offset: i64, consumer: Option<u64>) -> Result<CursorEvent, CursorError> {
         self.held(offset, consumer)?;

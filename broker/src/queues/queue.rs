@@ -84,6 +84,9 @@ pub struct Queue {
 /// Per record: settled, or why not; the whole call fails when the change cannot be written.
 pub type Settled = Result<Vec<Result<(), CursorError>>, BrokerError>;
 
+/// The holder of records taken by [`Queue::drop_oldest`].
+const DROPPER: u64 = u64::MAX - 1;
+
 /// Counts for queue attributes (SQS ApproximateNumberOf..., AMQP message counts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueCounts {
@@ -218,6 +221,33 @@ impl Queue {
         self.settle_each(offsets, |c, o| c.release(o, consumer))
     }
 
+    /// Settles the waiting records whose time-to-live has passed (looking as far ahead as the
+    /// scan window) and returns them, for dead-lettering.
+    pub fn expire(&self, now: i64) -> Result<Vec<QueuedRecord>, BrokerError> {
+        let mut cursor = self.cursor.lock();
+        while self.load_more(&mut cursor, self.config.scan_window)? {}
+        let (expired, events) = cursor.take_expired(now);
+        self.write(&cursor, &events)?;
+        drop(cursor);
+        let mut records = self.read_records(&expired)?;
+        Ok(expired.iter().filter_map(|o| records.remove(o)).collect())
+    }
+
+    /// The record at `offset`, if the log still has it.
+    pub fn read(&self, offset: i64) -> Result<Option<QueuedRecord>, BrokerError> {
+        Ok(self.read_records(&[offset])?.remove(&offset))
+    }
+
+    /// Settles up to `count` of the oldest waiting records and returns them (a queue over
+    /// its length limit dropping from the head).
+    pub fn drop_oldest(&self, count: usize) -> Result<Vec<QueuedRecord>, BrokerError> {
+        let now = neo_storage::now_ms();
+        let got = self.receive(now, count, now, DROPPER)?;
+        let offsets: Vec<i64> = got.delivered.iter().map(|r| r.offset).collect();
+        self.archive(&offsets, Some(DROPPER))?;
+        Ok(got.delivered)
+    }
+
     /// Moves a held record's deadline (SQS ChangeMessageVisibility).
     pub fn set_deadline(
         &self,
@@ -250,6 +280,14 @@ impl Queue {
     /// How many records wait and how many are held.
     pub fn counts(&self) -> QueueCounts {
         self.counts_of(&self.cursor.lock())
+    }
+
+    /// Waiting records, counting those appended but not yet fsynced (for length limits,
+    /// which must see what was just enqueued).
+    pub fn depth(&self) -> u64 {
+        let cursor = self.cursor.lock();
+        let unread = (self.partition.log().log_end_offset() - cursor.head()).max(0) as u64;
+        unread + cursor.available() as u64
     }
 
     /// Records the cursor holds in memory (loaded and not settled): bounded by the in-flight

@@ -13,8 +13,10 @@ use neo_storage::now_ms;
 
 use crate::connection::{Outgoing, send};
 use crate::consumer::{self, Deliveries, HOLD_MS};
-use crate::delivery::{envelope, send_content, to_batch};
+use crate::delivery::{envelope, send_content};
 use crate::gateway::Gateway;
+use crate::publish::Reason;
+use crate::queue_args::QueueArgs;
 use crate::reply;
 use crate::topology::{Exchange, ExchangeKind, QueueInfo, topic_for_queue};
 
@@ -254,30 +256,19 @@ impl Channel {
             self.published += 1;
             self.published
         });
-        let queues = self
+        let published = self
             .gateway
-            .topology
-            .route(exchange, routing_key, header.properties.headers().as_ref())
+            .publish(exchange, routing_key, &header.properties, &body)
+            .map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))?
             .ok_or_else(|| {
                 soft(
                     reply::NOT_FOUND,
                     format!("NOT_FOUND - no exchange '{exchange}'"),
                 )
             })?;
-        let mut appended = Vec::new();
-        for name in &queues {
-            let Some(info) = self.gateway.topology.queue(name) else {
-                continue;
-            };
-            let queue = self.queue_of(&info)?;
-            let mut batch = to_batch(exchange, routing_key, &header.properties, &body)
-                .map_err(|e| soft(reply::INTERNAL_ERROR, e.to_string()))?;
-            let (_, last) = queue
-                .enqueue(&mut batch)
-                .map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))?;
-            appended.push((queue, last));
-        }
-        if appended.is_empty() && publish.mandatory {
+        let appended = published.appended;
+        let refused = published.refused;
+        if published.unroutable && publish.mandatory {
             let ret = AMQPClass::Basic(basic::AMQPMethod::Return(basic::Return {
                 reply_code: reply::NO_ROUTE,
                 reply_text: "NO_ROUTE".into(),
@@ -298,7 +289,7 @@ impl Channel {
             let out = self.out.clone();
             let id = self.id;
             tokio::spawn(async move {
-                let mut durable = true;
+                let mut durable = !refused;
                 for (queue, last) in appended {
                     durable &= queue.partition().log().wait_durable(last + 1).await.is_ok();
                 }
@@ -500,14 +491,23 @@ impl Channel {
                 } else {
                     d.queue.as_str().to_string()
                 };
+                let args = QueueArgs::parse(&name, &d.arguments)
+                    .map_err(|text| soft(reply::PRECONDITION_FAILED, text))?;
                 let info = match topology.queue(&name) {
                     Some(_) => {
                         let info = self.usable_queue(&name)?;
-                        if !d.passive && info.durable != d.durable {
+                        let differs = if info.durable != d.durable {
+                            Some("durable")
+                        } else if info.args != args {
+                            Some("arguments")
+                        } else {
+                            None
+                        };
+                        if let Some(what) = differs.filter(|_| !d.passive) {
                             return Err(soft(
                                 reply::PRECONDITION_FAILED,
                                 format!(
-                                    "PRECONDITION_FAILED - inequivalent arg 'durable' for queue '{name}' in vhost '/'"
+                                    "PRECONDITION_FAILED - inequivalent arg '{what}' for queue '{name}' in vhost '/'"
                                 ),
                             ));
                         }
@@ -525,6 +525,7 @@ impl Channel {
                             auto_delete: d.auto_delete,
                             owner: d.exclusive.then_some(self.connection_id),
                             topic: topic_for_queue(&name),
+                            args,
                         };
                         self.gateway
                             .create_queue_topic(&info.topic)
@@ -699,13 +700,13 @@ impl Channel {
                     .await;
                 }
                 let task = consumer::spawn(
+                    Arc::clone(&self.gateway),
                     Arc::clone(&self.deliveries),
                     queue,
                     self.id,
                     tag.clone(),
                     c.no_ack,
                     self.out.clone(),
-                    self.gateway.config.frame_max,
                 );
                 self.consumers.insert(tag, task);
                 Ok(())
@@ -770,6 +771,8 @@ impl Channel {
         let got = queue
             .receive(now, 1, now + HOLD_MS, self.deliveries.holder)
             .map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))?;
+        self.gateway
+            .dead_letter_received(&queue, &got.expired, &got.dead);
         let Some(record) = got.delivered.into_iter().next() else {
             self.send(AMQPClass::Basic(basic::AMQPMethod::GetEmpty(
                 basic::GetEmpty {},
@@ -811,15 +814,29 @@ impl Channel {
             )
         })?;
         let holder = Some(self.deliveries.holder);
+        let internal = |e: neo_broker::BrokerError| {
+            soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}"))
+        };
         for (queue, offset) in held {
-            let done = match how {
-                Settle::Ack => queue.ack(&[offset], holder),
-                Settle::Requeue => queue.release(&[offset], holder),
-                Settle::Drop => queue.archive(&[offset], holder),
+            match how {
+                Settle::Ack => queue.ack(&[offset], holder).map_err(internal)?,
+                Settle::Requeue => queue.release(&[offset], holder).map_err(internal)?,
+                Settle::Drop => {
+                    // Read before it is settled, for the dead-letter exchange.
+                    let record = queue.read(offset).map_err(internal)?;
+                    let settled = queue.archive(&[offset], holder).map_err(internal)?;
+                    if let (Some(record), Some((name, info))) = (
+                        record.filter(|_| settled.iter().all(Result::is_ok)),
+                        self.gateway
+                            .topology
+                            .queue_by_topic(queue.partition().topic()),
+                    ) {
+                        self.gateway
+                            .dead_letter(&name, &info, &[record], Reason::Rejected);
+                    }
+                    settled
+                }
             };
-            if let Err(e) = done {
-                return Err(soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")));
-            }
         }
         Ok(())
     }

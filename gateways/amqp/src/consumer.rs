@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::connection::Outgoing;
 use crate::delivery::{envelope, send_content};
+use crate::gateway::Gateway;
 
 /// AMQP holds an unacknowledged delivery until it is acknowledged or its channel closes: the
 /// cursor lock is set far ahead and released explicitly.
@@ -94,14 +95,15 @@ impl Deliveries {
 
 /// Starts delivering `queue` to `tag` on `channel`.
 pub fn spawn(
+    gateway: Arc<Gateway>,
     deliveries: Arc<Deliveries>,
     queue: Arc<Queue>,
     channel: u16,
     tag: String,
     no_ack: bool,
     out: Outgoing,
-    frame_max: u32,
 ) -> tokio::task::JoinHandle<()> {
+    let frame_max = gateway.config.frame_max;
     tokio::spawn(async move {
         let mut settled = deliveries.settled();
         loop {
@@ -121,6 +123,7 @@ pub fn spawn(
                     return;
                 }
             };
+            gateway.dead_letter_received(&queue, &got.expired, &got.dead);
             if got.delivered.is_empty() {
                 let _ = tokio::time::timeout(Duration::from_secs(1), appended.changed()).await;
                 continue;

@@ -6,9 +6,8 @@ use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
 use amq_protocol::protocol::AMQPClass;
 use amq_protocol::protocol::basic::{AMQPProperties, gen_properties, parse_properties};
 use bytes::Bytes;
-use neo_broker::queues::QueuedRecord;
+use neo_broker::queues::{EXPIRES_AT_HEADER, QueuedRecord};
 use neo_storage::codec::{BatchBuilder, Compression, Header};
-use neo_storage::now_ms;
 
 use crate::connection::{Outgoing, send};
 
@@ -21,15 +20,18 @@ const FRAME_OVERHEAD: usize = 8;
 const BASIC_CLASS: u16 = 60;
 
 /// One published message as a one-record batch.
+/// A per-message `expiration` (milliseconds, as text) becomes the `neo.expires-at` header
+/// the queue cursor checks.
 pub fn to_batch(
     exchange: &str,
     routing_key: &str,
     properties: &AMQPProperties,
     body: &[u8],
+    now: i64,
 ) -> Result<bytes::BytesMut, neo_storage::BatchError> {
     let encoded =
         cookie_factory::gen_simple(gen_properties(properties), Vec::new()).unwrap_or_default();
-    let headers = [
+    let mut headers = vec![
         Header {
             key: EXCHANGE_HEADER.into(),
             value: Some(Bytes::copy_from_slice(exchange.as_bytes())),
@@ -43,7 +45,16 @@ pub fn to_batch(
             value: Some(Bytes::from(encoded)),
         },
     ];
-    let now = now_ms();
+    if let Some(ttl) = properties
+        .expiration()
+        .as_ref()
+        .and_then(|e| e.as_str().parse::<i64>().ok())
+    {
+        headers.push(Header {
+            key: EXPIRES_AT_HEADER.into(),
+            value: Some(Bytes::from(now.saturating_add(ttl).to_string())),
+        });
+    }
     let mut builder = BatchBuilder::new(Compression::None, now);
     builder.push(now, None, Some(body), &headers);
     builder.build()

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use neo_broker::queues::{Queue, QueueConfig};
+use neo_broker::queues::{CursorConfig, Queue, QueueConfig};
 use neo_broker::{Broker, BrokerError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -53,6 +53,7 @@ impl Gateway {
                     auto_delete: false,
                     owner: None,
                     topic: topic.name().to_string(),
+                    args: Default::default(),
                 },
             );
         }
@@ -85,7 +86,15 @@ impl Gateway {
 
     /// The queue behind an AMQP queue name (its topic and cursor).
     pub fn queue(&self, info: &QueueInfo) -> Result<Arc<Queue>, BrokerError> {
-        self.broker.queue(&info.topic, QueueConfig::default())
+        let config = QueueConfig {
+            cursor: CursorConfig {
+                max_deliveries: info.args.delivery_limit,
+                ordered: false,
+            },
+            ttl_ms: info.args.message_ttl_ms,
+            ..QueueConfig::default()
+        };
+        self.broker.queue(&info.topic, config)
     }
 
     /// Creates the topic of a newly declared queue.
@@ -140,6 +149,8 @@ impl AmqpServer {
     /// Accepts connections until `shutdown` turns true.
     pub async fn run(self, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
         let gateway = Arc::new(Gateway::new(broker, self.config));
+        let sweeper = tokio::spawn(sweep_expired(Arc::clone(&gateway)));
+        let _stop_sweeper = AbortOnDrop(sweeper);
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
@@ -152,6 +163,34 @@ impl AmqpServer {
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
         }
+    }
+}
+
+/// Moves expired messages of queues with a dead-letter exchange on, twice a second, even
+/// when nobody consumes them (the "delay queue" pattern: TTL plus dead-letter exchange).
+async fn sweep_expired(gateway: Arc<Gateway>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        for (name, info) in gateway.topology.dead_lettering_queues() {
+            let expired = gateway
+                .queue(&info)
+                .and_then(|q| q.expire(neo_storage::now_ms()));
+            match expired {
+                Ok(records) => {
+                    gateway.dead_letter(&name, &info, &records, crate::publish::Reason::Expired)
+                }
+                Err(e) => tracing::warn!(queue = name, error = %e, "amqp: expiry sweep failed"),
+            }
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -9,6 +9,8 @@ mod consumer;
 mod delivery;
 pub mod frames;
 mod gateway;
+mod publish;
+mod queue_args;
 mod reply;
 mod topology;
 

@@ -8,6 +8,8 @@ use amq_protocol::types::{AMQPValue, FieldTable};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
+use crate::queue_args::QueueArgs;
+
 /// The exchange kinds of AMQP 0-9-1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExchangeKind {
@@ -47,6 +49,9 @@ pub struct QueueInfo {
     pub owner: Option<u64>,
     /// The topic holding its messages.
     pub topic: String,
+    /// Its `x-` arguments.
+    #[serde(default)]
+    pub args: QueueArgs,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,6 +186,25 @@ impl Topology {
 
     pub fn queue(&self, name: &str) -> Option<QueueInfo> {
         self.queues.read().get(name).cloned()
+    }
+
+    /// Queues that have a dead-letter exchange (their expired messages move on their own).
+    pub fn dead_lettering_queues(&self) -> Vec<(String, QueueInfo)> {
+        self.queues
+            .read()
+            .iter()
+            .filter(|(_, q)| q.args.dead_letter_exchange.is_some())
+            .map(|(n, q)| (n.clone(), q.clone()))
+            .collect()
+    }
+
+    /// The queue whose messages are in `topic`.
+    pub fn queue_by_topic(&self, topic: &str) -> Option<(String, QueueInfo)> {
+        self.queues
+            .read()
+            .iter()
+            .find(|(_, q)| q.topic == topic)
+            .map(|(n, q)| (n.clone(), q.clone()))
     }
 
     pub fn declare_queue(&self, name: &str, info: QueueInfo) {
@@ -334,6 +358,7 @@ mod tests {
                     auto_delete: false,
                     owner: None,
                     topic: topic_for_queue(q),
+                    args: QueueArgs::default(),
                 },
             );
         }

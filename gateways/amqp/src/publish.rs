@@ -1,0 +1,252 @@
+//! Routing a message to its queues and appending it to each, with the queues' length limits;
+//! and dead-lettering: a message rejected, expired, dropped from a full queue or delivered too
+//! often is published again to the queue's dead-letter exchange, with an `x-death` header.
+
+use std::sync::Arc;
+
+use amq_protocol::protocol::basic::AMQPProperties;
+use amq_protocol::types::{AMQPValue, FieldArray, FieldTable};
+use neo_broker::queues::{Queue, QueuedRecord};
+use neo_storage::now_ms;
+
+use crate::delivery::{envelope, to_batch};
+use crate::gateway::Gateway;
+use crate::queue_args::Overflow;
+use crate::topology::QueueInfo;
+
+/// What a publish did.
+#[derive(Default)]
+pub struct Published {
+    /// Each queue the message went to, with its offset there (for the confirm).
+    pub appended: Vec<(Arc<Queue>, i64)>,
+    /// A queue refused it (`x-overflow=reject-publish` when full): the confirm is a nack.
+    pub refused: bool,
+    /// No queue matched.
+    pub unroutable: bool,
+}
+
+/// Why a message is dead-lettered (RabbitMQ's `x-death` reasons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Rejected,
+    Expired,
+    Maxlen,
+    DeliveryLimit,
+}
+
+impl Reason {
+    fn name(self) -> &'static str {
+        match self {
+            Reason::Rejected => "rejected",
+            Reason::Expired => "expired",
+            Reason::Maxlen => "maxlen",
+            Reason::DeliveryLimit => "delivery_limit",
+        }
+    }
+}
+
+impl Gateway {
+    /// Routes and appends one message; `None` when the exchange does not exist.
+    pub fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        properties: &AMQPProperties,
+        body: &[u8],
+    ) -> Result<Option<Published>, String> {
+        let Some(queues) =
+            self.topology
+                .route(exchange, routing_key, properties.headers().as_ref())
+        else {
+            return Ok(None);
+        };
+        let mut published = Published {
+            unroutable: queues.is_empty(),
+            ..Published::default()
+        };
+        for name in &queues {
+            let Some(info) = self.topology.queue(name) else {
+                continue;
+            };
+            let queue = self.queue(&info).map_err(|e| e.to_string())?;
+            let full = info.args.max_length.is_some_and(|max| queue.depth() >= max);
+            if full && info.args.overflow == Overflow::RejectPublish {
+                published.refused = true;
+                continue;
+            }
+            let mut batch = to_batch(exchange, routing_key, properties, body, now_ms())
+                .map_err(|e| e.to_string())?;
+            let (_, last) = queue.enqueue(&mut batch).map_err(|e| e.to_string())?;
+            published.appended.push((Arc::clone(&queue), last));
+            if let Some(max) = info.args.max_length {
+                let over = queue.depth().saturating_sub(max);
+                if over > 0 {
+                    let dropped = queue
+                        .drop_oldest(over as usize)
+                        .map_err(|e| e.to_string())?;
+                    self.dead_letter(name, &info, &dropped, Reason::Maxlen);
+                }
+            }
+        }
+        Ok(Some(published))
+    }
+
+    /// Dead-letters what a receive settled without delivering: expired records and records
+    /// over the delivery limit of the queue behind `queue`.
+    pub fn dead_letter_received(
+        &self,
+        queue: &Queue,
+        expired: &[QueuedRecord],
+        dead: &[QueuedRecord],
+    ) {
+        if expired.is_empty() && dead.is_empty() {
+            return;
+        }
+        if let Some((name, info)) = self.topology.queue_by_topic(queue.partition().topic()) {
+            self.dead_letter(&name, &info, expired, Reason::Expired);
+            self.dead_letter(&name, &info, dead, Reason::DeliveryLimit);
+        }
+    }
+
+    /// Publishes `records` of queue `name` to its dead-letter exchange, if it has one.
+    pub fn dead_letter(
+        &self,
+        name: &str,
+        info: &QueueInfo,
+        records: &[QueuedRecord],
+        reason: Reason,
+    ) {
+        let Some(dlx) = &info.args.dead_letter_exchange else {
+            return;
+        };
+        for record in records {
+            let env = envelope(record);
+            let routing_key = info
+                .args
+                .dead_letter_routing_key
+                .clone()
+                .unwrap_or_else(|| env.routing_key.clone());
+            let properties = with_death(
+                env.properties,
+                name,
+                reason,
+                &env.exchange,
+                &env.routing_key,
+            );
+            let body = record.value.clone().unwrap_or_default();
+            if let Err(e) = self.publish(dlx, &routing_key, &properties, &body) {
+                tracing::warn!(queue = name, error = %e, "amqp: dead-lettering failed");
+            }
+        }
+    }
+}
+
+/// `properties` with this death recorded in `x-death` (and `x-first-death-*` the first time),
+/// and without the per-message expiration, as RabbitMQ does.
+fn with_death(
+    properties: AMQPProperties,
+    queue: &str,
+    reason: Reason,
+    exchange: &str,
+    routing_key: &str,
+) -> AMQPProperties {
+    let mut headers = properties.headers().clone().unwrap_or_default();
+    let mut deaths: Vec<AMQPValue> = match headers.inner().get("x-death") {
+        Some(AMQPValue::FieldArray(a)) => a.as_slice().to_vec(),
+        _ => Vec::new(),
+    };
+    let same = |v: &AMQPValue| match v {
+        AMQPValue::FieldTable(t) => {
+            matches!(t.inner().get("queue"), Some(AMQPValue::LongString(q)) if q.as_bytes() == queue.as_bytes())
+                && matches!(t.inner().get("reason"), Some(AMQPValue::LongString(r)) if r.as_bytes() == reason.name().as_bytes())
+        }
+        _ => false,
+    };
+    let count = match deaths.iter().position(same) {
+        Some(i) => match deaths.remove(i) {
+            AMQPValue::FieldTable(t) => match t.inner().get("count") {
+                Some(AMQPValue::LongLongInt(n)) => n + 1,
+                _ => 1,
+            },
+            _ => 1,
+        },
+        None => 1,
+    };
+    let mut death = FieldTable::default();
+    death.insert("count".into(), AMQPValue::LongLongInt(count));
+    death.insert("reason".into(), AMQPValue::LongString(reason.name().into()));
+    death.insert("queue".into(), AMQPValue::LongString(queue.into()));
+    death.insert(
+        "time".into(),
+        AMQPValue::Timestamp((now_ms() / 1000) as u64),
+    );
+    death.insert("exchange".into(), AMQPValue::LongString(exchange.into()));
+    death.insert(
+        "routing-keys".into(),
+        AMQPValue::FieldArray(FieldArray::from(vec![AMQPValue::LongString(
+            routing_key.into(),
+        )])),
+    );
+    deaths.insert(0, AMQPValue::FieldTable(death));
+    if !headers.inner().contains_key("x-first-death-queue") {
+        headers.insert(
+            "x-first-death-queue".into(),
+            AMQPValue::LongString(queue.into()),
+        );
+        headers.insert(
+            "x-first-death-reason".into(),
+            AMQPValue::LongString(reason.name().into()),
+        );
+        headers.insert(
+            "x-first-death-exchange".into(),
+            AMQPValue::LongString(exchange.into()),
+        );
+    }
+    headers.insert(
+        "x-death".into(),
+        AMQPValue::FieldArray(FieldArray::from(deaths)),
+    );
+    without_expiration(&properties).with_headers(headers)
+}
+
+/// Every property but `expiration` and `headers`.
+fn without_expiration(from: &AMQPProperties) -> AMQPProperties {
+    let mut to = AMQPProperties::default();
+    if let Some(v) = from.content_type() {
+        to = to.with_content_type(v.clone());
+    }
+    if let Some(v) = from.content_encoding() {
+        to = to.with_content_encoding(v.clone());
+    }
+    if let Some(v) = from.delivery_mode() {
+        to = to.with_delivery_mode(*v);
+    }
+    if let Some(v) = from.priority() {
+        to = to.with_priority(*v);
+    }
+    if let Some(v) = from.correlation_id() {
+        to = to.with_correlation_id(v.clone());
+    }
+    if let Some(v) = from.reply_to() {
+        to = to.with_reply_to(v.clone());
+    }
+    if let Some(v) = from.message_id() {
+        to = to.with_message_id(v.clone());
+    }
+    if let Some(v) = from.timestamp() {
+        to = to.with_timestamp(*v);
+    }
+    if let Some(v) = from.kind() {
+        to = to.with_type(v.clone());
+    }
+    if let Some(v) = from.user_id() {
+        to = to.with_user_id(v.clone());
+    }
+    if let Some(v) = from.app_id() {
+        to = to.with_app_id(v.clone());
+    }
+    if let Some(v) = from.cluster_id() {
+        to = to.with_cluster_id(v.clone());
+    }
+    to
+}
