@@ -298,6 +298,12 @@ async fn run(
                         ),
                     )
                     .await;
+                    // The client closes the socket once it has close-ok; give it a moment
+                    // rather than cutting it off first (clients report that as an error).
+                    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                        while let Some(Ok(Some(_))) = frames.recv().await {}
+                    })
+                    .await;
                     break;
                 }
                 AMQPFrame::Method(_, AMQPClass::Connection(connection::AMQPMethod::CloseOk(_))) => {
