@@ -23,6 +23,9 @@ use crate::reply;
 /// Frames waiting to be written; senders wait when it is full.
 const OUTGOING: usize = 256;
 
+/// Most bytes gathered into one socket write.
+const WRITE_COALESCE: usize = 256 * 1024;
+
 /// Where channels and consumers send frames.
 pub type Outgoing = mpsc::Sender<Vec<u8>>;
 
@@ -46,7 +49,15 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, gateway: Arc<Gateway>) {
     }
     let (out, mut outgoing) = mpsc::channel::<Vec<u8>>(OUTGOING);
     let writing = tokio::spawn(async move {
-        while let Some(bytes) = outgoing.recv().await {
+        // Frames queued meanwhile go out in the same write: one syscall for a burst of
+        // deliveries and confirms rather than one per frame.
+        while let Some(mut bytes) = outgoing.recv().await {
+            while bytes.len() < WRITE_COALESCE {
+                match outgoing.try_recv() {
+                    Ok(more) => bytes.extend_from_slice(&more),
+                    Err(_) => break,
+                }
+            }
             if writer.write_all(&bytes).await.is_err() {
                 return;
             }
