@@ -17,6 +17,15 @@ use neo_broker::{Broker, BrokerConfig, TopicConfig};
 use neo_kafka::{KafkaConfig, KafkaServer};
 use tokio::sync::{oneshot, watch};
 
+/// A loopback port free at the time of the call (for processes that must be told one).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A broker serving the Kafka protocol on 127.0.0.1.
 pub struct TestBroker {
     pub broker: Arc<Broker>,

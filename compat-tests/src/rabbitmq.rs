@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use crate::free_port;
+
 const RABBITMQ: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 const RABBITMQCTL: &str = "/usr/lib/rabbitmq/bin/rabbitmqctl";
 
@@ -14,14 +16,6 @@ pub struct RabbitMq {
     /// The node's own Erlang port mapper, stopped with it.
     epmd_port: u16,
     dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl RabbitMq {

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use neo_broker::{Broker, BrokerConfig};
+use neo_compat_tests::free_port;
 use neo_kafka::{KafkaConfig, KafkaServer};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -65,14 +66,6 @@ fn start_broker(dir: &std::path::Path, port: u16) -> Child {
         }
     }
     child
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
