@@ -76,7 +76,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, gateway: Arc<Gateway>) {
         }
     });
     let connection_id = gateway.next_id();
-    match handshake(&gateway, &out, &mut frames_rx).await {
+    match handshake(&gateway, peer, &out, &mut frames_rx).await {
         Ok(heartbeat) => run(&gateway, connection_id, &out, &mut frames_rx, heartbeat).await,
         Err(reason) => tracing::debug!(%peer, reason, "amqp handshake failed"),
     }
@@ -149,7 +149,12 @@ fn credentials(mechanism: &str, response: &LongString) -> Option<(String, String
 }
 
 /// Start, Tune, Open; returns the heartbeat interval agreed.
-async fn handshake(gateway: &Gateway, out: &Outgoing, frames: &mut Frames) -> Result<u16, String> {
+async fn handshake(
+    gateway: &Gateway,
+    peer: SocketAddr,
+    out: &Outgoing,
+    frames: &mut Frames,
+) -> Result<u16, String> {
     let config = &gateway.config;
     let start = connection::Start {
         version_major: 0,
@@ -171,8 +176,10 @@ async fn handshake(gateway: &Gateway, out: &Outgoing, frames: &mut Frames) -> Re
     else {
         return Err("expected connection.start-ok".into());
     };
+    // Like RabbitMQ's `loopback_users`: the well-known guest login works from this host only.
     let accepted = credentials(start_ok.mechanism.as_str(), &start_ok.response)
-        .is_some_and(|(user, pass)| user == config.username && pass == config.password);
+        .is_some_and(|(user, pass)| user == config.username && pass == config.password)
+        && (config.username != "guest" || peer.ip().is_loopback());
     if !accepted {
         close(
             out,
