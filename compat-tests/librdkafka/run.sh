@@ -31,7 +31,7 @@ log="$work/neo.log"
 NEO_BROKER__NUM_PARTITIONS=4 "$root/target/debug/neo" serve --data-dir "$data" --admin-listen 127.0.0.1:0 \
     --kafka-listen 127.0.0.1:0 --amqp-listen 127.0.0.1:0 >"$log" 2>&1 &
 neo=$!
-trap 'kill $neo 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill $neo 2>/dev/null || true; wait $neo 2>/dev/null || true; rm -rf "$data" || true' EXIT
 for _ in $(seq 1 100); do
     addr="$(sed -n 's/.*kafka listening on \([0-9.:]*\).*/\1/p' "$log" | head -1)"
     [ -n "$addr" ] && break
