@@ -44,6 +44,22 @@ async fn connect(uri: &str) -> Connection {
     }
 }
 
+/// A channel on which the durable queue `name` is declared.
+async fn durable_queue(conn: &Connection, name: &str) -> lapin::Channel {
+    let ch = conn.create_channel().await.unwrap();
+    ch.queue_declare(
+        name.into(),
+        QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    ch
+}
+
 /// Publishes `n` persistent messages with confirms to `queue`; returns when all are confirmed.
 async fn publish(conn: &Connection, queue: &str, n: usize) {
     let ch = conn.create_channel().await.unwrap();
@@ -78,18 +94,8 @@ async fn publish(conn: &Connection, queue: &str, n: usize) {
 /// running at once.
 async fn end_to_end(uri: &str, n: usize) -> f64 {
     let conn = connect(uri).await;
-    let ch = conn.create_channel().await.unwrap();
     let queue = "bench";
-    ch.queue_declare(
-        queue.into(),
-        QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
+    let ch = durable_queue(&conn, queue).await;
     ch.basic_qos(1_000, BasicQosOptions::default())
         .await
         .unwrap();
@@ -161,17 +167,7 @@ fn main() {
     let before = rss_kib();
     runtime.block_on(async {
         let conn = connect(&neo.amqp_uri()).await;
-        let ch = conn.create_channel().await.unwrap();
-        ch.queue_declare(
-            "deep".into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+        durable_queue(&conn, "deep").await;
         let mut last = Instant::now();
         let mut sent = 0;
         while sent < idle {

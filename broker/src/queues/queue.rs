@@ -286,8 +286,7 @@ impl Queue {
     /// which must see what was just enqueued).
     pub fn depth(&self) -> u64 {
         let cursor = self.cursor.lock();
-        let unread = (self.partition.log().log_end_offset() - cursor.head()).max(0) as u64;
-        unread + cursor.available() as u64
+        waiting(&cursor, self.partition.log().log_end_offset())
     }
 
     /// Records the cursor holds in memory (loaded and not settled): bounded by the in-flight
@@ -309,9 +308,8 @@ impl Queue {
     }
 
     fn counts_of(&self, cursor: &QueueCursor) -> QueueCounts {
-        let unread = (self.partition.high_watermark() - cursor.head()).max(0) as u64;
         QueueCounts {
-            available: unread + cursor.available() as u64,
+            available: waiting(cursor, self.partition.high_watermark()),
             in_flight: cursor.in_flight() as u64,
         }
     }
@@ -432,6 +430,11 @@ impl Queue {
         }
         Ok(found)
     }
+}
+
+/// Records not held: those loaded and available, and those not loaded yet below `end`.
+fn waiting(cursor: &QueueCursor, end: i64) -> u64 {
+    (end - cursor.head()).max(0) as u64 + cursor.available() as u64
 }
 
 /// The offset an event is about, if it is about one record.

@@ -26,10 +26,7 @@ pub async fn serve(stream: TcpStream, handler: Arc<Handler>) {
         return;
     };
     let _ = stream.set_nodelay(true);
-    let context = Context {
-        local_addr,
-        peer_addr: peer,
-    };
+    let context = Context::new(local_addr, peer);
     let (mut reader, mut writer) = stream.into_split();
     let config = Arc::clone(&handler.config);
     let (frames_tx, mut frames) = mpsc::channel::<Bytes>(1);

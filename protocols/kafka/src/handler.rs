@@ -35,16 +35,19 @@ pub struct Context {
     pub local_addr: SocketAddr,
     /// The client's address, shown as a group member's host.
     pub peer_addr: Option<SocketAddr>,
+    /// Who the client is for ACLs, worked out once per connection.
+    pub caller: Caller,
 }
 
 impl Context {
-    /// Who the client is for ACLs: unauthenticated (no SASL yet), from its IP address.
-    pub fn caller(&self) -> Caller {
-        Caller::anonymous(
-            self.peer_addr
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default(),
-        )
+    pub fn new(local_addr: SocketAddr, peer_addr: Option<SocketAddr>) -> Context {
+        // Unauthenticated (no SASL yet), known by its IP address.
+        let host = peer_addr.map(|a| a.ip().to_string()).unwrap_or_default();
+        Context {
+            local_addr,
+            peer_addr,
+            caller: Caller::anonymous(host),
+        }
     }
 
     /// The client host as Kafka shows it (`/127.0.0.1`).
@@ -60,7 +63,7 @@ impl Handler {
     pub fn may(&self, context: &Context, op: i8, resource_type: i8, name: &str) -> bool {
         self.broker
             .acls()
-            .authorize(&context.caller(), op, resource_type, name)
+            .authorize(&context.caller, op, resource_type, name)
     }
 
     /// Starts `body`. Work whose order matters (appends) happens before this returns, so the

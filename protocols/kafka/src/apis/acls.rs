@@ -25,7 +25,7 @@ fn allowed(handler: &Handler, context: &Context, op: i8) -> bool {
     handler
         .broker
         .acls()
-        .authorize(&context.caller(), op, resource::CLUSTER, CLUSTER)
+        .authorize(&context.caller, op, resource::CLUSTER, CLUSTER)
 }
 
 fn text(s: &Option<StrBytes>) -> Option<String> {
