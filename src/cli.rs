@@ -40,6 +40,9 @@ pub struct ServeArgs {
     /// Address of the AMQP 0-9-1 listener.
     #[arg(long)]
     pub amqp_listen: Option<SocketAddr>,
+    /// Address of the SQS listener.
+    #[arg(long)]
+    pub sqs_listen: Option<SocketAddr>,
     /// Log format.
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,

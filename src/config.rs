@@ -10,6 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use neo_amqp::AmqpConfig;
 use neo_broker::{BrokerConfig, GroupConfig, TopicConfig};
 use neo_kafka::KafkaConfig;
+use neo_sqs::SqsConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::ServeArgs;
@@ -79,6 +80,48 @@ impl AmqpSection {
             frame_max: self.frame_max.max(4096),
             channel_max: self.channel_max.max(1),
             heartbeat_secs: self.heartbeat_secs,
+        }
+    }
+}
+
+/// The SQS listener (AWS JSON 1.0 and Query protocols), with SQS emulators' defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SqsSection {
+    /// Where SQS clients connect.
+    pub listen: SocketAddr,
+    /// Scheme, host and port that queue URLs start with (`http://localhost:<port>` when
+    /// unset): set it when clients reach the broker through another name.
+    pub advertised_url: Option<String>,
+    /// The account id in queue URLs and ARNs.
+    pub account_id: String,
+    /// The region in queue ARNs.
+    pub region: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for SqsSection {
+    fn default() -> Self {
+        let d = SqsConfig::default();
+        Self {
+            listen: d.listen,
+            advertised_url: d.advertised_url,
+            account_id: d.account_id,
+            region: d.region,
+            max_body_bytes: d.max_body_bytes,
+        }
+    }
+}
+
+impl SqsSection {
+    pub fn sqs_config(&self) -> SqsConfig {
+        SqsConfig {
+            listen: self.listen,
+            advertised_url: self.advertised_url.clone(),
+            account_id: self.account_id.clone(),
+            region: self.region.clone(),
+            max_body_bytes: self.max_body_bytes.max(1 << 20),
         }
     }
 }
@@ -197,6 +240,7 @@ pub struct NeoConfig {
     pub admin: AdminConfig,
     pub kafka: KafkaSection,
     pub amqp: AmqpSection,
+    pub sqs: SqsSection,
     pub broker: BrokerSection,
     /// Defaults of every topic, under Kafka's config names (`"retention.ms" = 86400000`).
     pub topic_defaults: TopicConfig,
@@ -210,6 +254,7 @@ impl Default for NeoConfig {
             admin: AdminConfig::default(),
             kafka: KafkaSection::default(),
             amqp: AmqpSection::default(),
+            sqs: SqsSection::default(),
             broker: BrokerSection::default(),
             topic_defaults: TopicConfig::default(),
         }
@@ -229,6 +274,8 @@ struct FlagLayer {
     kafka: Option<ListenFlag>,
     #[serde(skip_serializing_if = "Option::is_none")]
     amqp: Option<ListenFlag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sqs: Option<ListenFlag>,
 }
 
 #[derive(Debug, Serialize)]
@@ -238,7 +285,15 @@ struct ListenFlag {
 
 /// Environment variables read, as `NEO_<KEY>` with `__` between nested keys
 /// (`NEO_DATA_DIR`, `NEO_ADMIN__LISTEN`, `NEO_BROKER__NUM_PARTITIONS`).
-const ENV_KEYS: &[&str] = &["data_dir", "log_format", "admin", "kafka", "amqp", "broker"];
+const ENV_KEYS: &[&str] = &[
+    "data_dir",
+    "log_format",
+    "admin",
+    "kafka",
+    "amqp",
+    "sqs",
+    "broker",
+];
 
 impl NeoConfig {
     /// Layers defaults, the config file, the environment and `args`, and validates the result.
@@ -272,6 +327,7 @@ impl NeoConfig {
             admin: args.admin_listen.map(|listen| ListenFlag { listen }),
             kafka: args.kafka_listen.map(|listen| ListenFlag { listen }),
             amqp: args.amqp_listen.map(|listen| ListenFlag { listen }),
+            sqs: args.sqs_listen.map(|listen| ListenFlag { listen }),
         };
         figment = figment.merge(Serialized::defaults(flags));
         let config: NeoConfig = figment

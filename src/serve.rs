@@ -6,6 +6,7 @@ use anyhow::Context;
 use neo_amqp::AmqpServer;
 use neo_broker::Broker;
 use neo_kafka::KafkaServer;
+use neo_sqs::SqsServer;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -25,6 +26,9 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     let amqp = AmqpServer::bind(config.amqp.amqp_config())
         .await
         .with_context(|| format!("amqp listener {}", config.amqp.listen))?;
+    let sqs = SqsServer::bind(config.sqs.sqs_config())
+        .await
+        .with_context(|| format!("sqs listener {}", config.sqs.listen))?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let broker = Broker::open(config.broker_config()).await?;
@@ -35,6 +39,8 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     tracing::info!("kafka listening on {kafka_addr}");
     let amqp_addr = amqp.local_addr().context("amqp listener address")?;
     tracing::info!("amqp listening on {amqp_addr}");
+    let sqs_addr = sqs.local_addr().context("sqs listener address")?;
+    tracing::info!("sqs listening on {sqs_addr}");
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let router = crate::admin::router(Arc::clone(&broker));
@@ -47,6 +53,7 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     });
     let kafka_task = tokio::spawn(kafka.run(Arc::clone(&broker), stop_tx.subscribe()));
     let amqp_task = tokio::spawn(amqp.run(Arc::clone(&broker), stop_tx.subscribe()));
+    let sqs_task = tokio::spawn(sqs.run(Arc::clone(&broker), stop_tx.subscribe()));
     tokio::select! {
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
@@ -54,6 +61,7 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = kafka_task.await;
     let _ = amqp_task.await;
+    let _ = sqs_task.await;
     if let Ok(Err(e)) = admin_task.await {
         tracing::warn!(error = %e, "admin listener ended with an error");
     }

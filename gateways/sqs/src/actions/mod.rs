@@ -1,0 +1,56 @@
+//! The SQS actions, one family per file, and the dispatch from action names.
+
+mod attributes;
+mod dead_letter;
+mod delete;
+mod move_tasks;
+mod queues;
+mod receive;
+mod send;
+mod tags;
+mod visibility;
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+pub use dead_letter::transfer;
+
+use crate::error::SqsError;
+use crate::gateway::Gateway;
+use crate::request::Request;
+
+/// The result of an action, in the JSON protocol's shape.
+pub type Output = Result<Map<String, Value>, SqsError>;
+
+/// Runs `request`'s action.
+pub async fn handle(gateway: &Arc<Gateway>, request: &Request) -> Output {
+    match request.action.as_str() {
+        "CreateQueue" => queues::create(gateway, request).await,
+        "DeleteQueue" => queues::delete(gateway, request).await,
+        "GetQueueUrl" => queues::get_url(gateway, request),
+        "ListQueues" => queues::list(gateway, request),
+        "PurgeQueue" => queues::purge(gateway, request).await,
+        "GetQueueAttributes" => attributes::get(gateway, request),
+        "SetQueueAttributes" => attributes::set(gateway, request),
+        "SendMessage" => send::send(gateway, request).await,
+        "SendMessageBatch" => send::send_batch(gateway, request).await,
+        "ReceiveMessage" => receive::receive(gateway, request).await,
+        "DeleteMessage" => delete::delete(gateway, request).await,
+        "DeleteMessageBatch" => delete::delete_batch(gateway, request).await,
+        "ChangeMessageVisibility" => visibility::change(gateway, request),
+        "ChangeMessageVisibilityBatch" => visibility::change_batch(gateway, request),
+        "TagQueue" => tags::tag(gateway, request),
+        "UntagQueue" => tags::untag(gateway, request),
+        "ListQueueTags" => tags::list(gateway, request),
+        "ListDeadLetterSourceQueues" => dead_letter::list_sources(gateway, request),
+        "StartMessageMoveTask" => move_tasks::start(gateway, request),
+        "ListMessageMoveTasks" => move_tasks::list(gateway, request),
+        "CancelMessageMoveTask" => move_tasks::cancel(gateway, request),
+        "AddPermission" | "RemovePermission" => Err(SqsError::UnsupportedOperation(format!(
+            "{} is not supported: Neo does not evaluate queue policies.",
+            request.action
+        ))),
+        other => Err(SqsError::InvalidAction(other.chars().take(128).collect())),
+    }
+}

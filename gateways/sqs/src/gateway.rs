@@ -1,0 +1,270 @@
+//! The gateway's shared state: the broker, the queue registry (stored as broker metadata),
+//! the open queues, and queue names, URLs and ARNs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use neo_broker::queues::{CursorConfig, QueueConfig};
+use neo_broker::{Broker, BrokerError};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
+
+use crate::config::SqsConfig;
+use crate::error::SqsError;
+use crate::move_tasks::MoveTasks;
+use crate::params::Params;
+use crate::queue_attributes::QueueAttributes;
+use crate::queue_state::QueueState;
+use crate::registry::{QueueMeta, REGISTRY_FILE, Registry, queue_for_topic, topic_for_queue};
+use crate::request::Request;
+
+/// How long a deleted queue's name stays taken.
+pub const DELETED_RECENTLY_MS: i64 = 60_000;
+
+/// Topic settings of SQS queues: batches of ten 1 MiB messages fit, and the log keeps
+/// records at least as long as the longest SQS retention (14 days).
+const TOPIC_CONFIGS: &[(&str, &str)] = &[
+    ("max.message.bytes", "16777216"),
+    ("retention.ms", "1209600000"),
+];
+
+/// What every request shares.
+#[derive(Debug)]
+pub struct Gateway {
+    pub broker: Arc<Broker>,
+    pub config: SqsConfig,
+    base_url: String,
+    registry: RwLock<Registry>,
+    persist_lock: Mutex<()>,
+    states: Mutex<HashMap<String, Arc<QueueState>>>,
+    deleted: Mutex<HashMap<String, i64>>,
+    pub moves: MoveTasks,
+    /// Turns true when the gateway stops (long polls return at once).
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Gateway {
+    /// A gateway over `broker`, with the queues stored before; `port` is the one listened
+    /// on (for queue URLs when no advertised URL is configured).
+    pub fn new(
+        broker: Arc<Broker>,
+        config: SqsConfig,
+        port: u16,
+        shutdown: watch::Receiver<bool>,
+    ) -> Gateway {
+        let registry = match broker.read_metadata(REGISTRY_FILE) {
+            Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "sqs: stored queues unreadable, ignored");
+                Registry::default()
+            }),
+            Ok(None) => Registry::default(),
+            Err(e) => {
+                tracing::error!(error = %e, "sqs: cannot read the stored queues");
+                Registry::default()
+            }
+        };
+        let base_url = config
+            .advertised_url
+            .clone()
+            .unwrap_or_else(|| format!("http://localhost:{port}"))
+            .trim_end_matches('/')
+            .to_string();
+        Gateway {
+            broker,
+            config,
+            base_url,
+            registry: RwLock::new(registry),
+            persist_lock: Mutex::new(()),
+            states: Mutex::new(HashMap::new()),
+            deleted: Mutex::new(HashMap::new()),
+            moves: MoveTasks::default(),
+            shutdown,
+        }
+    }
+
+    /// The URL of queue `name`.
+    pub fn url_of(&self, name: &str) -> String {
+        format!("{}/{}/{name}", self.base_url, self.config.account_id)
+    }
+
+    /// The ARN of queue `name`.
+    pub fn arn_of(&self, name: &str) -> String {
+        format!(
+            "arn:aws:sqs:{}:{}:{name}",
+            self.config.region, self.config.account_id
+        )
+    }
+
+    /// The queue an ARN names, if it is one of this gateway's.
+    pub fn queue_of_arn(&self, arn: &str) -> Option<QueueMeta> {
+        let name = arn.rsplit(':').next()?;
+        (self.arn_of(name) == arn)
+            .then(|| self.lookup(name))
+            .flatten()
+    }
+
+    /// The queue named `name`: registered, or a topic `sqs.<name>` made from Kafka (taken
+    /// on with default attributes).
+    pub fn lookup(&self, name: &str) -> Option<QueueMeta> {
+        if let Some(meta) = self.registry.read().queues.get(name) {
+            return Some(meta.clone());
+        }
+        let topic = topic_for_queue(name);
+        let found = self.broker.topic(&topic)?;
+        queue_for_topic(found.name())?;
+        let now = neo_storage::now_ms() / 1000;
+        let meta = QueueMeta {
+            name: name.to_string(),
+            topic,
+            attributes: QueueAttributes::create(name.ends_with(".fifo"), &BTreeMap::new()).ok()?,
+            tags: BTreeMap::new(),
+            created: now,
+            modified: now,
+        };
+        self.registry
+            .write()
+            .queues
+            .entry(name.to_string())
+            .or_insert_with(|| meta.clone());
+        self.persist();
+        Some(meta)
+    }
+
+    /// Every queue, by name (topics `sqs.*` made from Kafka included).
+    pub fn all(&self) -> Vec<QueueMeta> {
+        for topic in self.broker.topics() {
+            if let Some(name) = queue_for_topic(topic.name())
+                && !self.registry.read().queues.contains_key(name)
+            {
+                self.lookup(name);
+            }
+        }
+        self.registry.read().queues.values().cloned().collect()
+    }
+
+    /// The queue a request is about: its `QueueUrl`, else the URL path it was sent to.
+    pub fn resolve(&self, request: &Request) -> Result<(QueueMeta, Arc<QueueState>), SqsError> {
+        let params = Params(&request.params);
+        let name = match params.str("QueueUrl")? {
+            Some(url) => url
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            None => request
+                .path_queue
+                .clone()
+                .ok_or_else(|| SqsError::MissingParameter("QueueUrl".into()))?,
+        };
+        let meta = self.lookup(&name).ok_or(SqsError::QueueDoesNotExist)?;
+        let state = self.state(&meta)?;
+        Ok((meta, state))
+    }
+
+    /// The open queue behind `meta`.
+    pub fn state(&self, meta: &QueueMeta) -> Result<Arc<QueueState>, SqsError> {
+        if let Some(state) = self.states.lock().get(&meta.name) {
+            return Ok(Arc::clone(state));
+        }
+        let config = QueueConfig {
+            cursor: CursorConfig {
+                max_deliveries: None,
+                ordered: meta.is_fifo(),
+            },
+            ..QueueConfig::default()
+        };
+        let queue = self
+            .broker
+            .queue(&meta.topic, config)
+            .map_err(|e| match e {
+                BrokerError::UnknownTopicOrPartition { .. } => SqsError::QueueDoesNotExist,
+                other => SqsError::from(other),
+            })?;
+        let mut states = self.states.lock();
+        let state = states
+            .entry(meta.name.clone())
+            .or_insert_with(|| Arc::new(QueueState::new(queue)));
+        Ok(Arc::clone(state))
+    }
+
+    /// Registers a new queue and creates its topic.
+    pub async fn create(&self, meta: QueueMeta) -> Result<(), SqsError> {
+        if self.broker.topic(&meta.topic).is_none() {
+            let configs = TOPIC_CONFIGS
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            match self
+                .broker
+                .create_topic(&meta.topic, 1, configs, false)
+                .await
+            {
+                Ok(_) | Err(BrokerError::TopicAlreadyExists(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.registry.write().queues.insert(meta.name.clone(), meta);
+        self.persist();
+        Ok(())
+    }
+
+    /// Changes a queue's stored attributes or tags.
+    pub fn update(&self, name: &str, change: impl FnOnce(&mut QueueMeta)) -> Result<(), SqsError> {
+        {
+            let mut registry = self.registry.write();
+            let meta = registry
+                .queues
+                .get_mut(name)
+                .ok_or(SqsError::QueueDoesNotExist)?;
+            change(meta);
+        }
+        self.persist();
+        Ok(())
+    }
+
+    /// Removes a queue, its topic and its messages.
+    pub async fn delete(&self, name: &str) -> Result<(), SqsError> {
+        let meta = self
+            .registry
+            .write()
+            .queues
+            .remove(name)
+            .ok_or(SqsError::QueueDoesNotExist)?;
+        self.states.lock().remove(name);
+        self.deleted
+            .lock()
+            .insert(name.to_string(), neo_storage::now_ms());
+        self.persist();
+        match self.broker.delete_topic(&meta.topic).await {
+            Ok(()) | Err(BrokerError::UnknownTopicOrPartition { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether `name` was deleted less than a minute ago.
+    pub fn deleted_recently(&self, name: &str) -> bool {
+        let now = neo_storage::now_ms();
+        let mut deleted = self.deleted.lock();
+        deleted.retain(|_, at| now - *at < DELETED_RECENTLY_MS);
+        deleted.contains_key(name)
+    }
+
+    /// Stores the registry, after a change to it.
+    fn persist(&self) {
+        let _order = self.persist_lock.lock();
+        let text = match serde_json::to_string_pretty(&*self.registry.read()) {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::error!(error = %e, "sqs: cannot encode the queues");
+                return;
+            }
+        };
+        if let Err(e) = self.broker.write_metadata(REGISTRY_FILE, &text) {
+            tracing::error!(error = %e, "sqs: cannot store the queues");
+        }
+    }
+}

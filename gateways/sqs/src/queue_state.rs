@@ -1,0 +1,84 @@
+//! What the gateway keeps in memory per open queue besides the cursor: waiters for new
+//! messages (long polling), FIFO deduplication ids, first-receive times, delayed-message
+//! counts and the time of the last purge.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use neo_broker::queues::Queue;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::dedup::Dedup;
+
+/// Most first-receive times remembered per queue; past it the receive time stands in.
+const MAX_FIRST_RECEIVES: usize = 1_000_000;
+/// Most distinct delay deadlines tracked per queue.
+const MAX_DELAYED: usize = 1_000_000;
+
+/// The in-memory side of one queue.
+#[derive(Debug)]
+pub struct QueueState {
+    pub queue: Arc<Queue>,
+    /// Woken when messages are sent, so long polls return at once.
+    pub arrived: Notify,
+    pub dedup: Mutex<Dedup>,
+    pub last_purge: Mutex<Option<Instant>>,
+    first_receives: Mutex<HashMap<i64, i64>>,
+    delayed: Mutex<BTreeMap<i64, u64>>,
+}
+
+impl QueueState {
+    pub fn new(queue: Arc<Queue>) -> QueueState {
+        QueueState {
+            queue,
+            arrived: Notify::new(),
+            dedup: Mutex::new(Dedup::default()),
+            last_purge: Mutex::new(None),
+            first_receives: Mutex::new(HashMap::new()),
+            delayed: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// When the record at `offset` was first received (`now` if this is the first time).
+    pub fn first_receive(&self, offset: i64, now: i64) -> i64 {
+        let mut map = self.first_receives.lock();
+        if let Some(at) = map.get(&offset) {
+            return *at;
+        }
+        if map.len() < MAX_FIRST_RECEIVES {
+            map.insert(offset, now);
+        }
+        now
+    }
+
+    /// Forgets records that left the queue.
+    pub fn forget(&self, offsets: &[i64]) {
+        let mut map = self.first_receives.lock();
+        for o in offsets {
+            map.remove(o);
+        }
+    }
+
+    /// Counts a message delayed until `until` (ms).
+    pub fn add_delayed(&self, until: i64) {
+        let mut delayed = self.delayed.lock();
+        if delayed.len() < MAX_DELAYED || delayed.contains_key(&until) {
+            *delayed.entry(until).or_default() += 1;
+        }
+    }
+
+    /// Messages still delayed at `now`.
+    pub fn delayed(&self, now: i64) -> u64 {
+        let mut delayed = self.delayed.lock();
+        *delayed = delayed.split_off(&(now + 1));
+        delayed.values().sum()
+    }
+
+    /// Forgets all messages (purged).
+    pub fn clear(&self) {
+        self.delayed.lock().clear();
+        self.first_receives.lock().clear();
+    }
+}
