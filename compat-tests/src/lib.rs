@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod rabbitmq;
+pub mod sqs;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
