@@ -8,43 +8,20 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+mod sqs_client;
+
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
     MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
     SendMessageBatchRequestEntry,
 };
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use neo_compat_tests::sqs::SqsBroker;
+use sqs_client::{code, create};
 
 fn client(broker: &SqsBroker) -> Client {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-        .endpoint_url(broker.endpoint())
-        .http_client(http)
-        .build();
-    Client::from_conf(config)
-}
-
-/// The error code an SDK error carries (from `x-amzn-query-error` or `__type`).
-fn code<E: ProvideErrorMetadata>(e: &E) -> String {
-    e.code().unwrap_or_default().to_string()
-}
-
-async fn create(sqs: &Client, name: &str, attrs: &[(QueueAttributeName, &str)]) -> String {
-    let mut req = sqs.create_queue().queue_name(name);
-    for (k, v) in attrs {
-        req = req.attributes(k.clone(), *v);
-    }
-    req.send().await.unwrap().queue_url.unwrap()
+    sqs_client::client(&broker.endpoint())
 }
 
 fn md5_hex(bytes: &[u8]) -> String {

@@ -41,6 +41,13 @@ impl QueueState {
         }
     }
 
+    /// Makes messages whose visibility timeout ended visible again (the cursor does so on
+    /// its next receive; counts read before that would still show them in flight).
+    pub fn release_due_locks(&self) -> Result<(), neo_broker::BrokerError> {
+        let now = neo_storage::now_ms();
+        self.queue.receive(now, 0, now, 0).map(|_| ())
+    }
+
     /// When the record at `offset` was first received (`now` if this is the first time).
     pub fn first_receive(&self, offset: i64, now: i64) -> i64 {
         let mut map = self.first_receives.lock();

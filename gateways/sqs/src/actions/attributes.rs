@@ -25,6 +25,7 @@ pub fn get(gateway: &Arc<Gateway>, request: &Request) -> Output {
         }
     }
     let now = neo_storage::now_ms();
+    state.release_due_locks()?;
     let counts = state.queue.counts();
     let delayed = state.delayed(now);
     let mut attributes = Map::new();

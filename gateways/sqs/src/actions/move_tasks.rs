@@ -41,6 +41,7 @@ pub fn start(gateway: &Arc<Gateway>, request: &Request) -> Output {
     }
     let rate = params.int_in("MaxNumberOfMessagesPerSecond", 1, 500)?;
     let state = gateway.state(&source)?;
+    state.release_due_locks()?;
     let to_move = state.queue.counts().available;
     let task = gateway.moves.start(
         gateway,

@@ -103,9 +103,9 @@ fn result(message: &NewMessage, sent: &Sent, id: Option<&str>) -> Map<String, Va
     out
 }
 
-/// The FIFO sequence number of the record at `offset`.
+/// The FIFO sequence number of the record at `offset` (20 digits, from 1).
 pub fn sequence_number(offset: i64) -> String {
-    format!("{:020}", offset.max(0))
+    format!("{:020}", offset.max(0) + 1)
 }
 
 /// Appends `messages` (those not deduplicated) as one batch, waits until it is durable and
