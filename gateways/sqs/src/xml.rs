@@ -82,14 +82,26 @@ fn write_element(out: &mut String, name: &str, value: &Value, action: &str) {
     let _ = write!(out, "</{name}>");
 }
 
-/// A whole `<Action>Response` document.
+/// Actions whose answer has no result element.
+const NO_RESULT: &[&str] = &[
+    "DeleteMessage",
+    "DeleteQueue",
+    "PurgeQueue",
+    "SetQueueAttributes",
+    "TagQueue",
+    "UntagQueue",
+    "ChangeMessageVisibility",
+];
+
+/// A whole `<Action>Response` document; the result element is there, empty or not, for
+/// every action that has one (clients look for it).
 pub fn response(action: &str, result: &Map<String, Value>, request_id: &str) -> String {
     let mut out = String::with_capacity(256);
     let _ = write!(
         out,
         "<?xml version=\"1.0\"?><{action}Response xmlns=\"{NAMESPACE}\">"
     );
-    if !result.is_empty() {
+    if !result.is_empty() || !NO_RESULT.contains(&action) {
         let _ = write!(out, "<{action}Result>");
         write_fields(&mut out, result, action);
         let _ = write!(out, "</{action}Result>");
