@@ -21,6 +21,7 @@ mod registry;
 pub mod request;
 pub mod response;
 mod server;
+pub mod validate;
 mod xml;
 
 pub use config::SqsConfig;
