@@ -84,6 +84,9 @@ pub struct Queue {
 /// Per record: settled, or why not; the whole call fails when the change cannot be written.
 pub type Settled = Result<Vec<Result<(), CursorError>>, BrokerError>;
 
+/// Bytes read from the log at a time when fetching records to deliver.
+const READ_BYTES: usize = 256 * 1024;
+
 /// The holder of records taken by [`Queue::drop_oldest`].
 const DROPPER: u64 = u64::MAX - 1;
 
@@ -416,17 +419,28 @@ impl Queue {
     fn read_records(&self, offsets: &[i64]) -> Result<HashMap<i64, QueuedRecord>, BrokerError> {
         let mut wanted: Vec<i64> = offsets.to_vec();
         wanted.sort_unstable();
+        wanted.dedup();
         let mut found = HashMap::with_capacity(wanted.len());
         let log = self.partition.log();
         let end = log.log_end_offset();
-        for offset in wanted {
-            if found.contains_key(&offset) || offset < log.log_start_offset() {
+        let mut next = 0;
+        while let Some(&offset) = wanted.get(next) {
+            if offset < log.log_start_offset() {
+                next += 1;
                 continue;
             }
-            let slice = log.read(offset, 1, end)?;
+            // Records delivered together are mostly neighbours: one read covers a run of them.
+            let budget = ((wanted.len() - next) * 2048).clamp(4096, READ_BYTES);
+            let slice = log.read(offset, budget, end)?;
             for_each_record(&slice.records, |record| {
-                found.entry(record.offset).or_insert(record);
+                if wanted.binary_search(&record.offset).is_ok() {
+                    found.entry(record.offset).or_insert(record);
+                }
             })?;
+            next += 1;
+            while wanted.get(next).is_some_and(|o| found.contains_key(o)) {
+                next += 1;
+            }
         }
         Ok(found)
     }

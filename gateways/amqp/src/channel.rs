@@ -7,18 +7,20 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
-use amq_protocol::protocol::{AMQPClass, basic, channel, confirm, exchange, queue};
+use amq_protocol::protocol::{AMQPClass, basic, channel, confirm, exchange, queue, tx};
+use amq_protocol::types::AMQPValue;
 use neo_broker::queues::Queue;
 use neo_storage::now_ms;
 
 use crate::connection::{Outgoing, send};
-use crate::consumer::{self, Deliveries, HOLD_MS};
+use crate::consumer::{self, ConsumerSpec, Deliveries, HOLD_MS};
 use crate::delivery::{envelope, send_content};
 use crate::gateway::Gateway;
 use crate::publish::Reason;
 use crate::queue_args::QueueArgs;
 use crate::reply;
-use crate::topology::{Exchange, ExchangeKind, QueueInfo, topic_for_queue};
+use crate::staged::{Confirmer, Staged, wait_durable};
+use crate::topology::{Destination, Exchange, ExchangeKind, QueueInfo, topic_for_queue};
 
 /// An error that closes the connection.
 #[derive(Debug)]
@@ -50,11 +52,24 @@ enum State {
     Closed,
 }
 
+/// Message bytes a channel holds back before appending them anyway.
+const STAGED_BYTES: usize = 1 << 20;
+/// Most message bytes one transaction may publish.
+const TX_BYTES: usize = 64 << 20;
+
 /// A basic.publish waiting for its content.
 struct Pending {
     publish: basic::Publish,
     header: Option<AMQPContentHeader>,
     body: Vec<u8>,
+}
+
+/// What a transaction holds until tx.commit.
+#[derive(Default)]
+struct Transaction {
+    publishes: Vec<(basic::Publish, AMQPContentHeader, Vec<u8>)>,
+    settles: Vec<(u64, bool, Settle)>,
+    bytes: usize,
 }
 
 pub struct Channel {
@@ -63,11 +78,22 @@ pub struct Channel {
     gateway: Arc<Gateway>,
     out: Outgoing,
     state: State,
-    confirm: bool,
+    /// Confirm mode: the task sending this channel's confirms.
+    confirmer: Option<Confirmer>,
     published: u64,
     pending: Option<Pending>,
+    staged: Staged,
+    /// Transaction mode: the publishes and settles of the open transaction.
+    tx: Option<Transaction>,
     deliveries: Arc<Deliveries>,
-    consumers: HashMap<String, tokio::task::JoinHandle<()>>,
+    consumers: HashMap<String, ConsumerHandle>,
+}
+
+/// A running consumer of this channel.
+struct ConsumerHandle {
+    id: u64,
+    queue: String,
+    task: tokio::task::JoinHandle<()>,
 }
 
 fn method(channel: u16, m: AMQPClass) -> AMQPFrame {
@@ -97,9 +123,11 @@ impl Channel {
             gateway,
             out,
             state: State::Open,
-            confirm: false,
+            confirmer: None,
             published: 0,
             pending: None,
+            staged: Staged::default(),
+            tx: None,
             deliveries: Arc::new(Deliveries::new(holder)),
             consumers: HashMap::new(),
         }
@@ -111,8 +139,9 @@ impl Channel {
 
     /// Stops the consumers and makes every unacknowledged delivery available again.
     pub fn release_all(&mut self) {
-        for (_, task) in self.consumers.drain() {
-            task.abort();
+        let consumers: Vec<ConsumerHandle> = self.consumers.drain().map(|(_, c)| c).collect();
+        for consumer in consumers {
+            self.stop_consumer(consumer);
         }
         if let Some(held) = self.deliveries.take(0, true) {
             let mut queues: Vec<Arc<Queue>> = held.into_iter().map(|(q, _)| q).collect();
@@ -123,6 +152,31 @@ impl Channel {
                 }
             }
         }
+    }
+
+    fn stop_consumer(&self, consumer: ConsumerHandle) {
+        consumer.task.abort();
+        self.deliveries.forget_consumer(consumer.id);
+        self.gateway.consumer_gone(&consumer.queue, consumer.id);
+    }
+
+    /// Appends and settles what is held back, outside a transaction; a failure closes the
+    /// channel.
+    pub async fn flush(&mut self) {
+        if self.tx.is_none()
+            && self.state == State::Open
+            && let Err(e) = self.apply_staged().await
+        {
+            self.close_with(e, 60, 40).await;
+        }
+    }
+
+    async fn apply_staged(&mut self) -> Result<(), ChannelError> {
+        let (applied, result) = self.staged.apply(self.deliveries.holder);
+        if let Some(confirmer) = &self.confirmer {
+            confirmer.send(applied).await;
+        }
+        result.map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))
     }
 
     /// Handles one frame for this channel.
@@ -158,6 +212,17 @@ impl Channel {
                         method_id,
                     });
                 }
+                let holds_back = matches!(
+                    m,
+                    AMQPClass::Basic(basic::AMQPMethod::Publish(_) | basic::AMQPMethod::Ack(_))
+                );
+                if !holds_back {
+                    // Whatever this method does sees every earlier publish and ack.
+                    self.flush().await;
+                    if self.state != State::Open {
+                        return Ok(());
+                    }
+                }
                 self.method(m, class_id, method_id).await?
             }
             AMQPFrame::Header(_, header) => self.content_header(header).await?,
@@ -175,6 +240,14 @@ impl Channel {
     }
 
     async fn close_with(&mut self, e: ChannelError, class_id: u16, method_id: u16) {
+        // What was published and acknowledged before the error stands.
+        self.tx = None;
+        if let Err(e) = self.apply_staged().await {
+            tracing::warn!(
+                error = e.text,
+                "amqp: publishes before a channel error failed"
+            );
+        }
         self.release_all();
         self.pending = None;
         let close = channel::Close {
@@ -240,7 +313,7 @@ impl Channel {
         Ok(Ok(()))
     }
 
-    /// Routes a complete message and appends it to each queue; confirms once durable.
+    /// A complete message: held for tx.commit in a transaction, else routed and staged.
     async fn publish(&mut self) -> Result<(), ChannelError> {
         let Some(Pending {
             publish,
@@ -250,15 +323,43 @@ impl Channel {
         else {
             return Ok(());
         };
+        if let Some(tx) = &mut self.tx {
+            tx.bytes += body.len();
+            if tx.bytes > TX_BYTES {
+                return Err(soft(
+                    reply::PRECONDITION_FAILED,
+                    format!(
+                        "PRECONDITION_FAILED - a transaction may publish at most {TX_BYTES} bytes"
+                    ),
+                ));
+            }
+            tx.publishes.push((publish, header, body));
+            return Ok(());
+        }
+        self.route(publish, header, body).await?;
+        if self.staged.bytes() > STAGED_BYTES {
+            self.apply_staged().await?;
+        }
+        Ok(())
+    }
+
+    /// Routes a message and stages its appends (and its confirm); returns it to the publisher
+    /// when it is mandatory and no queue took it.
+    async fn route(
+        &mut self,
+        publish: basic::Publish,
+        header: AMQPContentHeader,
+        body: Vec<u8>,
+    ) -> Result<(), ChannelError> {
         let exchange = publish.exchange.as_str();
         let routing_key = publish.routing_key.as_str();
-        let seq = self.confirm.then(|| {
+        let seq = self.confirmer.is_some().then(|| {
             self.published += 1;
             self.published
         });
         let published = self
             .gateway
-            .publish(exchange, routing_key, &header.properties, &body)
+            .publish(exchange, routing_key, &header.properties, &body, true)
             .map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))?
             .ok_or_else(|| {
                 soft(
@@ -266,8 +367,6 @@ impl Channel {
                     format!("NOT_FOUND - no exchange '{exchange}'"),
                 )
             })?;
-        let appended = published.appended;
-        let refused = published.refused;
         if published.unroutable && publish.mandatory {
             let ret = AMQPClass::Basic(basic::AMQPMethod::Return(basic::Return {
                 reply_code: reply::NO_ROUTE,
@@ -285,30 +384,73 @@ impl Channel {
             )
             .await;
         }
-        if let Some(delivery_tag) = seq {
-            let out = self.out.clone();
-            let id = self.id;
-            tokio::spawn(async move {
-                let mut durable = !refused;
-                for (queue, last) in appended {
-                    durable &= queue.partition().log().wait_durable(last + 1).await.is_ok();
-                }
-                let m = if durable {
-                    basic::AMQPMethod::Ack(basic::Ack {
-                        delivery_tag,
-                        multiple: false,
-                    })
-                } else {
-                    basic::AMQPMethod::Nack(basic::Nack {
-                        delivery_tag,
-                        multiple: false,
-                        requeue: false,
-                    })
-                };
-                send(&out, method(id, AMQPClass::Basic(m))).await;
-            });
-        }
+        self.staged.publish(published, seq);
         Ok(())
+    }
+
+    async fn tx_method(&mut self, m: tx::AMQPMethod) -> Result<(), ChannelError> {
+        let reply = match m {
+            tx::AMQPMethod::Select(_) => {
+                if self.confirmer.is_some() {
+                    return Err(soft(
+                        reply::PRECONDITION_FAILED,
+                        "PRECONDITION_FAILED - cannot switch from confirm to tx mode",
+                    ));
+                }
+                self.tx.get_or_insert_with(Transaction::default);
+                tx::AMQPMethod::SelectOk(tx::SelectOk {})
+            }
+            tx::AMQPMethod::Commit(_) => {
+                let Some(tx) = self.tx.replace(Transaction::default()) else {
+                    return Err(soft(
+                        reply::PRECONDITION_FAILED,
+                        "PRECONDITION_FAILED - channel is not transactional",
+                    ));
+                };
+                for (publish, header, body) in tx.publishes {
+                    self.route(publish, header, body).await?;
+                }
+                for (tag, multiple, how) in tx.settles {
+                    self.settle_now(tag, multiple, how)?;
+                }
+                let (applied, result) = self.staged.apply(self.deliveries.holder);
+                result.map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))?;
+                // commit-ok once what the transaction published is durable.
+                if !wait_durable(applied.waits).await {
+                    return Err(soft(
+                        reply::INTERNAL_ERROR,
+                        "INTERNAL_ERROR - the transaction could not be made durable",
+                    ));
+                }
+                tx::AMQPMethod::CommitOk(tx::CommitOk {})
+            }
+            tx::AMQPMethod::Rollback(_) => {
+                if self.tx.replace(Transaction::default()).is_none() {
+                    return Err(soft(
+                        reply::PRECONDITION_FAILED,
+                        "PRECONDITION_FAILED - channel is not transactional",
+                    ));
+                }
+                tx::AMQPMethod::RollbackOk(tx::RollbackOk {})
+            }
+            _ => return Err(soft(reply::COMMAND_INVALID, "COMMAND_INVALID")),
+        };
+        self.send(AMQPClass::Tx(reply)).await;
+        Ok(())
+    }
+
+    /// NOT_FOUND for the first of `names` that is not a declared exchange.
+    fn existing_exchanges(&self, names: &[&str]) -> Result<(), ChannelError> {
+        match names
+            .iter()
+            .find(|n| self.gateway.topology.exchange(n).is_none())
+        {
+            Some(name) => Err(soft(
+                reply::NOT_FOUND,
+                format!("NOT_FOUND - no exchange '{name}' in vhost '/'"),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn queue_of(&self, info: &QueueInfo) -> Result<Arc<Queue>, ChannelError> {
@@ -380,7 +522,15 @@ impl Channel {
                 _ => return Err(not_implemented()),
             },
             AMQPClass::Confirm(confirm::AMQPMethod::Select(select)) => {
-                self.confirm = true;
+                if self.tx.is_some() {
+                    return Ok(Err(soft(
+                        reply::PRECONDITION_FAILED,
+                        "PRECONDITION_FAILED - cannot switch from tx to confirm mode",
+                    )));
+                }
+                if self.confirmer.is_none() {
+                    self.confirmer = Some(Confirmer::spawn(self.out.clone(), self.id));
+                }
                 if !select.nowait {
                     self.send(AMQPClass::Confirm(confirm::AMQPMethod::SelectOk(
                         confirm::SelectOk {},
@@ -392,6 +542,7 @@ impl Channel {
             AMQPClass::Exchange(m) => self.exchange_method(m).await,
             AMQPClass::Queue(m) => self.queue_method(m).await,
             AMQPClass::Basic(m) => self.basic_method(m, class_id, method_id).await?,
+            AMQPClass::Tx(m) => self.tx_method(m).await,
             _ => return Err(not_implemented()),
         })
     }
@@ -441,6 +592,15 @@ impl Channel {
                                     durable: d.durable,
                                     auto_delete: d.auto_delete,
                                     internal: d.internal,
+                                    alternate: match d.arguments.inner().get("alternate-exchange") {
+                                        Some(AMQPValue::LongString(s)) => {
+                                            Some(String::from_utf8_lossy(s.as_bytes()).into_owned())
+                                        }
+                                        Some(AMQPValue::ShortString(s)) => {
+                                            Some(s.as_str().to_string())
+                                        }
+                                        _ => None,
+                                    },
                                 },
                             );
                             self.gateway.persist();
@@ -475,10 +635,40 @@ impl Channel {
                 }
                 Ok(())
             }
-            _ => Err(soft(
-                reply::NOT_IMPLEMENTED,
-                "NOT_IMPLEMENTED - exchange-to-exchange bindings",
-            )),
+            exchange::AMQPMethod::Bind(b) => {
+                self.existing_exchanges(&[b.destination.as_str(), b.source.as_str()])?;
+                self.gateway.topology.bind(
+                    b.source.as_str(),
+                    Destination::Exchange(b.destination.as_str()),
+                    b.routing_key.as_str(),
+                    b.arguments,
+                );
+                self.gateway.persist();
+                if !b.nowait {
+                    self.send(AMQPClass::Exchange(exchange::AMQPMethod::BindOk(
+                        exchange::BindOk {},
+                    )))
+                    .await;
+                }
+                Ok(())
+            }
+            exchange::AMQPMethod::Unbind(u) => {
+                self.existing_exchanges(&[u.destination.as_str(), u.source.as_str()])?;
+                self.gateway.topology.unbind(
+                    u.source.as_str(),
+                    Destination::Exchange(u.destination.as_str()),
+                    u.routing_key.as_str(),
+                );
+                self.gateway.persist();
+                if !u.nowait {
+                    self.send(AMQPClass::Exchange(exchange::AMQPMethod::UnbindOk(
+                        exchange::UnbindOk {},
+                    )))
+                    .await;
+                }
+                Ok(())
+            }
+            _ => Err(soft(reply::COMMAND_INVALID, "COMMAND_INVALID")),
         }
     }
 
@@ -539,12 +729,14 @@ impl Channel {
                     }
                 };
                 let counts = self.queue_of(&info)?.counts();
+                self.gateway.touch(&name);
+                let consumer_count = self.gateway.consumers.count(&name) as u32;
                 if !d.nowait {
                     self.send(AMQPClass::Queue(queue::AMQPMethod::DeclareOk(
                         queue::DeclareOk {
                             queue: name.into(),
                             message_count: counts.available as u32,
-                            consumer_count: 0,
+                            consumer_count,
                         },
                     )))
                     .await;
@@ -563,7 +755,7 @@ impl Channel {
                 }
                 topology.bind(
                     b.exchange.as_str(),
-                    b.queue.as_str(),
+                    Destination::Queue(b.queue.as_str()),
                     b.routing_key.as_str(),
                     b.arguments,
                 );
@@ -579,7 +771,7 @@ impl Channel {
             queue::AMQPMethod::Unbind(u) => {
                 topology.unbind(
                     u.exchange.as_str(),
-                    u.queue.as_str(),
+                    Destination::Queue(u.queue.as_str()),
                     u.routing_key.as_str(),
                 );
                 self.gateway.persist();
@@ -612,6 +804,12 @@ impl Channel {
                     Some(_) => {
                         let info = self.usable_queue(name)?;
                         let counts = self.queue_of(&info)?.counts();
+                        if d.if_unused && self.gateway.consumers.count(name) > 0 {
+                            return Err(soft(
+                                reply::PRECONDITION_FAILED,
+                                format!("PRECONDITION_FAILED - queue '{name}' in vhost '/' in use"),
+                            ));
+                        }
                         if d.if_empty && counts.available + counts.in_flight > 0 {
                             return Err(soft(
                                 reply::PRECONDITION_FAILED,
@@ -620,7 +818,7 @@ impl Channel {
                                 ),
                             ));
                         }
-                        delete_queue(&self.gateway, name).await;
+                        self.gateway.delete_queue(name).await;
                         counts.available as u32
                     }
                 };
@@ -646,19 +844,32 @@ impl Channel {
     ) -> Result<Result<(), ChannelError>, ConnectionError> {
         Ok(match m {
             basic::AMQPMethod::Qos(q) => {
-                self.deliveries
-                    .prefetch
-                    .store(u32::from(q.prefetch_count), Ordering::Release);
+                // RabbitMQ's reading of `global`: false limits each new consumer, true the
+                // channel's consumers together.
+                let limit = if q.global {
+                    &self.deliveries.prefetch
+                } else {
+                    &self.deliveries.consumer_prefetch
+                };
+                limit.store(u32::from(q.prefetch_count), Ordering::Release);
                 self.send(AMQPClass::Basic(basic::AMQPMethod::QosOk(basic::QosOk {})))
                     .await;
                 Ok(())
             }
             basic::AMQPMethod::Publish(p) => {
                 let exchange = p.exchange.as_str();
-                if !exchange.is_empty() && self.gateway.topology.exchange(exchange).is_none() {
+                let found = self.gateway.topology.exchange(exchange);
+                if !exchange.is_empty() && found.is_none() {
                     Err(soft(
                         reply::NOT_FOUND,
                         format!("NOT_FOUND - no exchange '{exchange}' in vhost '/'"),
+                    ))
+                } else if found.is_some_and(|e| e.internal) {
+                    Err(soft(
+                        reply::ACCESS_REFUSED,
+                        format!(
+                            "ACCESS_REFUSED - cannot publish to internal exchange '{exchange}' in vhost '/'"
+                        ),
                     ))
                 } else {
                     self.pending = Some(Pending {
@@ -691,6 +902,15 @@ impl Channel {
                     Ok(q) => q,
                     Err(e) => return Ok(Err(e)),
                 };
+                let name = c.queue.as_str().to_string();
+                let id = self.gateway.next_id();
+                let Ok(registration) = self.gateway.consumers.add(&name, id, c.exclusive) else {
+                    return Ok(Err(soft(
+                        reply::ACCESS_REFUSED,
+                        format!("ACCESS_REFUSED - queue '{name}' in vhost '/' in exclusive use"),
+                    )));
+                };
+                self.gateway.touch(&name);
                 if !c.nowait {
                     self.send(AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(
                         basic::ConsumeOk {
@@ -699,21 +919,36 @@ impl Channel {
                     )))
                     .await;
                 }
+                let spec = ConsumerSpec {
+                    id,
+                    tag: tag.clone(),
+                    channel: self.id,
+                    queue_name: name.clone(),
+                    no_ack: c.no_ack,
+                    single_active: info.args.single_active_consumer,
+                    prefetch: self.deliveries.consumer_prefetch.load(Ordering::Acquire) as usize,
+                };
                 let task = consumer::spawn(
                     Arc::clone(&self.gateway),
                     Arc::clone(&self.deliveries),
                     queue,
-                    self.id,
-                    tag.clone(),
-                    c.no_ack,
+                    spec,
+                    registration,
                     self.out.clone(),
                 );
-                self.consumers.insert(tag, task);
+                self.consumers.insert(
+                    tag,
+                    ConsumerHandle {
+                        id,
+                        queue: name,
+                        task,
+                    },
+                );
                 Ok(())
             }
             basic::AMQPMethod::Cancel(c) => {
-                if let Some(task) = self.consumers.remove(c.consumer_tag.as_str()) {
-                    task.abort();
+                if let Some(consumer) = self.consumers.remove(c.consumer_tag.as_str()) {
+                    self.stop_consumer(consumer);
                 }
                 if !c.nowait {
                     self.send(AMQPClass::Basic(basic::AMQPMethod::CancelOk(
@@ -767,6 +1002,7 @@ impl Channel {
     async fn get(&mut self, g: basic::Get) -> Result<(), ChannelError> {
         let info = self.usable_queue(g.queue.as_str())?;
         let queue = self.queue_of(&info)?;
+        self.gateway.touch(g.queue.as_str());
         let now = now_ms();
         let got = queue
             .receive(now, 1, now + HOLD_MS, self.deliveries.holder)
@@ -781,7 +1017,7 @@ impl Channel {
             return Ok(());
         };
         let held = (!g.no_ack).then(|| (Arc::clone(&queue), record.offset));
-        let delivery_tag = self.deliveries.register(held);
+        let delivery_tag = self.deliveries.register(held, None);
         if g.no_ack {
             let _ = queue.ack(&[record.offset], Some(self.deliveries.holder));
         }
@@ -806,7 +1042,16 @@ impl Channel {
         Ok(())
     }
 
+    /// Settles deliveries (in a transaction: at tx.commit). Acks are staged.
     fn settle(&mut self, tag: u64, multiple: bool, how: Settle) -> Result<(), ChannelError> {
+        if let Some(tx) = &mut self.tx {
+            tx.settles.push((tag, multiple, how));
+            return Ok(());
+        }
+        self.settle_now(tag, multiple, how)
+    }
+
+    fn settle_now(&mut self, tag: u64, multiple: bool, how: Settle) -> Result<(), ChannelError> {
         let held = self.deliveries.take(tag, multiple).ok_or_else(|| {
             soft(
                 reply::PRECONDITION_FAILED,
@@ -819,7 +1064,10 @@ impl Channel {
         };
         for (queue, offset) in held {
             match how {
-                Settle::Ack => queue.ack(&[offset], holder).map_err(internal)?,
+                Settle::Ack => {
+                    self.staged.ack(queue, offset);
+                    continue;
+                }
                 Settle::Requeue => queue.release(&[offset], holder).map_err(internal)?,
                 Settle::Drop => {
                     // Read before it is settled, for the dead-letter exchange.
@@ -847,16 +1095,4 @@ enum Settle {
     Ack,
     Requeue,
     Drop,
-}
-
-/// Removes a queue, its bindings and its topic.
-pub async fn delete_queue(gateway: &Gateway, name: &str) {
-    let Some(info) = gateway.topology.queue(name) else {
-        return;
-    };
-    gateway.topology.delete_queue(name);
-    gateway.persist();
-    if let Err(e) = gateway.broker.delete_topic(&info.topic).await {
-        tracing::warn!(queue = name, error = %e, "amqp: cannot delete a queue's topic");
-    }
 }

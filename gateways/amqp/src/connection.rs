@@ -25,6 +25,8 @@ const OUTGOING: usize = 256;
 
 /// Most bytes gathered into one socket write.
 const WRITE_COALESCE: usize = 256 * 1024;
+/// Bytes read from the socket at a time.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// Where channels and consumers send frames.
 pub type Outgoing = mpsc::Sender<Vec<u8>>;
@@ -36,7 +38,10 @@ pub async fn send(out: &Outgoing, frame: AMQPFrame) -> bool {
 
 /// Serves one client until it closes or breaks the protocol.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, gateway: Arc<Gateway>) {
-    let (mut reader, mut writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
+    // Frames are small (a publish is three of them): read them out of a buffer, not with two
+    // socket reads each.
+    let mut reader = tokio::io::BufReader::with_capacity(READ_BUFFER, reader);
     let mut header = [0u8; 8];
     if reader.read_exact(&mut header).await.is_err() {
         return;
@@ -81,7 +86,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, gateway: Arc<Gateway>) {
         Err(reason) => tracing::debug!(%peer, reason, "amqp handshake failed"),
     }
     for name in gateway.topology.exclusive_to(connection_id) {
-        crate::channel::delete_queue(&gateway, &name).await;
+        gateway.delete_queue(&name).await;
     }
     reading.abort();
     drop(out);
@@ -107,6 +112,7 @@ fn server_properties() -> FieldTable {
         "basic.nack",
         "consumer_cancel_notify",
         "per_consumer_qos",
+        "exchange_exchange_bindings",
         "authentication_failure_close",
     ] {
         capabilities.insert(cap.into(), AMQPValue::Boolean(true));
@@ -263,6 +269,13 @@ async fn run(
     let mut ticker = tokio::time::interval(beat);
     let mut last_heard = tokio::time::Instant::now();
     loop {
+        if frames.is_empty() {
+            // Every frame read so far is handled: what the channels held back goes out now,
+            // one write per queue for the whole burst.
+            for channel in channels.values_mut() {
+                channel.flush().await;
+            }
+        }
         let frame = tokio::select! {
             frame = frames.recv() => frame,
             _ = ticker.tick(), if heartbeat > 0 => {
@@ -380,6 +393,7 @@ async fn run(
         channels.retain(|_, c| !c.is_closed());
     }
     for (_, mut channel) in channels.drain() {
+        channel.flush().await;
         channel.release_all();
     }
 }

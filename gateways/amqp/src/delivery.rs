@@ -9,7 +9,8 @@ use bytes::Bytes;
 use neo_broker::queues::{EXPIRES_AT_HEADER, QueuedRecord};
 use neo_storage::codec::{BatchBuilder, Compression, Header};
 
-use crate::connection::{Outgoing, send};
+use crate::connection::Outgoing;
+use crate::frames::{FRAME_BODY, FRAME_END, encode};
 
 pub const EXCHANGE_HEADER: &str = "amqp.exchange";
 pub const ROUTING_KEY_HEADER: &str = "amqp.routing-key";
@@ -90,8 +91,8 @@ pub fn envelope(record: &QueuedRecord) -> Envelope {
     }
 }
 
-/// Sends `method`, then the content header and body of `properties`/`body`; false once the
-/// connection is gone.
+/// Sends `method`, then the content header and body of `properties`/`body`, encoded together
+/// and queued as one write; false once the connection is gone.
 pub async fn send_content(
     out: &Outgoing,
     channel: u16,
@@ -100,22 +101,23 @@ pub async fn send_content(
     body: &[u8],
     frame_max: u32,
 ) -> bool {
-    if !send(out, AMQPFrame::Method(channel, method)).await {
-        return false;
-    }
     let header = AMQPContentHeader {
         class_id: BASIC_CLASS,
         body_size: body.len() as u64,
         properties,
     };
-    if !send(out, AMQPFrame::Header(channel, header)).await {
-        return false;
-    }
+    let mut bytes = encode(&AMQPFrame::Method(channel, method));
+    bytes.extend_from_slice(&encode(&AMQPFrame::Header(channel, header)));
     let chunk = (frame_max as usize).saturating_sub(FRAME_OVERHEAD).max(1);
+    bytes.reserve(body.len() + body.len().div_ceil(chunk) * FRAME_OVERHEAD);
     for part in body.chunks(chunk) {
-        if !send(out, AMQPFrame::Body(channel, part.to_vec())).await {
-            return false;
-        }
+        // A body frame is its payload between a 7-byte header and the end byte; written here
+        // directly so the body is copied once.
+        bytes.push(FRAME_BODY);
+        bytes.extend_from_slice(&channel.to_be_bytes());
+        bytes.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(part);
+        bytes.push(FRAME_END);
     }
-    true
+    out.send(bytes).await.is_ok()
 }

@@ -11,7 +11,10 @@ pub const PROTOCOL_HEADER: &[u8; 8] = b"AMQP\x00\x00\x09\x01";
 
 /// Frame type byte, channel (2), payload size (4).
 const HEADER_LEN: usize = 7;
-const FRAME_END: u8 = 0xCE;
+/// The byte every frame ends with.
+pub const FRAME_END: u8 = 0xCE;
+/// The frame type of a content body frame.
+pub const FRAME_BODY: u8 = 3;
 
 /// Why a frame could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -1,15 +1,20 @@
 //! The gateway: its listener, and what its connections share (the broker, the topology, the
 //! open queues).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use neo_broker::queues::{CursorConfig, Queue, QueueConfig};
 use neo_broker::{Broker, BrokerError};
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
+
+use parking_lot::Mutex;
 use tokio::sync::watch;
+
+use crate::consumers::ConsumerRegistry;
 
 use crate::config::AmqpConfig;
 use crate::topology::{QueueInfo, Topology, topic_for_queue};
@@ -23,6 +28,10 @@ pub struct Gateway {
     pub broker: Arc<Broker>,
     pub config: AmqpConfig,
     pub topology: Topology,
+    pub consumers: ConsumerRegistry,
+    /// When each queue was last used (declared, consumed from, read with basic.get), for
+    /// `x-expires`.
+    last_used: Mutex<HashMap<String, Instant>>,
     ids: AtomicU64,
 }
 
@@ -61,6 +70,8 @@ impl Gateway {
             broker,
             config,
             topology,
+            consumers: ConsumerRegistry::default(),
+            last_used: Mutex::new(HashMap::new()),
             ids: AtomicU64::new(1),
         }
     }
@@ -77,6 +88,57 @@ impl Gateway {
         if let Err(e) = stored {
             tracing::error!(error = %e, "amqp: cannot store the topology");
         }
+    }
+
+    /// Notes that queue `name` was used now (`x-expires` counts from the last use).
+    pub fn touch(&self, name: &str) {
+        self.last_used
+            .lock()
+            .insert(name.to_string(), Instant::now());
+    }
+
+    /// A consumer of queue `name` ended: an auto-delete queue goes with its last consumer.
+    pub fn consumer_gone(self: &Arc<Self>, name: &str, id: u64) {
+        self.touch(name);
+        let left = self.consumers.remove(name, id);
+        if left == 0 && self.topology.queue(name).is_some_and(|q| q.auto_delete) {
+            let gateway = Arc::clone(self);
+            let name = name.to_string();
+            tokio::spawn(async move { gateway.delete_queue(&name).await });
+        }
+    }
+
+    /// Removes a queue, its bindings and its topic; its consumers get basic.cancel.
+    pub async fn delete_queue(&self, name: &str) {
+        let Some(info) = self.topology.queue(name) else {
+            return;
+        };
+        self.topology.delete_queue(name);
+        self.consumers.cancel_all(name);
+        self.last_used.lock().remove(name);
+        self.persist();
+        if let Err(e) = self.broker.delete_topic(&info.topic).await {
+            tracing::warn!(queue = name, error = %e, "amqp: cannot delete a queue's topic");
+        }
+    }
+
+    /// Queues with `x-expires` unused (no consumers, no use) for longer than it.
+    fn expired_queues(&self) -> Vec<String> {
+        let mut last_used = self.last_used.lock();
+        self.topology
+            .queues_with(|q| q.args.expires_ms.is_some())
+            .into_iter()
+            .filter(|(name, info)| {
+                let since = last_used
+                    .entry(name.clone())
+                    .or_insert_with(Instant::now)
+                    .elapsed();
+                let expires =
+                    Duration::from_millis(info.args.expires_ms.unwrap_or(0).max(0) as u64);
+                self.consumers.count(name) == 0 && since >= expires
+            })
+            .map(|(name, _)| name)
+            .collect()
     }
 
     /// A number unique in this process (connections, consumers, server-named queues).
@@ -166,13 +228,24 @@ impl AmqpServer {
     }
 }
 
-/// Moves expired messages of queues with a dead-letter exchange on, twice a second, even
-/// when nobody consumes them (the "delay queue" pattern: TTL plus dead-letter exchange).
+/// Twice a second: deletes queues unused for their `x-expires`, and moves expired messages
+/// of queues with a dead-letter exchange on even when nobody consumes them (the "delay
+/// queue" pattern: TTL plus dead-letter exchange).
 async fn sweep_expired(gateway: Arc<Gateway>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
     loop {
         tick.tick().await;
-        for (name, info) in gateway.topology.dead_lettering_queues() {
+        for name in gateway.expired_queues() {
+            tracing::debug!(
+                queue = name,
+                "amqp: deleting a queue unused for its x-expires"
+            );
+            gateway.delete_queue(&name).await;
+        }
+        for (name, info) in gateway
+            .topology
+            .queues_with(|q| q.args.dead_letter_exchange.is_some())
+        {
             let expired = gateway
                 .queue(&info)
                 .and_then(|q| q.expire(neo_storage::now_ms()));

@@ -6,12 +6,14 @@ mod channel;
 mod config;
 mod connection;
 mod consumer;
+mod consumers;
 mod delivery;
 pub mod frames;
 mod gateway;
 mod publish;
 mod queue_args;
 mod reply;
+mod staged;
 mod topology;
 
 pub use config::AmqpConfig;

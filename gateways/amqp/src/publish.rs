@@ -19,6 +19,9 @@ use crate::topology::QueueInfo;
 pub struct Published {
     /// Each queue the message went to, with its offset there (for the confirm).
     pub appended: Vec<(Arc<Queue>, i64)>,
+    /// With `defer`: the message as a batch for each queue without a length limit, for the
+    /// caller to append (with others, in one write per queue).
+    pub deferred: Vec<(Arc<Queue>, bytes::BytesMut)>,
     /// A queue refused it (`x-overflow=reject-publish` when full): the confirm is a nack.
     pub refused: bool,
     /// No queue matched.
@@ -46,13 +49,15 @@ impl Reason {
 }
 
 impl Gateway {
-    /// Routes and appends one message; `None` when the exchange does not exist.
+    /// Routes and appends one message; `None` when the exchange does not exist. With
+    /// `defer`, appends to queues without length limits are left to the caller.
     pub fn publish(
         &self,
         exchange: &str,
         routing_key: &str,
         properties: &AMQPProperties,
         body: &[u8],
+        defer: bool,
     ) -> Result<Option<Published>, String> {
         let Some(queues) =
             self.topology
@@ -76,6 +81,10 @@ impl Gateway {
             }
             let mut batch = to_batch(exchange, routing_key, properties, body, now_ms())
                 .map_err(|e| e.to_string())?;
+            if defer && info.args.max_length.is_none() {
+                published.deferred.push((queue, batch));
+                continue;
+            }
             let (_, last) = queue.enqueue(&mut batch).map_err(|e| e.to_string())?;
             published.appended.push((Arc::clone(&queue), last));
             if let Some(max) = info.args.max_length {
@@ -134,7 +143,7 @@ impl Gateway {
                 &env.routing_key,
             );
             let body = record.value.clone().unwrap_or_default();
-            if let Err(e) = self.publish(dlx, &routing_key, &properties, &body) {
+            if let Err(e) = self.publish(dlx, &routing_key, &properties, &body, false) {
                 tracing::warn!(queue = name, error = %e, "amqp: dead-lettering failed");
             }
         }

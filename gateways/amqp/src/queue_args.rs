@@ -1,4 +1,4 @@
-//! Queue arguments RabbitMQ users rely on, checked as RabbitMQ checks them: `x-message-ttl`,
+//! Queue arguments RabbitMQ users rely on, checked as RabbitMQ checks them: `x-message-ttl`, `x-expires`,
 //! `x-dead-letter-exchange`, `x-dead-letter-routing-key`, `x-max-length`,
 //! `x-max-length-bytes`, `x-overflow`, `x-delivery-limit`, `x-queue-type`,
 //! `x-single-active-consumer`.
@@ -25,6 +25,9 @@ pub struct QueueArgs {
     pub overflow: Overflow,
     pub delivery_limit: Option<u32>,
     pub single_active_consumer: bool,
+    /// Deleted after this long without consumers or use (`x-expires`).
+    #[serde(default)]
+    pub expires_ms: Option<i64>,
 }
 
 fn integer(v: &AMQPValue) -> Option<i64> {
@@ -70,6 +73,13 @@ impl QueueArgs {
                 }
                 "x-dead-letter-routing-key" => {
                     args.dead_letter_routing_key = Some(text(value).ok_or_else(|| invalid(name))?)
+                }
+                "x-expires" => {
+                    args.expires_ms = Some(
+                        integer(value)
+                            .filter(|n| *n > 0)
+                            .ok_or_else(|| invalid(name))?,
+                    )
                 }
                 "x-max-length" => args.max_length = Some(non_negative()? as u64),
                 "x-max-length-bytes" => args.max_length_bytes = Some(non_negative()? as u64),

@@ -1,8 +1,9 @@
 //! Exchanges, queues and bindings, and how a publish is routed: the default exchange to the
 //! queue named by the routing key, `direct` by equal key, `fanout` to all, `topic` by pattern
-//! (`*` one word, `#` zero or more), `headers` by `x-match` all/any.
+//! (`*` one word, `#` zero or more), `headers` by `x-match` all/any; on through bindings to
+//! other exchanges, and to an exchange's alternate exchange when none of its bindings match.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use amq_protocol::types::{AMQPValue, FieldTable};
 use parking_lot::RwLock;
@@ -38,6 +39,9 @@ pub struct Exchange {
     pub durable: bool,
     pub auto_delete: bool,
     pub internal: bool,
+    /// Where messages none of its bindings match go (`alternate-exchange` argument).
+    #[serde(default)]
+    pub alternate: Option<String>,
 }
 
 /// A declared queue.
@@ -56,10 +60,31 @@ pub struct QueueInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Binding {
+    /// The source exchange.
     exchange: String,
-    queue: String,
+    /// The queue, or with `to_exchange` the exchange, messages go on to.
+    #[serde(alias = "queue")]
+    destination: String,
+    #[serde(default)]
+    to_exchange: bool,
     routing_key: String,
     arguments: FieldTable,
+}
+
+/// Where a binding leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination<'a> {
+    Queue(&'a str),
+    Exchange(&'a str),
+}
+
+impl Binding {
+    fn leads_to(&self, to: Destination<'_>) -> bool {
+        match to {
+            Destination::Queue(q) => !self.to_exchange && self.destination == q,
+            Destination::Exchange(e) => self.to_exchange && self.destination == e,
+        }
+    }
 }
 
 /// Every exchange, queue and binding the gateway knows.
@@ -68,6 +93,8 @@ pub struct Topology {
     exchanges: RwLock<HashMap<String, Exchange>>,
     queues: RwLock<BTreeMap<String, QueueInfo>>,
     bindings: RwLock<Vec<Binding>>,
+    /// Auto-delete exchanges that have had a binding (they go when the last one does).
+    had_bindings: RwLock<HashSet<String>>,
 }
 
 impl Default for Topology {
@@ -89,6 +116,7 @@ impl Default for Topology {
                         durable: true,
                         auto_delete: false,
                         internal: false,
+                        alternate: None,
                     },
                 )
             })
@@ -97,6 +125,7 @@ impl Default for Topology {
             exchanges: RwLock::new(exchanges),
             queues: RwLock::new(BTreeMap::new()),
             bindings: RwLock::new(Vec::new()),
+            had_bindings: RwLock::new(HashSet::new()),
         }
     }
 }
@@ -146,8 +175,14 @@ impl Topology {
             .read()
             .iter()
             .filter(|b| {
-                queues.contains_key(&b.queue)
-                    && (b.exchange.starts_with("amq.") || exchanges.contains_key(&b.exchange))
+                let durable_exchange =
+                    |name: &str| name.starts_with("amq.") || exchanges.contains_key(name);
+                durable_exchange(&b.exchange)
+                    && if b.to_exchange {
+                        durable_exchange(&b.destination)
+                    } else {
+                        queues.contains_key(&b.destination)
+                    }
             })
             .cloned()
             .collect();
@@ -162,6 +197,9 @@ impl Topology {
     pub fn restore(&self, durable: Durable) {
         self.exchanges.write().extend(durable.exchanges);
         self.queues.write().extend(durable.queues);
+        self.had_bindings
+            .write()
+            .extend(durable.bindings.iter().map(|b| b.exchange.clone()));
         self.bindings.write().extend(durable.bindings);
     }
 
@@ -173,27 +211,60 @@ impl Topology {
         self.exchanges.write().insert(name.to_string(), exchange);
     }
 
-    /// Removes an exchange and its bindings; false when `if_unused` and it has bindings.
+    /// Removes an exchange and its bindings (both ways); false when `if_unused` and
+    /// messages are bound to go from it somewhere.
     pub fn delete_exchange(&self, name: &str, if_unused: bool) -> bool {
-        let mut bindings = self.bindings.write();
-        if if_unused && bindings.iter().any(|b| b.exchange == name) {
-            return false;
+        {
+            let mut bindings = self.bindings.write();
+            if if_unused && bindings.iter().any(|b| b.exchange == name) {
+                return false;
+            }
+            bindings.retain(|b| b.exchange != name && !b.leads_to(Destination::Exchange(name)));
         }
-        bindings.retain(|b| b.exchange != name);
         self.exchanges.write().remove(name);
+        self.drop_unused_auto_delete();
         true
+    }
+
+    /// Deletes auto-delete exchanges that no longer have a binding from them, as RabbitMQ
+    /// does once the last one is removed.
+    fn drop_unused_auto_delete(&self) {
+        loop {
+            let unused: Vec<String> = {
+                let bindings = self.bindings.read();
+                self.exchanges
+                    .read()
+                    .iter()
+                    .filter(|(name, e)| {
+                        e.auto_delete && !bindings.iter().any(|b| &b.exchange == *name)
+                    })
+                    .map(|(name, _)| name.clone())
+                    .filter(|name| self.had_bindings.read().contains(name))
+                    .collect()
+            };
+            if unused.is_empty() {
+                return;
+            }
+            for name in unused {
+                self.had_bindings.write().remove(&name);
+                self.exchanges.write().remove(&name);
+                self.bindings
+                    .write()
+                    .retain(|b| !b.leads_to(Destination::Exchange(&name)));
+            }
+        }
     }
 
     pub fn queue(&self, name: &str) -> Option<QueueInfo> {
         self.queues.read().get(name).cloned()
     }
 
-    /// Queues that have a dead-letter exchange (their expired messages move on their own).
-    pub fn dead_lettering_queues(&self) -> Vec<(String, QueueInfo)> {
+    /// The queues `wanted` picks.
+    pub fn queues_with(&self, wanted: impl Fn(&QueueInfo) -> bool) -> Vec<(String, QueueInfo)> {
         self.queues
             .read()
             .iter()
-            .filter(|(_, q)| q.args.dead_letter_exchange.is_some())
+            .filter(|(_, q)| wanted(q))
             .map(|(n, q)| (n.clone(), q.clone()))
             .collect()
     }
@@ -214,23 +285,35 @@ impl Topology {
     /// Removes a queue and its bindings.
     pub fn delete_queue(&self, name: &str) {
         self.queues.write().remove(name);
-        self.bindings.write().retain(|b| b.queue != name);
+        self.bindings
+            .write()
+            .retain(|b| !b.leads_to(Destination::Queue(name)));
+        self.drop_unused_auto_delete();
     }
 
     /// Queues exclusive to `connection` (deleted when it closes).
     pub fn exclusive_to(&self, connection: u64) -> Vec<String> {
-        self.queues
-            .read()
-            .iter()
-            .filter(|(_, q)| q.owner == Some(connection))
-            .map(|(name, _)| name.clone())
+        self.queues_with(|q| q.owner == Some(connection))
+            .into_iter()
+            .map(|(name, _)| name)
             .collect()
     }
 
-    pub fn bind(&self, exchange: &str, queue: &str, routing_key: &str, arguments: FieldTable) {
+    pub fn bind(
+        &self,
+        exchange: &str,
+        to: Destination<'_>,
+        routing_key: &str,
+        arguments: FieldTable,
+    ) {
+        let (destination, to_exchange) = match to {
+            Destination::Queue(q) => (q, false),
+            Destination::Exchange(e) => (e, true),
+        };
         let binding = Binding {
             exchange: exchange.to_string(),
-            queue: queue.to_string(),
+            destination: destination.to_string(),
+            to_exchange,
             routing_key: routing_key.to_string(),
             arguments,
         };
@@ -238,12 +321,14 @@ impl Topology {
         if !bindings.contains(&binding) {
             bindings.push(binding);
         }
+        self.had_bindings.write().insert(exchange.to_string());
     }
 
-    pub fn unbind(&self, exchange: &str, queue: &str, routing_key: &str) {
+    pub fn unbind(&self, exchange: &str, to: Destination<'_>, routing_key: &str) {
         self.bindings.write().retain(|b| {
-            !(b.exchange == exchange && b.queue == queue && b.routing_key == routing_key)
+            !(b.exchange == exchange && b.leads_to(to) && b.routing_key == routing_key)
         });
+        self.drop_unused_auto_delete();
     }
 
     /// The queues a message published to `exchange` with `routing_key` and `headers` goes
@@ -264,20 +349,37 @@ impl Topology {
                     .collect(),
             );
         }
-        let kind = self.exchanges.read().get(exchange)?.kind;
-        let mut queues: Vec<String> = self
-            .bindings
-            .read()
-            .iter()
-            .filter(|b| b.exchange == exchange)
-            .filter(|b| match kind {
-                ExchangeKind::Direct => b.routing_key == routing_key,
-                ExchangeKind::Fanout => true,
-                ExchangeKind::Topic => topic_matches(&b.routing_key, routing_key),
-                ExchangeKind::Headers => headers_match(&b.arguments, headers),
-            })
-            .map(|b| b.queue.clone())
-            .collect();
+        let exchanges = self.exchanges.read();
+        exchanges.get(exchange)?;
+        let bindings = self.bindings.read();
+        let mut queues = Vec::new();
+        let mut visited = HashSet::new();
+        let mut todo = vec![exchange];
+        while let Some(name) = todo.pop() {
+            let Some(e) = exchanges.get(name).filter(|_| visited.insert(name)) else {
+                continue;
+            };
+            let mut matched = false;
+            for b in bindings.iter().filter(|b| b.exchange == name) {
+                let matches = match e.kind {
+                    ExchangeKind::Direct => b.routing_key == routing_key,
+                    ExchangeKind::Fanout => true,
+                    ExchangeKind::Topic => topic_matches(&b.routing_key, routing_key),
+                    ExchangeKind::Headers => headers_match(&b.arguments, headers),
+                };
+                if matches {
+                    matched = true;
+                    if b.to_exchange {
+                        todo.push(&b.destination);
+                    } else {
+                        queues.push(b.destination.clone());
+                    }
+                }
+            }
+            if !matched && let Some(alternate) = &e.alternate {
+                todo.push(alternate);
+            }
+        }
         queues.sort();
         queues.dedup();
         Some(queues)
@@ -365,19 +467,34 @@ mod tests {
         assert_eq!(t.route("", "q1", None).unwrap(), ["q1"]);
         assert!(t.route("", "nope", None).unwrap().is_empty());
         assert!(t.route("no-such-exchange", "q1", None).is_none());
-        t.bind("amq.topic", "q1", "logs.*.error", FieldTable::default());
-        t.bind("amq.topic", "q2", "logs.#", FieldTable::default());
+        t.bind(
+            "amq.topic",
+            Destination::Queue("q1"),
+            "logs.*.error",
+            FieldTable::default(),
+        );
+        t.bind(
+            "amq.topic",
+            Destination::Queue("q2"),
+            "logs.#",
+            FieldTable::default(),
+        );
         assert_eq!(
             t.route("amq.topic", "logs.app.error", None).unwrap(),
             ["q1", "q2"]
         );
         assert_eq!(t.route("amq.topic", "logs.app.info", None).unwrap(), ["q2"]);
-        t.bind("amq.fanout", "q1", "", FieldTable::default());
+        t.bind(
+            "amq.fanout",
+            Destination::Queue("q1"),
+            "",
+            FieldTable::default(),
+        );
         assert_eq!(t.route("amq.fanout", "anything", None).unwrap(), ["q1"]);
         let mut args = FieldTable::default();
         args.insert("x-match".into(), AMQPValue::LongString("any".into()));
         args.insert("kind".into(), AMQPValue::LongString("a".into()));
-        t.bind("amq.headers", "q2", "", args);
+        t.bind("amq.headers", Destination::Queue("q2"), "", args);
         let mut headers = FieldTable::default();
         headers.insert("kind".into(), AMQPValue::LongString("a".into()));
         assert_eq!(t.route("amq.headers", "", Some(&headers)).unwrap(), ["q2"]);

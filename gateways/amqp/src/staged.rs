@@ -1,0 +1,201 @@
+//! What a channel holds back until its connection has handled every frame it has read (or,
+//! in a transaction, until tx.commit): the messages for each queue, appended in one write,
+//! and acks, settled in one cursor write per queue. And the confirmer, which sends a
+//! channel's publisher confirms in order once the messages they cover are durable.
+
+use std::sync::Arc;
+
+use amq_protocol::frame::AMQPFrame;
+use amq_protocol::protocol::{AMQPClass, basic};
+use bytes::BytesMut;
+use neo_broker::BrokerError;
+use neo_broker::queues::Queue;
+use tokio::sync::mpsc;
+
+use crate::connection::{Outgoing, send};
+use crate::frames::encode;
+use crate::publish::Published;
+
+/// Confirm batches waiting for durability; a publisher past this waits.
+const CONFIRMS_QUEUED: usize = 1024;
+
+/// Work held back on one channel.
+#[derive(Default)]
+pub struct Staged {
+    /// Messages not appended yet, in publish order.
+    appends: Vec<(Arc<Queue>, BytesMut)>,
+    /// Messages appended already (to length-limited queues) whose confirms wait too.
+    appended: Vec<(Arc<Queue>, i64)>,
+    /// Confirm sequence numbers, each with whether it is an ack (else a nack).
+    confirms: Vec<(u64, bool)>,
+    /// Deliveries acknowledged but not yet settled in their queue's cursor.
+    acks: Vec<(Arc<Queue>, i64)>,
+    bytes: usize,
+}
+
+/// What [`Staged::apply`] did: the offsets written, and the confirms to send once they are
+/// durable.
+#[derive(Default)]
+pub struct Applied {
+    pub waits: Vec<(Arc<Queue>, i64)>,
+    confirms: Vec<(u64, bool)>,
+}
+
+impl Staged {
+    /// Message bytes held back.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Holds back a routed message, and its confirm (`seq`) in confirm mode.
+    pub fn publish(&mut self, published: Published, seq: Option<u64>) {
+        self.bytes += published
+            .deferred
+            .iter()
+            .map(|(_, b)| b.len())
+            .sum::<usize>();
+        self.appends.extend(published.deferred);
+        if let Some(seq) = seq {
+            self.appended.extend(published.appended);
+            self.confirms.push((seq, !published.refused));
+        }
+    }
+
+    /// Holds back the settling of an acknowledged delivery.
+    pub fn ack(&mut self, queue: Arc<Queue>, offset: i64) {
+        self.acks.push((queue, offset));
+    }
+
+    /// Appends the messages (one write per run of messages for the same queue) and settles
+    /// the acks as `holder`. When an append fails, every confirm of this batch is a nack.
+    pub fn apply(&mut self, holder: u64) -> (Applied, Result<(), BrokerError>) {
+        let Staged {
+            appends,
+            appended,
+            confirms,
+            acks,
+            ..
+        } = std::mem::take(self);
+        let mut waits = appended;
+        let mut result = Ok(());
+        let mut run: Option<(Arc<Queue>, BytesMut)> = None;
+        for (queue, batch) in appends {
+            match &mut run {
+                Some((q, bytes)) if Arc::ptr_eq(q, &queue) => bytes.extend_from_slice(&batch),
+                _ => {
+                    if let Some((q, mut bytes)) = run.take() {
+                        result = result.and_then(|()| append(&q, &mut bytes, &mut waits));
+                    }
+                    run = Some((queue, batch));
+                }
+            }
+        }
+        if let Some((q, mut bytes)) = run {
+            result = result.and_then(|()| append(&q, &mut bytes, &mut waits));
+        }
+        for (queue, offsets) in by_queue(acks) {
+            if let Err(e) = queue.ack(&offsets, Some(holder)) {
+                result = result.and(Err(e));
+            }
+        }
+        let mut confirms = confirms;
+        if result.is_err() {
+            confirms.iter_mut().for_each(|(_, ack)| *ack = false);
+        }
+        (Applied { waits, confirms }, result)
+    }
+}
+
+fn append(
+    queue: &Arc<Queue>,
+    bytes: &mut BytesMut,
+    waits: &mut Vec<(Arc<Queue>, i64)>,
+) -> Result<(), BrokerError> {
+    let (_, last) = queue.enqueue(bytes)?;
+    waits.push((Arc::clone(queue), last));
+    Ok(())
+}
+
+/// Offsets grouped by queue, in first-seen order.
+fn by_queue(items: Vec<(Arc<Queue>, i64)>) -> Vec<(Arc<Queue>, Vec<i64>)> {
+    let mut grouped: Vec<(Arc<Queue>, Vec<i64>)> = Vec::new();
+    for (queue, offset) in items {
+        match grouped.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &queue)) {
+            Some((_, offsets)) => offsets.push(offset),
+            None => grouped.push((queue, vec![offset])),
+        }
+    }
+    grouped
+}
+
+/// Sends a channel's publisher confirms, batch after batch in order.
+#[derive(Clone)]
+pub struct Confirmer(mpsc::Sender<Applied>);
+
+impl Confirmer {
+    /// Starts the confirmer of `channel`.
+    pub fn spawn(out: Outgoing, channel: u16) -> Confirmer {
+        let (tx, mut rx) = mpsc::channel::<Applied>(CONFIRMS_QUEUED);
+        tokio::spawn(async move {
+            while let Some(batch) = rx.recv().await {
+                let durable = wait_durable(batch.waits).await;
+                if !send_confirms(&out, channel, &batch.confirms, durable).await {
+                    return;
+                }
+            }
+        });
+        Confirmer(tx)
+    }
+
+    /// Queues the confirms of `applied`, if any; waits while the confirmer is far behind.
+    pub async fn send(&self, applied: Applied) {
+        if !applied.confirms.is_empty() {
+            let _ = self.0.send(applied).await;
+        }
+    }
+}
+
+/// Waits until every offset in `waits` is durable; false when one cannot be made so.
+pub async fn wait_durable(waits: Vec<(Arc<Queue>, i64)>) -> bool {
+    let mut durable = true;
+    for (queue, offsets) in by_queue(waits) {
+        let last = offsets.iter().copied().max().unwrap_or(0);
+        durable &= queue.partition().log().wait_durable(last + 1).await.is_ok();
+    }
+    durable
+}
+
+/// Every earlier confirm went out in an earlier batch, so a batch of acks only is one ack
+/// with `multiple` up to its last sequence number.
+async fn send_confirms(
+    out: &Outgoing,
+    channel: u16,
+    confirms: &[(u64, bool)],
+    durable: bool,
+) -> bool {
+    let all_acks = durable && confirms.iter().all(|(_, ack)| *ack);
+    if all_acks && let Some((last, _)) = confirms.last() {
+        let ack = basic::AMQPMethod::Ack(basic::Ack {
+            delivery_tag: *last,
+            multiple: true,
+        });
+        return send(out, AMQPFrame::Method(channel, AMQPClass::Basic(ack))).await;
+    }
+    let mut bytes = Vec::new();
+    for &(delivery_tag, ack) in confirms {
+        let m = if ack && durable {
+            basic::AMQPMethod::Ack(basic::Ack {
+                delivery_tag,
+                multiple: false,
+            })
+        } else {
+            basic::AMQPMethod::Nack(basic::Nack {
+                delivery_tag,
+                multiple: false,
+                requeue: false,
+            })
+        };
+        bytes.extend_from_slice(&encode(&AMQPFrame::Method(channel, AMQPClass::Basic(m))));
+    }
+    out.send(bytes).await.is_ok()
+}
