@@ -1,0 +1,46 @@
+//! Broker and group errors as native error codes: the one place they are mapped.
+
+use neo_broker::{BrokerError, GroupError};
+
+use crate::wire::{ErrorCode, Message};
+
+/// The error frame for a broker failure.
+pub(crate) fn broker_error(e: &BrokerError) -> Message {
+    let code = match e {
+        BrokerError::UnknownTopicOrPartition { .. } => ErrorCode::UnknownTopicOrPartition,
+        BrokerError::TopicAlreadyExists(_) => ErrorCode::TopicAlreadyExists,
+        BrokerError::InvalidTopic { .. } => ErrorCode::InvalidTopic,
+        BrokerError::InvalidPartitions(_) | BrokerError::InvalidConfig { .. } => {
+            ErrorCode::InvalidRequest
+        }
+        BrokerError::InvalidRecord { .. }
+        | BrokerError::OutOfOrderSequence { .. }
+        | BrokerError::InvalidProducerEpoch { .. } => ErrorCode::InvalidRecords,
+        BrokerError::Log(neo_storage::LogError::OffsetOutOfRange { .. }) => {
+            ErrorCode::OffsetOutOfRange
+        }
+        BrokerError::Log(neo_storage::LogError::InvalidBatch(_)) => ErrorCode::InvalidRecords,
+        BrokerError::ShuttingDown => ErrorCode::ShuttingDown,
+        _ => ErrorCode::Internal,
+    };
+    Message::Error {
+        code,
+        message: e.to_string(),
+    }
+}
+
+/// The error frame for a group-coordinator failure.
+pub(crate) fn group_error(e: &GroupError) -> Message {
+    Message::Error {
+        code: ErrorCode::GroupError,
+        message: e.to_string(),
+    }
+}
+
+/// An error frame with `code`.
+pub(crate) fn error(code: ErrorCode, message: impl Into<String>) -> Message {
+    Message::Error {
+        code,
+        message: message.into(),
+    }
+}

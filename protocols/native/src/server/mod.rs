@@ -1,0 +1,77 @@
+//! The native listener: accepts connections and serves each in its own task.
+
+mod admin;
+mod config;
+mod connection;
+mod credit;
+mod error_map;
+mod offsets;
+mod outbox;
+mod produce;
+mod queue_subscription;
+mod rpc;
+mod subscription;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use neo_broker::Broker;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::NativeConfig;
+
+/// What every connection of one server shares.
+pub(crate) struct Context {
+    pub broker: Arc<Broker>,
+    pub config: NativeConfig,
+    pub rpc: rpc::Registry,
+}
+
+/// A bound native-protocol listener.
+pub struct NativeServer {
+    listener: TcpListener,
+    config: NativeConfig,
+}
+
+impl NativeServer {
+    /// Binds `config.listen` (before the broker opens, so a port in use fails fast).
+    pub async fn bind(config: NativeConfig) -> std::io::Result<NativeServer> {
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(NativeServer { listener, config })
+    }
+
+    /// The address actually bound (port 0 resolved).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves `broker` until `stop` turns true; open connections are closed then too.
+    pub async fn run(self, broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+        let context = Arc::new(Context {
+            broker,
+            config: self.config,
+            rpc: rpc::Registry::default(),
+        });
+        let mut next_id: u64 = 0;
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        next_id += 1;
+                        let _ = stream.set_nodelay(true);
+                        let context = Arc::clone(&context);
+                        let stop = stop.clone();
+                        tokio::spawn(connection::serve(stream, peer, next_id, context, stop));
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "native accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                },
+                _ = async { stop.wait_for(|stop| *stop).await.is_ok() } => return,
+            }
+        }
+    }
+}

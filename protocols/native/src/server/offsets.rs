@@ -1,0 +1,43 @@
+//! Committed offsets of consumer groups, shared with the Kafka front-end's group coordinator.
+
+use neo_broker::groups::OffsetCommit;
+
+use super::Context;
+use super::error_map::group_error;
+use crate::wire::Message;
+
+/// Commits `offset` (the next offset to read) for a group's partition, outside any generation.
+pub(crate) async fn commit(
+    context: &Context,
+    group: &str,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> Message {
+    let commit = OffsetCommit {
+        topic: topic.to_string(),
+        partition,
+        offset,
+        leader_epoch: -1,
+        metadata: None,
+    };
+    match context
+        .broker
+        .groups()
+        .commit_offsets(group, -1, "", None, vec![commit])
+        .await
+    {
+        Ok(()) => Message::Ok,
+        Err(e) => group_error(&e),
+    }
+}
+
+/// The group's committed offset of a partition, -1 when there is none.
+pub(crate) fn fetch(context: &Context, group: &str, topic: &str, partition: i32) -> Message {
+    let offset = context
+        .broker
+        .groups()
+        .committed(group, topic, partition)
+        .map_or(-1, |c| c.offset);
+    Message::Committed { offset }
+}

@@ -1,0 +1,61 @@
+//! Produce: batches in the log's format appended as they arrived, in arrival order; the
+//! acknowledgement waits (for fsync, with acks=durable) run concurrently.
+
+use bytes::BytesMut;
+use neo_broker::Acks;
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::connection::Connection;
+use super::error_map::broker_error;
+use crate::wire::Message;
+
+/// Appends `records` and answers at the level `acks` asks (0 none, 1 leader, 2 durable).
+pub(crate) async fn handle(
+    connection: &Connection,
+    correlation: u32,
+    topic: &str,
+    partition: i32,
+    acks: u8,
+    mut records: BytesMut,
+    permit: Option<OwnedSemaphorePermit>,
+) {
+    let appended = connection
+        .context
+        .broker
+        .append(topic, partition, &mut records);
+    let appended = match appended {
+        Ok(appended) => appended,
+        Err(e) => {
+            tracing::debug!(topic, partition, error = %e, "native produce refused");
+            if acks != 0 {
+                connection.send(correlation, broker_error(&e)).await;
+            }
+            return;
+        }
+    };
+    match acks {
+        0 => {}
+        1 => {
+            let outcome = appended.outcome();
+            let reply = Message::Produced {
+                base_offset: outcome.base_offset,
+                last_offset: outcome.last_offset,
+            };
+            connection.send(correlation, reply).await;
+        }
+        _ => {
+            let out = connection.out.clone();
+            tokio::spawn(async move {
+                let reply = match appended.acknowledged(Acks::All).await {
+                    Ok(outcome) => Message::Produced {
+                        base_offset: outcome.base_offset,
+                        last_offset: outcome.last_offset,
+                    },
+                    Err(e) => broker_error(&e),
+                };
+                let _ = out.send(reply.to_frame(correlation)).await;
+                drop(permit);
+            });
+        }
+    }
+}

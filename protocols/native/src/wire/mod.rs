@@ -1,0 +1,14 @@
+//! The wire format, free of sockets: frames, their bodies, and error codes.
+
+mod body;
+mod error_code;
+mod frame;
+mod message;
+
+pub use body::BodyError;
+pub use error_code::ErrorCode;
+pub use frame::{
+    FRAME_HEADER_LEN, Frame, FrameDecoder, FrameError, FrameHeader, LENGTH_PREFIX_LEN,
+    MAX_FRAME_BYTES_DEFAULT, PROTOCOL_VERSION, encode_frame,
+};
+pub use message::{Kind, Message, QueueRecord, ServiceInfo, StartAt, TopicInfo, ack_level_from_u8};
