@@ -1,4 +1,5 @@
-//! Helpers for the compatibility tests: a real Neo broker on OS-chosen ports (Kafka and AMQP).
+//! Helpers for the compatibility tests: a real Neo broker on OS-chosen ports (Kafka, AMQP
+//! and the native protocol).
 //!
 //! The tests in `tests/` drive it with real, unmodified clients (librdkafka through the
 //! `rdkafka` crate, kcat, Python clients) over real sockets. The broker runs on a tokio
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use neo_amqp::{AmqpConfig, AmqpServer};
 use neo_broker::{Broker, BrokerConfig, TopicConfig};
 use neo_kafka::{KafkaConfig, KafkaServer};
+use neo_native::{NativeConfig, NativeServer};
 use tokio::sync::{oneshot, watch};
 
 /// A loopback port free at the time of the call (for processes that must be told one).
@@ -32,6 +34,7 @@ pub struct TestBroker {
     pub broker: Arc<Broker>,
     pub kafka_addr: SocketAddr,
     pub amqp_addr: SocketAddr,
+    pub native_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
@@ -57,6 +60,25 @@ impl TestBroker {
         data_dir: &Path,
         topic_defaults: TopicConfig,
         kafka: KafkaConfig,
+    ) -> TestBroker {
+        let native = NativeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..NativeConfig::default()
+        };
+        Self::start_full(data_dir, topic_defaults, kafka, native).await
+    }
+
+    /// A broker over `data_dir` whose native listener has the settings of `native` (its
+    /// `listen` address kept, so a restarted broker can take the port of the one before).
+    pub async fn start_with_native(data_dir: &Path, native: NativeConfig) -> TestBroker {
+        Self::start_full(data_dir, TopicConfig::default(), KafkaConfig::default(), native).await
+    }
+
+    async fn start_full(
+        data_dir: &Path,
+        topic_defaults: TopicConfig,
+        kafka: KafkaConfig,
+        native: NativeConfig,
     ) -> TestBroker {
         // Broker logs in the test's output, filtered by RUST_LOG (warnings by default).
         let _ = tracing_subscriber::fmt()
@@ -96,25 +118,31 @@ impl TestBroker {
                 .await
                 .unwrap();
                 let amqp_addr = amqp.local_addr().unwrap();
+                let native = NativeServer::bind(native).await.unwrap();
+                let native_addr = native.local_addr().unwrap();
                 let (stop_tx, stop_rx) = oneshot::channel();
                 let (serving_tx, serving_rx) = watch::channel(false);
                 started_tx
-                    .send((Arc::clone(&broker), addr, amqp_addr, stop_tx))
+                    .send((Arc::clone(&broker), addr, amqp_addr, native_addr, stop_tx))
                     .unwrap();
                 let serving = tokio::spawn(server.run(Arc::clone(&broker), serving_rx.clone()));
-                let amqp_serving = tokio::spawn(amqp.run(Arc::clone(&broker), serving_rx));
+                let amqp_serving =
+                    tokio::spawn(amqp.run(Arc::clone(&broker), serving_rx.clone()));
+                let native_serving = tokio::spawn(native.run(Arc::clone(&broker), serving_rx));
                 let _ = stop_rx.await;
                 let _ = serving_tx.send(true);
                 let _ = serving.await;
                 let _ = amqp_serving.await;
+                let _ = native_serving.await;
                 broker.shutdown().await.unwrap();
             });
         });
-        let (broker, kafka_addr, amqp_addr, stop) = started.recv().unwrap();
+        let (broker, kafka_addr, amqp_addr, native_addr, stop) = started.recv().unwrap();
         TestBroker {
             broker,
             kafka_addr,
             amqp_addr,
+            native_addr,
             stop: Some(stop),
             thread: Some(thread),
             _dir: None,

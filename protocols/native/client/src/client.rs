@@ -1,0 +1,318 @@
+//! The client: one multiplexed connection to a broker, re-established with backoff when lost.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use neo_native::wire::{Message, ServiceInfo, StartAt, TopicInfo};
+
+use crate::connection::Connection;
+use crate::consumer::Consumer;
+use crate::error::{ClientError, RpcError, RpcErrorFromBroker};
+use crate::producer::{Producer, ProducerConfig};
+use crate::queue_consumer::QueueConsumer;
+use crate::rpc_server::{HandlerResult, Handlers};
+
+/// How a [`Client`] connects.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Name the client gives in its Hello.
+    pub client_name: String,
+    /// Credentials for the broker's authentication hook (empty when it has none).
+    pub auth: Vec<u8>,
+    /// Longest wait for TCP connect plus handshake.
+    pub connect_timeout: Duration,
+    /// Attempts to reconnect after a lost connection before an operation fails.
+    pub reconnect_attempts: u32,
+    /// First wait between reconnect attempts; doubles up to `max_backoff`.
+    pub initial_backoff: Duration,
+    /// Longest wait between reconnect attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            client_name: "neo-client".to_string(),
+            auth: Vec::new(),
+            connect_timeout: Duration::from_secs(5),
+            reconnect_attempts: 20,
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A connection to a Neo broker's native listener; clone it freely (clones share the
+/// connection). Requests are pipelined over the one connection.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), neo_client::ClientError> {
+/// let client = neo_client::Client::connect("127.0.0.1:7070").await?;
+/// client.create_topic("events", 1).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    addr: String,
+    options: ClientOptions,
+    handlers: Arc<Handlers>,
+    current: tokio::sync::Mutex<Option<Arc<Connection>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(connection) = self.current.get_mut().take() {
+            connection.close();
+        }
+    }
+}
+
+impl Client {
+    /// Connects to `addr` (`host:port`) with default options.
+    pub async fn connect(addr: &str) -> Result<Client, ClientError> {
+        Client::connect_with(addr, ClientOptions::default()).await
+    }
+
+    /// Connects to `addr` with `options`.
+    pub async fn connect_with(addr: &str, options: ClientOptions) -> Result<Client, ClientError> {
+        let handlers = Arc::new(Handlers::default());
+        let connection = Connection::open(
+            addr,
+            &options.client_name,
+            &options.auth,
+            Arc::clone(&handlers),
+            options.connect_timeout,
+        )
+        .await?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                addr: addr.to_string(),
+                options,
+                handlers,
+                current: tokio::sync::Mutex::new(Some(connection)),
+            }),
+        })
+    }
+
+    /// The live connection, reconnecting (with backoff) when it was lost; services this
+    /// client serves are registered again on the new connection.
+    pub(crate) async fn connection(&self) -> Result<Arc<Connection>, ClientError> {
+        let mut current = self.inner.current.lock().await;
+        if let Some(connection) = current.as_ref()
+            && !connection.is_closed()
+        {
+            return Ok(Arc::clone(connection));
+        }
+        let options = &self.inner.options;
+        let mut backoff = options.initial_backoff;
+        let mut last_error = ClientError::Closed;
+        for attempt in 0..=options.reconnect_attempts {
+            if attempt > 0 {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(options.max_backoff);
+            }
+            match self.open_and_register().await {
+                Ok(connection) => {
+                    tracing::info!(addr = self.inner.addr, attempt, "reconnected");
+                    *current = Some(Arc::clone(&connection));
+                    return Ok(connection);
+                }
+                Err(e) => last_error = e,
+            }
+        }
+        Err(last_error)
+    }
+
+    async fn open_and_register(&self) -> Result<Arc<Connection>, ClientError> {
+        let options = &self.inner.options;
+        let connection = Connection::open(
+            &self.inner.addr,
+            &options.client_name,
+            &options.auth,
+            Arc::clone(&self.inner.handlers),
+            options.connect_timeout,
+        )
+        .await?;
+        for (service, methods) in self.inner.handlers.registrations() {
+            connection
+                .request(Message::Register { service, methods })
+                .await?;
+        }
+        Ok(connection)
+    }
+
+    async fn request(&self, message: Message) -> Result<Message, ClientError> {
+        self.connection().await?.request(message).await
+    }
+
+    /// Round trip to the broker (a heartbeat).
+    pub async fn ping(&self) -> Result<(), ClientError> {
+        expect_ok(self.request(Message::Ping).await?, |m| matches!(m, Message::Pong))
+    }
+
+    /// Creates a topic with `partitions` partitions (-1: the broker's default).
+    pub async fn create_topic(&self, name: &str, partitions: i32) -> Result<(), ClientError> {
+        let request = Message::CreateTopic {
+            name: name.to_string(),
+            partitions,
+        };
+        expect_ok(self.request(request).await?, |m| matches!(m, Message::Ok))
+    }
+
+    /// Deletes a topic and its data.
+    pub async fn delete_topic(&self, name: &str) -> Result<(), ClientError> {
+        let request = Message::DeleteTopic {
+            name: name.to_string(),
+        };
+        expect_ok(self.request(request).await?, |m| matches!(m, Message::Ok))
+    }
+
+    /// Every topic with its partition count.
+    pub async fn list_topics(&self) -> Result<Vec<TopicInfo>, ClientError> {
+        match self.request(Message::ListTopics).await? {
+            Message::Topics { topics } => Ok(topics),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Commits `offset` (the next offset to read) for `group`, shared with Kafka clients of
+    /// the same group. Allowed while the group has no live Kafka members.
+    pub async fn commit_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<(), ClientError> {
+        let request = Message::CommitOffset {
+            group: group.to_string(),
+            topic: topic.to_string(),
+            partition,
+            offset,
+        };
+        expect_ok(self.request(request).await?, |m| matches!(m, Message::Ok))
+    }
+
+    /// The group's committed offset of a partition, if any.
+    pub async fn committed_offset(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Option<i64>, ClientError> {
+        let request = Message::FetchCommitted {
+            group: group.to_string(),
+            topic: topic.to_string(),
+            partition,
+        };
+        match self.request(request).await? {
+            Message::Committed { offset } => Ok((offset >= 0).then_some(offset)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// A producer with batching; see [`ProducerConfig`].
+    pub fn producer(&self, config: ProducerConfig) -> Producer {
+        Producer::start(self.clone(), config)
+    }
+
+    /// A push consumer of one partition from `start`: a `Stream` of records that resumes
+    /// after the last delivered record when the connection is re-established.
+    pub async fn subscribe(
+        &self,
+        topic: &str,
+        partition: i32,
+        start: StartAt,
+    ) -> Result<Consumer, ClientError> {
+        Consumer::start(self.clone(), topic, partition, start).await
+    }
+
+    /// A consumer of a queue: records are held (for `lock`) until acked or nacked, at most
+    /// `prefetch` at a time.
+    pub async fn queue_consumer(
+        &self,
+        queue: &str,
+        prefetch: u32,
+        lock: Duration,
+    ) -> Result<QueueConsumer, ClientError> {
+        QueueConsumer::start(self.clone(), queue, prefetch, lock).await
+    }
+
+    /// Serves `service/method` with `handler` from this client; the broker routes calls to
+    /// it. Stays registered across reconnects.
+    pub async fn serve<F, Fut>(
+        &self,
+        service: &str,
+        method: &str,
+        handler: F,
+    ) -> Result<(), ClientError>
+    where
+        F: Fn(Bytes) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.inner.handlers.insert(service, method, handler);
+        let request = Message::Register {
+            service: service.to_string(),
+            methods: vec![method.to_string()],
+        };
+        expect_ok(self.request(request).await?, |m| matches!(m, Message::Ok))
+    }
+
+    /// Calls `service/method` on one live instance through the broker.
+    pub async fn call(
+        &self,
+        service: &str,
+        method: &str,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Bytes, RpcError> {
+        let request = Message::Call {
+            service: service.to_string(),
+            method: method.to_string(),
+            timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
+            payload,
+        };
+        // The broker enforces `timeout`; the margin covers the trip back.
+        let answer = tokio::time::timeout(timeout + Duration::from_secs(1), self.request(request))
+            .await
+            .map_err(|_| RpcError::Timeout)?;
+        match answer {
+            Ok(Message::Reply { payload }) => Ok(payload),
+            Ok(other) => Err(RpcError::Client(unexpected(&other))),
+            Err(e) => Err(RpcErrorFromBroker(e).into()),
+        }
+    }
+
+    /// The registered services, their live instance counts and methods.
+    pub async fn list_services(&self) -> Result<Vec<ServiceInfo>, ClientError> {
+        match self.request(Message::ListServices).await? {
+            Message::Services { services } => Ok(services),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Closes the connection now (it also closes when the last clone is dropped).
+    pub async fn close(&self) {
+        if let Some(connection) = self.inner.current.lock().await.take() {
+            connection.close();
+        }
+    }
+}
+
+fn expect_ok(answer: Message, ok: impl Fn(&Message) -> bool) -> Result<(), ClientError> {
+    if ok(&answer) {
+        Ok(())
+    } else {
+        Err(unexpected(&answer))
+    }
+}
+
+pub(crate) fn unexpected(message: &Message) -> ClientError {
+    ClientError::Protocol(format!("unexpected answer {:?}", message.kind()))
+}

@@ -1,0 +1,86 @@
+//! Errors of the SDK.
+
+use neo_native::wire::ErrorCode;
+
+/// A failed client operation.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    /// The broker could not be reached (after the configured reconnect attempts).
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect { addr: String, reason: String },
+    /// The connection closed before the answer arrived.
+    #[error("connection closed")]
+    Closed,
+    /// The broker refused the request.
+    #[error("broker error {code:?}: {message}")]
+    Broker { code: ErrorCode, message: String },
+    /// The broker sent something this client does not understand.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// No answer within the time allowed.
+    #[error("timed out")]
+    Timeout,
+    /// A record or batch could not be built or read.
+    #[error("record batch: {0}")]
+    Batch(String),
+    /// The producer was closed.
+    #[error("producer closed")]
+    ProducerClosed,
+}
+
+impl ClientError {
+    /// The broker's error code, when the broker refused the request.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// A failed brokered RPC call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RpcError {
+    /// No live instance serves the method.
+    #[error("no instance: {0}")]
+    NoInstance(String),
+    /// The instance did not reply in time.
+    #[error("call timed out")]
+    Timeout,
+    /// The handler returned an error.
+    #[error("handler error: {0}")]
+    Handler(String),
+    /// The call could not be made.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+impl From<ClientError> for RpcErrorFromBroker {
+    fn from(e: ClientError) -> Self {
+        RpcErrorFromBroker(e)
+    }
+}
+
+/// Maps a broker refusal of a call to its RPC meaning.
+pub(crate) struct RpcErrorFromBroker(pub ClientError);
+
+impl From<RpcErrorFromBroker> for RpcError {
+    fn from(RpcErrorFromBroker(e): RpcErrorFromBroker) -> Self {
+        match e {
+            ClientError::Broker {
+                code: ErrorCode::NoInstance,
+                message,
+            } => RpcError::NoInstance(message),
+            ClientError::Broker {
+                code: ErrorCode::Timeout,
+                ..
+            }
+            | ClientError::Timeout => RpcError::Timeout,
+            ClientError::Broker {
+                code: ErrorCode::HandlerError,
+                message,
+            } => RpcError::Handler(message),
+            other => RpcError::Client(other),
+        }
+    }
+}

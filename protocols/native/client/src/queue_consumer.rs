@@ -1,0 +1,138 @@
+//! The queue consumer: records pushed under a lock, settled one by one with ack or nack.
+
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use neo_native::wire::Message;
+use tokio::sync::mpsc;
+
+use crate::client::{Client, unexpected};
+use crate::connection::Connection;
+use crate::error::ClientError;
+
+/// A record from a queue, held for this consumer until acked, nacked or its lock ends.
+#[derive(Debug, Clone)]
+pub struct QueueMessage {
+    pub offset: i64,
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    /// Deliveries so far, this one included (more than 1: redelivered).
+    pub deliveries: u32,
+    pub key: Option<Bytes>,
+    pub value: Option<Bytes>,
+    connection: Weak<Connection>,
+    subscription: u32,
+}
+
+impl QueueMessage {
+    /// Settles the record: it is not delivered again.
+    pub async fn ack(&self) -> Result<(), ClientError> {
+        self.settle(Message::Ack {
+            subscription: self.subscription,
+            offsets: vec![self.offset],
+        })
+        .await
+    }
+
+    /// Gives the record back: delivered again if `requeue`, else archived (not delivered
+    /// again).
+    pub async fn nack(&self, requeue: bool) -> Result<(), ClientError> {
+        self.settle(Message::Nack {
+            subscription: self.subscription,
+            offsets: vec![self.offset],
+            requeue,
+        })
+        .await
+    }
+
+    async fn settle(&self, message: Message) -> Result<(), ClientError> {
+        // Held records belong to the connection that received them: a new connection cannot
+        // settle them (the broker released them when the old one closed).
+        let connection = self.connection.upgrade().ok_or(ClientError::Closed)?;
+        match connection.request(message).await? {
+            Message::Ok => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+/// A `Stream` of queue records; at most `prefetch` are held unsettled at once.
+pub struct QueueConsumer {
+    messages: mpsc::UnboundedReceiver<Result<QueueMessage, ClientError>>,
+    connection: Arc<Connection>,
+    subscription: u32,
+}
+
+impl QueueConsumer {
+    pub(crate) async fn start(
+        client: Client,
+        queue: &str,
+        prefetch: u32,
+        lock: Duration,
+    ) -> Result<QueueConsumer, ClientError> {
+        let connection = client.connection().await?;
+        let subscription = connection.next_id();
+        let subscribe = Message::QueueSubscribe {
+            queue: queue.to_string(),
+            prefetch,
+            lock_ms: u32::try_from(lock.as_millis()).unwrap_or(u32::MAX),
+        };
+        let (_, mut pushes) = connection.subscribe(subscription, subscribe).await?;
+        // Unbounded only in name: the broker pushes at most `prefetch` unsettled records.
+        let (handover, messages) = mpsc::unbounded_channel();
+        let weak = Arc::downgrade(&connection);
+        tokio::spawn(async move {
+            while let Some(push) = pushes.recv().await {
+                let batch = match push {
+                    Message::QueueRecords { records } => records,
+                    Message::Error { code, message } => {
+                        let _ = handover.send(Err(ClientError::Broker { code, message }));
+                        return;
+                    }
+                    other => {
+                        let _ = handover.send(Err(unexpected(&other)));
+                        return;
+                    }
+                };
+                for r in batch {
+                    let message = QueueMessage {
+                        offset: r.offset,
+                        timestamp: r.timestamp,
+                        deliveries: r.deliveries,
+                        key: r.key,
+                        value: r.value,
+                        connection: weak.clone(),
+                        subscription,
+                    };
+                    if handover.send(Ok(message)).is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = handover.send(Err(ClientError::Closed));
+        });
+        Ok(QueueConsumer {
+            messages,
+            connection,
+            subscription,
+        })
+    }
+}
+
+impl Drop for QueueConsumer {
+    fn drop(&mut self) {
+        self.connection.unsubscribe(self.subscription);
+    }
+}
+
+impl Stream for QueueConsumer {
+    type Item = Result<QueueMessage, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.messages.poll_recv(cx)
+    }
+}
