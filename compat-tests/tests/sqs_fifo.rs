@@ -239,8 +239,44 @@ async fn deduplication_by_id_and_by_content() {
         .send()
         .await
         .unwrap();
-    let next = sqs.receive_message().queue_url(&url).send().await.unwrap();
-    assert_eq!(next.messages()[0].body(), Some("same content"));
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("other content")
+        .message_group_id("g")
+        .send()
+        .await
+        .unwrap();
+    // A retried receive (same attempt id) gets the same message and receipt handle.
+    let tries: Vec<_> = ["try-1", "try-1", "try-2"]
+        .iter()
+        .map(|id| {
+            sqs.receive_message()
+                .queue_url(&url)
+                .receive_request_attempt_id(*id)
+                .send()
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tries {
+        answers.push(t.await.unwrap());
+    }
+    assert_eq!(
+        answers[0].messages()[0].body(),
+        Some("same content"),
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers[1].messages()[0].message_id(),
+        answers[0].messages()[0].message_id()
+    );
+    assert_eq!(
+        answers[1].messages()[0].receipt_handle(),
+        answers[0].messages()[0].receipt_handle()
+    );
+    assert!(
+        answers[2].messages().is_empty(),
+        "a new attempt finds the group in flight"
+    );
     let e = sqs
         .send_message()
         .queue_url(&url)

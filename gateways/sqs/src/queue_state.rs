@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use neo_broker::queues::Queue;
+use neo_broker::queues::{Queue, QueuedRecord};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -16,6 +16,13 @@ use crate::dedup::Dedup;
 const MAX_FIRST_RECEIVES: usize = 1_000_000;
 /// Most distinct delay deadlines tracked per queue.
 const MAX_DELAYED: usize = 1_000_000;
+/// Most FIFO receive attempts remembered per queue.
+const MAX_ATTEMPTS: usize = 1_000;
+/// How long a FIFO receive attempt id answers with the same messages.
+const ATTEMPT_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+/// A FIFO receive remembered by its ReceiveRequestAttemptId: when, by which holder, what.
+type Attempt = (i64, u64, Vec<QueuedRecord>);
 
 /// The in-memory side of one queue.
 #[derive(Debug)]
@@ -27,6 +34,7 @@ pub struct QueueState {
     pub last_purge: Mutex<Option<Instant>>,
     first_receives: Mutex<HashMap<i64, i64>>,
     delayed: Mutex<BTreeMap<i64, u64>>,
+    attempts: Mutex<HashMap<String, Attempt>>,
 }
 
 impl QueueState {
@@ -38,6 +46,7 @@ impl QueueState {
             last_purge: Mutex::new(None),
             first_receives: Mutex::new(HashMap::new()),
             delayed: Mutex::new(BTreeMap::new()),
+            attempts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -83,9 +92,31 @@ impl QueueState {
         delayed.values().sum()
     }
 
+    /// The holder and messages of an earlier receive with attempt id `id`, within five
+    /// minutes (a retried FIFO receive gets the same messages and receipt handles).
+    pub fn attempt(&self, id: &str, now: i64) -> Option<(u64, Vec<QueuedRecord>)> {
+        let attempts = self.attempts.lock();
+        attempts
+            .get(id)
+            .filter(|(at, _, _)| now - at < ATTEMPT_WINDOW_MS)
+            .map(|(_, holder, records)| (*holder, records.clone()))
+    }
+
+    /// Remembers what the receive with attempt id `id` got.
+    pub fn remember_attempt(&self, id: &str, now: i64, holder: u64, records: &[QueuedRecord]) {
+        let mut attempts = self.attempts.lock();
+        if attempts.len() >= MAX_ATTEMPTS {
+            attempts.retain(|_, (at, _, _)| now - *at < ATTEMPT_WINDOW_MS);
+        }
+        if attempts.len() < MAX_ATTEMPTS {
+            attempts.insert(id.to_string(), (now, holder, records.to_vec()));
+        }
+    }
+
     /// Forgets all messages (purged).
     pub fn clear(&self) {
         self.delayed.lock().clear();
         self.first_receives.lock().clear();
+        self.attempts.lock().clear();
     }
 }

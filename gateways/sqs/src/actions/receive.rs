@@ -60,6 +60,27 @@ pub async fn receive(gateway: &Arc<Gateway>, request: &Request) -> Output {
         }
     }
     let wanted = params.string_list("MessageAttributeNames")?;
+    let attempt = match params.str("ReceiveRequestAttemptId")? {
+        Some(id) if meta.is_fifo() => Some(check_attempt_id(id)?),
+        _ => None,
+    };
+    let answer = |got: &[QueuedRecord], holder: u64| {
+        let ts = neo_storage::now_ms();
+        let messages: Vec<Value> = got
+            .iter()
+            .map(|r| message_json(gateway, &meta, &state, r, holder, ts, &system, &wanted))
+            .collect();
+        let mut out = Map::new();
+        if !messages.is_empty() {
+            out.insert("Messages".into(), Value::Array(messages));
+        }
+        out
+    };
+    if let Some(id) = attempt
+        && let Some((holder, records)) = state.attempt(id, neo_storage::now_ms())
+    {
+        return Ok(answer(&records, holder));
+    }
     let until = Instant::now() + Duration::from_secs(wait as u64);
     let holder: u64 = rand::random();
     let mut shutdown = gateway.shutdown.clone();
@@ -70,16 +91,12 @@ pub async fn receive(gateway: &Arc<Gateway>, request: &Request) -> Output {
         let got = take(gateway, &meta, &state, max, visibility, holder).await?;
         let now = Instant::now();
         if !got.is_empty() || now >= until || *shutdown.borrow() {
-            let ts = neo_storage::now_ms();
-            let messages: Vec<Value> = got
-                .iter()
-                .map(|r| message_json(gateway, &meta, &state, r, holder, ts, &system, &wanted))
-                .collect();
-            let mut out = Map::new();
-            if !messages.is_empty() {
-                out.insert("Messages".into(), Value::Array(messages));
+            if let Some(id) = attempt
+                && !got.is_empty()
+            {
+                state.remember_attempt(id, neo_storage::now_ms(), holder, &got);
             }
-            return Ok(out);
+            return Ok(answer(&got, holder));
         }
         let pause = POLL_INTERVAL.min(until - now);
         tokio::select! {
@@ -222,6 +239,19 @@ fn message_json(
         message.insert("MessageAttributes".into(), Value::Object(map));
     }
     Value::Object(message)
+}
+
+/// A ReceiveRequestAttemptId: 1 to 128 alphanumerics and punctuation.
+fn check_attempt_id(id: &str) -> Result<&str, SqsError> {
+    if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(id)
+    } else {
+        Err(SqsError::invalid_value(
+            "ReceiveRequestAttemptId",
+            id,
+            "It must be 1 to 128 alphanumeric or punctuation characters.",
+        ))
+    }
 }
 
 /// Whether message attribute `name` is asked for: `All`, `.*`, a `prefix.*` or its name.
