@@ -10,6 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use neo_amqp::AmqpConfig;
 use neo_broker::{BrokerConfig, GroupConfig, TopicConfig};
 use neo_kafka::KafkaConfig;
+use neo_native::NativeConfig;
 use neo_sqs::SqsConfig;
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +81,49 @@ impl AmqpSection {
             frame_max: self.frame_max.max(4096),
             channel_max: self.channel_max.max(1),
             heartbeat_secs: self.heartbeat_secs,
+            disk_free_limit_bytes: self.disk_free_limit_bytes,
+        }
+    }
+}
+
+/// The native-protocol listener (the `neo-client` SDK).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NativeSection {
+    /// Where native clients connect.
+    pub listen: SocketAddr,
+    /// Largest frame accepted or sent, in bytes.
+    pub max_frame_bytes: usize,
+    /// Requests of one connection processed at once before reading stops.
+    pub max_in_flight: usize,
+    /// Most bytes of credit one subscription may hold (bounds what a slow consumer costs).
+    pub max_credit_bytes: u32,
+    /// When set, clients must present this token in their Hello.
+    pub auth_token: Option<String>,
+}
+
+impl Default for NativeSection {
+    fn default() -> Self {
+        let d = NativeConfig::default();
+        Self {
+            listen: d.listen,
+            max_frame_bytes: d.max_frame_bytes,
+            max_in_flight: d.max_in_flight,
+            max_credit_bytes: d.max_credit_bytes,
+            auth_token: d.auth_token,
+        }
+    }
+}
+
+impl NativeSection {
+    pub fn native_config(&self) -> NativeConfig {
+        NativeConfig {
+            listen: self.listen,
+            max_frame_bytes: self.max_frame_bytes.max(64 * 1024),
+            max_in_flight: self.max_in_flight.max(1),
+            max_credit_bytes: self.max_credit_bytes.max(64 * 1024),
+            auth_token: self.auth_token.clone(),
+            ..NativeConfig::default()
         }
     }
 }
@@ -241,6 +285,7 @@ pub struct NeoConfig {
     pub kafka: KafkaSection,
     pub amqp: AmqpSection,
     pub sqs: SqsSection,
+    pub native: NativeSection,
     pub broker: BrokerSection,
     /// Defaults of every topic, under Kafka's config names (`"retention.ms" = 86400000`).
     pub topic_defaults: TopicConfig,
@@ -255,6 +300,7 @@ impl Default for NeoConfig {
             kafka: KafkaSection::default(),
             amqp: AmqpSection::default(),
             sqs: SqsSection::default(),
+            native: NativeSection::default(),
             broker: BrokerSection::default(),
             topic_defaults: TopicConfig::default(),
         }
@@ -276,6 +322,8 @@ struct FlagLayer {
     amqp: Option<ListenFlag>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sqs: Option<ListenFlag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    native: Option<ListenFlag>,
 }
 
 #[derive(Debug, Serialize)]
@@ -292,6 +340,7 @@ const ENV_KEYS: &[&str] = &[
     "kafka",
     "amqp",
     "sqs",
+    "native",
     "broker",
 ];
 
@@ -328,6 +377,7 @@ impl NeoConfig {
             kafka: args.kafka_listen.map(|listen| ListenFlag { listen }),
             amqp: args.amqp_listen.map(|listen| ListenFlag { listen }),
             sqs: args.sqs_listen.map(|listen| ListenFlag { listen }),
+            native: args.native_listen.map(|listen| ListenFlag { listen }),
         };
         figment = figment.merge(Serialized::defaults(flags));
         let config: NeoConfig = figment
