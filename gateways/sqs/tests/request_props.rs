@@ -11,11 +11,26 @@ use proptest::prelude::*;
 /// Query parameter names shaped like SQS's flattened ones, with odd indexes and fields.
 fn query_key() -> impl Strategy<Value = String> {
     let heads = prop::sample::select(vec![
-        "Action", "QueueUrl", "QueueName", "MessageBody", "DelaySeconds", "Attribute",
-        "MessageAttribute", "MessageSystemAttribute", "AttributeName", "MessageAttributeName",
-        "Tag", "TagKey", "SendMessageBatchRequestEntry", "DeleteMessageBatchRequestEntry",
-        "ReceiptHandle", "MaxNumberOfMessages", "VisibilityTimeout", "MessageGroupId",
-        "MessageDeduplicationId", "Id",
+        "Action",
+        "QueueUrl",
+        "QueueName",
+        "MessageBody",
+        "DelaySeconds",
+        "Attribute",
+        "MessageAttribute",
+        "MessageSystemAttribute",
+        "AttributeName",
+        "MessageAttributeName",
+        "Tag",
+        "TagKey",
+        "SendMessageBatchRequestEntry",
+        "DeleteMessageBatchRequestEntry",
+        "ReceiptHandle",
+        "MaxNumberOfMessages",
+        "VisibilityTimeout",
+        "MessageGroupId",
+        "MessageDeduplicationId",
+        "Id",
     ]);
     let tails = prop::collection::vec(
         prop_oneof![
@@ -127,9 +142,22 @@ fn arbitrary_json(depth: u32) -> impl Strategy<Value = serde_json::Value> {
     ];
     leaf.prop_recursive(depth, 64, 8, |inner| {
         let names = prop::sample::select(vec![
-            "MessageBody", "MessageAttributes", "DataType", "StringValue", "BinaryValue",
-            "Entries", "Id", "Attributes", "DelaySeconds", "MessageGroupId", "ReceiptHandle",
-            "QueueName", "tags", "MaxNumberOfMessages", "MessageSystemAttributes", "x",
+            "MessageBody",
+            "MessageAttributes",
+            "DataType",
+            "StringValue",
+            "BinaryValue",
+            "Entries",
+            "Id",
+            "Attributes",
+            "DelaySeconds",
+            "MessageGroupId",
+            "ReceiptHandle",
+            "QueueName",
+            "tags",
+            "MaxNumberOfMessages",
+            "MessageSystemAttributes",
+            "x",
         ]);
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
