@@ -43,6 +43,9 @@ pub struct ServeArgs {
     /// Address of the SQS listener.
     #[arg(long)]
     pub sqs_listen: Option<SocketAddr>,
+    /// Address of the native-protocol listener.
+    #[arg(long)]
+    pub native_listen: Option<SocketAddr>,
     /// Log format.
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,

@@ -6,6 +6,7 @@ use anyhow::Context;
 use neo_amqp::AmqpServer;
 use neo_broker::Broker;
 use neo_kafka::KafkaServer;
+use neo_native::NativeServer;
 use neo_sqs::SqsServer;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -29,6 +30,9 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     let sqs = SqsServer::bind(config.sqs.sqs_config())
         .await
         .with_context(|| format!("sqs listener {}", config.sqs.listen))?;
+    let native = NativeServer::bind(config.native.native_config())
+        .await
+        .with_context(|| format!("native listener {}", config.native.listen))?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let broker = Broker::open(config.broker_config()).await?;
@@ -41,6 +45,8 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     tracing::info!("amqp listening on {amqp_addr}");
     let sqs_addr = sqs.local_addr().context("sqs listener address")?;
     tracing::info!("sqs listening on {sqs_addr}");
+    let native_addr = native.local_addr().context("native listener address")?;
+    tracing::info!("native listening on {native_addr}");
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let router = crate::admin::router(Arc::clone(&broker));
@@ -54,6 +60,7 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     let kafka_task = tokio::spawn(kafka.run(Arc::clone(&broker), stop_tx.subscribe()));
     let amqp_task = tokio::spawn(amqp.run(Arc::clone(&broker), stop_tx.subscribe()));
     let sqs_task = tokio::spawn(sqs.run(Arc::clone(&broker), stop_tx.subscribe()));
+    let native_task = tokio::spawn(native.run(Arc::clone(&broker), stop_tx.subscribe()));
     tokio::select! {
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
@@ -62,6 +69,7 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     let _ = kafka_task.await;
     let _ = amqp_task.await;
     let _ = sqs_task.await;
+    let _ = native_task.await;
     if let Ok(Err(e)) = admin_task.await {
         tracing::warn!(error = %e, "admin listener ended with an error");
     }

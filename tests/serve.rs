@@ -25,6 +25,8 @@ fn start(data_dir: &std::path::Path) -> (Child, SocketAddr) {
             "127.0.0.1:0",
             "--amqp-listen",
             "127.0.0.1:0",
+            "--native-listen",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(data_dir)
@@ -121,6 +123,9 @@ fn start_fails(args: &[&str], config: Option<&str>) -> String {
     }
     if !args.contains(&"--amqp-listen") {
         cmd.args(["--amqp-listen", "127.0.0.1:0"]);
+    }
+    if !args.contains(&"--native-listen") {
+        cmd.args(["--native-listen", "127.0.0.1:0"]);
     }
     cmd.stderr(Stdio::piped()).stdout(Stdio::null());
     if let Some(text) = config {
@@ -230,6 +235,8 @@ fn environment_variables_configure_nested_sections() {
             "--kafka-listen",
             "127.0.0.1:0",
             "--amqp-listen",
+            "127.0.0.1:0",
+            "--native-listen",
             "127.0.0.1:0",
             "--data-dir",
         ])
