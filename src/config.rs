@@ -56,6 +56,8 @@ pub struct AmqpSection {
     pub channel_max: u16,
     /// Heartbeat offered, in seconds; a peer silent for two intervals is disconnected.
     pub heartbeat_secs: u16,
+    /// Publishers are blocked while the data directory has less free disk space than this.
+    pub disk_free_limit_bytes: u64,
 }
 
 impl Default for AmqpSection {
@@ -68,6 +70,7 @@ impl Default for AmqpSection {
             frame_max: d.frame_max,
             channel_max: d.channel_max,
             heartbeat_secs: d.heartbeat_secs,
+            disk_free_limit_bytes: d.disk_free_limit_bytes,
         }
     }
 }

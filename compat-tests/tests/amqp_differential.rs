@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
-    BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions,
+    BasicPublishOptions, BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions,
+    ExchangeBindOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
 use neo_compat_tests::TestBroker;
 use neo_compat_tests::rabbitmq::RabbitMq;
 
@@ -294,16 +295,296 @@ async fn scenarios(uri: &str) -> Vec<String> {
     log
 }
 
+async fn publish(ch: &Channel, exchange: &str, key: &str, body: &str) {
+    ch.basic_publish(
+        exchange.into(),
+        key.into(),
+        BasicPublishOptions::default(),
+        body.as_bytes(),
+        BasicProperties::default(),
+    )
+    .await
+    .unwrap();
+}
+
+/// Every message basic.get finds in `queue` now (after a moment for routing).
+async fn drain(ch: &Channel, queue: &str) -> Vec<String> {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut got = Vec::new();
+    while let Some(m) = ch
+        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+    {
+        got.push(String::from_utf8(m.delivery.data.clone()).unwrap());
+    }
+    got
+}
+
+async fn consume(ch: &Channel, queue: &str, tag: &str, exclusive: bool) -> lapin::Result<Consumer> {
+    ch.basic_consume(
+        queue.into(),
+        tag.into(),
+        BasicConsumeOptions {
+            no_ack: true,
+            exclusive,
+            ..BasicConsumeOptions::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+}
+
+/// Bodies `consumer` receives within 300 ms.
+async fn received(consumer: &mut Consumer) -> Vec<String> {
+    let mut got = Vec::new();
+    while let Ok(Some(Ok(d))) =
+        tokio::time::timeout(Duration::from_millis(300), consumer.next()).await
+    {
+        got.push(String::from_utf8(d.data.clone()).unwrap());
+    }
+    got
+}
+
+/// Exchange-to-exchange bindings, alternate exchanges, consumers (exclusive, single active,
+/// per-consumer prefetch, cancelled by a queue's deletion), auto-delete, `x-expires` and
+/// transactions, as lines of what a client observes.
+async fn topology_scenarios(uri: &str) -> Vec<String> {
+    let mut log = Vec::new();
+    let conn = connect(uri).await;
+    let ch = conn.create_channel().await.unwrap();
+    let declare = |name: &'static str, args: FieldTable| {
+        let ch = ch.clone();
+        async move {
+            ch.queue_declare(name.into(), QueueDeclareOptions::default(), args)
+                .await
+                .unwrap()
+        }
+    };
+    // 5. src (topic, alternate exchange ae) → mid (fanout) → q.e2e; unmatched → ae → q.lost.
+    let mut alternate = FieldTable::default();
+    alternate.insert(
+        "alternate-exchange".into(),
+        AMQPValue::LongString("t.ae".into()),
+    );
+    for (name, kind, args) in [
+        ("t.ae", ExchangeKind::Fanout, FieldTable::default()),
+        ("t.src", ExchangeKind::Topic, alternate),
+        ("t.mid", ExchangeKind::Fanout, FieldTable::default()),
+    ] {
+        ch.exchange_declare(name.into(), kind, ExchangeDeclareOptions::default(), args)
+            .await
+            .unwrap();
+    }
+    ch.exchange_bind(
+        "t.mid".into(),
+        "t.src".into(),
+        "x.#".into(),
+        ExchangeBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    for (queue, exchange) in [("t.e2e", "t.mid"), ("t.lost", "t.ae")] {
+        declare(queue, FieldTable::default()).await;
+        ch.queue_bind(
+            queue.into(),
+            exchange.into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    }
+    for key in ["x.1", "y.1", "x.2.3"] {
+        publish(&ch, "t.src", key, key).await;
+    }
+    log.push(format!("e2e: {:?}", drain(&ch, "t.e2e").await));
+    log.push(format!("alternate: {:?}", drain(&ch, "t.lost").await));
+    let c = conn.create_channel().await.unwrap();
+    log.push(format!(
+        "exchange.bind from a missing exchange: {}",
+        code(
+            c.exchange_bind(
+                "t.mid".into(),
+                "t.none".into(),
+                "".into(),
+                ExchangeBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+        )
+    ));
+
+    // 6. An exclusive consumer keeps others out; declare-ok counts consumers; delete
+    //    if-unused refuses a queue with consumers.
+    declare("t.ex", FieldTable::default()).await;
+    let ex_ch = conn.create_channel().await.unwrap();
+    let _ex = consume(&ex_ch, "t.ex", "ex", true).await.unwrap();
+    let c = conn.create_channel().await.unwrap();
+    log.push(format!(
+        "second consumer of an exclusively consumed queue: {}",
+        code(consume(&c, "t.ex", "other", false).await)
+    ));
+    log.push(format!(
+        "consumer_count: {}",
+        declare("t.ex", FieldTable::default())
+            .await
+            .consumer_count()
+    ));
+    let c = conn.create_channel().await.unwrap();
+    log.push(format!(
+        "delete if-unused with a consumer: {}",
+        code(
+            c.queue_delete(
+                "t.ex".into(),
+                QueueDeleteOptions {
+                    if_unused: true,
+                    ..QueueDeleteOptions::default()
+                },
+            )
+            .await
+        )
+    ));
+
+    // 7. Single active consumer: the first gets everything until it cancels.
+    let mut sac = FieldTable::default();
+    sac.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
+    declare("t.sac", sac).await;
+    let (ch_a, ch_b) = (
+        conn.create_channel().await.unwrap(),
+        conn.create_channel().await.unwrap(),
+    );
+    let mut a = consume(&ch_a, "t.sac", "a", false).await.unwrap();
+    let mut b = consume(&ch_b, "t.sac", "b", false).await.unwrap();
+    for i in 0..3 {
+        publish(&ch, "", "t.sac", &format!("s{i}")).await;
+    }
+    log.push(format!(
+        "sac: a={:?} b={:?}",
+        received(&mut a).await,
+        received(&mut b).await
+    ));
+    ch_a.basic_cancel("a".into(), BasicCancelOptions::default())
+        .await
+        .unwrap();
+    publish(&ch, "", "t.sac", "after cancel").await;
+    log.push(format!("sac after cancel: b={:?}", received(&mut b).await));
+
+    // 8. Per-consumer prefetch (global=false): a consumer holds at most 2 unacked.
+    declare("t.pf", FieldTable::default()).await;
+    for i in 0..5 {
+        publish(&ch, "", "t.pf", &format!("p{i}")).await;
+    }
+    let pf = conn.create_channel().await.unwrap();
+    pf.basic_qos(2, BasicQosOptions { global: false })
+        .await
+        .unwrap();
+    let mut held = pf
+        .basic_consume(
+            "t.pf".into(),
+            "pf".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    log.push(format!("prefetch 2: {:?}", received(&mut held).await));
+
+    // 9. Auto-delete queue goes with its last consumer; a deleted queue cancels consumers.
+    ch.queue_declare(
+        "t.auto".into(),
+        QueueDeclareOptions {
+            auto_delete: true,
+            ..QueueDeclareOptions::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    let auto_ch = conn.create_channel().await.unwrap();
+    consume(&auto_ch, "t.auto", "auto", false).await.unwrap();
+    auto_ch
+        .basic_cancel("auto".into(), BasicCancelOptions::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let c = conn.create_channel().await.unwrap();
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    log.push(format!(
+        "auto-delete queue after its consumer: {}",
+        code(
+            c.queue_declare("t.auto".into(), passive, FieldTable::default())
+                .await
+        )
+    ));
+    declare("t.doomed", FieldTable::default()).await;
+    let doomed_ch = conn.create_channel().await.unwrap();
+    let mut doomed = consume(&doomed_ch, "t.doomed", "doomed", false)
+        .await
+        .unwrap();
+    ch.queue_delete("t.doomed".into(), QueueDeleteOptions::default())
+        .await
+        .unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(5), doomed.next()).await;
+    log.push(format!(
+        "consumer of a deleted queue ends: {}",
+        matches!(end, Ok(None))
+    ));
+
+    // 10. x-expires: an unused queue is deleted.
+    let mut expires = FieldTable::default();
+    expires.insert("x-expires".into(), AMQPValue::LongInt(500));
+    declare("t.expires", expires).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let c = conn.create_channel().await.unwrap();
+    log.push(format!(
+        "x-expires queue after 1.5 s unused: {}",
+        code(
+            c.queue_declare("t.expires".into(), passive, FieldTable::default())
+                .await
+        )
+    ));
+
+    // 11. Transactions: publishes are routed at commit; rollback discards them.
+    declare("t.tx", FieldTable::default()).await;
+    let tx = conn.create_channel().await.unwrap();
+    tx.tx_select().await.unwrap();
+    publish(&tx, "", "t.tx", "rolled back").await;
+    tx.tx_rollback().await.unwrap();
+    publish(&tx, "", "t.tx", "committed").await;
+    log.push(format!("tx before commit: {:?}", drain(&ch, "t.tx").await));
+    tx.tx_commit().await.unwrap();
+    log.push(format!("tx after commit: {:?}", drain(&ch, "t.tx").await));
+    let c = conn.create_channel().await.unwrap();
+    log.push(format!(
+        "tx.commit outside a transaction: {}",
+        code(c.tx_commit().await)
+    ));
+    let _ = conn.close(200, "bye".into()).await;
+    log
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn neo_answers_like_rabbitmq() {
     let Some(rabbit) = RabbitMq::start() else {
         return;
     };
     let neo = TestBroker::start().await;
-    let expected = scenarios(&rabbit.uri()).await;
-    let got = scenarios(&neo.amqp_uri()).await;
+    let mut expected = scenarios(&rabbit.uri()).await;
+    expected.extend(topology_scenarios(&rabbit.uri()).await);
+    let mut got = scenarios(&neo.amqp_uri()).await;
+    got.extend(topology_scenarios(&neo.amqp_uri()).await);
     println!("RabbitMQ: {expected:#?}");
-    assert_eq!(expected.len(), 13, "every scenario ran against RabbitMQ");
+    assert_eq!(
+        expected.len(),
+        13 + 15,
+        "every scenario ran against RabbitMQ"
+    );
     for (i, (want, have)) in expected.iter().zip(&got).enumerate() {
         assert_eq!(have, want, "step {i}: RabbitMQ said {want:?}, Neo {have:?}");
     }

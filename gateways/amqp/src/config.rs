@@ -16,6 +16,9 @@ pub struct AmqpConfig {
     pub channel_max: u16,
     /// Heartbeat interval offered, in seconds (0 disables).
     pub heartbeat_secs: u16,
+    /// Publishing connections are blocked (connection.blocked) while the data directory's
+    /// file system has less free space than this (RabbitMQ's `disk_free_limit`).
+    pub disk_free_limit_bytes: u64,
 }
 
 impl Default for AmqpConfig {
@@ -27,6 +30,7 @@ impl Default for AmqpConfig {
             frame_max: 131_072,
             channel_max: 2_047,
             heartbeat_secs: 60,
+            disk_free_limit_bytes: 50_000_000,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use amq_protocol::frame::AMQPFrame;
-use amq_protocol::protocol::{AMQPClass, connection};
+use amq_protocol::protocol::{AMQPClass, basic, connection};
 use amq_protocol::types::{AMQPValue, FieldTable, LongString};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -82,7 +82,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, gateway: Arc<Gateway>) {
     });
     let connection_id = gateway.next_id();
     match handshake(&gateway, peer, &out, &mut frames_rx).await {
-        Ok(heartbeat) => run(&gateway, connection_id, &out, &mut frames_rx, heartbeat).await,
+        Ok(agreed) => run(&gateway, connection_id, &out, &mut frames_rx, agreed).await,
         Err(reason) => tracing::debug!(%peer, reason, "amqp handshake failed"),
     }
     for name in gateway.topology.exclusive_to(connection_id) {
@@ -113,6 +113,7 @@ fn server_properties() -> FieldTable {
         "consumer_cancel_notify",
         "per_consumer_qos",
         "exchange_exchange_bindings",
+        "connection.blocked",
         "authentication_failure_close",
     ] {
         capabilities.insert(cap.into(), AMQPValue::Boolean(true));
@@ -154,13 +155,30 @@ fn credentials(mechanism: &str, response: &LongString) -> Option<(String, String
     }
 }
 
-/// Start, Tune, Open; returns the heartbeat interval agreed.
+/// What the handshake agreed.
+struct Agreed {
+    heartbeat: u16,
+    /// The client takes connection.blocked/unblocked notices.
+    blocked_notices: bool,
+}
+
+/// Whether the client properties of start-ok list capability `name`.
+fn has_capability(client_properties: &FieldTable, name: &str) -> bool {
+    match client_properties.inner().get("capabilities") {
+        Some(AMQPValue::FieldTable(caps)) => {
+            matches!(caps.inner().get(name), Some(AMQPValue::Boolean(true)))
+        }
+        _ => false,
+    }
+}
+
+/// Start, Tune, Open.
 async fn handshake(
     gateway: &Gateway,
     peer: SocketAddr,
     out: &Outgoing,
     frames: &mut Frames,
-) -> Result<u16, String> {
+) -> Result<Agreed, String> {
     let config = &gateway.config;
     let start = connection::Start {
         version_major: 0,
@@ -235,7 +253,10 @@ async fn handshake(
         ),
     )
     .await;
-    Ok(tune_ok.heartbeat)
+    Ok(Agreed {
+        heartbeat: tune_ok.heartbeat,
+        blocked_notices: has_capability(&start_ok.client_properties, "connection.blocked"),
+    })
 }
 
 /// Sends connection.close.
@@ -256,15 +277,49 @@ pub async fn close(out: &Outgoing, code: u16, text: &str, class_id: u16, method_
     .await;
 }
 
+/// Whether a connection was told it is blocked.
+struct Blocking {
+    /// The client takes connection.blocked/unblocked.
+    notices: bool,
+    /// It has published (only publishers are blocked).
+    published: bool,
+    told: bool,
+}
+
+impl Blocking {
+    /// Sends connection.blocked (with `Some(reason)`) or connection.unblocked, if the client
+    /// takes them and it changes what it was told.
+    async fn tell(&mut self, out: &Outgoing, reason: Option<String>) {
+        if !self.notices || self.told == reason.is_some() {
+            return;
+        }
+        self.told = reason.is_some();
+        let m = match reason {
+            Some(reason) => connection::AMQPMethod::Blocked(connection::Blocked {
+                reason: reason.into(),
+            }),
+            None => connection::AMQPMethod::Unblocked(connection::Unblocked {}),
+        };
+        send(out, AMQPFrame::Method(0, AMQPClass::Connection(m))).await;
+    }
+}
+
 /// Frames until the connection ends.
 async fn run(
     gateway: &Arc<Gateway>,
     connection_id: u64,
     out: &Outgoing,
     frames: &mut Frames,
-    heartbeat: u16,
+    agreed: Agreed,
 ) {
+    let heartbeat = agreed.heartbeat;
     let mut channels: HashMap<u16, Channel> = HashMap::new();
+    let mut alarm = gateway.alarm.subscribe();
+    let mut blocking = Blocking {
+        notices: agreed.blocked_notices,
+        published: false,
+        told: false,
+    };
     let beat = Duration::from_secs(u64::from(heartbeat.max(1)));
     let mut ticker = tokio::time::interval(beat);
     let mut last_heard = tokio::time::Instant::now();
@@ -278,6 +333,11 @@ async fn run(
         }
         let frame = tokio::select! {
             frame = frames.recv() => frame,
+            _ = alarm.changed(), if blocking.notices && blocking.published => {
+                let reason = alarm.borrow_and_update().clone();
+                blocking.tell(out, reason).await;
+                continue;
+            }
             _ = ticker.tick(), if heartbeat > 0 => {
                 if last_heard.elapsed() > beat * 2 {
                     tracing::debug!(connection_id, "amqp: missed heartbeats, closing");
@@ -351,6 +411,20 @@ async fn run(
                     .await;
                     break;
                 }
+            }
+        }
+        if matches!(
+            &frame,
+            AMQPFrame::Method(_, AMQPClass::Basic(basic::AMQPMethod::Publish(_)))
+        ) {
+            blocking.published = true;
+            let reason = alarm.borrow_and_update().clone();
+            if reason.is_some() {
+                // As RabbitMQ: a connection publishing during the alarm is read no further
+                // until it clears.
+                blocking.tell(out, reason).await;
+                let _ = alarm.wait_for(Option::is_none).await;
+                blocking.tell(out, None).await;
             }
         }
         if channel_id > gateway.config.channel_max {

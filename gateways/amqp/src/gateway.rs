@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
+use crate::alarm::DiskAlarm;
 use crate::consumers::ConsumerRegistry;
 
 use crate::config::AmqpConfig;
@@ -29,6 +30,7 @@ pub struct Gateway {
     pub config: AmqpConfig,
     pub topology: Topology,
     pub consumers: ConsumerRegistry,
+    pub alarm: DiskAlarm,
     /// When each queue was last used (declared, consumed from, read with basic.get), for
     /// `x-expires`.
     last_used: Mutex<HashMap<String, Instant>>,
@@ -67,6 +69,7 @@ impl Gateway {
             );
         }
         Gateway {
+            alarm: DiskAlarm::new(&broker.config().data_dir, config.disk_free_limit_bytes),
             broker,
             config,
             topology,
@@ -228,13 +231,14 @@ impl AmqpServer {
     }
 }
 
-/// Twice a second: deletes queues unused for their `x-expires`, and moves expired messages
+/// Twice a second: checks free disk space (the disk alarm), deletes queues unused for their `x-expires`, and moves expired messages
 /// of queues with a dead-letter exchange on even when nobody consumes them (the "delay
 /// queue" pattern: TTL plus dead-letter exchange).
 async fn sweep_expired(gateway: Arc<Gateway>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
     loop {
         tick.tick().await;
+        gateway.alarm.check();
         for name in gateway.expired_queues() {
             tracing::debug!(
                 queue = name,

@@ -2,6 +2,7 @@
 //! to exchanges and consume from queues; each queue is a topic partition read through the
 //! broker's queue cursor, so messages are durable on the log and readable from Kafka.
 
+mod alarm;
 mod channel;
 mod config;
 mod connection;
