@@ -153,7 +153,9 @@ impl Client {
 
     /// Round trip to the broker (a heartbeat).
     pub async fn ping(&self) -> Result<(), ClientError> {
-        expect_ok(self.request(Message::Ping).await?, |m| matches!(m, Message::Pong))
+        expect_ok(self.request(Message::Ping).await?, |m| {
+            matches!(m, Message::Pong)
+        })
     }
 
     /// Creates a topic with `partitions` partitions (-1: the broker's default).

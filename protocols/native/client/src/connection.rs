@@ -54,14 +54,15 @@ impl Connection {
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
         let (out, frames_out) = mpsc::unbounded_channel();
-        tokio::spawn(write_frames(write, frames_out));
+        let closing = watch::Sender::new(false);
+        tokio::spawn(write_frames(write, frames_out, closing.subscribe()));
         let connection = Arc::new(Connection {
             out,
             pending: Mutex::new(HashMap::new()),
             subscriptions: Mutex::new(HashMap::new()),
             next_id: AtomicU32::new(1),
             closed: AtomicBool::new(false),
-            closing: watch::Sender::new(false),
+            closing,
         });
         let frames = FramedRead::new(read, FrameDecoder::new(MAX_INCOMING_FRAME));
         tokio::spawn(read_frames(frames, Arc::clone(&connection), handlers));
@@ -189,7 +190,9 @@ impl Connection {
     }
 }
 
-fn finish(answer: Result<Result<Message, ClientError>, oneshot::error::RecvError>) -> Result<Message, ClientError> {
+fn finish(
+    answer: Result<Result<Message, ClientError>, oneshot::error::RecvError>,
+) -> Result<Message, ClientError> {
     match answer {
         Ok(Ok(Message::Error { code, message })) => Err(ClientError::Broker { code, message }),
         Ok(other) => other,
@@ -197,9 +200,22 @@ fn finish(answer: Result<Result<Message, ClientError>, oneshot::error::RecvError
     }
 }
 
-async fn write_frames(write: tokio::net::tcp::OwnedWriteHalf, mut frames: mpsc::UnboundedReceiver<Bytes>) {
+/// Writes queued frames, flushing when the queue is empty; stops (closing the socket's write
+/// side) when the connection is closed from this side.
+async fn write_frames(
+    write: tokio::net::tcp::OwnedWriteHalf,
+    mut frames: mpsc::UnboundedReceiver<Bytes>,
+    mut closing: watch::Receiver<bool>,
+) {
     let mut writer = BufWriter::with_capacity(64 * 1024, write);
-    while let Some(frame) = frames.recv().await {
+    loop {
+        let frame = tokio::select! {
+            frame = frames.recv() => frame,
+            _ = closing.wait_for(|closing| *closing) => None,
+        };
+        let Some(frame) = frame else {
+            break;
+        };
         if writer.write_all(&frame).await.is_err() {
             return;
         }
