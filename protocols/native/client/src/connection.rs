@@ -174,7 +174,7 @@ impl Connection {
             }
             None if id == 0 => {
                 if let Message::Error { code, message } = message {
-                    tracing::warn!(?code, message, "broker closes the connection");
+                    tracing::info!(?code, message, "broker closes the connection");
                 }
             }
             None => tracing::debug!(id, kind = ?message.kind(), "frame for nobody"),

@@ -1,0 +1,62 @@
+//! A broker restart under a native consumer and producer: the client reconnects with
+//! backoff and the consumer resumes after the last record it delivered, without loss or
+//! duplicates.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use neo_client::{Client, ProducerConfig, StartAt};
+use neo_compat_tests::{TestBroker, free_port};
+use neo_native::NativeConfig;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn produce(client: &Client, from: usize, to: usize) {
+    let producer = client.producer(ProducerConfig::default());
+    let mut acks = Vec::new();
+    for i in from..to {
+        acks.push(producer.send("log", 0, None, Bytes::from(format!("r{i}"))).await.unwrap());
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_resumes_after_a_broker_restart_without_loss_or_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let native = NativeConfig {
+        listen: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+        ..NativeConfig::default()
+    };
+    let broker = TestBroker::start_with_native(dir.path(), native.clone()).await;
+    let addr = broker.native_addr.to_string();
+    let client = Client::connect(&addr).await.unwrap();
+    client.create_topic("log", 1).await.unwrap();
+    produce(&client, 0, 1000).await;
+    let mut consumer = client.subscribe("log", 0, StartAt::Earliest).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 500 {
+        let record = tokio::time::timeout(WAIT, consumer.next()).await.unwrap().unwrap().unwrap();
+        seen.push(record.offset);
+    }
+
+    broker.stop().await;
+    let broker = TestBroker::start_with_native(dir.path(), native).await;
+    assert_eq!(broker.native_addr.to_string(), addr);
+    produce(&client, 1000, 2000).await;
+
+    while seen.len() < 2000 {
+        let record = tokio::time::timeout(WAIT, consumer.next()).await.unwrap().unwrap().unwrap();
+        assert_eq!(record.value.unwrap(), Bytes::from(format!("r{}", record.offset)));
+        seen.push(record.offset);
+    }
+    let expected: Vec<i64> = (0..2000).collect();
+    assert_eq!(seen, expected);
+    let extra = tokio::time::timeout(Duration::from_millis(200), consumer.next()).await;
+    assert!(extra.is_err(), "a record past the end: {extra:?}");
+    client.ping().await.unwrap();
+}
