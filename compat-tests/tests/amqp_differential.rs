@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions,
-    BasicPublishOptions, BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions,
-    ExchangeBindOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
+    BasicPublishOptions, BasicQosOptions, BasicRejectOptions, ChannelFlowOptions,
+    ConfirmSelectOptions, ExchangeBindOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
@@ -565,6 +565,13 @@ async fn topology_scenarios(uri: &str) -> Vec<String> {
         "tx.commit outside a transaction: {}",
         code(c.tx_commit().await)
     ));
+    // 12. channel.flow active=false is not implemented (540, closing the connection).
+    let flow_conn = connect(uri).await;
+    let c = flow_conn.create_channel().await.unwrap();
+    log.push(format!(
+        "channel.flow active=false: {}",
+        code(c.channel_flow(ChannelFlowOptions { active: false }).await)
+    ));
     let _ = conn.close(200, "bye".into()).await;
     log
 }
@@ -582,7 +589,7 @@ async fn neo_answers_like_rabbitmq() {
     println!("RabbitMQ: {expected:#?}");
     assert_eq!(
         expected.len(),
-        13 + 15,
+        13 + 16,
         "every scenario ran against RabbitMQ"
     );
     for (i, (want, have)) in expected.iter().zip(&got).enumerate() {

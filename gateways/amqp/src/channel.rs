@@ -503,6 +503,15 @@ impl Channel {
                 }
                 channel::AMQPMethod::CloseOk(_) => Ok(()),
                 channel::AMQPMethod::Flow(flow) => {
+                    if !flow.active {
+                        // As RabbitMQ: a client cannot pause deliveries this way (prefetch does).
+                        return Err(ConnectionError {
+                            code: reply::NOT_IMPLEMENTED,
+                            text: "NOT_IMPLEMENTED - active=false".into(),
+                            class_id,
+                            method_id,
+                        });
+                    }
                     self.send(AMQPClass::Channel(channel::AMQPMethod::FlowOk(
                         channel::FlowOk {
                             active: flow.active,

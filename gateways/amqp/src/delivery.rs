@@ -1,5 +1,6 @@
-//! Messages as records and back: the body is the value; exchange, routing key and the basic
-//! properties travel as headers, so the records stay readable from Kafka. Sending a delivery:
+//! Messages as records and back: the body is the value, the routing key the key; the exchange
+//! and the basic properties travel as `amqp.*` headers, so the records stay readable from
+//! Kafka. Sending a delivery:
 //! the method, the content header, and the body cut to `frame_max`.
 
 use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
@@ -13,7 +14,6 @@ use crate::connection::Outgoing;
 use crate::frames::{FRAME_BODY, FRAME_END, encode};
 
 pub const EXCHANGE_HEADER: &str = "amqp.exchange";
-pub const ROUTING_KEY_HEADER: &str = "amqp.routing-key";
 pub const PROPERTIES_HEADER: &str = "amqp.properties";
 
 /// Frame header and end byte around a body frame's payload.
@@ -38,10 +38,6 @@ pub fn to_batch(
             value: Some(Bytes::copy_from_slice(exchange.as_bytes())),
         },
         Header {
-            key: ROUTING_KEY_HEADER.into(),
-            value: Some(Bytes::copy_from_slice(routing_key.as_bytes())),
-        },
-        Header {
             key: PROPERTIES_HEADER.into(),
             value: Some(Bytes::from(encoded)),
         },
@@ -57,7 +53,7 @@ pub fn to_batch(
         });
     }
     let mut builder = BatchBuilder::new(Compression::None, now);
-    builder.push(now, None, Some(body), &headers);
+    builder.push(now, Some(routing_key.as_bytes()), Some(body), &headers);
     builder.build()
 }
 
@@ -86,7 +82,11 @@ pub fn envelope(record: &QueuedRecord) -> Envelope {
         .unwrap_or_default();
     Envelope {
         exchange: text(EXCHANGE_HEADER),
-        routing_key: text(ROUTING_KEY_HEADER),
+        routing_key: record
+            .key
+            .as_ref()
+            .map(|key| String::from_utf8_lossy(key).into_owned())
+            .unwrap_or_default(),
         properties,
     }
 }
