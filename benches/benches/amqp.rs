@@ -3,7 +3,7 @@
 //! manual acks, prefetch 1000; end-to-end throughput (first publish to last delivery). Then
 //! Neo's resident memory while `NEO_BENCH_IDLE` messages (default 1,000,000) sit unconsumed.
 //!
-//! `cargo bench -p neo-benches --bench amqp` (`NEO_BENCH_MESSAGES` sets the count, 50,000 by
+//! `cargo bench -p neo-benches --bench amqp` (`NEO_BENCH_MESSAGES` sets the count, 200,000 by
 //! default); without rabbitmq-server installed only Neo is measured.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -157,7 +157,7 @@ fn rss_kib() -> u64 {
 }
 
 fn main() {
-    let n = count("NEO_BENCH_MESSAGES", 50_000);
+    let n = count("NEO_BENCH_MESSAGES", 200_000);
     let idle = count("NEO_BENCH_IDLE", 1_000_000);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -565,7 +565,45 @@ async fn topology_scenarios(uri: &str) -> Vec<String> {
         "tx.commit outside a transaction: {}",
         code(c.tx_commit().await)
     ));
-    // 12. channel.flow active=false is not implemented (540, closing the connection).
+    // 12. x-max-length-bytes: drop-head keeps the newest that fit; reject-publish nacks.
+    let mut bytes = FieldTable::default();
+    bytes.insert("x-max-length-bytes".into(), AMQPValue::LongInt(10));
+    declare("t.bytes", bytes.clone()).await;
+    bytes.insert(
+        "x-overflow".into(),
+        AMQPValue::LongString("reject-publish".into()),
+    );
+    declare("t.bytes-reject", bytes).await;
+    let confirming = conn.create_channel().await.unwrap();
+    confirming
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let mut acks = Vec::new();
+    for queue in ["t.bytes", "t.bytes-reject"] {
+        for body in ["aaaa", "bbbb", "cccc"] {
+            let confirm = confirming
+                .basic_publish(
+                    "".into(),
+                    queue.into(),
+                    BasicPublishOptions::default(),
+                    body.as_bytes(),
+                    BasicProperties::default(),
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            acks.push(confirm.is_ack());
+        }
+    }
+    log.push(format!(
+        "max-length-bytes 10: drop-head {:?}, reject-publish {:?}, acks {acks:?}",
+        drain(&ch, "t.bytes").await,
+        drain(&ch, "t.bytes-reject").await
+    ));
+
+    // 13. channel.flow active=false is not implemented (540, closing the connection).
     let flow_conn = connect(uri).await;
     let c = flow_conn.create_channel().await.unwrap();
     log.push(format!(
@@ -589,7 +627,7 @@ async fn neo_answers_like_rabbitmq() {
     println!("RabbitMQ: {expected:#?}");
     assert_eq!(
         expected.len(),
-        13 + 16,
+        13 + 17,
         "every scenario ran against RabbitMQ"
     );
     for (i, (want, have)) in expected.iter().zip(&got).enumerate() {

@@ -26,6 +26,8 @@ pub struct RecordMeta {
     pub expires_at: Option<i64>,
     /// Records of one group are delivered in order, one at a time (ordered queues only).
     pub group: Option<Bytes>,
+    /// Bytes of its value.
+    pub size: u32,
 }
 
 /// How a queue delivers.
@@ -50,6 +52,7 @@ struct Entry {
     available_at: i64,
     expires_at: Option<i64>,
     group: Option<Bytes>,
+    size: u32,
 }
 
 /// One record handed to a consumer.
@@ -86,6 +89,8 @@ pub struct QueueCursor {
     head: i64,
     entries: BTreeMap<i64, Entry>,
     available: BTreeSet<i64>,
+    /// Value bytes of the available records.
+    available_bytes: u64,
     deadlines: BTreeSet<(i64, i64)>,
     /// Ordered queues: groups with a record in flight.
     busy_groups: HashMap<Bytes, usize>,
@@ -131,6 +136,11 @@ impl QueueCursor {
         self.available.len()
     }
 
+    /// Value bytes of the loaded records available now or later.
+    pub fn available_bytes(&self) -> u64 {
+        self.available_bytes
+    }
+
     /// Takes records read from the log at the head, in offset order. Records below the head
     /// are ignored (already loaded or settled).
     pub fn load(&mut self, records: impl IntoIterator<Item = RecordMeta>) {
@@ -146,9 +156,11 @@ impl QueueCursor {
                     available_at: r.available_at,
                     expires_at: r.expires_at,
                     group: r.group,
+                    size: r.size,
                 },
             );
             self.available.insert(r.offset);
+            self.available_bytes += u64::from(r.size);
             self.head = r.offset + 1;
         }
     }
@@ -172,8 +184,9 @@ impl QueueCursor {
         // Ordered queues: a group passed over once stays passed over in this call, so a later
         // record never overtakes an earlier one of its group.
         let mut passed_groups: HashSet<Bytes> = HashSet::new();
-        let candidates: Vec<i64> = self.available.iter().copied().collect();
-        for offset in candidates {
+        let mut next = self.available.first().copied();
+        while let Some(offset) = next {
+            next = self.available.range(offset + 1..).next().copied();
             if out.delivered.len() >= max {
                 break;
             }
@@ -208,6 +221,7 @@ impl QueueCursor {
             if let Some(entry) = self.entries.get_mut(&offset) {
                 entry.deliveries = deliveries;
                 entry.state = State::Acquired { deadline, consumer };
+                self.available_bytes -= u64::from(entry.size);
             }
             self.available.remove(&offset);
             self.deadlines.insert((deadline, offset));
@@ -384,6 +398,7 @@ impl QueueCursor {
                     available_at: e.available_at,
                     expires_at: e.expires_at,
                     group: e.group.clone(),
+                    size: e.size,
                 })
                 .collect(),
         }
@@ -404,9 +419,11 @@ impl QueueCursor {
                     available_at: e.available_at,
                     expires_at: e.expires_at,
                     group: e.group.clone(),
+                    size: e.size,
                 },
             );
             cursor.available.insert(e.offset);
+            cursor.available_bytes += u64::from(e.size);
             if e.held {
                 cursor.hold_replayed(e.offset);
             }
@@ -428,6 +445,7 @@ impl QueueCursor {
             consumer: REPLAYED,
         };
         let group = entry.group.clone().filter(|_| ordered);
+        self.available_bytes -= u64::from(entry.size);
         self.available.remove(&offset);
         self.deadlines.insert((i64::MIN, offset));
         if let Some(g) = group {
@@ -460,6 +478,10 @@ impl QueueCursor {
         let held = entry.state;
         let group = entry.group.clone().filter(|_| ordered);
         entry.state = State::Available;
+        if held == State::Available {
+            return;
+        }
+        self.available_bytes += u64::from(entry.size);
         if let State::Acquired { deadline, .. } = held {
             self.deadlines.remove(&(deadline, offset));
             if let Some(g) = group {
@@ -473,7 +495,9 @@ impl QueueCursor {
         let Some(entry) = self.entries.remove(&offset) else {
             return;
         };
-        self.available.remove(&offset);
+        if self.available.remove(&offset) {
+            self.available_bytes -= u64::from(entry.size);
+        }
         if let State::Acquired { deadline, .. } = entry.state {
             self.deadlines.remove(&(deadline, offset));
             if let Some(g) = entry.group.filter(|_| self.config.ordered) {

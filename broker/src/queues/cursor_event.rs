@@ -34,6 +34,8 @@ pub struct SnapshotEntry {
     pub available_at: i64,
     pub expires_at: Option<i64>,
     pub group: Option<Bytes>,
+    /// Bytes of its value (queues limited by bytes count them).
+    pub size: u32,
 }
 
 const ACQUIRED: u8 = 1;
@@ -85,6 +87,7 @@ impl CursorEvent {
                     out.put_u32(e.deliveries);
                     out.put_i64(e.available_at);
                     out.put_i64(e.expires_at.unwrap_or(i64::MIN));
+                    out.put_u32(e.size);
                     match &e.group {
                         Some(g) => {
                             out.put_u32(g.len() as u32);
@@ -121,14 +124,15 @@ impl CursorEvent {
             SNAPSHOT => {
                 let head = take_i64(&mut buf)?;
                 let count = take_u32(&mut buf)? as usize;
-                // An entry is at least 33 bytes: never reserve more than the bytes could hold.
-                let mut entries = Vec::with_capacity(count.min(buf.remaining() / 33));
+                // An entry is at least 37 bytes: never reserve more than the bytes could hold.
+                let mut entries = Vec::with_capacity(count.min(buf.remaining() / 37));
                 for _ in 0..count {
                     let offset = take_i64(&mut buf)?;
                     let held = take_u8(&mut buf)? != 0;
                     let deliveries = take_u32(&mut buf)?;
                     let available_at = take_i64(&mut buf)?;
                     let expires_at = Some(take_i64(&mut buf)?).filter(|t| *t != i64::MIN);
+                    let size = take_u32(&mut buf)?;
                     let group = match take_u32(&mut buf)? {
                         NONE => None,
                         len if len as usize <= buf.remaining() => Some(buf.split_to(len as usize)),
@@ -141,6 +145,7 @@ impl CursorEvent {
                         available_at,
                         expires_at,
                         group,
+                        size,
                     });
                 }
                 CursorEvent::Snapshot { head, entries }
@@ -194,6 +199,7 @@ mod tests {
                         available_at: 5,
                         expires_at: Some(99),
                         group: Some(Bytes::from_static(b"g")),
+                        size: 7,
                     },
                     SnapshotEntry {
                         offset: 13,
@@ -202,6 +208,7 @@ mod tests {
                         available_at: 0,
                         expires_at: None,
                         group: None,
+                        size: 0,
                     },
                 ],
             },

@@ -84,8 +84,8 @@ pub struct Queue {
 /// Per record: settled, or why not; the whole call fails when the change cannot be written.
 pub type Settled = Result<Vec<Result<(), CursorError>>, BrokerError>;
 
-/// Bytes read from the log at a time when fetching records to deliver.
-const READ_BYTES: usize = 256 * 1024;
+/// Most bytes read from the log at a time.
+const READ_BYTES: usize = 1 << 20;
 
 /// The holder of records taken by [`Queue::drop_oldest`].
 const DROPPER: u64 = u64::MAX - 1;
@@ -292,6 +292,20 @@ impl Queue {
         waiting(&cursor, self.partition.log().log_end_offset())
     }
 
+    /// Value bytes of the records waiting (not held; delayed ones included), appended ones
+    /// not yet durable too, as [`Self::depth`] counts them. Loads every waiting record into
+    /// the cursor, past its scan window: for queues whose depth a byte limit keeps small
+    /// (AMQP `x-max-length-bytes`).
+    pub fn waiting_bytes(&self) -> Result<u64, BrokerError> {
+        let mut cursor = self.cursor.lock();
+        let end = self.partition.log().log_end_offset();
+        if cursor.head() < end {
+            let head = cursor.head();
+            self.load_range(&mut cursor, head, end)?;
+        }
+        Ok(cursor.available_bytes())
+    }
+
     /// Records the cursor holds in memory (loaded and not settled): bounded by the in-flight
     /// records and the scan window, whatever the queue's depth.
     pub fn loaded(&self) -> usize {
@@ -370,7 +384,7 @@ impl Queue {
         cursor.skip_to(from);
         let mut next = from;
         while next < to {
-            let slice = log.read(next, 1 << 20, to)?;
+            let slice = log.read(next, read_budget((to - next) as usize), to)?;
             if slice.records.is_empty() {
                 break;
             }
@@ -411,7 +425,11 @@ impl Queue {
                 .unwrap_or(i64::MIN)
                 .max(record.timestamp.saturating_add(self.config.delay_ms)),
             expires_at,
-            group: record.key.clone(),
+            group: record.key.clone().filter(|_| self.config.cursor.ordered),
+            size: record
+                .value
+                .as_ref()
+                .map_or(0, |v| u32::try_from(v.len()).unwrap_or(u32::MAX)),
         }
     }
 
@@ -430,8 +448,7 @@ impl Queue {
                 continue;
             }
             // Records delivered together are mostly neighbours: one read covers a run of them.
-            let budget = ((wanted.len() - next) * 2048).clamp(4096, READ_BYTES);
-            let slice = log.read(offset, budget, end)?;
+            let slice = log.read(offset, read_budget(wanted.len() - next), end)?;
             for_each_record(&slice.records, |record| {
                 if wanted.binary_search(&record.offset).is_ok() {
                     found.entry(record.offset).or_insert(record);
@@ -444,6 +461,12 @@ impl Queue {
         }
         Ok(found)
     }
+}
+
+/// Bytes to read from the log for about `records` records: a read is not cut short by the
+/// offset it stops at, so it is sized to what is wanted (a larger record is read whole anyway).
+fn read_budget(records: usize) -> usize {
+    records.saturating_mul(2048).clamp(4096, READ_BYTES)
 }
 
 /// Records not held: those loaded and available, and those not loaded yet below `end`.

@@ -210,6 +210,7 @@ fn check_model(config: CursorConfig, ops: Vec<Op>) {
                         available_at: now + delay,
                         expires_at: ttl.map(|t| now + t),
                         group: group.map(|g| Bytes::from(vec![g])),
+                        size: (metas.len() % 7) as u32 * 10,
                     };
                     metas.push(meta.clone());
                     model.records.push(ModelRecord {
@@ -299,6 +300,13 @@ fn check_model(config: CursorConfig, ops: Vec<Op>) {
             .filter(|r| matches!(r.state, ModelState::Held(_)))
             .count();
         assert_eq!(cursor.in_flight(), held);
+        let available_bytes: u64 = model
+            .records
+            .iter()
+            .filter(|r| r.state == ModelState::Available && r.meta.offset < cursor.head())
+            .map(|r| u64::from(r.meta.size))
+            .sum();
+        assert_eq!(cursor.available_bytes(), available_bytes);
     }
 }
 

@@ -74,30 +74,60 @@ impl Gateway {
                 continue;
             };
             let queue = self.queue(&info).map_err(|e| e.to_string())?;
-            let full = info.args.max_length.is_some_and(|max| queue.depth() >= max);
-            if full && info.args.overflow == Overflow::RejectPublish {
+            let limited = info.args.max_length.is_some() || info.args.max_length_bytes.is_some();
+            if limited
+                && info.args.overflow == Overflow::RejectPublish
+                && would_overflow(&queue, &info, body.len()).map_err(|e| e.to_string())?
+            {
                 published.refused = true;
                 continue;
             }
             let mut batch = to_batch(exchange, routing_key, properties, body, now_ms())
                 .map_err(|e| e.to_string())?;
-            if defer && info.args.max_length.is_none() {
+            if defer && !limited {
                 published.deferred.push((queue, batch));
                 continue;
             }
             let (_, last) = queue.enqueue(&mut batch).map_err(|e| e.to_string())?;
             published.appended.push((Arc::clone(&queue), last));
-            if let Some(max) = info.args.max_length {
-                let over = queue.depth().saturating_sub(max);
-                if over > 0 {
-                    let dropped = queue
-                        .drop_oldest(over as usize)
-                        .map_err(|e| e.to_string())?;
-                    self.dead_letter(name, &info, &dropped, Reason::Maxlen);
-                }
+            if limited {
+                self.drop_over_limit(name, &info, &queue)
+                    .map_err(|e| e.to_string())?;
             }
         }
         Ok(Some(published))
+    }
+
+    /// Drops messages from the head of queue `name` (dead-lettering them) until it is within
+    /// its `x-max-length` and `x-max-length-bytes`.
+    fn drop_over_limit(
+        &self,
+        name: &str,
+        info: &QueueInfo,
+        queue: &Queue,
+    ) -> Result<(), neo_broker::BrokerError> {
+        loop {
+            let over_length = info
+                .args
+                .max_length
+                .map_or(0, |max| queue.depth().saturating_sub(max));
+            let over_bytes = match info.args.max_length_bytes {
+                Some(max) => queue.waiting_bytes()? > max,
+                None => false,
+            };
+            let drop = if over_length > 0 {
+                over_length as usize
+            } else if over_bytes {
+                1
+            } else {
+                return Ok(());
+            };
+            let dropped = queue.drop_oldest(drop)?;
+            if dropped.is_empty() {
+                return Ok(());
+            }
+            self.dead_letter(name, info, &dropped, Reason::Maxlen);
+        }
     }
 
     /// Dead-letters what a receive settled without delivering: expired records and records
@@ -148,6 +178,23 @@ impl Gateway {
             }
         }
     }
+}
+
+/// Whether a message of `size` bytes would take the queue past its limits, as RabbitMQ's
+/// reject-publish decides: it is full at `x-max-length` messages, or the message does not fit
+/// in what `x-max-length-bytes` leaves.
+fn would_overflow(
+    queue: &Queue,
+    info: &QueueInfo,
+    size: usize,
+) -> Result<bool, neo_broker::BrokerError> {
+    if info.args.max_length.is_some_and(|max| queue.depth() >= max) {
+        return Ok(true);
+    }
+    Ok(match info.args.max_length_bytes {
+        Some(max) => queue.waiting_bytes()? + size as u64 > max,
+        None => false,
+    })
 }
 
 /// `properties` with this death recorded in `x-death` (and `x-first-death-*` the first time),
