@@ -1,0 +1,31 @@
+//! What every protocol is asked to do, and the brokers to do it against.
+
+/// The workload, the same for every protocol.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// Records in the produce and consume phases.
+    pub records: u64,
+    /// Bytes of each record's value.
+    pub size: usize,
+    /// Records (and RPC calls) per second in the fixed-rate phases.
+    pub rate: u64,
+    /// Length of each fixed-rate phase, in seconds.
+    pub seconds: u64,
+    /// Wait for durability (fsync) before acknowledging, rather than for the leader.
+    pub durable: bool,
+}
+
+impl Workload {
+    /// A payload of `size` bytes starting with `stamp` (µs since the phase's origin).
+    pub fn stamped(&self, stamp: u64) -> Vec<u8> {
+        let mut payload = stamp.to_be_bytes().to_vec();
+        payload.resize(self.size.max(8), b'x');
+        payload
+    }
+}
+
+/// Reads the stamp of [`Workload::stamped`].
+pub fn stamp_of(payload: &[u8]) -> Option<u64> {
+    let bytes: [u8; 8] = payload.get(..8)?.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
