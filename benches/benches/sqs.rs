@@ -1,6 +1,7 @@
 //! aws-sdk-sqs against Neo's SQS gateway: 4 concurrent clients, each sending 1 KiB messages
-//! with SendMessageBatch (10 a call, `NEO_BENCH_INFLIGHT` calls outstanding, 4 by default)
-//! and taking them with ReceiveMessage (10, long poll) and DeleteMessageBatch; end-to-end
+//! with SendMessageBatch (10 a call) and taking them with ReceiveMessage (10, long poll) and
+//! DeleteMessageBatch, `NEO_BENCH_INFLIGHT` calls of each kind outstanding (4 by default), as
+//! a client with a few threads or tasks keeps them; end-to-end
 //! throughput from the first send to the last delete of `NEO_BENCH_MESSAGES` messages
 //! (200,000 by default). Then the process's resident memory while `NEO_BENCH_IDLE` messages
 //! (default 1,000,000) wait unreceived.
@@ -123,10 +124,8 @@ async fn end_to_end(endpoint: &str, n: usize, inflight: usize) -> f64 {
             let sqs = client(endpoint);
             let share = n / CLIENTS + usize::from(c < n % CLIENTS);
             tokio::spawn(async move {
-                tokio::join!(
-                    send(&sqs, &url, share, inflight),
-                    consume(&sqs, &url, &done, n)
-                );
+                let consumers = (0..inflight).map(|_| consume(&sqs, &url, &done, n));
+                tokio::join!(send(&sqs, &url, share, inflight), join_all(consumers));
             })
         })
         .collect();
@@ -163,7 +162,7 @@ fn main() {
         .unwrap();
     let neo = SqsBroker::start();
     println!(
-        "aws-sdk-sqs, {CLIENTS} clients, {n} messages of {BODY} bytes, SendMessageBatch x10 ({inflight} outstanding per client), ReceiveMessage x10 long poll, DeleteMessageBatch:"
+        "aws-sdk-sqs, {CLIENTS} clients, {n} messages of {BODY} bytes, SendMessageBatch x10, ReceiveMessage x10 long poll, DeleteMessageBatch ({inflight} of each outstanding per client):"
     );
     let rate = runtime.block_on(end_to_end(&neo.endpoint(), n, inflight));
     println!("end-to-end: {rate:>8.0} msg/s");

@@ -41,6 +41,7 @@ impl SqsBroker {
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                .thread_name("neo-sqs-broker")
                 .enable_all()
                 .build()
                 .unwrap();

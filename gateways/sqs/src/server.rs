@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use neo_broker::Broker;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -42,7 +43,14 @@ impl SqsServer {
         let gateway = Arc::new(Gateway::new(broker, self.config, port, shutdown.clone()));
         let router = Router::new().fallback(serve).with_state(gateway);
         let mut stop = shutdown;
-        let served = axum::serve(self.listener, router)
+        // Answers go out at once: with Nagle's algorithm a small answer can wait for the
+        // client's delayed acknowledgement (tens of milliseconds per request).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "sqs: cannot set TCP_NODELAY");
+            }
+        });
+        let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
