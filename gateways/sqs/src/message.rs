@@ -23,6 +23,11 @@ pub const SOURCE_ARN_HEADER: &str = "sqs.source-arn";
 /// Whether SQS accepts `text` in a body or attribute: #x9, #xA, #xD, #x20-#xD7FF,
 /// #xE000-#xFFFD and #x10000-#x10FFFF.
 pub fn allowed_text(text: &str) -> bool {
+    if text.is_ascii() {
+        return text
+            .bytes()
+            .all(|b| b >= b' ' || matches!(b, b'\t' | b'\n' | b'\r'));
+    }
     text.chars().all(|c| {
         matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
     })

@@ -32,15 +32,18 @@ const LISTS: &[(&str, &str)] = &[
 pub fn query_to_json(
     pairs: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Map<String, Value>, SqsError> {
-    let pairs: Vec<(Vec<String>, String)> = pairs
+    let pairs: Pairs = pairs
         .into_iter()
         .map(|(k, v)| (k.split('.').map(str::to_string).collect(), v))
         .collect();
     build(pairs)
 }
 
-fn build(pairs: Vec<(Vec<String>, String)>) -> Result<Map<String, Value>, SqsError> {
-    let mut groups: BTreeMap<String, Vec<(Vec<String>, String)>> = BTreeMap::new();
+/// Parameters as (name split at dots, value).
+type Pairs = Vec<(Vec<String>, String)>;
+
+fn build(pairs: Pairs) -> Result<Map<String, Value>, SqsError> {
+    let mut groups: BTreeMap<String, Pairs> = BTreeMap::new();
     let mut out = Map::new();
     for (mut path, value) in pairs {
         if path.is_empty() {
@@ -67,14 +70,14 @@ fn build(pairs: Vec<(Vec<String>, String)>) -> Result<Map<String, Value>, SqsErr
             out.insert((*json_name).to_string(), Value::Object(map));
         } else if let Some((_, json_name)) = LISTS.iter().find(|(q, _)| *q == head) {
             let items = indexed(rest)?
-                .into_iter()
-                .filter_map(|(_, mut entry)| entry.pop().map(|(_, v)| Value::String(v)))
+                .into_values()
+                .filter_map(|mut entry| entry.pop().map(|(_, v)| Value::String(v)))
                 .collect();
             out.insert((*json_name).to_string(), Value::Array(items));
         } else if head.ends_with("RequestEntry") {
             let items = indexed(rest)?
-                .into_iter()
-                .map(|(_, entry)| build(entry).map(Value::Object))
+                .into_values()
+                .map(|entry| build(entry).map(Value::Object))
                 .collect::<Result<Vec<_>, _>>()?;
             out.insert("Entries".to_string(), Value::Array(items));
         } else {
@@ -85,10 +88,8 @@ fn build(pairs: Vec<(Vec<String>, String)>) -> Result<Map<String, Value>, SqsErr
 }
 
 /// Groups `N.rest...` paths by their index N (1-based, in order).
-fn indexed(
-    pairs: Vec<(Vec<String>, String)>,
-) -> Result<BTreeMap<u32, Vec<(Vec<String>, String)>>, SqsError> {
-    let mut by_index: BTreeMap<u32, Vec<(Vec<String>, String)>> = BTreeMap::new();
+fn indexed(pairs: Pairs) -> Result<BTreeMap<u32, Pairs>, SqsError> {
+    let mut by_index: BTreeMap<u32, Pairs> = BTreeMap::new();
     for (mut path, value) in pairs {
         let Some(index) = path.first().and_then(|i| i.parse::<u32>().ok()) else {
             return Err(SqsError::MalformedRequest(format!(

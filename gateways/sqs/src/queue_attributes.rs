@@ -128,20 +128,16 @@ impl QueueAttributes {
             "ReceiveMessageWaitTimeSeconds" => int_in(0, 20)?,
             "VisibilityTimeout" => int_in(0, 43_200)?,
             "KmsDataKeyReusePeriodSeconds" => int_in(60, 86_400)?,
-            "SqsManagedSseEnabled" | "ContentBasedDeduplication" => {
-                if !matches!(value, "true" | "false") {
-                    return Err(bad());
-                }
+            "SqsManagedSseEnabled" | "ContentBasedDeduplication"
+                if !matches!(value, "true" | "false") =>
+            {
+                return Err(bad());
             }
-            "DeduplicationScope" => {
-                if !matches!(value, "messageGroup" | "queue") {
-                    return Err(bad());
-                }
+            "DeduplicationScope" if !matches!(value, "messageGroup" | "queue") => {
+                return Err(bad());
             }
-            "FifoThroughputLimit" => {
-                if !matches!(value, "perQueue" | "perMessageGroupId") {
-                    return Err(bad());
-                }
+            "FifoThroughputLimit" if !matches!(value, "perQueue" | "perMessageGroupId") => {
+                return Err(bad());
             }
             "RedrivePolicy" if !value.is_empty() => {
                 parse_redrive(value)?;

@@ -139,105 +139,89 @@ fn append(
     state: &QueueState,
     messages: &[NewMessage],
 ) -> Result<(Vec<Sent>, Option<i64>), SqsError> {
+    /// What becomes of each message of the call.
+    enum Slot {
+        /// Appended as the batch's record number `.0`, with message id `.1`.
+        Fresh(i64, String),
+        /// A duplicate of an earlier send.
+        Duplicate(FirstSend),
+        /// A duplicate of message `.0` of this call.
+        SameAs(usize),
+    }
     let now = neo_storage::now_ms();
     let retention = meta.attributes.retention_seconds();
     let fifo = meta.is_fifo();
-    let mut sent: Vec<Option<Sent>> = vec![None; messages.len()];
     let mut builder = BatchBuilder::new(Compression::None, now);
-    let mut fresh: Vec<usize> = Vec::new();
     let mut dedup = state.dedup.lock();
-    let mut keys_in_call: Vec<(String, usize)> = Vec::new();
-    for (i, message) in messages.iter().enumerate() {
+    let mut keys: Vec<Option<String>> = Vec::with_capacity(messages.len());
+    let mut slots: Vec<Slot> = Vec::with_capacity(messages.len());
+    let mut appended = 0i64;
+    for message in messages {
         let key = fifo.then(|| dedup_key(meta, message));
-        if let Some(key) = &key {
-            if let Some(first) = dedup.check(key, now) {
-                sent[i] = Some(Sent {
-                    message_id: first.message_id,
-                    sequence_number: Some(first.sequence_number),
-                });
-                continue;
+        let earlier = key
+            .as_ref()
+            .and_then(|k| keys.iter().position(|e| e.as_ref() == Some(k)));
+        let slot = match (key.as_ref().and_then(|k| dedup.check(k, now)), earlier) {
+            (Some(first), _) => Slot::Duplicate(first),
+            (None, Some(i)) => Slot::SameAs(i),
+            (None, None) => {
+                let message_id = uuid::Uuid::new_v4().to_string();
+                let headers = message.headers(&message_id, now, retention);
+                builder.push(
+                    now,
+                    message.group_id.as_deref().map(str::as_bytes),
+                    Some(message.body.as_bytes()),
+                    &headers,
+                );
+                appended += 1;
+                Slot::Fresh(appended - 1, message_id)
             }
-            if let Some((_, earlier)) = keys_in_call.iter().find(|(k, _)| k == key) {
-                sent[i] = sent[*earlier].clone();
-                continue;
-            }
-        }
-        let message_id = uuid::Uuid::new_v4().to_string();
-        let headers = message.headers(&message_id, now, retention);
-        builder.push(
-            now,
-            message.group_id.as_deref().map(str::as_bytes),
-            Some(message.body.as_bytes()),
-            &headers,
-        );
-        sent[i] = Some(Sent {
-            message_id,
-            sequence_number: None,
-        });
-        if let Some(key) = key {
-            keys_in_call.push((key, i));
-        }
-        fresh.push(i);
+        };
+        keys.push(key);
+        slots.push(slot);
     }
+    let mut base = 0;
     let mut last = None;
-    if !fresh.is_empty() {
+    if appended > 0 {
         let mut batch = builder.build().map_err(|e| {
             tracing::error!(error = %e, "sqs: cannot encode a batch");
             SqsError::Internal
         })?;
-        let (base, end) = state.queue.enqueue(&mut batch)?;
+        let (first, end) = state.queue.enqueue(&mut batch)?;
+        base = first;
         last = Some(end);
-        for (n, i) in fresh.iter().enumerate() {
-            let offset = base + n as i64;
-            if let Some(Some(s)) = sent.get_mut(*i) {
-                if fifo {
-                    s.sequence_number = Some(sequence_number(offset));
+    }
+    let mut sent: Vec<Sent> = Vec::with_capacity(slots.len());
+    for (i, slot) in slots.iter().enumerate() {
+        let answer = match slot {
+            Slot::Fresh(n, message_id) => {
+                let seq = fifo.then(|| sequence_number(base + n));
+                if let (Some(key), Some(seq)) = (keys.get(i).cloned().flatten(), &seq) {
+                    let first = FirstSend {
+                        message_id: message_id.clone(),
+                        sequence_number: seq.clone(),
+                    };
+                    dedup.insert(key, now, first);
+                }
+                if let Some(message) = messages.get(i)
+                    && message.delay_seconds > 0
+                {
+                    state.add_delayed(now + message.delay_seconds * 1000);
+                }
+                Sent {
+                    message_id: message_id.clone(),
+                    sequence_number: seq,
                 }
             }
-            if let Some(message) = messages.get(*i)
-                && message.delay_seconds > 0
-            {
-                state.add_delayed(now + message.delay_seconds * 1000);
-            }
-        }
-        for (key, i) in keys_in_call {
-            if let Some(Some(s)) = sent.get(i) {
-                dedup.insert(
-                    key,
-                    now,
-                    FirstSend {
-                        message_id: s.message_id.clone(),
-                        sequence_number: s.sequence_number.clone().unwrap_or_default(),
-                    },
-                );
-            }
-        }
-        // Duplicates within this call answer as their first.
-        for i in 0..sent.len() {
-            if let Some(message) = messages.get(i)
-                && fifo
-                && !fresh.contains(&i)
-            {
-                let key = dedup_key(meta, message);
-                if let Some(first) = dedup.check(&key, now) {
-                    sent[i] = Some(Sent {
-                        message_id: first.message_id,
-                        sequence_number: Some(first.sequence_number),
-                    });
-                }
-            }
-        }
+            Slot::Duplicate(first) => Sent {
+                message_id: first.message_id.clone(),
+                sequence_number: Some(first.sequence_number.clone()),
+            },
+            Slot::SameAs(earlier) => sent.get(*earlier).cloned().ok_or(SqsError::Internal)?,
+        };
+        sent.push(answer);
     }
     drop(dedup);
-    let sent = sent
-        .into_iter()
-        .map(|s| {
-            s.unwrap_or(Sent {
-                message_id: String::new(),
-                sequence_number: None,
-            })
-        })
-        .collect();
     Ok((sent, last))
 }
 
