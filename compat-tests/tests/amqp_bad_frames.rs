@@ -2,7 +2,7 @@
 //! protocol header is answered with the one it speaks, an oversized frame with 501
 //! FRAME_ERROR, a method on a channel that is not open with 504 CHANNEL_ERROR, content without
 //! basic.publish with 505 UNEXPECTED_FRAME, an undecodable method with 502 SYNTAX_ERROR; and
-//! a normal client is served afterwards.
+//! a normal client is served afterwards. A peer that stops sending heartbeats is dropped.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -31,6 +31,11 @@ fn method(channel: u16, m: AMQPClass) -> Vec<u8> {
 
 /// Connects and completes the handshake as guest.
 async fn open(broker: &TestBroker) -> TcpStream {
+    open_with_heartbeat(broker, 0).await
+}
+
+/// Connects and completes the handshake as guest, agreeing on `heartbeat` seconds.
+async fn open_with_heartbeat(broker: &TestBroker, heartbeat: u16) -> TcpStream {
     let mut s = TcpStream::connect(broker.amqp_addr).await.unwrap();
     s.write_all(PROTOCOL_HEADER).await.unwrap();
     assert!(matches!(
@@ -60,7 +65,7 @@ async fn open(broker: &TestBroker) -> TcpStream {
     let tune_ok = connection::TuneOk {
         channel_max: tune.channel_max,
         frame_max: tune.frame_max,
-        heartbeat: 0,
+        heartbeat,
     };
     s.write_all(&method(
         0,
@@ -166,5 +171,30 @@ async fn bad_frames_get_the_right_close_and_others_are_still_served() {
     .await
     .unwrap();
     let _ = conn.close(200, "bye".into()).await;
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_is_sent_heartbeats_then_dropped() {
+    let broker = TestBroker::start().await;
+    let mut s = open_with_heartbeat(&broker, 1).await;
+    let started = std::time::Instant::now();
+    let mut heartbeats = 0;
+    // Never answering: the gateway beats every second and gives up after two silent intervals.
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), read_frame(&mut s, 1 << 20))
+            .await
+            .expect("dropped within 10 s");
+        match frame {
+            Ok(Some(AMQPFrame::Heartbeat)) => heartbeats += 1,
+            Ok(Some(other)) => panic!("unexpected {other:?}"),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    assert!(heartbeats >= 1, "heartbeats were sent");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "not dropped before two intervals"
+    );
     broker.stop().await;
 }
