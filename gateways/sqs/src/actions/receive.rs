@@ -52,13 +52,10 @@ pub async fn receive(gateway: &Arc<Gateway>, request: &Request) -> Output {
     let wait = params
         .int_in("WaitTimeSeconds", 0, 20)?
         .unwrap_or_else(|| meta.attributes.receive_wait_seconds());
+    // Names a receive cannot return (queue attribute names, say) are passed over.
     let mut system = params.string_list("AttributeNames")?;
     system.extend(params.string_list("MessageSystemAttributeNames")?);
-    for name in &system {
-        if name != "All" && !SYSTEM_ATTRIBUTES.contains(&name.as_str()) {
-            return Err(SqsError::InvalidAttributeName(name.clone()));
-        }
-    }
+    system.retain(|name| name == "All" || SYSTEM_ATTRIBUTES.contains(&name.as_str()));
     let wanted = params.string_list("MessageAttributeNames")?;
     let attempt = match params.str("ReceiveRequestAttemptId")? {
         Some(id) if meta.is_fifo() => Some(check_attempt_id(id)?),
