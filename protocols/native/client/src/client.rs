@@ -10,6 +10,7 @@ use neo_native::wire::{Message, ServiceInfo, StartAt, TopicInfo};
 use crate::connection::Connection;
 use crate::consumer::Consumer;
 use crate::error::{ClientError, RpcError, RpcErrorFromBroker};
+use crate::group_consumer::GroupConsumer;
 use crate::producer::{Producer, ProducerConfig};
 use crate::queue_consumer::QueueConsumer;
 use crate::rpc_server::{HandlerResult, Handlers};
@@ -233,6 +234,17 @@ impl Client {
         start: StartAt,
     ) -> Result<Consumer, ClientError> {
         Consumer::start(self.clone(), topic, partition, start).await
+    }
+
+    /// A member of consumer group `group` reading `topic`: the broker assigns it partitions
+    /// (sharing the group, its rebalances and committed offsets with Kafka clients) and
+    /// pushes their records from the committed offsets.
+    pub async fn group_consumer(
+        &self,
+        group: &str,
+        topic: &str,
+    ) -> Result<GroupConsumer, ClientError> {
+        GroupConsumer::start(self, group, topic).await
     }
 
     /// A consumer of a queue: records are held (for `lock`) until acked or nacked, at most

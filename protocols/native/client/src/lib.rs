@@ -2,7 +2,8 @@
 //!
 //! One [`Client`] holds one multiplexed connection to a broker and offers a batching
 //! [`Producer`], a push [`Consumer`] (a `Stream` of records with credit-based flow control),
-//! a [`QueueConsumer`] with ack/nack, and brokered RPC ([`Client::serve`], [`Client::call`]).
+//! a [`GroupConsumer`] sharing a consumer group with Kafka clients, a [`QueueConsumer`] with
+//! ack/nack, and brokered RPC ([`Client::serve`], [`Client::call`]).
 //!
 //! ```no_run
 //! use futures_util::StreamExt;
@@ -25,6 +26,7 @@ mod client;
 mod connection;
 mod consumer;
 mod error;
+mod group_consumer;
 mod producer;
 mod queue_consumer;
 mod record;
@@ -33,6 +35,7 @@ mod rpc_server;
 pub use client::{Client, ClientOptions};
 pub use consumer::Consumer;
 pub use error::{ClientError, RpcError};
+pub use group_consumer::GroupConsumer;
 pub use neo_native::wire::{ErrorCode, ServiceInfo, StartAt, TopicInfo};
 pub use neo_storage::codec::Compression;
 pub use producer::{Ack, Acks, Producer, ProducerConfig, RecordMetadata};

@@ -16,7 +16,9 @@ use tokio_util::codec::FramedRead;
 
 use super::credit::Credit;
 use super::error_map::error;
-use super::{Context, admin, offsets, outbox, produce, queue_subscription, subscription};
+use super::{
+    Context, admin, group_subscription, offsets, outbox, produce, queue_subscription, subscription,
+};
 use crate::wire::{ErrorCode, Frame, FrameDecoder, FrameError, Message, PROTOCOL_VERSION};
 
 /// How long a client has to say Hello.
@@ -40,6 +42,8 @@ pub(crate) struct SubscriptionHandle {
     pub task: JoinHandle<()>,
     /// Set for queue subscriptions: the queue and the holder id its deliveries are held by.
     pub queue: Option<(Arc<neo_broker::queues::Queue>, u64)>,
+    /// Set for group subscriptions: the membership to leave when it ends.
+    pub group: Option<Arc<parking_lot::Mutex<group_subscription::Membership>>>,
 }
 
 /// State of one connection, owned by its read loop.
@@ -182,6 +186,29 @@ impl Connection {
                 credit,
             } => {
                 subscription::start(self, correlation, &topic, partition, start, credit).await;
+            }
+            Message::GroupSubscribe {
+                group,
+                topic,
+                credit,
+            } => {
+                group_subscription::start(self, correlation, &group, &topic, credit).await;
+            }
+            Message::GroupCommit {
+                subscription,
+                partition,
+                offset,
+            } => {
+                let permit = self.permit().await;
+                group_subscription::commit(
+                    self,
+                    correlation,
+                    subscription,
+                    partition,
+                    offset,
+                    permit,
+                )
+                .await;
             }
             Message::QueueSubscribe {
                 queue,
@@ -335,6 +362,9 @@ impl Connection {
             return false;
         };
         handle.task.abort();
+        if let Some(membership) = &handle.group {
+            group_subscription::leave(&self.context.broker, membership);
+        }
         if let Some((queue, holder)) = handle.queue
             && let Err(e) = queue.release_consumer(holder)
         {

@@ -3,8 +3,10 @@
 mod admin;
 mod config;
 mod connection;
+mod consumer_protocol;
 mod credit;
 mod error_map;
+mod group_subscription;
 mod offsets;
 mod outbox;
 mod produce;

@@ -74,6 +74,7 @@ pub(crate) async fn start(
             credit,
             task,
             queue: Some((queue, holder)),
+            group: None,
         },
     );
 }

@@ -12,7 +12,7 @@ use super::error_map::{broker_error, error};
 use crate::wire::{ErrorCode, Message, StartAt};
 
 /// Bytes of frame header and fields around the records of a push.
-const PUSH_OVERHEAD: usize = 64;
+pub(crate) const PUSH_OVERHEAD: usize = 64;
 
 /// Starts a subscription whose id is the request's correlation id.
 pub(crate) async fn start(
@@ -56,6 +56,7 @@ pub(crate) async fn start(
             credit,
             task,
             queue: None,
+            group: None,
         },
     );
 }
@@ -106,7 +107,7 @@ fn start_offset(
 }
 
 /// Pushes batches from `offset` on while credit lasts; ends when the connection does.
-async fn push(
+pub(crate) async fn push(
     id: u32,
     partition: Arc<Partition>,
     mut offset: i64,

@@ -26,6 +26,9 @@ pub enum Kind {
     CommitOffset = 0x25,
     FetchCommitted = 0x26,
     Committed = 0x27,
+    GroupSubscribe = 0x28,
+    Assigned = 0x29,
+    GroupCommit = 0x2a,
     QueueSubscribe = 0x30,
     QueueRecords = 0x31,
     Ack = 0x32,
@@ -156,6 +159,22 @@ pub enum Message {
         /// -1 when the group has no offset for the partition.
         offset: i64,
     },
+    GroupSubscribe {
+        group: String,
+        topic: String,
+        /// Bytes the server may push (over all assigned partitions) before it waits.
+        credit: u32,
+    },
+    Assigned {
+        generation: i32,
+        /// Each assigned partition and the offset its pushes start at.
+        partitions: Vec<(i32, i64)>,
+    },
+    GroupCommit {
+        subscription: u32,
+        partition: i32,
+        offset: i64,
+    },
     QueueSubscribe {
         queue: String,
         /// Most records held unacknowledged at once.
@@ -240,6 +259,9 @@ impl Message {
             Message::CommitOffset { .. } => Kind::CommitOffset,
             Message::FetchCommitted { .. } => Kind::FetchCommitted,
             Message::Committed { .. } => Kind::Committed,
+            Message::GroupSubscribe { .. } => Kind::GroupSubscribe,
+            Message::Assigned { .. } => Kind::Assigned,
+            Message::GroupCommit { .. } => Kind::GroupCommit,
             Message::QueueSubscribe { .. } => Kind::QueueSubscribe,
             Message::QueueRecords { .. } => Kind::QueueRecords,
             Message::Ack { .. } => Kind::Ack,
@@ -381,6 +403,35 @@ impl Message {
                 b.put_i32(*partition);
             }
             Message::Committed { offset } => b.put_i64(*offset),
+            Message::GroupSubscribe {
+                group,
+                topic,
+                credit,
+            } => {
+                b.string(group);
+                b.string(topic);
+                b.put_u32(*credit);
+            }
+            Message::Assigned {
+                generation,
+                partitions,
+            } => {
+                b.put_i32(*generation);
+                b.put_u32(partitions.len() as u32);
+                for (partition, offset) in partitions {
+                    b.put_i32(*partition);
+                    b.put_i64(*offset);
+                }
+            }
+            Message::GroupCommit {
+                subscription,
+                partition,
+                offset,
+            } => {
+                b.put_u32(*subscription);
+                b.put_i32(*partition);
+                b.put_i64(*offset);
+            }
             Message::QueueSubscribe {
                 queue,
                 prefetch,
@@ -563,6 +614,28 @@ impl Message {
             0x27 => Message::Committed {
                 offset: r.i64("offset")?,
             },
+            0x28 => Message::GroupSubscribe {
+                group: r.string("group")?,
+                topic: r.string("topic")?,
+                credit: r.u32("credit")?,
+            },
+            0x29 => {
+                let generation = r.i32("generation")?;
+                let n = r.count("partitions", 12)?;
+                let mut partitions = Vec::with_capacity(n);
+                for _ in 0..n {
+                    partitions.push((r.i32("partition")?, r.i64("offset")?));
+                }
+                Message::Assigned {
+                    generation,
+                    partitions,
+                }
+            }
+            0x2a => Message::GroupCommit {
+                subscription: r.u32("subscription")?,
+                partition: r.i32("partition")?,
+                offset: r.i64("offset")?,
+            },
             0x30 => Message::QueueSubscribe {
                 queue: r.string("queue")?,
                 prefetch: r.u32("prefetch")?,
@@ -725,6 +798,20 @@ mod tests {
                 topic: "t".into(),
                 partition: 2,
                 offset: 42,
+            },
+            Message::GroupSubscribe {
+                group: "g".into(),
+                topic: "t".into(),
+                credit: 1024,
+            },
+            Message::Assigned {
+                generation: 3,
+                partitions: vec![(0, 10), (2, -1)],
+            },
+            Message::GroupCommit {
+                subscription: 9,
+                partition: 2,
+                offset: 77,
             },
             Message::QueueRecords {
                 records: vec![QueueRecord {
