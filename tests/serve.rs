@@ -27,6 +27,8 @@ fn start(data_dir: &std::path::Path) -> (Child, SocketAddr) {
             "127.0.0.1:0",
             "--native-listen",
             "127.0.0.1:0",
+            "--sqs-listen",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(data_dir)
@@ -126,6 +128,9 @@ fn start_fails(args: &[&str], config: Option<&str>) -> String {
     }
     if !args.contains(&"--native-listen") {
         cmd.args(["--native-listen", "127.0.0.1:0"]);
+    }
+    if !args.contains(&"--sqs-listen") {
+        cmd.args(["--sqs-listen", "127.0.0.1:0"]);
     }
     cmd.stderr(Stdio::piped()).stdout(Stdio::null());
     if let Some(text) = config {
@@ -237,6 +242,8 @@ fn environment_variables_configure_nested_sections() {
             "--amqp-listen",
             "127.0.0.1:0",
             "--native-listen",
+            "127.0.0.1:0",
+            "--sqs-listen",
             "127.0.0.1:0",
             "--data-dir",
         ])
