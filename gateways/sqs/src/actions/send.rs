@@ -50,24 +50,27 @@ pub async fn send_batch(gateway: &Arc<Gateway>, request: &Request) -> Output {
         return Err(SqsError::BatchRequestTooLong(max));
     }
     let mut failures = Vec::new();
-    let mut accepted: Vec<(&str, NewMessage)> = Vec::new();
+    let mut ids: Vec<&str> = Vec::new();
+    let mut messages: Vec<NewMessage> = Vec::new();
     for entry in &entries {
         let id = entry.required_str("Id")?;
         match NewMessage::parse(entry, &meta.attributes, meta.is_fifo()) {
-            Ok(message) => accepted.push((id, message)),
+            Ok(message) => {
+                ids.push(id);
+                messages.push(message);
+            }
             Err(e) => failures.push(failed(id, &e)),
         }
     }
-    let messages: Vec<NewMessage> = accepted.iter().map(|(_, m)| m.clone()).collect();
     let sent = if messages.is_empty() {
         Vec::new()
     } else {
         enqueue(&meta, &state, &messages).await?
     };
-    let successful: Vec<Value> = accepted
+    let successful: Vec<Value> = ids
         .iter()
-        .zip(sent.iter())
-        .map(|((id, message), sent)| Value::Object(result(message, sent, Some(id))))
+        .zip(messages.iter().zip(sent.iter()))
+        .map(|(id, (message, sent))| Value::Object(result(message, sent, Some(id))))
         .collect();
     let mut out = Map::new();
     out.insert("Successful".into(), Value::Array(successful));
