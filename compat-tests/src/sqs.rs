@@ -1,11 +1,12 @@
-//! A broker serving only the SQS gateway on 127.0.0.1 (an OS-chosen port), for the SQS
-//! tests; it runs on a tokio runtime of its own, like [`crate::TestBroker`].
+//! A broker serving the SQS gateway and the Kafka protocol on 127.0.0.1 (OS-chosen ports),
+//! for the SQS tests; it runs on a tokio runtime of its own, like [`crate::TestBroker`].
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use neo_broker::{Broker, BrokerConfig};
+use neo_kafka::{KafkaConfig, KafkaServer};
 use neo_sqs::{SqsConfig, SqsServer};
 use tokio::sync::{oneshot, watch};
 
@@ -13,6 +14,7 @@ use tokio::sync::{oneshot, watch};
 pub struct SqsBroker {
     pub broker: Arc<Broker>,
     pub addr: SocketAddr,
+    pub kafka_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
@@ -59,22 +61,32 @@ impl SqsBroker {
                 .await
                 .unwrap();
                 let addr = server.local_addr().unwrap();
+                let kafka = KafkaServer::bind(KafkaConfig {
+                    listen: "127.0.0.1:0".parse().unwrap(),
+                    ..KafkaConfig::default()
+                })
+                .await
+                .unwrap();
+                let kafka_addr = kafka.local_addr().unwrap();
                 let (stop_tx, stop_rx) = oneshot::channel();
                 let (serving_tx, serving_rx) = watch::channel(false);
                 started_tx
-                    .send((Arc::clone(&broker), addr, stop_tx))
+                    .send((Arc::clone(&broker), addr, kafka_addr, stop_tx))
                     .unwrap();
-                let serving = tokio::spawn(server.run(Arc::clone(&broker), serving_rx));
+                let serving = tokio::spawn(server.run(Arc::clone(&broker), serving_rx.clone()));
+                let kafka_serving = tokio::spawn(kafka.run(Arc::clone(&broker), serving_rx));
                 let _ = stop_rx.await;
                 let _ = serving_tx.send(true);
                 let _ = serving.await;
+                let _ = kafka_serving.await;
                 broker.shutdown().await.unwrap();
             });
         });
-        let (broker, addr, stop) = started.recv().unwrap();
+        let (broker, addr, kafka_addr, stop) = started.recv().unwrap();
         SqsBroker {
             broker,
             addr,
+            kafka_addr,
             stop: Some(stop),
             thread: Some(thread),
             _dir: None,
