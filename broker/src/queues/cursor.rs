@@ -179,7 +179,23 @@ impl QueueCursor {
         deadline: i64,
         consumer: u64,
     ) -> (Acquired, Vec<CursorEvent>) {
+        self.acquire_runs(now, max, deadline, consumer, false)
+    }
+
+    /// [`Self::acquire`]; with `runs`, an ordered queue may hand over several consecutive
+    /// records of a group that was idle when the call began (SQS FIFO receives), its later
+    /// records still waiting until all of them are settled or released.
+    pub fn acquire_runs(
+        &mut self,
+        now: i64,
+        max: usize,
+        deadline: i64,
+        consumer: u64,
+        runs: bool,
+    ) -> (Acquired, Vec<CursorEvent>) {
         let mut out = Acquired::default();
+        // Groups this call took records of (with `runs`, their next records may follow).
+        let mut taken: HashSet<Bytes> = HashSet::new();
         let mut events = Vec::new();
         // Ordered queues: a group passed over once stays passed over in this call, so a later
         // record never overtakes an earlier one of its group.
@@ -201,7 +217,8 @@ impl QueueCursor {
             }
             let group = entry.group.clone().filter(|_| self.config.ordered);
             if let Some(g) = &group
-                && (passed_groups.contains(g) || self.busy_groups.contains_key(g))
+                && (passed_groups.contains(g)
+                    || (self.busy_groups.contains_key(g) && !(runs && taken.contains(g))))
             {
                 continue;
             }
@@ -226,7 +243,10 @@ impl QueueCursor {
             self.available.remove(&offset);
             self.deadlines.insert((deadline, offset));
             if let Some(g) = group {
-                *self.busy_groups.entry(g).or_default() += 1;
+                *self.busy_groups.entry(g.clone()).or_default() += 1;
+                if runs {
+                    taken.insert(g);
+                }
             }
             out.delivered.push(Delivery { offset, deliveries });
             events.push(CursorEvent::Acquired { offset, deliveries });

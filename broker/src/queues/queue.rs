@@ -163,12 +163,35 @@ impl Queue {
         deadline: i64,
         consumer: u64,
     ) -> Result<Received, BrokerError> {
+        self.receive_with(now, max, deadline, consumer, false)
+    }
+
+    /// [`Self::receive`], where an ordered queue may hand over several consecutive records of
+    /// an idle group at once (SQS FIFO receives; see [`QueueCursor::acquire_runs`]).
+    pub fn receive_group_runs(
+        &self,
+        now: i64,
+        max: usize,
+        deadline: i64,
+        consumer: u64,
+    ) -> Result<Received, BrokerError> {
+        self.receive_with(now, max, deadline, consumer, true)
+    }
+
+    fn receive_with(
+        &self,
+        now: i64,
+        max: usize,
+        deadline: i64,
+        consumer: u64,
+        runs: bool,
+    ) -> Result<Received, BrokerError> {
         let mut cursor = self.cursor.lock();
         let mut events = cursor.expire_locks(now);
         let mut acquired = Acquired::default();
         loop {
             let wanted = max - acquired.delivered.len();
-            let (got, changes) = cursor.acquire(now, wanted, deadline, consumer);
+            let (got, changes) = cursor.acquire_runs(now, wanted, deadline, consumer, runs);
             events.extend(changes);
             acquired.delivered.extend(got.delivered);
             acquired.expired.extend(got.expired);

@@ -546,3 +546,46 @@ fn purge_settles_waiting_records_and_optionally_held_ones() {
         }
     );
 }
+
+#[test]
+fn group_runs_hand_over_consecutive_records_of_idle_groups_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = QueueConfig {
+        cursor: CursorConfig {
+            max_deliveries: None,
+            ordered: true,
+        },
+        ..QueueConfig::default()
+    };
+    let queue = open_queue(dir.path(), config);
+    let now = 10_000;
+    let later = [Header {
+        key: NOT_BEFORE_HEADER.into(),
+        value: Some(Bytes::from((now + 500).to_string())),
+    }];
+    enqueue(
+        &queue,
+        now,
+        &[
+            ("g1-a", Some("g1"), &[]),
+            ("g2-a", Some("g2"), &[]),
+            ("g1-b", Some("g1"), &[]),
+            ("g2-late", Some("g2"), &later),
+            ("g2-c", Some("g2"), &[]),
+            ("g1-c", Some("g1"), &[]),
+        ],
+    );
+    // g2's run stops at its delayed record: g2-c may not overtake it.
+    let got = queue.receive_group_runs(now, 10, now + 5_000, 1).unwrap();
+    assert_eq!(values(&got.delivered), ["g1-a", "g2-a", "g1-b", "g1-c"]);
+    // Both groups have records in flight: nothing more, even for the same consumer.
+    let got = queue
+        .receive_group_runs(now + 500, 10, now + 5_000, 1)
+        .unwrap();
+    assert!(got.delivered.is_empty());
+    queue.ack(&[1], Some(1)).unwrap();
+    let got = queue
+        .receive_group_runs(now + 500, 10, now + 5_000, 2)
+        .unwrap();
+    assert_eq!(values(&got.delivered), ["g2-late", "g2-c"]);
+}
