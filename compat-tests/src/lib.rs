@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod amqp;
 pub mod rabbitmq;
 pub mod sqs;
 

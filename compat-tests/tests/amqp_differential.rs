@@ -18,23 +18,10 @@ use lapin::options::{
     QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
+use lapin::{BasicProperties, Channel, Consumer, ExchangeKind};
 use neo_compat_tests::TestBroker;
+use neo_compat_tests::amqp::{connect, drain, publish};
 use neo_compat_tests::rabbitmq::RabbitMq;
-
-async fn connect(uri: &str) -> Connection {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match Connection::connect(uri, ConnectionProperties::default()).await {
-            Ok(c) => return c,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!("cannot connect to {uri}: {e}"),
-        }
-    }
-}
 
 /// The reply code of a refused operation (or 0 when it succeeded).
 fn code<T>(result: lapin::Result<T>) -> u16 {
@@ -293,32 +280,6 @@ async fn scenarios(uri: &str) -> Vec<String> {
     let _ = other.close(200, "bye".into()).await;
     let _ = conn.close(200, "bye".into()).await;
     log
-}
-
-async fn publish(ch: &Channel, exchange: &str, key: &str, body: &str) {
-    ch.basic_publish(
-        exchange.into(),
-        key.into(),
-        BasicPublishOptions::default(),
-        body.as_bytes(),
-        BasicProperties::default(),
-    )
-    .await
-    .unwrap();
-}
-
-/// Every message basic.get finds in `queue` now (after a moment for routing).
-async fn drain(ch: &Channel, queue: &str) -> Vec<String> {
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut got = Vec::new();
-    while let Some(m) = ch
-        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
-        .await
-        .unwrap()
-    {
-        got.push(String::from_utf8(m.delivery.data.clone()).unwrap());
-    }
-    got
 }
 
 async fn consume(ch: &Channel, queue: &str, tag: &str, exclusive: bool) -> lapin::Result<Consumer> {

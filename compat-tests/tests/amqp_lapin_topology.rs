@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicGetOptions, BasicPublishOptions,
-    BasicQosOptions, ExchangeBindOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicGetOptions, BasicQosOptions,
+    ExchangeBindOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
 use neo_compat_tests::TestBroker;
+use neo_compat_tests::amqp::{drain, publish};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -46,37 +47,6 @@ async fn bind(ch: &Channel, queue: &str, exchange: &str, key: &str) {
     )
     .await
     .unwrap();
-}
-
-async fn publish(ch: &Channel, exchange: &str, key: &str, body: &str) {
-    ch.basic_publish(
-        exchange.into(),
-        key.into(),
-        BasicPublishOptions::default(),
-        body.as_bytes(),
-        BasicProperties::default(),
-    )
-    .await
-    .unwrap();
-}
-
-/// The bodies basic.get finds in `queue` (no-ack), waiting up to a second for the first.
-async fn drain(ch: &Channel, queue: &str) -> Vec<String> {
-    let mut got = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-    loop {
-        match ch
-            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
-            .await
-            .unwrap()
-        {
-            Some(m) => got.push(String::from_utf8(m.delivery.data).unwrap()),
-            None if got.is_empty() && tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await
-            }
-            None => return got,
-        }
-    }
 }
 
 fn text_arg(key: &str, value: &str) -> FieldTable {

@@ -438,6 +438,11 @@ async fn run(
             .await;
             break;
         }
+        if !Channel::holds_back(&frame) {
+            for channel in channels.values_mut() {
+                channel.flush().await;
+            }
+        }
         let outcome = match channels.get_mut(&channel_id) {
             Some(channel) => channel.handle(frame).await,
             None => match frame {

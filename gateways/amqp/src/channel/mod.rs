@@ -180,6 +180,20 @@ impl Channel {
         result.map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))
     }
 
+    /// Whether `frame` is one whose work a channel may hold back (publish, ack, content);
+    /// before any other, what the connection's channels hold back is applied, so the method
+    /// sees every earlier publish and ack of the connection.
+    pub fn holds_back(frame: &AMQPFrame) -> bool {
+        match frame {
+            AMQPFrame::Method(_, m) => matches!(
+                m,
+                AMQPClass::Basic(basic::AMQPMethod::Publish(_) | basic::AMQPMethod::Ack(_))
+            ),
+            AMQPFrame::Header(..) | AMQPFrame::Body(..) | AMQPFrame::Heartbeat => true,
+            _ => false,
+        }
+    }
+
     /// Handles one frame for this channel.
     pub async fn handle(&mut self, frame: AMQPFrame) -> Result<(), ConnectionError> {
         if self.state == State::Closing {
@@ -212,17 +226,6 @@ impl Channel {
                         class_id,
                         method_id,
                     });
-                }
-                let holds_back = matches!(
-                    m,
-                    AMQPClass::Basic(basic::AMQPMethod::Publish(_) | basic::AMQPMethod::Ack(_))
-                );
-                if !holds_back {
-                    // Whatever this method does sees every earlier publish and ack.
-                    self.flush().await;
-                    if self.state != State::Open {
-                        return Ok(());
-                    }
                 }
                 self.method(m, class_id, method_id).await?
             }
