@@ -121,10 +121,13 @@ async fn take(
     let mut delivered = Vec::new();
     for _ in 0..MAX_ROUNDS {
         let now = neo_storage::now_ms();
-        let got =
-            state
-                .queue
-                .receive(now, max - delivered.len(), now + visibility * 1000, holder)?;
+        // FIFO: as SQS, several messages of one group may come in one receive.
+        let got = state.queue.receive_group_runs(
+            now,
+            max - delivered.len(),
+            now + visibility * 1000,
+            holder,
+        )?;
         let expired: Vec<i64> = got.expired.iter().map(|r| r.offset).collect();
         state.forget(&expired);
         let (dead, live): (Vec<QueuedRecord>, Vec<QueuedRecord>) =
