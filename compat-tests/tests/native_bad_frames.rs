@@ -66,7 +66,11 @@ async fn malformed_frames_get_an_error_frame_and_a_closed_connection() {
     let addr = broker.native_addr.to_string();
     let after_hello = |rest: Vec<u8>| [hello(), rest].concat();
     let cases: Vec<(&str, Vec<u8>, ErrorCode)> = vec![
-        ("no hello first", raw_frame(1, 0x42, 1, &[]), ErrorCode::HandshakeRequired),
+        (
+            "no hello first",
+            raw_frame(1, 0x42, 1, &[]),
+            ErrorCode::HandshakeRequired,
+        ),
         (
             "only newer versions",
             Message::Hello {
@@ -79,13 +83,41 @@ async fn malformed_frames_get_an_error_frame_and_a_closed_connection() {
             .to_vec(),
             ErrorCode::UnsupportedVersion,
         ),
-        ("frame over the limit", after_hello(vec![0x7f, 0xff, 0xff, 0xff]), ErrorCode::FrameTooLarge),
-        ("frame shorter than its header", after_hello(vec![0, 0, 0, 2, 1, 1]), ErrorCode::MalformedFrame),
-        ("unknown kind", after_hello(raw_frame(1, 0x7e, 2, &[])), ErrorCode::UnknownKind),
-        ("truncated body", after_hello(raw_frame(1, 0x40, 2, &[0, 9, b'a'])), ErrorCode::MalformedFrame),
-        ("bad string", after_hello(raw_frame(1, 0x41, 2, &[0, 1, 0xff])), ErrorCode::MalformedFrame),
-        ("frame of version 0", after_hello(raw_frame(0, 0x42, 2, &[])), ErrorCode::UnsupportedVersion),
-        ("a response sent as a request", after_hello(raw_frame(1, 0x06, 2, &[])), ErrorCode::InvalidRequest),
+        (
+            "frame over the limit",
+            after_hello(vec![0x7f, 0xff, 0xff, 0xff]),
+            ErrorCode::FrameTooLarge,
+        ),
+        (
+            "frame shorter than its header",
+            after_hello(vec![0, 0, 0, 2, 1, 1]),
+            ErrorCode::MalformedFrame,
+        ),
+        (
+            "unknown kind",
+            after_hello(raw_frame(1, 0x7e, 2, &[])),
+            ErrorCode::UnknownKind,
+        ),
+        (
+            "truncated body",
+            after_hello(raw_frame(1, 0x40, 2, &[0, 9, b'a'])),
+            ErrorCode::MalformedFrame,
+        ),
+        (
+            "bad string",
+            after_hello(raw_frame(1, 0x41, 2, &[0, 1, 0xff])),
+            ErrorCode::MalformedFrame,
+        ),
+        (
+            "frame of version 0",
+            after_hello(raw_frame(0, 0x42, 2, &[])),
+            ErrorCode::UnsupportedVersion,
+        ),
+        (
+            "a response sent as a request",
+            after_hello(raw_frame(1, 0x06, 2, &[])),
+            ErrorCode::InvalidRequest,
+        ),
         (
             "count larger than the body",
             after_hello(raw_frame(1, 0x50, 2, &[0, 1, b's', 0xff, 0xff, 0xff, 0xff])),
@@ -100,14 +132,31 @@ async fn malformed_frames_get_an_error_frame_and_a_closed_connection() {
     let client = Client::connect(&addr).await.unwrap();
     client.create_topic("t", 1).await.unwrap();
     let produce = raw_frame(1, 0x10, 2, &[0, 1, b't', 0, 0, 0, 0, 1, 1, 2, 3]);
-    let messages = exchange(&addr, &[hello(), produce, raw_frame(1, 0x04, 3, &[])].concat()).await;
+    let messages = exchange(
+        &addr,
+        &[hello(), produce, raw_frame(1, 0x04, 3, &[])].concat(),
+    )
+    .await;
     assert!(
-        matches!(&messages[1], Message::Error { code: ErrorCode::InvalidRecords, .. }),
+        matches!(
+            &messages[1],
+            Message::Error {
+                code: ErrorCode::InvalidRecords,
+                ..
+            }
+        ),
         "{messages:?}"
     );
     assert_eq!(messages[2], Message::Pong);
     client.ping().await.unwrap();
-    assert!(client.list_topics().await.unwrap().iter().any(|t| t.name == "t"));
+    assert!(
+        client
+            .list_topics()
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.name == "t")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

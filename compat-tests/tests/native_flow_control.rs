@@ -28,7 +28,9 @@ fn rss_anon() -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_million_records_to_a_slow_consumer_keep_memory_bounded() {
     let broker = TestBroker::start().await;
-    let client = Client::connect(&broker.native_addr.to_string()).await.unwrap();
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
     client.create_topic("firehose", 1).await.unwrap();
     let producer = client.producer(ProducerConfig {
         acks: Acks::Leader,
@@ -37,14 +39,22 @@ async fn a_million_records_to_a_slow_consumer_keep_memory_bounded() {
     });
     let value = Bytes::from(vec![b'v'; VALUE_BYTES]);
     for _ in 0..RECORDS {
-        let _ack = producer.send("firehose", 0, None, value.clone()).await.unwrap();
+        let _ack = producer
+            .send("firehose", 0, None, value.clone())
+            .await
+            .unwrap();
     }
     tokio::time::timeout(Duration::from_secs(120), producer.flush())
         .await
         .unwrap()
         .unwrap();
     drop(producer);
-    let log_bytes = broker.broker.partition("firehose", 0).unwrap().log().size_bytes();
+    let log_bytes = broker
+        .broker
+        .partition("firehose", 0)
+        .unwrap()
+        .log()
+        .size_bytes();
     assert!(log_bytes > 100_000_000, "log holds {log_bytes} bytes");
 
     let baseline = rss_anon();
@@ -56,7 +66,10 @@ async fn a_million_records_to_a_slow_consumer_keep_memory_bounded() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
-    let mut consumer = client.subscribe("firehose", 0, StartAt::Earliest).await.unwrap();
+    let mut consumer = client
+        .subscribe("firehose", 0, StartAt::Earliest)
+        .await
+        .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     let mut next = 0i64;
     while next < RECORDS {

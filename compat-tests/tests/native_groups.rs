@@ -48,7 +48,7 @@ async fn produce(client: &Client, per_partition: usize, round: &str) {
     for partition in 0..PARTITIONS {
         for i in 0..per_partition {
             let value = Bytes::from(format!("{round}-{partition}-{i}"));
-            let _ = producer.send(TOPIC, partition, None, value).await.unwrap();
+            let _ack = producer.send(TOPIC, partition, None, value).await.unwrap();
         }
     }
     producer.flush().await.unwrap();
@@ -57,7 +57,9 @@ async fn produce(client: &Client, per_partition: usize, round: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn native_and_rdkafka_members_split_partitions_and_hand_them_over_at_committed_offsets() {
     let broker = TestBroker::start().await;
-    let client = Client::connect(&broker.native_addr.to_string()).await.unwrap();
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
     client.create_topic(TOPIC, PARTITIONS).await.unwrap();
     produce(&client, 10, "first").await;
 
@@ -85,8 +87,13 @@ async fn native_and_rdkafka_members_split_partitions_and_hand_them_over_at_commi
             assert!(mine.is_disjoint(&theirs), "{mine:?} {theirs:?}");
             break;
         }
-        assert!(Instant::now() < deadline, "no split: native {mine:?}, rdkafka {theirs:?}");
-        if let Ok(Some(record)) = tokio::time::timeout(Duration::from_millis(50), native.next()).await {
+        assert!(
+            Instant::now() < deadline,
+            "no split: native {mine:?}, rdkafka {theirs:?}"
+        );
+        if let Ok(Some(record)) =
+            tokio::time::timeout(Duration::from_millis(50), native.next()).await
+        {
             let record = record.unwrap();
             read.insert((record.partition, record.offset));
         }
@@ -95,10 +102,19 @@ async fn native_and_rdkafka_members_split_partitions_and_hand_them_over_at_commi
 
     // The native member reads its partitions (from the start: nothing committed yet) and
     // commits 10 on each.
-    let on_mine = |read: &BTreeSet<(i32, i64)>| read.iter().filter(|(p, _)| mine.contains(p)).count();
+    let on_mine =
+        |read: &BTreeSet<(i32, i64)>| read.iter().filter(|(p, _)| mine.contains(p)).count();
     while on_mine(&read) < 20 {
-        let record = tokio::time::timeout(TIMEOUT, native.next()).await.unwrap().unwrap().unwrap();
-        assert!(mine.contains(&record.partition), "{} not assigned", record.partition);
+        let record = tokio::time::timeout(TIMEOUT, native.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert!(
+            mine.contains(&record.partition),
+            "{} not assigned",
+            record.partition
+        );
         read.insert((record.partition, record.offset));
     }
     for p in &mine {
@@ -106,7 +122,13 @@ async fn native_and_rdkafka_members_split_partitions_and_hand_them_over_at_commi
     }
     let committed: Vec<_> = mine
         .iter()
-        .map(|p| broker.broker.groups().committed("mixed", TOPIC, *p).map(|c| c.offset))
+        .map(|p| {
+            broker
+                .broker
+                .groups()
+                .committed("mixed", TOPIC, *p)
+                .map(|c| c.offset)
+        })
         .collect();
     assert_eq!(committed, vec![Some(10), Some(10)]);
 
@@ -115,7 +137,10 @@ async fn native_and_rdkafka_members_split_partitions_and_hand_them_over_at_commi
     drop(native);
     let deadline = Instant::now() + TIMEOUT;
     while kafka_assignment(&kafka).len() < PARTITIONS as usize {
-        assert!(Instant::now() < deadline, "rdkafka never got every partition");
+        assert!(
+            Instant::now() < deadline,
+            "rdkafka never got every partition"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     produce(&client, 5, "second").await;
@@ -128,7 +153,11 @@ async fn native_and_rdkafka_members_split_partitions_and_hand_them_over_at_commi
             .map(|(_, o)| *o)
             .collect();
         if on_mine.len() >= 5 {
-            assert_eq!(on_mine.first(), Some(&10), "rdkafka re-read below the native commit");
+            assert_eq!(
+                on_mine.first(),
+                Some(&10),
+                "rdkafka re-read below the native commit"
+            );
             break;
         }
         assert!(Instant::now() < deadline, "rdkafka saw {seen:?}");

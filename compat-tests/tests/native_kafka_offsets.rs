@@ -44,11 +44,16 @@ fn next_offset(consumer: &BaseConsumer) -> (i64, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_and_rdkafka_consumers_continue_from_each_others_commits() {
     let broker = TestBroker::start().await;
-    let client = Client::connect(&broker.native_addr.to_string()).await.unwrap();
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
     client.create_topic("shared", 1).await.unwrap();
     let producer = client.producer(ProducerConfig::default());
     for i in 0..100 {
-        let _ = producer.send("shared", 0, None, Bytes::from(format!("m{i}"))).await.unwrap();
+        let _ack = producer
+            .send("shared", 0, None, Bytes::from(format!("m{i}")))
+            .await
+            .unwrap();
     }
     producer.flush().await.unwrap();
 
@@ -82,7 +87,11 @@ async fn native_and_rdkafka_consumers_continue_from_each_others_commits() {
         .await
         .unwrap();
     for expected in 50..80 {
-        let record = tokio::time::timeout(TIMEOUT, native.next()).await.unwrap().unwrap().unwrap();
+        let record = tokio::time::timeout(TIMEOUT, native.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!(record.offset, expected);
     }
     // A native commit outside a generation is allowed once the rdkafka member has left.

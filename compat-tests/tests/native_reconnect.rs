@@ -18,7 +18,12 @@ async fn produce(client: &Client, from: usize, to: usize) {
     let producer = client.producer(ProducerConfig::default());
     let mut acks = Vec::new();
     for i in from..to {
-        acks.push(producer.send("log", 0, None, Bytes::from(format!("r{i}"))).await.unwrap());
+        acks.push(
+            producer
+                .send("log", 0, None, Bytes::from(format!("r{i}")))
+                .await
+                .unwrap(),
+        );
     }
     for ack in acks {
         ack.await.unwrap();
@@ -40,7 +45,11 @@ async fn a_consumer_resumes_after_a_broker_restart_without_loss_or_duplicates() 
     let mut consumer = client.subscribe("log", 0, StartAt::Earliest).await.unwrap();
     let mut seen = Vec::new();
     while seen.len() < 500 {
-        let record = tokio::time::timeout(WAIT, consumer.next()).await.unwrap().unwrap().unwrap();
+        let record = tokio::time::timeout(WAIT, consumer.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         seen.push(record.offset);
     }
 
@@ -50,8 +59,15 @@ async fn a_consumer_resumes_after_a_broker_restart_without_loss_or_duplicates() 
     produce(&client, 1000, 2000).await;
 
     while seen.len() < 2000 {
-        let record = tokio::time::timeout(WAIT, consumer.next()).await.unwrap().unwrap().unwrap();
-        assert_eq!(record.value.unwrap(), Bytes::from(format!("r{}", record.offset)));
+        let record = tokio::time::timeout(WAIT, consumer.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            record.value.unwrap(),
+            Bytes::from(format!("r{}", record.offset))
+        );
         seen.push(record.offset);
     }
     let expected: Vec<i64> = (0..2000).collect();

@@ -30,7 +30,12 @@ async fn tally(caller: &Client, calls: usize) -> HashMap<String, usize> {
     let mut by_instance = HashMap::new();
     for i in 0..calls {
         let reply = caller
-            .call("greeter", "hello", Bytes::from(format!("n{i}")), CALL_TIMEOUT)
+            .call(
+                "greeter",
+                "hello",
+                Bytes::from(format!("n{i}")),
+                CALL_TIMEOUT,
+            )
             .await
             .unwrap();
         let reply = String::from_utf8(reply.to_vec()).unwrap();
@@ -158,7 +163,10 @@ async fn handler_errors_timeouts_and_unknown_methods_are_typed() {
         .call("math", "divide", Bytes::from_static(b"0"), CALL_TIMEOUT)
         .await
         .unwrap_err();
-    assert!(matches!(&err, RpcError::Handler(m) if m == "division by zero"), "{err:?}");
+    assert!(
+        matches!(&err, RpcError::Handler(m) if m == "division by zero"),
+        "{err:?}"
+    );
     let err = caller
         .call("math", "sleep", Bytes::new(), Duration::from_millis(200))
         .await
@@ -170,7 +178,10 @@ async fn handler_errors_timeouts_and_unknown_methods_are_typed() {
         .unwrap_err();
     assert!(matches!(err, RpcError::NoInstance(_)), "{err:?}");
     let services = caller.list_services().await.unwrap();
-    assert_eq!(services[0].methods, vec!["divide".to_string(), "sleep".to_string()]);
+    assert_eq!(
+        services[0].methods,
+        vec!["divide".to_string(), "sleep".to_string()]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,7 +204,9 @@ async fn many_calls_are_pipelined_over_one_connection() {
             let caller = caller.clone();
             tokio::spawn(async move {
                 let payload = Bytes::from(vec![b'x'; i]);
-                let reply = caller.call("echo", "echo", payload.clone(), CALL_TIMEOUT).await;
+                let reply = caller
+                    .call("echo", "echo", payload.clone(), CALL_TIMEOUT)
+                    .await;
                 (payload, reply)
             })
         })

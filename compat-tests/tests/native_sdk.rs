@@ -24,12 +24,18 @@ async fn next_value(consumer: &mut neo_client::Consumer) -> (i64, Bytes) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topics_are_created_listed_and_deleted() {
     let broker = TestBroker::start().await;
-    let client = Client::connect(&broker.native_addr.to_string()).await.unwrap();
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
     client.create_topic("orders", 3).await.unwrap();
     let err = client.create_topic("orders", 3).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::TopicAlreadyExists));
     let topics = client.list_topics().await.unwrap();
-    assert!(topics.iter().any(|t| t.name == "orders" && t.partitions == 3));
+    assert!(
+        topics
+            .iter()
+            .any(|t| t.name == "orders" && t.partitions == 3)
+    );
     client.delete_topic("orders").await.unwrap();
     let topics = client.list_topics().await.unwrap();
     assert!(!topics.iter().any(|t| t.name == "orders"));
@@ -41,9 +47,14 @@ async fn topics_are_created_listed_and_deleted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn produced_records_are_pushed_in_order_at_every_ack_level() {
     let broker = TestBroker::start().await;
-    let client = Client::connect(&broker.native_addr.to_string()).await.unwrap();
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
     client.create_topic("events", 1).await.unwrap();
-    let mut consumer = client.subscribe("events", 0, StartAt::Earliest).await.unwrap();
+    let mut consumer = client
+        .subscribe("events", 0, StartAt::Earliest)
+        .await
+        .unwrap();
     let mut expected = 0i64;
     for acks in [Acks::Durable, Acks::Leader, Acks::None] {
         let producer = client.producer(ProducerConfig {
@@ -75,7 +86,9 @@ async fn produced_records_are_pushed_in_order_at_every_ack_level() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_start_at_latest_an_offset_or_a_timestamp() {
     let broker = TestBroker::start().await;
-    let client = Client::connect(&broker.native_addr.to_string()).await.unwrap();
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
     client.create_topic("t", 2).await.unwrap();
     let producer = client.producer(ProducerConfig::default());
     for i in 0..10 {
@@ -90,7 +103,10 @@ async fn subscriptions_start_at_latest_an_offset_or_a_timestamp() {
         .await
         .unwrap();
     assert_eq!(next_value(&mut by_time).await.0, 0);
-    let ack = producer.send("t", 1, None, Bytes::from("new")).await.unwrap();
+    let ack = producer
+        .send("t", 1, None, Bytes::from("new"))
+        .await
+        .unwrap();
     ack.await.unwrap();
     assert_eq!(next_value(&mut latest).await, (10, Bytes::from("new")));
     let err = client
@@ -99,16 +115,25 @@ async fn subscriptions_start_at_latest_an_offset_or_a_timestamp() {
         .err()
         .unwrap();
     assert_eq!(err.code(), Some(ErrorCode::OffsetOutOfRange));
-    let err = client.subscribe("nope", 0, StartAt::Earliest).await.err().unwrap();
+    let err = client
+        .subscribe("nope", 0, StartAt::Earliest)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.code(), Some(ErrorCode::UnknownTopicOrPartition));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn producing_to_a_missing_partition_fails_the_records_acks() {
     let broker = TestBroker::start().await;
-    let client = Client::connect(&broker.native_addr.to_string()).await.unwrap();
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
     let producer = client.producer(ProducerConfig::default());
-    let ack = producer.send("missing", 0, None, Bytes::from("x")).await.unwrap();
+    let ack = producer
+        .send("missing", 0, None, Bytes::from("x"))
+        .await
+        .unwrap();
     let err = ack.await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::UnknownTopicOrPartition));
 }
@@ -116,17 +141,24 @@ async fn producing_to_a_missing_partition_fails_the_records_acks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_offsets_round_trip() {
     let broker = TestBroker::start().await;
-    let client = Client::connect(&broker.native_addr.to_string()).await.unwrap();
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
     client.create_topic("c", 1).await.unwrap();
     assert_eq!(client.committed_offset("g", "c", 0).await.unwrap(), None);
     client.commit_offset("g", "c", 0, 42).await.unwrap();
-    assert_eq!(client.committed_offset("g", "c", 0).await.unwrap(), Some(42));
+    assert_eq!(
+        client.committed_offset("g", "c", 0).await.unwrap(),
+        Some(42)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_records_are_acked_or_redelivered_after_a_nack() {
     let broker = TestBroker::start().await;
-    let client = Client::connect(&broker.native_addr.to_string()).await.unwrap();
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
     client.create_topic("jobs", 1).await.unwrap();
     let producer = client.producer(ProducerConfig::default());
     for i in 0..3 {
@@ -147,10 +179,7 @@ async fn queue_records_are_acked_or_redelivered_after_a_nack() {
     let first = take().await;
     let second = take().await;
     let third = take().await;
-    assert_eq!(
-        [first.offset, second.offset, third.offset],
-        [0, 1, 2]
-    );
+    assert_eq!([first.offset, second.offset, third.offset], [0, 1, 2]);
     first.ack().await.unwrap();
     second.nack(true).await.unwrap();
     third.nack(false).await.unwrap();
@@ -165,11 +194,16 @@ async fn queue_records_are_acked_or_redelivered_after_a_nack() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_consumer_holds_no_more_than_its_prefetch() {
     let broker = TestBroker::start().await;
-    let client = Client::connect(&broker.native_addr.to_string()).await.unwrap();
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
     client.create_topic("work", 1).await.unwrap();
     let producer = client.producer(ProducerConfig::default());
     for i in 0..20 {
-        let _ = producer.send("work", 0, None, Bytes::from(format!("w{i}"))).await.unwrap();
+        let _ack = producer
+            .send("work", 0, None, Bytes::from(format!("w{i}")))
+            .await
+            .unwrap();
     }
     producer.flush().await.unwrap();
     let mut queue = client
@@ -178,11 +212,21 @@ async fn a_queue_consumer_holds_no_more_than_its_prefetch() {
         .unwrap();
     let mut held = Vec::new();
     for _ in 0..5 {
-        held.push(tokio::time::timeout(WAIT, queue.next()).await.unwrap().unwrap().unwrap());
+        held.push(
+            tokio::time::timeout(WAIT, queue.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap(),
+        );
     }
     let more = tokio::time::timeout(Duration::from_millis(300), queue.next()).await;
     assert!(more.is_err(), "a sixth record arrived while five were held");
     held[0].ack().await.unwrap();
-    let sixth = tokio::time::timeout(WAIT, queue.next()).await.unwrap().unwrap().unwrap();
+    let sixth = tokio::time::timeout(WAIT, queue.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(sixth.offset, 5);
 }

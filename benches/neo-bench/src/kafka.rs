@@ -22,14 +22,21 @@ pub struct Topics {
     pub end_to_end: String,
 }
 
-pub fn run(bootstrap: &str, topics: &Topics, w: &Workload, bar: &ProgressBar) -> anyhow::Result<ProtocolResult> {
+pub fn run(
+    bootstrap: &str,
+    topics: &Topics,
+    w: &Workload,
+    bar: &ProgressBar,
+) -> anyhow::Result<ProtocolResult> {
     bar.set_message("kafka: produce");
     bar.set_length(w.records);
     bar.set_position(0);
     let (produce, produce_ack, produce_timeline) = produce(bootstrap, &topics.produce, w, bar)?;
+    crate::workload::settle_writeback();
     bar.set_message("kafka: consume");
     bar.set_position(0);
     let consume = consume(bootstrap, &topics.produce, w, bar)?;
+    crate::workload::settle_writeback();
     bar.set_message("kafka: end-to-end at fixed rate");
     bar.set_length(w.rate * w.seconds);
     bar.set_position(0);
@@ -91,7 +98,8 @@ fn produce(
         })?;
     let payload = vec![b'x'; w.size];
     for i in 0..w.records {
-        let mut record = BaseRecord::with_opaque_to(topic, Box::new(Instant::now())).payload(&payload[..]);
+        let mut record =
+            BaseRecord::with_opaque_to(topic, Box::new(Instant::now())).payload(&payload[..]);
         loop {
             match producer.send::<(), _>(record) {
                 Ok(()) => break,
@@ -101,7 +109,7 @@ fn produce(
                 }
             }
         }
-        if i % 1000 == 0 {
+        if i.is_multiple_of(1000) {
             bar.set_position(i);
         }
     }
@@ -124,7 +132,12 @@ fn produce(
 fn timeline_of(t: &Timeline) -> Vec<u64> {
     t.buckets().to_vec()
 }
-fn consume(bootstrap: &str, topic: &str, w: &Workload, bar: &ProgressBar) -> anyhow::Result<Throughput> {
+fn consume(
+    bootstrap: &str,
+    topic: &str,
+    w: &Workload,
+    bar: &ProgressBar,
+) -> anyhow::Result<Throughput> {
     let started = Instant::now();
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -142,13 +155,17 @@ fn consume(bootstrap: &str, topic: &str, w: &Workload, bar: &ProgressBar) -> any
         if let Some(message) = consumer.poll(Duration::from_millis(100)) {
             message?;
             seen += 1;
-            if seen % 1000 == 0 {
+            if seen.is_multiple_of(1000) {
                 bar.set_position(seen);
             }
         }
     }
     anyhow::ensure!(seen == w.records, "kafka consume stalled at {seen} records");
-    Ok(Throughput::of(seen, w.size, started.elapsed().as_secs_f64()))
+    Ok(Throughput::of(
+        seen,
+        w.size,
+        started.elapsed().as_secs_f64(),
+    ))
 }
 
 fn wait_until(due: Instant, mut serve: impl FnMut()) {
@@ -166,7 +183,12 @@ fn wait_until(due: Instant, mut serve: impl FnMut()) {
     }
 }
 
-fn end_to_end(bootstrap: &str, topic: &str, w: &Workload, bar: &ProgressBar) -> anyhow::Result<Latency> {
+fn end_to_end(
+    bootstrap: &str,
+    topic: &str,
+    w: &Workload,
+    bar: &ProgressBar,
+) -> anyhow::Result<Latency> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "neo-bench-e2e")
@@ -217,7 +239,7 @@ fn end_to_end(bootstrap: &str, topic: &str, w: &Workload, bar: &ProgressBar) -> 
             if let Some(sent) = message?.payload().and_then(stamp_of) {
                 latencies.saturating_record(now.saturating_sub(sent).max(1));
             }
-            if latencies.len() % 1000 == 0 {
+            if latencies.len().is_multiple_of(1000) {
                 bar.set_position(latencies.len());
             }
         }
@@ -225,6 +247,10 @@ fn end_to_end(bootstrap: &str, topic: &str, w: &Workload, bar: &ProgressBar) -> 
     sender
         .join()
         .map_err(|_| anyhow::anyhow!("kafka sender panicked"))??;
-    anyhow::ensure!(latencies.len() == total, "kafka end-to-end stalled at {}", latencies.len());
+    anyhow::ensure!(
+        latencies.len() == total,
+        "kafka end-to-end stalled at {}",
+        latencies.len()
+    );
     Ok(Latency::of(&latencies))
 }

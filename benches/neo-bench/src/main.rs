@@ -124,9 +124,9 @@ async fn run(args: &Args, workload: &Workload) -> anyhow::Result<Vec<stats::Prot
             .as_millis()
     );
     let bar = ProgressBar::new(workload.records);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:40} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec})")?,
-    );
+    bar.set_style(ProgressStyle::with_template(
+        "{msg:40} [{elapsed_precise}] {wide_bar} {pos}/{len} ({per_sec})",
+    )?);
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut results = Vec::new();
     if matches!(args.protocol, Protocol::Kafka | Protocol::All) {

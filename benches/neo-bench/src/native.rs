@@ -10,7 +10,12 @@ use neo_client::{Acks, Client, ProducerConfig, StartAt};
 use crate::stats::{Latency, ProtocolResult, Throughput, Timeline, histogram};
 use crate::workload::{Workload, stamp_of};
 
-pub async fn run(addr: &str, w: &Workload, bar: &ProgressBar, tag: &str) -> anyhow::Result<ProtocolResult> {
+pub async fn run(
+    addr: &str,
+    w: &Workload,
+    bar: &ProgressBar,
+    tag: &str,
+) -> anyhow::Result<ProtocolResult> {
     let client = Client::connect(addr).await?;
     let topic = format!("bench-native-{tag}");
     client.create_topic(&topic, 1).await?;
@@ -20,10 +25,12 @@ pub async fn run(addr: &str, w: &Workload, bar: &ProgressBar, tag: &str) -> anyh
     bar.set_position(0);
     let (produce, produce_ack, produce_timeline) = produce(&client, &topic, w, bar).await?;
 
+    crate::workload::settle_writeback();
     bar.set_message("native: consume");
     bar.set_position(0);
     let consume = consume(&client, &topic, w, bar).await?;
 
+    crate::workload::settle_writeback();
     bar.set_message("native: end-to-end at fixed rate");
     bar.set_length(w.rate * w.seconds);
     bar.set_position(0);
@@ -46,7 +53,11 @@ pub async fn run(addr: &str, w: &Workload, bar: &ProgressBar, tag: &str) -> anyh
 }
 
 fn acks(w: &Workload) -> Acks {
-    if w.durable { Acks::Durable } else { Acks::Leader }
+    if w.durable {
+        Acks::Durable
+    } else {
+        Acks::Leader
+    }
 }
 
 async fn produce(
@@ -57,7 +68,7 @@ async fn produce(
 ) -> anyhow::Result<(Throughput, Latency, Vec<u64>)> {
     let producer = client.producer(ProducerConfig {
         linger: Duration::from_millis(5),
-        batch_bytes: 1024 * 1024,
+        batch_bytes: 512 * 1024,
         acks: acks(w),
         max_in_flight: 16,
         buffer_records: 100_000,
@@ -81,7 +92,7 @@ async fn produce(
     for i in 0..w.records {
         let ack = producer.send(topic, 0, None, payload.clone()).await?;
         let _ = sent.send((Instant::now(), ack));
-        if i % 1000 == 0 {
+        if i.is_multiple_of(1000) {
             bar.set_position(i);
         }
     }
@@ -96,7 +107,12 @@ async fn produce(
     ))
 }
 
-async fn consume(client: &Client, topic: &str, w: &Workload, bar: &ProgressBar) -> anyhow::Result<Throughput> {
+async fn consume(
+    client: &Client,
+    topic: &str,
+    w: &Workload,
+    bar: &ProgressBar,
+) -> anyhow::Result<Throughput> {
     let started = Instant::now();
     let mut consumer = client.subscribe(topic, 0, StartAt::Earliest).await?;
     let mut seen = 0u64;
@@ -105,17 +121,26 @@ async fn consume(client: &Client, topic: &str, w: &Workload, bar: &ProgressBar) 
             Ok(Some(record)) => {
                 record?;
                 seen += 1;
-                if seen % 1000 == 0 {
+                if seen.is_multiple_of(1000) {
                     bar.set_position(seen);
                 }
             }
             _ => anyhow::bail!("native consume stalled at {seen} records"),
         }
     }
-    Ok(Throughput::of(seen, w.size, started.elapsed().as_secs_f64()))
+    Ok(Throughput::of(
+        seen,
+        w.size,
+        started.elapsed().as_secs_f64(),
+    ))
 }
 
-async fn end_to_end(client: &Client, topic: &str, w: &Workload, bar: &ProgressBar) -> anyhow::Result<Latency> {
+async fn end_to_end(
+    client: &Client,
+    topic: &str,
+    w: &Workload,
+    bar: &ProgressBar,
+) -> anyhow::Result<Latency> {
     let mut consumer = client.subscribe(topic, 0, StartAt::Latest).await?;
     let total = w.rate * w.seconds;
     let origin = Instant::now();
@@ -152,7 +177,7 @@ async fn end_to_end(client: &Client, topic: &str, w: &Workload, bar: &ProgressBa
         if let Some(sent) = stamp_of(&value) {
             latencies.saturating_record(now.saturating_sub(sent).max(1));
         }
-        if latencies.len() % 1000 == 0 {
+        if latencies.len().is_multiple_of(1000) {
             bar.set_position(latencies.len());
         }
     }
@@ -181,7 +206,9 @@ async fn rpc(addr: &str, w: &Workload, bar: &ProgressBar) -> anyhow::Result<Late
         let done = done.clone();
         tokio::spawn(async move {
             let started = Instant::now();
-            let reply = caller.call("bench", "echo", payload, Duration::from_secs(10)).await;
+            let reply = caller
+                .call("bench", "echo", payload, Duration::from_secs(10))
+                .await;
             let _ = done.send(reply.map(|_| started.elapsed()));
         });
     }
@@ -189,7 +216,7 @@ async fn rpc(addr: &str, w: &Workload, bar: &ProgressBar) -> anyhow::Result<Late
     let mut latencies = histogram()?;
     while let Some(result) = results.recv().await {
         latencies.saturating_record(result?.as_micros() as u64);
-        if latencies.len() % 1000 == 0 {
+        if latencies.len().is_multiple_of(1000) {
             bar.set_position(latencies.len());
         }
     }

@@ -62,7 +62,10 @@ pub fn table(run: &Run) -> String {
         out,
         "| protocol | produce rec/s | produce MB/s | ack p50 ms | ack p99 ms | consume rec/s | e2e p50 ms | e2e p99 ms | e2e p99.9 ms | e2e max ms | rpc p50 ms | rpc p99 ms | rpc p99.9 ms |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for r in &run.results {
         let rpc = r.rpc.as_ref();
         let _ = writeln!(
@@ -233,13 +236,15 @@ pub fn html(run: &Run) -> String {
         "Throughput",
         "thousand records/s",
         &["produce", "consume"],
-        &run
-            .results
+        &run.results
             .iter()
             .map(|r| {
                 (
                     r.protocol.clone(),
-                    vec![r.produce.records_per_sec / 1000.0, r.consume.records_per_sec / 1000.0],
+                    vec![
+                        r.produce.records_per_sec / 1000.0,
+                        r.consume.records_per_sec / 1000.0,
+                    ],
                 )
             })
             .collect::<Vec<_>>(),
@@ -255,8 +260,7 @@ pub fn html(run: &Run) -> String {
         &format!("End-to-end latency at {} records/s", run.rate),
         "ms",
         &["p50", "p99", "p99.9"],
-        &run
-            .results
+        &run.results
             .iter()
             .map(|r| (r.protocol.clone(), pct(&r.end_to_end)))
             .collect::<Vec<_>>(),
@@ -265,8 +269,7 @@ pub fn html(run: &Run) -> String {
         "Produce-ack latency, saturated producer",
         "ms",
         &["p50", "p99", "p99.9"],
-        &run
-            .results
+        &run.results
             .iter()
             .map(|r| (r.protocol.clone(), pct(&r.produce_ack)))
             .collect::<Vec<_>>(),
@@ -274,7 +277,11 @@ pub fn html(run: &Run) -> String {
     let rpc = run
         .results
         .iter()
-        .filter_map(|r| r.rpc.as_ref().map(|l| (format!("{} rpc", r.protocol), pct(l))))
+        .filter_map(|r| {
+            r.rpc
+                .as_ref()
+                .map(|l| (format!("{} rpc", r.protocol), pct(l)))
+        })
         .collect::<Vec<_>>();
     let rpc = if rpc.is_empty() {
         String::new()
@@ -286,9 +293,7 @@ pub fn html(run: &Run) -> String {
             &rpc,
         )
     };
-    let table = table(run)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;");
+    let table = table(run).replace('&', "&amp;").replace('<', "&lt;");
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>neo-bench: {}</title></head>\
          <body style=\"font-family:sans-serif;max-width:1320px\"><h1>neo-bench: {}</h1><pre>{table}</pre>\

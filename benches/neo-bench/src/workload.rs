@@ -29,3 +29,9 @@ pub fn stamp_of(payload: &[u8]) -> Option<u64> {
     let bytes: [u8; 8] = payload.get(..8)?.try_into().ok()?;
     Some(u64::from_be_bytes(bytes))
 }
+
+/// Writes dirty pages out (`sync`) so that the writeback of an earlier phase does not compete
+/// with the next one for the CPU; failures only make the figures noisier.
+pub fn settle_writeback() {
+    let _ = std::process::Command::new("sync").status();
+}

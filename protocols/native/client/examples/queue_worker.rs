@@ -17,7 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let producer = client.producer(ProducerConfig::default());
     for i in 0..5 {
-        let _ = producer
+        let _ack = producer
             .send("jobs", 0, None, format!("job {i}").into())
             .await?;
     }

@@ -94,7 +94,7 @@ type AckSender = oneshot::Sender<Result<RecordMetadata, ClientError>>;
 
 enum Command {
     Record {
-        topic: String,
+        topic: Arc<str>,
         partition: i32,
         key: Option<Bytes>,
         value: Bytes,
@@ -108,13 +108,18 @@ enum Command {
 /// producer is dropped (after sending what it holds).
 pub struct Producer {
     commands: mpsc::Sender<Command>,
+    /// The topic of the last send, shared rather than copied into every record.
+    last_topic: parking_lot::Mutex<Option<Arc<str>>>,
 }
 
 impl Producer {
     pub(crate) fn start(client: Client, config: ProducerConfig) -> Producer {
         let (commands, receiver) = mpsc::channel(config.buffer_records.max(1));
         tokio::spawn(run(client, config, receiver));
-        Producer { commands }
+        Producer {
+            commands,
+            last_topic: parking_lot::Mutex::new(None),
+        }
     }
 
     /// Queues a record for `topic`/`partition`; the returned [`Ack`] resolves when its batch
@@ -140,8 +145,19 @@ impl Producer {
         headers: Vec<Header>,
     ) -> Result<Ack, ClientError> {
         let (ack, waiting) = oneshot::channel();
+        let topic = {
+            let mut last = self.last_topic.lock();
+            match last.as_ref() {
+                Some(t) if t.as_ref() == topic => Arc::clone(t),
+                _ => {
+                    let t: Arc<str> = Arc::from(topic);
+                    *last = Some(Arc::clone(&t));
+                    t
+                }
+            }
+        };
         let command = Command::Record {
-            topic: topic.to_string(),
+            topic,
             partition,
             key,
             value,
@@ -176,7 +192,7 @@ struct OpenBatch {
 struct Batcher {
     client: Client,
     config: ProducerConfig,
-    open: HashMap<(String, i32), OpenBatch>,
+    open: HashMap<(Arc<str>, i32), OpenBatch>,
     in_flight: Arc<Semaphore>,
 }
 
@@ -237,7 +253,7 @@ impl Batcher {
                 let compression = self.config.compression;
                 let batch = self
                     .open
-                    .entry((topic.clone(), partition))
+                    .entry((Arc::clone(&topic), partition))
                     .or_insert_with(|| OpenBatch {
                         builder: BatchBuilder::new(compression, now),
                         acks: Vec::new(),
@@ -247,10 +263,10 @@ impl Batcher {
                     .builder
                     .push(now, key.as_deref(), Some(&value), &headers);
                 batch.acks.push(ack);
-                if batch.builder.records_size() >= self.config.batch_bytes {
-                    if let Some(batch) = self.open.remove(&(topic.clone(), partition)) {
-                        self.send(topic, partition, batch).await;
-                    }
+                if batch.builder.records_size() >= self.config.batch_bytes
+                    && let Some(batch) = self.open.remove(&(Arc::clone(&topic), partition))
+                {
+                    self.send(topic, partition, batch).await;
                 }
             }
             Command::Flush(done) => {
@@ -264,7 +280,7 @@ impl Batcher {
     async fn send_expired(&mut self) {
         let now = Instant::now();
         let linger = self.config.linger;
-        let expired: Vec<(String, i32)> = self
+        let expired: Vec<(Arc<str>, i32)> = self
             .open
             .iter()
             .filter(|(_, b)| b.opened + linger <= now)
@@ -291,7 +307,7 @@ impl Batcher {
 
     /// Sends one batch (waiting for an in-flight slot) and resolves its records' acks when
     /// the broker answers.
-    async fn send(&self, topic: String, partition: i32, batch: OpenBatch) {
+    async fn send(&self, topic: Arc<str>, partition: i32, batch: OpenBatch) {
         let OpenBatch { builder, acks, .. } = batch;
         let fail = |acks: Vec<AckSender>, e: ClientError| {
             for ack in acks {
@@ -310,7 +326,7 @@ impl Batcher {
             Err(e) => return fail(acks, e),
         };
         let request = Message::Produce {
-            topic,
+            topic: topic.to_string(),
             partition,
             acks: self.config.acks.wire(),
             records,

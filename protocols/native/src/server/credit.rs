@@ -29,7 +29,8 @@ impl Credit {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
                 Some(now.saturating_add(i64::from(amount)).min(limit))
             });
-        self.granted.notify_one();
+        // Every waiter: the pushes of a group subscription share one credit.
+        self.granted.notify_waiters();
     }
 
     /// Spends credit (a push may overdraw by its last batch).
@@ -41,7 +42,10 @@ impl Credit {
     /// Waits until some credit is available and returns it.
     pub(crate) async fn wait_positive(&self) -> u64 {
         loop {
+            // Registered before the check, so a grant between the two is not missed.
             let granted = self.granted.notified();
+            tokio::pin!(granted);
+            granted.as_mut().enable();
             let now = self.available.load(Ordering::Acquire);
             if now > 0 {
                 return now as u64;
@@ -54,6 +58,23 @@ impl Credit {
 #[cfg(test)]
 mod tests {
     use super::Credit;
+
+    #[tokio::test]
+    async fn a_grant_wakes_every_waiter() {
+        let credit = std::sync::Arc::new(Credit::new(0, 1000));
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let credit = std::sync::Arc::clone(&credit);
+                tokio::spawn(async move { credit.wait_positive().await })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        credit.grant(10);
+        for waiter in waiters {
+            let got = tokio::time::timeout(std::time::Duration::from_secs(5), waiter).await;
+            assert_eq!(got.unwrap().unwrap(), 10);
+        }
+    }
 
     #[tokio::test]
     async fn credit_is_capped_and_overdrawn_credit_waits_for_a_grant() {
