@@ -564,7 +564,82 @@ async fn topology_scenarios(uri: &str) -> Vec<String> {
         drain(&ch, "t.bytes-reject").await
     ));
 
-    // 13. channel.flow active=false is not implemented (540, closing the connection).
+    // 13. Redeclaring with other properties or arguments is 406 (frameworks rely on it).
+    ch.exchange_declare(
+        "t.equiv".into(),
+        ExchangeKind::Direct,
+        ExchangeDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    let mut ttl = FieldTable::default();
+    ttl.insert("x-message-ttl".into(), AMQPValue::LongInt(60_000));
+    declare("t.equiv-q", ttl).await;
+    let redeclares: [(&str, ExchangeKind, ExchangeDeclareOptions, FieldTable); 3] = [
+        (
+            "type",
+            ExchangeKind::Fanout,
+            ExchangeDeclareOptions::default(),
+            FieldTable::default(),
+        ),
+        (
+            "auto_delete",
+            ExchangeKind::Direct,
+            ExchangeDeclareOptions {
+                auto_delete: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        ),
+        (
+            "same",
+            ExchangeKind::Direct,
+            ExchangeDeclareOptions::default(),
+            FieldTable::default(),
+        ),
+    ];
+    for (what, kind, options, args) in redeclares {
+        let c = conn.create_channel().await.unwrap();
+        log.push(format!(
+            "exchange redeclare ({what}): {}",
+            code(
+                c.exchange_declare("t.equiv".into(), kind, options, args)
+                    .await
+            )
+        ));
+    }
+    let c = conn.create_channel().await.unwrap();
+    log.push(format!(
+        "queue redeclare with another x-message-ttl: {}",
+        code(
+            c.queue_declare(
+                "t.equiv-q".into(),
+                QueueDeclareOptions::default(),
+                FieldTable::default()
+            )
+            .await
+        )
+    ));
+    let c = conn.create_channel().await.unwrap();
+    let mut ttl = FieldTable::default();
+    ttl.insert("x-message-ttl".into(), AMQPValue::LongInt(60_000));
+    log.push(format!(
+        "queue redeclare with another auto_delete: {}",
+        code(
+            c.queue_declare(
+                "t.equiv-q".into(),
+                QueueDeclareOptions {
+                    auto_delete: true,
+                    ..QueueDeclareOptions::default()
+                },
+                ttl
+            )
+            .await
+        )
+    ));
+
+    // 14. channel.flow active=false is not implemented (540, closing the connection).
     let flow_conn = connect(uri).await;
     let c = flow_conn.create_channel().await.unwrap();
     log.push(format!(
@@ -588,7 +663,7 @@ async fn neo_answers_like_rabbitmq() {
     println!("RabbitMQ: {expected:#?}");
     assert_eq!(
         expected.len(),
-        13 + 17,
+        13 + 22,
         "every scenario ran against RabbitMQ"
     );
     for (i, (want, have)) in expected.iter().zip(&got).enumerate() {

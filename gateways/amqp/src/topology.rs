@@ -44,6 +44,26 @@ pub struct Exchange {
     pub alternate: Option<String>,
 }
 
+impl Exchange {
+    /// The first property in which a redeclaration `other` differs, named as RabbitMQ names
+    /// it in its PRECONDITION_FAILED.
+    pub fn inequivalent(&self, other: &Exchange) -> Option<&'static str> {
+        if self.kind != other.kind {
+            Some("type")
+        } else if self.durable != other.durable {
+            Some("durable")
+        } else if self.auto_delete != other.auto_delete {
+            Some("auto_delete")
+        } else if self.internal != other.internal {
+            Some("internal")
+        } else if self.alternate != other.alternate {
+            Some("alternate-exchange")
+        } else {
+            None
+        }
+    }
+}
+
 /// A declared queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueInfo {

@@ -44,16 +44,31 @@ impl Channel {
                             format!("COMMAND_INVALID - unknown exchange type '{}'", d.kind),
                         )
                     })?;
-                    match existing {
-                        Some(e) if e.kind != kind || e.durable != d.durable => {
-                            return Err(soft(
-                                reply::PRECONDITION_FAILED,
-                                format!(
-                                    "PRECONDITION_FAILED - inequivalent arg 'type' or 'durable' for exchange '{name}' in vhost '/'"
-                                ),
-                            ));
+                    let alternate = match d.arguments.inner().get("alternate-exchange") {
+                        Some(AMQPValue::LongString(s)) => {
+                            Some(String::from_utf8_lossy(s.as_bytes()).into_owned())
                         }
-                        Some(_) => {}
+                        Some(AMQPValue::ShortString(s)) => Some(s.as_str().to_string()),
+                        _ => None,
+                    };
+                    let declared = Exchange {
+                        kind,
+                        durable: d.durable,
+                        auto_delete: d.auto_delete,
+                        internal: d.internal,
+                        alternate,
+                    };
+                    match existing {
+                        Some(e) => {
+                            if let Some(arg) = e.inequivalent(&declared) {
+                                return Err(soft(
+                                    reply::PRECONDITION_FAILED,
+                                    format!(
+                                        "PRECONDITION_FAILED - inequivalent arg '{arg}' for exchange '{name}' in vhost '/'"
+                                    ),
+                                ));
+                            }
+                        }
                         None if name.starts_with("amq.") || name.is_empty() => {
                             return Err(soft(
                                 reply::ACCESS_REFUSED,
@@ -63,24 +78,7 @@ impl Channel {
                             ));
                         }
                         None => {
-                            self.gateway.topology.declare_exchange(
-                                name,
-                                Exchange {
-                                    kind,
-                                    durable: d.durable,
-                                    auto_delete: d.auto_delete,
-                                    internal: d.internal,
-                                    alternate: match d.arguments.inner().get("alternate-exchange") {
-                                        Some(AMQPValue::LongString(s)) => {
-                                            Some(String::from_utf8_lossy(s.as_bytes()).into_owned())
-                                        }
-                                        Some(AMQPValue::ShortString(s)) => {
-                                            Some(s.as_str().to_string())
-                                        }
-                                        _ => None,
-                                    },
-                                },
-                            );
+                            self.gateway.topology.declare_exchange(name, declared);
                             self.gateway.persist();
                         }
                     }

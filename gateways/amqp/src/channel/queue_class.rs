@@ -25,6 +25,8 @@ impl Channel {
                         let info = self.usable_queue(&name)?;
                         let differs = if info.durable != d.durable {
                             Some("durable")
+                        } else if info.auto_delete != d.auto_delete {
+                            Some("auto_delete")
                         } else if info.args != args {
                             Some("arguments")
                         } else {
