@@ -9,6 +9,7 @@ use amq_protocol::frame::AMQPFrame;
 use amq_protocol::protocol::{AMQPClass, basic};
 use bytes::BytesMut;
 use neo_broker::BrokerError;
+use neo_storage::LogError;
 use neo_broker::queues::Queue;
 use tokio::sync::mpsc;
 
@@ -111,9 +112,16 @@ fn append(
     bytes: &mut BytesMut,
     waits: &mut Vec<(Arc<Queue>, i64)>,
 ) -> Result<(), BrokerError> {
-    let (_, last) = queue.enqueue(bytes)?;
-    waits.push((Arc::clone(queue), last));
-    Ok(())
+    match queue.enqueue(bytes) {
+        Ok((_, last)) => {
+            waits.push((Arc::clone(queue), last));
+            Ok(())
+        }
+        // The queue was deleted after the messages were routed to it: they go with it, as
+        // they would have had they been appended a moment earlier.
+        Err(BrokerError::Log(LogError::Closed(_))) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Offsets grouped by queue, in first-seen order.
