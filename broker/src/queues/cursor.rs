@@ -474,6 +474,18 @@ impl QueueCursor {
     }
 
     /// The deadline of a record `consumer` (if given) holds.
+    /// Settles a record that was delivered and waits again, its lock ended (SQS deletes a
+    /// message with its latest receipt handle after the visibility timeout too).
+    pub fn ack_redelivered(&mut self, offset: i64) -> Result<CursorEvent, CursorError> {
+        match self.entries.get(&offset) {
+            Some(e) if e.state == State::Available && e.deliveries > 0 => {
+                self.settle(offset);
+                Ok(CursorEvent::Acked { offset })
+            }
+            _ => Err(CursorError::NotInFlight(offset)),
+        }
+    }
+
     fn held(&self, offset: i64, consumer: Option<u64>) -> Result<i64, CursorError> {
         match self.entries.get(&offset).map(|e| e.state) {
             Some(State::Acquired {

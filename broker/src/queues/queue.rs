@@ -237,6 +237,12 @@ impl Queue {
         self.settle_each(offsets, |c, o| c.ack(o, consumer))
     }
 
+    /// Settles records that were delivered and wait again because their lock ended (see
+    /// [`QueueCursor::ack_redelivered`]), each with its own result.
+    pub fn ack_redelivered(&self, offsets: &[i64]) -> Settled {
+        self.settle_each(offsets, |c, o| c.ack_redelivered(o))
+    }
+
     /// Settles held records without delivering them again (rejected, not requeued).
     pub fn archive(&self, offsets: &[i64], consumer: Option<u64>) -> Settled {
         self.settle_each(offsets, |c, o| c.archive(o, consumer))

@@ -589,3 +589,21 @@ fn group_runs_hand_over_consecutive_records_of_idle_groups_only() {
         .unwrap();
     assert_eq!(values(&got.delivered), ["g2-late", "g2-c"]);
 }
+
+#[test]
+fn a_record_whose_lock_ended_can_be_acknowledged_until_it_is_delivered_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = open_queue(dir.path(), QueueConfig::default());
+    let now = 10_000;
+    enqueue(&queue, now, &[("a", None, &[]), ("b", None, &[])]);
+    // Never delivered: not settled this way.
+    assert!(queue.ack_redelivered(&[0]).unwrap()[0].is_err());
+    let got = queue.receive(now, 1, now + 100, 1).unwrap();
+    assert_eq!(values(&got.delivered), ["a"]);
+    // Its lock ends (released by a receive that takes nothing).
+    let got = queue.receive(now + 200, 0, now + 200, 2).unwrap();
+    assert!(got.delivered.is_empty());
+    assert_eq!(queue.ack_redelivered(&[0]).unwrap(), [Ok(())]);
+    let got = queue.receive(now + 300, 10, now + 5_000, 3).unwrap();
+    assert_eq!(values(&got.delivered), ["b"], "a is settled");
+}
