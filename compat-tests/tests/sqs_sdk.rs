@@ -746,3 +746,59 @@ async fn delays_purge_and_counts() {
         .unwrap();
     assert!(none.messages().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_after_the_visibility_timeout_still_deletes() {
+    let broker = SqsBroker::start();
+    let sqs = client(&broker);
+    let url = create(&sqs, "late-delete", &[]).await;
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body("late")
+        .send()
+        .await
+        .unwrap();
+    let got = sqs
+        .receive_message()
+        .queue_url(&url)
+        .visibility_timeout(1)
+        .send()
+        .await
+        .unwrap();
+    let handle = got.messages()[0].receipt_handle().unwrap().to_string();
+    // Visible again (the attribute read releases ended locks) before the delete.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        if attrs[&QueueAttributeName::ApproximateNumberOfMessages] == "1" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "visible again within 10 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sqs.delete_message()
+        .queue_url(&url)
+        .receipt_handle(&handle)
+        .send()
+        .await
+        .unwrap();
+    let after = sqs
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        after.messages().is_empty(),
+        "deleted with its latest handle"
+    );
+}

@@ -52,13 +52,18 @@ pub async fn delete_batch(gateway: &Arc<Gateway>, request: &Request) -> Output {
     Ok(out)
 }
 
-/// Settles the records at `offsets`, whoever holds them now.
+/// Settles the records at `offsets`, whoever holds them now; one whose visibility timeout
+/// ended and that waits again is settled too (its handle is still the latest). Records
+/// already settled are no error: deleting twice succeeds, as in SQS.
 fn settle(state: &QueueState, offsets: &[i64]) -> Result<(), SqsError> {
-    for result in state.queue.ack(offsets, None)? {
-        match result {
-            Ok(()) | Err(CursorError::NotInFlight(_)) => {}
-            Err(CursorError::OtherConsumer { .. }) => {}
-        }
+    let waiting: Vec<i64> = offsets
+        .iter()
+        .zip(state.queue.ack(offsets, None)?)
+        .filter(|(_, result)| matches!(result, Err(CursorError::NotInFlight(_))))
+        .map(|(offset, _)| *offset)
+        .collect();
+    if !waiting.is_empty() {
+        state.queue.ack_redelivered(&waiting)?;
     }
     state.forget(offsets);
     Ok(())
