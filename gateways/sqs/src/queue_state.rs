@@ -50,6 +50,21 @@ impl QueueState {
         }
     }
 
+    /// Runs `f` off the async worker threads: cursor calls hold the cursor's lock while they
+    /// read the log or append to the cursor log, which must not stall other requests.
+    pub async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&QueueState) -> T + Send + 'static,
+    ) -> Result<T, crate::error::SqsError> {
+        let state = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&state))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "sqs: queue call failed");
+                crate::error::SqsError::Internal
+            })
+    }
+
     /// Makes messages whose visibility timeout ended visible again (the cursor does so on
     /// its next receive; counts read before that would still show them in flight).
     pub fn release_due_locks(&self) -> Result<(), neo_broker::BrokerError> {

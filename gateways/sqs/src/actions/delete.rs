@@ -19,7 +19,8 @@ pub async fn delete(gateway: &Arc<Gateway>, request: &Request) -> Output {
     let (meta, state) = gateway.resolve(request)?;
     let handle = Params(&request.params).required_str("ReceiptHandle")?;
     let handle = ReceiptHandle::decode(handle, &meta.name)?;
-    settle(&state, &[handle.offset])?;
+    let offset = handle.offset;
+    state.blocking(move |s| settle(s, &[offset])).await??;
     state.queue.sync().await?;
     Ok(Map::new())
 }
@@ -44,7 +45,7 @@ pub async fn delete_batch(gateway: &Arc<Gateway>, request: &Request) -> Output {
             Err(e) => failures.push(failed(id, &e)),
         }
     }
-    settle(&state, &offsets)?;
+    state.blocking(move |s| settle(s, &offsets)).await??;
     state.queue.sync().await?;
     let mut out = Map::new();
     out.insert("Successful".into(), Value::Array(successful));

@@ -109,7 +109,7 @@ pub async fn receive(gateway: &Arc<Gateway>, request: &Request) -> Output {
 async fn take(
     gateway: &Gateway,
     meta: &QueueMeta,
-    state: &QueueState,
+    state: &Arc<QueueState>,
     max: usize,
     visibility: i64,
     holder: u64,
@@ -122,12 +122,13 @@ async fn take(
     for _ in 0..MAX_ROUNDS {
         let now = neo_storage::now_ms();
         // FIFO: as SQS, several messages of one group may come in one receive.
-        let got = state.queue.receive_group_runs(
-            now,
-            max - delivered.len(),
-            now + visibility * 1000,
-            holder,
-        )?;
+        let wanted = max - delivered.len();
+        let got = state
+            .blocking(move |s| {
+                s.queue
+                    .receive_group_runs(now, wanted, now + visibility * 1000, holder)
+            })
+            .await??;
         let expired: Vec<i64> = got.expired.iter().map(|r| r.offset).collect();
         state.forget(&expired);
         let (dead, live): (Vec<QueuedRecord>, Vec<QueuedRecord>) =
