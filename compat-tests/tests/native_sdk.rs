@@ -230,3 +230,51 @@ async fn a_queue_consumer_holds_no_more_than_its_prefetch() {
         .unwrap();
     assert_eq!(sixth.offset, 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_batches_are_stored_as_sent_and_read_back() {
+    let broker = TestBroker::start().await;
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
+    client.create_topic("packed", 1).await.unwrap();
+    let mut consumer = client
+        .subscribe("packed", 0, StartAt::Earliest)
+        .await
+        .unwrap();
+    let mut expected = 0i64;
+    for compression in [
+        neo_client::Compression::Gzip,
+        neo_client::Compression::Snappy,
+        neo_client::Compression::Lz4,
+        neo_client::Compression::Zstd,
+    ] {
+        let producer = client.producer(ProducerConfig {
+            compression,
+            batch_bytes: 4096,
+            ..ProducerConfig::default()
+        });
+        for i in 0..300 {
+            let value = Bytes::from(format!("{compression:?} record {i} {}", "z".repeat(50)));
+            let _ack = producer.send("packed", 0, None, value).await.unwrap();
+        }
+        producer.flush().await.unwrap();
+        for i in 0..300 {
+            let (offset, value) = next_value(&mut consumer).await;
+            assert_eq!(offset, expected);
+            let wanted = format!("{compression:?} record {i} {}", "z".repeat(50));
+            assert_eq!(value, Bytes::from(wanted));
+            expected += 1;
+        }
+    }
+    let log = broker
+        .broker
+        .partition("packed", 0)
+        .unwrap()
+        .log()
+        .size_bytes();
+    assert!(
+        log < 1200 * 80,
+        "batches were not stored compressed: {log} bytes"
+    );
+}

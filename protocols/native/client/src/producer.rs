@@ -1,10 +1,11 @@
-//! The producer: records are gathered per partition into batches in the log's format
-//! (closed by size or linger), sent pipelined, and acknowledged per record.
+//! The producer: records go straight into per-partition batches in the log's format (under a
+//! lock, no hand-off per record); a batch closed by size or linger goes to the sending task,
+//! which sends batches pipelined and resolves each record's acknowledgement.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use bytes::Bytes;
 use neo_native::wire::Message;
 use neo_storage::codec::{BatchBuilder, Compression, Header};
 use neo_storage::now_ms;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use parking_lot::Mutex;
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::client::{Client, unexpected};
@@ -92,38 +94,103 @@ impl Future for Ack {
 
 type AckSender = oneshot::Sender<Result<RecordMetadata, ClientError>>;
 
-enum Command {
-    Record {
-        topic: Arc<str>,
-        partition: i32,
-        key: Option<Bytes>,
-        value: Bytes,
-        headers: Vec<Header>,
-        ack: AckSender,
-    },
-    Flush(oneshot::Sender<()>),
+/// A batch being filled.
+struct OpenBatch {
+    builder: BatchBuilder,
+    acks: Vec<AckSender>,
+    opened: Instant,
 }
 
-/// Sends records in batches; clone-free handle to a background task that ends when the
-/// producer is dropped (after sending what it holds).
-pub struct Producer {
-    commands: mpsc::Sender<Command>,
+/// A batch ready to send.
+struct Closed {
+    topic: Arc<str>,
+    partition: i32,
+    batch: OpenBatch,
+}
+
+#[derive(Default)]
+struct Accumulator {
+    open: HashMap<(Arc<str>, i32), OpenBatch>,
     /// The topic of the last send, shared rather than copied into every record.
-    last_topic: parking_lot::Mutex<Option<Arc<str>>>,
+    last_topic: Option<Arc<str>>,
+}
+
+/// What the producer handle, its linger task and its sending task share.
+struct Shared {
+    config: ProducerConfig,
+    accumulator: Mutex<Accumulator>,
+    closed: mpsc::UnboundedSender<Closed>,
+    /// Records queued or in flight: bounds the producer's memory.
+    room: Arc<Semaphore>,
+    /// Wakes the linger task when a batch opens.
+    opened: Arc<Notify>,
+}
+
+impl Shared {
+    /// Moves batches to the sending task: all of them, or those whose linger has passed.
+    fn close_batches(&self, all: bool) {
+        let now = Instant::now();
+        let linger = self.config.linger;
+        let mut accumulator = self.accumulator.lock();
+        let keys: Vec<(Arc<str>, i32)> = accumulator
+            .open
+            .iter()
+            .filter(|(_, b)| all || b.opened + linger <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            if let Some(batch) = accumulator.open.remove(&key) {
+                let _ = self.closed.send(Closed {
+                    topic: key.0,
+                    partition: key.1,
+                    batch,
+                });
+            }
+        }
+    }
+
+    /// The oldest open batch's linger deadline.
+    fn next_deadline(&self) -> Option<Instant> {
+        let linger = self.config.linger;
+        self.accumulator
+            .lock()
+            .open
+            .values()
+            .map(|b| b.opened + linger)
+            .min()
+    }
+}
+
+/// Sends records in batches. Dropping it sends what it still holds.
+pub struct Producer {
+    shared: Arc<Shared>,
 }
 
 impl Producer {
     pub(crate) fn start(client: Client, config: ProducerConfig) -> Producer {
-        let (commands, receiver) = mpsc::channel(config.buffer_records.max(1));
-        tokio::spawn(run(client, config, receiver));
-        Producer {
-            commands,
-            last_topic: parking_lot::Mutex::new(None),
-        }
+        let (closed, batches) = mpsc::unbounded_channel();
+        let room = Arc::new(Semaphore::new(config.buffer_records.max(1)));
+        let in_flight = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
+        let shared = Arc::new(Shared {
+            config,
+            accumulator: Mutex::new(Accumulator::default()),
+            closed,
+            room: Arc::clone(&room),
+            opened: Arc::new(Notify::new()),
+        });
+        let sender = Sender {
+            client,
+            acks: shared.config.acks,
+            in_flight,
+            room,
+        };
+        tokio::spawn(sender.run(batches));
+        tokio::spawn(linger(Arc::downgrade(&shared), Arc::clone(&shared.opened)));
+        Producer { shared }
     }
 
     /// Queues a record for `topic`/`partition`; the returned [`Ack`] resolves when its batch
-    /// is acknowledged. Waits while the producer's buffer is full.
+    /// is acknowledged. Waits while the producer holds `buffer_records` unacknowledged records.
     pub async fn send(
         &self,
         topic: &str,
@@ -144,206 +211,172 @@ impl Producer {
         value: Bytes,
         headers: Vec<Header>,
     ) -> Result<Ack, ClientError> {
+        let permit = match self.shared.room.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => self
+                .shared
+                .room
+                .acquire()
+                .await
+                .map_err(|_| ClientError::ProducerClosed)?,
+        };
+        // Given back when the record's batch is answered.
+        permit.forget();
         let (ack, waiting) = oneshot::channel();
-        let topic = {
-            let mut last = self.last_topic.lock();
-            match last.as_ref() {
+        let now = now_ms();
+        let mut opened = false;
+        let full = {
+            let mut accumulator = self.shared.accumulator.lock();
+            let topic = match accumulator.last_topic.as_ref() {
                 Some(t) if t.as_ref() == topic => Arc::clone(t),
                 _ => {
                     let t: Arc<str> = Arc::from(topic);
-                    *last = Some(Arc::clone(&t));
+                    accumulator.last_topic = Some(Arc::clone(&t));
                     t
                 }
-            }
-        };
-        let command = Command::Record {
-            topic,
-            partition,
-            key,
-            value,
-            headers,
-            ack,
-        };
-        self.commands
-            .send(command)
-            .await
-            .map_err(|_| ClientError::ProducerClosed)?;
-        Ok(Ack(waiting))
-    }
-
-    /// Sends every queued record now and waits until all sent batches are acknowledged.
-    pub async fn flush(&self) -> Result<(), ClientError> {
-        let (done, waiting) = oneshot::channel();
-        self.commands
-            .send(Command::Flush(done))
-            .await
-            .map_err(|_| ClientError::ProducerClosed)?;
-        waiting.await.map_err(|_| ClientError::ProducerClosed)
-    }
-}
-
-/// A batch being filled.
-struct OpenBatch {
-    builder: BatchBuilder,
-    acks: Vec<AckSender>,
-    opened: Instant,
-}
-
-struct Batcher {
-    client: Client,
-    config: ProducerConfig,
-    open: HashMap<(Arc<str>, i32), OpenBatch>,
-    in_flight: Arc<Semaphore>,
-}
-
-async fn run(client: Client, config: ProducerConfig, mut commands: mpsc::Receiver<Command>) {
-    let max_in_flight = config.max_in_flight.max(1);
-    let mut batcher = Batcher {
-        client,
-        in_flight: Arc::new(Semaphore::new(max_in_flight)),
-        config,
-        open: HashMap::new(),
-    };
-    loop {
-        let deadline = batcher
-            .open
-            .values()
-            .map(|b| b.opened + batcher.config.linger)
-            .min();
-        let command = match deadline {
-            Some(deadline) => tokio::select! {
-                command = commands.recv() => Some(command),
-                _ = tokio::time::sleep_until(deadline) => None,
-            },
-            None => Some(commands.recv().await),
-        };
-        match command {
-            None => batcher.send_expired().await,
-            Some(None) => {
-                batcher.send_all().await;
-                batcher.wait_in_flight(max_in_flight).await;
-                return;
-            }
-            Some(Some(command)) => {
-                batcher.apply(command, max_in_flight).await;
-                if batcher.config.linger.is_zero() {
-                    // Whatever else is queued joins the batches now, then they all go.
-                    while let Ok(command) = commands.try_recv() {
-                        batcher.apply(command, max_in_flight).await;
-                    }
-                    batcher.send_all().await;
-                }
-            }
-        }
-    }
-}
-
-impl Batcher {
-    async fn apply(&mut self, command: Command, max_in_flight: usize) {
-        match command {
-            Command::Record {
-                topic,
-                partition,
-                key,
-                value,
-                headers,
-                ack,
-            } => {
-                let now = now_ms();
-                let compression = self.config.compression;
-                let batch = self
-                    .open
-                    .entry((Arc::clone(&topic), partition))
-                    .or_insert_with(|| OpenBatch {
+            };
+            let key_of_batch = (Arc::clone(&topic), partition);
+            let compression = self.shared.config.compression;
+            let batch = accumulator
+                .open
+                .entry(key_of_batch.clone())
+                .or_insert_with(|| {
+                    opened = true;
+                    OpenBatch {
                         builder: BatchBuilder::new(compression, now),
                         acks: Vec::new(),
                         opened: Instant::now(),
-                    });
-                batch
-                    .builder
-                    .push(now, key.as_deref(), Some(&value), &headers);
-                batch.acks.push(ack);
-                if batch.builder.records_size() >= self.config.batch_bytes
-                    && let Some(batch) = self.open.remove(&(Arc::clone(&topic), partition))
-                {
-                    self.send(topic, partition, batch).await;
-                }
+                    }
+                });
+            batch
+                .builder
+                .push(now, key.as_deref(), Some(&value), &headers);
+            batch.acks.push(ack);
+            if batch.builder.records_size() >= self.shared.config.batch_bytes {
+                accumulator.open.remove(&key_of_batch).map(|batch| Closed {
+                    topic,
+                    partition,
+                    batch,
+                })
+            } else {
+                None
             }
-            Command::Flush(done) => {
-                self.send_all().await;
-                self.wait_in_flight(max_in_flight).await;
-                let _ = done.send(());
+        };
+        if let Some(closed) = full {
+            let _ = self.shared.closed.send(closed);
+        } else if opened {
+            self.shared.opened.notify_one();
+        }
+        Ok(Ack(waiting))
+    }
+
+    /// Sends every queued record now and waits until all of them are acknowledged.
+    pub async fn flush(&self) -> Result<(), ClientError> {
+        self.shared.close_batches(true);
+        let all = u32::try_from(self.shared.config.buffer_records.max(1)).unwrap_or(u32::MAX);
+        let settled = self
+            .shared
+            .room
+            .acquire_many(all)
+            .await
+            .map_err(|_| ClientError::ProducerClosed)?;
+        drop(settled);
+        Ok(())
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        self.shared.close_batches(true);
+    }
+}
+
+/// Closes batches whose linger has passed; with zero linger, as soon as they open (records
+/// sent meanwhile join them). Ends with the producer.
+async fn linger(shared: Weak<Shared>, opened_signal: Arc<Notify>) {
+    loop {
+        let Some(strong) = shared.upgrade() else {
+            return;
+        };
+        let opened = opened_signal.notified();
+        tokio::pin!(opened);
+        opened.as_mut().enable();
+        match strong.next_deadline() {
+            Some(deadline) if deadline <= Instant::now() => {
+                strong.close_batches(false);
+                continue;
+            }
+            Some(deadline) => {
+                drop(strong);
+                tokio::time::sleep_until(deadline).await;
+            }
+            None => {
+                drop(strong);
+                // Waking now and then notices a dropped producer.
+                let _ = tokio::time::timeout(Duration::from_secs(1), opened).await;
             }
         }
     }
+}
 
-    async fn send_expired(&mut self) {
-        let now = Instant::now();
-        let linger = self.config.linger;
-        let expired: Vec<(Arc<str>, i32)> = self
-            .open
-            .iter()
-            .filter(|(_, b)| b.opened + linger <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in expired {
-            if let Some(batch) = self.open.remove(&key) {
-                self.send(key.0, key.1, batch).await;
-            }
+/// The task that sends closed batches and resolves their acknowledgements.
+struct Sender {
+    client: Client,
+    acks: Acks,
+    in_flight: Arc<Semaphore>,
+    room: Arc<Semaphore>,
+}
+
+impl Sender {
+    async fn run(self, mut batches: mpsc::UnboundedReceiver<Closed>) {
+        while let Some(closed) = batches.recv().await {
+            self.send(closed).await;
         }
-    }
-
-    async fn send_all(&mut self) {
-        let open: Vec<_> = self.open.drain().collect();
-        for ((topic, partition), batch) in open {
-            self.send(topic, partition, batch).await;
-        }
-    }
-
-    async fn wait_in_flight(&self, max_in_flight: usize) {
-        let all = u32::try_from(max_in_flight).unwrap_or(u32::MAX);
-        let _ = self.in_flight.acquire_many(all).await;
     }
 
     /// Sends one batch (waiting for an in-flight slot) and resolves its records' acks when
     /// the broker answers.
-    async fn send(&self, topic: Arc<str>, partition: i32, batch: OpenBatch) {
+    async fn send(&self, closed: Closed) {
+        let Closed {
+            topic,
+            partition,
+            batch,
+        } = closed;
         let OpenBatch { builder, acks, .. } = batch;
-        let fail = |acks: Vec<AckSender>, e: ClientError| {
-            for ack in acks {
-                let _ = ack.send(Err(e.clone()));
+        let room = Arc::clone(&self.room);
+        let finish = move |acks: Vec<AckSender>, result: Result<i64, ClientError>| {
+            room.add_permits(acks.len());
+            for (i, ack) in acks.into_iter().enumerate() {
+                let _ = ack.send(result.clone().map(|base| RecordMetadata {
+                    partition,
+                    offset: if base < 0 { -1 } else { base + i as i64 },
+                }));
             }
         };
         let records = match builder.build() {
             Ok(records) => records,
-            Err(e) => return fail(acks, ClientError::Batch(e.to_string())),
+            Err(e) => return finish(acks, Err(ClientError::Batch(e.to_string()))),
         };
         let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else {
-            return fail(acks, ClientError::ProducerClosed);
+            return finish(acks, Err(ClientError::ProducerClosed));
         };
         let connection = match self.client.connection().await {
             Ok(connection) => connection,
-            Err(e) => return fail(acks, e),
+            Err(e) => return finish(acks, Err(e)),
         };
         let request = Message::Produce {
             topic: topic.to_string(),
             partition,
-            acks: self.config.acks.wire(),
+            acks: self.acks.wire(),
             records,
         };
-        if self.config.acks == Acks::None {
+        if self.acks == Acks::None {
             let sent = connection.send(connection.next_id(), &request);
-            for ack in acks {
-                let _ = ack.send(sent.clone().map(|()| RecordMetadata {
-                    partition,
-                    offset: -1,
-                }));
-            }
-            return;
+            return finish(acks, sent.map(|()| -1));
         }
         let waiting = match connection.start_request(connection.next_id(), &request) {
             Ok(waiting) => waiting,
-            Err(e) => return fail(acks, e),
+            Err(e) => return finish(acks, Err(e)),
         };
         tokio::spawn(async move {
             let answer = match waiting.await {
@@ -356,15 +389,7 @@ impl Batcher {
                 Err(_) => Err(ClientError::Closed),
             };
             drop(permit);
-            match answer {
-                Ok(base_offset) => {
-                    for (i, ack) in acks.into_iter().enumerate() {
-                        let offset = base_offset + i as i64;
-                        let _ = ack.send(Ok(RecordMetadata { partition, offset }));
-                    }
-                }
-                Err(e) => fail(acks, e),
-            }
+            finish(acks, answer);
         });
     }
 }
