@@ -61,6 +61,9 @@ struct Args {
     /// Where to write an HTML report with charts.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// A directory to write each chart to as an SVG file (for documents that embed images).
+    #[arg(long)]
+    charts: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -98,6 +101,13 @@ fn main() -> anyhow::Result<()> {
     if let Some(path) = &args.report {
         std::fs::write(path, report::html(&run))?;
         println!("report written to {}", path.display());
+    }
+    if let Some(dir) = &args.charts {
+        std::fs::create_dir_all(dir)?;
+        for (name, svg) in report::charts(&run) {
+            std::fs::write(dir.join(format!("{name}.svg")), svg)?;
+        }
+        println!("charts written to {}", dir.display());
     }
     Ok(())
 }

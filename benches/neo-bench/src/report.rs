@@ -229,9 +229,8 @@ fn timeline_chart(results: &[ProtocolResult]) -> String {
     svg
 }
 
-/// A self-contained HTML page: the table, latency histograms (percentile bars) and charts.
-pub fn html(run: &Run) -> String {
-    let names: Vec<String> = run.results.iter().map(|r| r.protocol.clone()).collect();
+/// The charts of a run as standalone SVG documents, by file stem.
+pub fn charts(run: &Run) -> Vec<(&'static str, String)> {
     let throughput = bar_chart(
         "Throughput",
         "thousand records/s",
@@ -293,13 +292,28 @@ pub fn html(run: &Run) -> String {
             &rpc,
         )
     };
+    let mut charts = vec![
+        ("throughput", throughput),
+        ("timeline", timeline_chart(&run.results)),
+        ("end_to_end", e2e),
+        ("produce_ack", acks),
+    ];
+    if !rpc.is_empty() {
+        charts.push(("rpc", rpc));
+    }
+    charts
+}
+
+/// A self-contained HTML page: the table, then every chart.
+pub fn html(run: &Run) -> String {
+    let names: Vec<String> = run.results.iter().map(|r| r.protocol.clone()).collect();
     let table = table(run).replace('&', "&amp;").replace('<', "&lt;");
+    let charts: String = charts(run).into_iter().map(|(_, svg)| svg).collect();
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>neo-bench: {}</title></head>\
          <body style=\"font-family:sans-serif;max-width:1320px\"><h1>neo-bench: {}</h1><pre>{table}</pre>\
-         <div>{throughput}{}</div><div>{e2e}{acks}</div><div>{rpc}</div></body></html>",
+         <div>{charts}</div></body></html>",
         names.join(" vs "),
         names.join(" vs "),
-        timeline_chart(&run.results)
     )
 }
