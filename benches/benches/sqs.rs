@@ -6,6 +6,10 @@
 //! (200,000 by default). Then the process's resident memory while `NEO_BENCH_IDLE` messages
 //! (default 1,000,000) wait unreceived.
 //!
+//! The same workload again from a minimal HTTP/1.1 client (keep-alive connections, JSON
+//! protocol, bodies built once), which shows the gateway's own rate on this machine: the
+//! SDK's signing and parsing share the two cores with the broker in the first run.
+//!
 //! `cargo bench -p neo-benches --bench sqs`
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -140,6 +144,115 @@ async fn end_to_end(endpoint: &str, n: usize, inflight: usize) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
+/// One keep-alive HTTP/1.1 connection speaking the JSON protocol.
+struct Http(tokio::io::BufReader<tokio::net::TcpStream>);
+
+impl Http {
+    async fn connect(addr: std::net::SocketAddr) -> Http {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        Http(tokio::io::BufReader::new(stream))
+    }
+
+    /// Calls `action` with `body`; returns the answer's body (which must be a success).
+    async fn call(&mut self, action: &str, body: &[u8]) -> Vec<u8> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: AmazonSQS.{action}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let stream = self.0.get_mut();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(body).await.unwrap();
+        let mut line = String::new();
+        self.0.read_line(&mut line).await.unwrap();
+        assert!(line.starts_with("HTTP/1.1 200"), "{action}: {line}");
+        let mut len = 0;
+        loop {
+            line.clear();
+            self.0.read_line(&mut line).await.unwrap();
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                len = v.trim().parse().unwrap();
+            }
+        }
+        let mut answer = vec![0; len];
+        self.0.read_exact(&mut answer).await.unwrap();
+        answer
+    }
+}
+
+async fn raw_end_to_end(addr: std::net::SocketAddr, url: &str, n: usize, inflight: usize) -> f64 {
+    let body = "x".repeat(BODY);
+    let entries: Vec<serde_json::Value> = (0..10)
+        .map(|i| serde_json::json!({"Id": format!("m{i}"), "MessageBody": body}))
+        .collect();
+    let send_body = Arc::new(
+        serde_json::to_vec(&serde_json::json!({"QueueUrl": url, "Entries": entries})).unwrap(),
+    );
+    let receive_body = Arc::new(
+        serde_json::to_vec(
+            &serde_json::json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}),
+        )
+        .unwrap(),
+    );
+    let batches = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let total_batches = n.div_ceil(10);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS * inflight {
+        let (send_body, batches) = (Arc::clone(&send_body), Arc::clone(&batches));
+        tasks.push(tokio::spawn(async move {
+            let mut http = Http::connect(addr).await;
+            while batches.fetch_add(1, Ordering::Relaxed) < total_batches {
+                http.call("SendMessageBatch", &send_body).await;
+            }
+        }));
+        let (receive_body, done, url) = (
+            Arc::clone(&receive_body),
+            Arc::clone(&done),
+            url.to_string(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut http = Http::connect(addr).await;
+            let mut idle_since = Instant::now();
+            while done.load(Ordering::Relaxed) < total_batches * 10
+                && idle_since.elapsed() < Duration::from_secs(60)
+            {
+                let answer: serde_json::Value =
+                    serde_json::from_slice(&http.call("ReceiveMessage", &receive_body).await).unwrap();
+                let Some(messages) = answer["Messages"].as_array() else {
+                    continue;
+                };
+                idle_since = Instant::now();
+                let entries: Vec<serde_json::Value> = messages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| serde_json::json!({"Id": format!("d{i}"), "ReceiptHandle": m["ReceiptHandle"]}))
+                    .collect();
+                let delete = serde_json::to_vec(&serde_json::json!({"QueueUrl": url, "Entries": entries})).unwrap();
+                http.call("DeleteMessageBatch", &delete).await;
+                done.fetch_add(messages.len(), Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(
+        done.load(Ordering::Relaxed),
+        total_batches * 10,
+        "every message received and deleted"
+    );
+    (total_batches * 10) as f64 / started.elapsed().as_secs_f64()
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -166,6 +279,18 @@ fn main() {
     );
     let rate = runtime.block_on(end_to_end(&neo.endpoint(), n, inflight));
     println!("end-to-end: {rate:>8.0} msg/s");
+    let raw = runtime.block_on(async {
+        let url = client(&neo.endpoint())
+            .create_queue()
+            .queue_name("bench-raw")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        raw_end_to_end(neo.addr, &url, n, inflight).await
+    });
+    println!("same workload, minimal HTTP/1.1 client: {raw:>8.0} msg/s");
 
     let before = rss_kib();
     runtime.block_on(async {
