@@ -103,7 +103,7 @@ async fn dead_letter_redrive_after_max_receive_count_and_move_back() {
         .send()
         .await
         .unwrap();
-    assert_eq!(sources.queue_urls(), [source.clone()]);
+    assert_eq!(sources.queue_urls(), std::slice::from_ref(&source));
 
     let dead = receive_all(&sqs, &dlq, 3, 0).await;
     let mut dead_ids: Vec<String> = dead
