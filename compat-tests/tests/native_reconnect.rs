@@ -1,6 +1,6 @@
 //! A broker restart under a native consumer and producer: the client reconnects with
 //! backoff and the consumer resumes after the last record it delivered, without loss or
-//! duplicates.
+//! duplicates, and a client serving RPC reconnects by itself and registers its handlers again.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -42,6 +42,13 @@ async fn a_consumer_resumes_after_a_broker_restart_without_loss_or_duplicates() 
     let client = Client::connect(&addr).await.unwrap();
     client.create_topic("log", 1).await.unwrap();
     produce(&client, 0, 1000).await;
+    let service = Client::connect(&addr).await.unwrap();
+    service
+        .serve("clock", "tick", |_| async {
+            Ok(Bytes::from_static(b"tock"))
+        })
+        .await
+        .unwrap();
     let mut consumer = client.subscribe("log", 0, StartAt::Earliest).await.unwrap();
     let mut seen = Vec::new();
     while seen.len() < 500 {
@@ -75,4 +82,23 @@ async fn a_consumer_resumes_after_a_broker_restart_without_loss_or_duplicates() 
     let extra = tokio::time::timeout(Duration::from_millis(200), consumer.next()).await;
     assert!(extra.is_err(), "a record past the end: {extra:?}");
     client.ping().await.unwrap();
+
+    // The serving client reconnected by itself and registered its handler again.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let reply = client
+            .call("clock", "tick", Bytes::new(), Duration::from_secs(5))
+            .await;
+        match reply {
+            Ok(reply) => {
+                assert_eq!(reply, Bytes::from_static(b"tock"));
+                break;
+            }
+            Err(neo_client::RpcError::NoInstance(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    drop(service);
 }

@@ -1,7 +1,8 @@
 //! The client: one multiplexed connection to a broker, re-established with backoff when lost.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -64,6 +65,10 @@ struct Inner {
     options: ClientOptions,
     handlers: Arc<Handlers>,
     current: tokio::sync::Mutex<Option<Arc<Connection>>>,
+    /// Whether a task keeps the connection up for the RPC handlers this client serves.
+    keeper_started: AtomicBool,
+    /// Set by [`Client::close`]: the keeper stops reconnecting.
+    closed_by_user: AtomicBool,
 }
 
 impl Drop for Inner {
@@ -97,6 +102,8 @@ impl Client {
                 options,
                 handlers,
                 current: tokio::sync::Mutex::new(Some(connection)),
+                keeper_started: AtomicBool::new(false),
+                closed_by_user: AtomicBool::new(false),
             }),
         })
     }
@@ -275,7 +282,11 @@ impl Client {
             service: service.to_string(),
             methods: vec![method.to_string()],
         };
-        expect_ok(self.request(request).await?, |m| matches!(m, Message::Ok))
+        expect_ok(self.request(request).await?, |m| matches!(m, Message::Ok))?;
+        if !self.inner.keeper_started.swap(true, Ordering::AcqRel) {
+            tokio::spawn(keep_connected(Arc::downgrade(&self.inner)));
+        }
+        Ok(())
     }
 
     /// Calls `service/method` on one live instance through the broker.
@@ -313,8 +324,33 @@ impl Client {
 
     /// Closes the connection now (it also closes when the last clone is dropped).
     pub async fn close(&self) {
+        self.inner.closed_by_user.store(true, Ordering::Release);
         if let Some(connection) = self.inner.current.lock().await.take() {
             connection.close();
+        }
+    }
+}
+
+/// Keeps a serving client connected: when its connection closes, reconnects (registering
+/// the handlers again) without waiting for a request. Ends with the client or its `close`.
+async fn keep_connected(inner: Weak<Inner>) {
+    loop {
+        let connection = {
+            let Some(inner) = inner.upgrade() else {
+                return;
+            };
+            if inner.closed_by_user.load(Ordering::Acquire) {
+                return;
+            }
+            let client = Client { inner };
+            client.connection().await
+        };
+        match connection {
+            Ok(connection) => connection.wait_closed().await,
+            Err(e) => {
+                tracing::warn!(error = %e, "reconnecting a serving client failed; trying again");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
         }
     }
 }

@@ -32,6 +32,8 @@ pub(crate) struct Connection {
     closed: AtomicBool,
     /// Turned true to close the connection from this side.
     closing: watch::Sender<bool>,
+    /// Turned true once the connection has closed, whichever side closed it.
+    shut: watch::Sender<bool>,
 }
 
 impl Connection {
@@ -63,6 +65,7 @@ impl Connection {
             next_id: AtomicU32::new(1),
             closed: AtomicBool::new(false),
             closing,
+            shut: watch::Sender::new(false),
         });
         let frames = FramedRead::new(read, FrameDecoder::new(MAX_INCOMING_FRAME));
         tokio::spawn(read_frames(frames, Arc::clone(&connection), handlers));
@@ -91,6 +94,12 @@ impl Connection {
     /// Closes the connection; everything waiting on it fails with [`ClientError::Closed`].
     pub(crate) fn close(&self) {
         self.closing.send_replace(true);
+    }
+
+    /// Waits until the connection has closed.
+    pub(crate) async fn wait_closed(&self) {
+        let mut shut = self.shut.subscribe();
+        let _ = shut.wait_for(|shut| *shut).await;
     }
 
     /// A fresh correlation id.
@@ -187,6 +196,7 @@ impl Connection {
             let _ = reply.send(Err(ClientError::Closed));
         }
         self.subscriptions.lock().clear();
+        self.shut.send_replace(true);
     }
 }
 
