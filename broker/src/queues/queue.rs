@@ -200,8 +200,9 @@ impl Queue {
                 break;
             }
         }
-        self.write(&cursor, &events)?;
+        self.stage(&cursor, &events);
         drop(cursor);
+        self.store.flush()?;
         let offsets: Vec<i64> = acquired
             .delivered
             .iter()
@@ -259,8 +260,9 @@ impl Queue {
         let mut cursor = self.cursor.lock();
         while self.load_more(&mut cursor, self.config.scan_window)? {}
         let (expired, events) = cursor.take_expired(now);
-        self.write(&cursor, &events)?;
+        self.stage(&cursor, &events);
         drop(cursor);
+        self.store.flush()?;
         let mut records = self.read_records(&expired)?;
         Ok(expired.iter().filter_map(|o| records.remove(o)).collect())
     }
@@ -294,7 +296,9 @@ impl Queue {
     pub fn release_consumer(&self, consumer: u64) -> Result<(), BrokerError> {
         let mut cursor = self.cursor.lock();
         let events = cursor.release_consumer(consumer);
-        self.write(&cursor, &events)
+        self.stage(&cursor, &events);
+        drop(cursor);
+        self.store.flush()
     }
 
     /// Settles every record in the queue now; held ones too with `in_flight` (SQS
@@ -304,8 +308,10 @@ impl Queue {
         let before = self.counts_of(&cursor);
         let end = self.partition.high_watermark();
         let event = cursor.purge(end, in_flight);
-        self.write(&cursor, &[event])?;
+        self.stage(&cursor, &[event]);
         let after = self.counts_of(&cursor);
+        drop(cursor);
+        self.store.flush()?;
         Ok((before.available + before.in_flight).saturating_sub(after.available + after.in_flight))
     }
 
@@ -348,8 +354,10 @@ impl Queue {
 
     /// Closes the cursor log cleanly (a snapshot first, so the next open replays nothing).
     pub fn close(&self) -> Result<(), BrokerError> {
-        let snapshot = self.cursor.lock().snapshot();
-        self.store.snapshot(&snapshot)?;
+        let cursor = self.cursor.lock();
+        self.store.stage(&[cursor.snapshot()]);
+        drop(cursor);
+        self.store.flush()?;
         self.store.close()
     }
 
@@ -371,17 +379,19 @@ impl Queue {
             .iter()
             .map(|o| change(&mut cursor, *o).map(|e| events.push(e)))
             .collect();
-        self.write(&cursor, &events)?;
+        self.stage(&cursor, &events);
+        drop(cursor);
+        self.store.flush()?;
         Ok(results)
     }
 
-    /// Appends `events` to the cursor log, with a snapshot when one is due.
-    fn write(&self, cursor: &QueueCursor, events: &[CursorEvent]) -> Result<(), BrokerError> {
-        self.store.append(events)?;
+    /// Stages `events` for the cursor log, with a snapshot when one is due; the caller
+    /// unlocks the cursor, then calls [`CursorStore::flush`].
+    fn stage(&self, cursor: &QueueCursor, events: &[CursorEvent]) {
+        self.store.stage(events);
         if self.store.since_snapshot() >= self.config.snapshot_every {
-            self.store.snapshot(&cursor.snapshot())?;
+            self.store.stage(&[cursor.snapshot()]);
         }
-        Ok(())
     }
 
     /// Loads the next records after the head into the cursor; false when there is nothing
