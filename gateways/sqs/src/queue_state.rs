@@ -65,6 +65,14 @@ impl QueueState {
             })
     }
 
+    /// Wakes as many long polls as `count` messages can serve (not every waiter: a batch
+    /// waking dozens of pollers that then find nothing makes them queue on the cursor).
+    pub fn wake(&self, count: usize) {
+        for _ in 0..count.max(1) {
+            self.arrived.notify_one();
+        }
+    }
+
     /// Makes messages whose visibility timeout ended visible again (the cursor does so on
     /// its next receive; counts read before that would still show them in flight).
     pub fn release_due_locks(&self) -> Result<(), neo_broker::BrokerError> {

@@ -54,7 +54,7 @@ pub async fn transfer(
             tracing::error!(error = %e, "sqs: move not made durable");
             SqsError::Internal
         })?;
-    state.arrived.notify_waiters();
+    state.wake(records.len());
     Ok(())
 }
 

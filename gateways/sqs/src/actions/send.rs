@@ -130,7 +130,7 @@ async fn enqueue(
                 tracing::error!(error = %e, "sqs: send not made durable");
                 SqsError::Internal
             })?;
-        state.arrived.notify_waiters();
+        state.wake(messages.len());
     }
     Ok(sent)
 }
