@@ -278,3 +278,112 @@ async fn compressed_batches_are_stored_as_sent_and_read_back() {
         "batches were not stored compressed: {log} bytes"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extended_lock_keeps_a_record_held_while_an_expired_one_is_redelivered() {
+    let broker = TestBroker::start().await;
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
+    client.create_topic("slow-jobs", 1).await.unwrap();
+    let producer = client.producer(ProducerConfig::default());
+    for i in 0..2 {
+        let _ack = producer
+            .send("slow-jobs", 0, None, Bytes::from(format!("j{i}")))
+            .await
+            .unwrap();
+    }
+    producer.flush().await.unwrap();
+    let mut queue = client
+        .queue_consumer("slow-jobs", 10, Duration::from_millis(300))
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(WAIT, queue.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let second = tokio::time::timeout(WAIT, queue.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.offset, second.offset), (0, 1));
+    first.extend(Duration::from_secs(60)).await.unwrap();
+    let again = tokio::time::timeout(WAIT, queue.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.offset, again.deliveries), (1, 2));
+    // The second record keeps coming back as its short lock ends; the first never does.
+    let watch_until = tokio::time::Instant::now() + Duration::from_millis(1000);
+    while let Ok(Some(record)) = tokio::time::timeout_at(watch_until, queue.next()).await {
+        assert_eq!(record.unwrap().offset, 1, "the extended record came back");
+    }
+    first.ack().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_are_described_and_groups_listed() {
+    let broker = TestBroker::start().await;
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
+    client.create_topic("described", 2).await.unwrap();
+    let producer = client.producer(ProducerConfig::default());
+    for _ in 0..3 {
+        let _ack = producer
+            .send("described", 1, None, Bytes::from("x"))
+            .await
+            .unwrap();
+    }
+    producer.flush().await.unwrap();
+    let partitions = client.describe_topic("described").await.unwrap();
+    let summary: Vec<(i32, i64, i64)> = partitions
+        .iter()
+        .map(|p| (p.partition, p.log_start, p.high_watermark))
+        .collect();
+    assert_eq!(summary, vec![(0, 0, 0), (1, 0, 3)]);
+    let err = client.describe_topic("nope").await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::UnknownTopicOrPartition));
+    client
+        .commit_offset("auditors", "described", 1, 2)
+        .await
+        .unwrap();
+    let groups = client.list_groups().await.unwrap();
+    assert!(
+        groups
+            .iter()
+            .any(|g| g.group == "auditors" && g.state == "Empty"),
+        "{groups:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_whose_lock_ends_frees_its_prefetch_slot_and_is_redelivered() {
+    let broker = TestBroker::start().await;
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
+    client.create_topic("forgotten", 1).await.unwrap();
+    let producer = client.producer(ProducerConfig::default());
+    let _ack = producer
+        .send("forgotten", 0, None, Bytes::from("once"))
+        .await
+        .unwrap();
+    producer.flush().await.unwrap();
+    let mut queue = client
+        .queue_consumer("forgotten", 1, Duration::from_millis(100))
+        .await
+        .unwrap();
+    // Never settled: each time the lock ends, the one prefetch slot frees and it comes back.
+    for delivery in 1..=4 {
+        let record = tokio::time::timeout(WAIT, queue.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!((record.offset, record.deliveries), (0, delivery));
+    }
+}

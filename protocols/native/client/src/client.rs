@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use neo_native::wire::{Message, ServiceInfo, StartAt, TopicInfo};
+use neo_native::wire::{GroupInfo, Message, PartitionInfo, ServiceInfo, StartAt, TopicInfo};
 
 use crate::connection::Connection;
 use crate::consumer::Consumer;
@@ -187,6 +187,25 @@ impl Client {
     pub async fn list_topics(&self) -> Result<Vec<TopicInfo>, ClientError> {
         match self.request(Message::ListTopics).await? {
             Message::Topics { topics } => Ok(topics),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// A topic's partitions with their log start and high watermark.
+    pub async fn describe_topic(&self, name: &str) -> Result<Vec<PartitionInfo>, ClientError> {
+        let request = Message::DescribeTopic {
+            name: name.to_string(),
+        };
+        match self.request(request).await? {
+            Message::TopicDescription { partitions, .. } => Ok(partitions),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Every consumer group the broker knows, Kafka clients' included.
+    pub async fn list_groups(&self) -> Result<Vec<GroupInfo>, ClientError> {
+        match self.request(Message::ListGroups).await? {
+            Message::Groups { groups } => Ok(groups),
             other => Err(unexpected(&other)),
         }
     }

@@ -36,7 +36,7 @@ pub use client::{Client, ClientOptions};
 pub use consumer::Consumer;
 pub use error::{ClientError, RpcError};
 pub use group_consumer::GroupConsumer;
-pub use neo_native::wire::{ErrorCode, ServiceInfo, StartAt, TopicInfo};
+pub use neo_native::wire::{ErrorCode, GroupInfo, PartitionInfo, ServiceInfo, StartAt, TopicInfo};
 pub use neo_storage::codec::Compression;
 pub use producer::{Ack, Acks, Producer, ProducerConfig, RecordMetadata};
 pub use queue_consumer::{QueueConsumer, QueueMessage};

@@ -49,6 +49,16 @@ impl QueueMessage {
         .await
     }
 
+    /// Keeps the record held for `lock` from now (work that takes longer than the lock).
+    pub async fn extend(&self, lock: Duration) -> Result<(), ClientError> {
+        self.settle(Message::Extend {
+            subscription: self.subscription,
+            offsets: vec![self.offset],
+            lock_ms: u32::try_from(lock.as_millis()).unwrap_or(u32::MAX),
+        })
+        .await
+    }
+
     async fn settle(&self, message: Message) -> Result<(), ClientError> {
         // Held records belong to the connection that received them: a new connection cannot
         // settle them (the broker released them when the old one closed).

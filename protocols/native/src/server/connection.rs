@@ -40,8 +40,8 @@ enum Close {
 pub(crate) struct SubscriptionHandle {
     pub credit: Arc<Credit>,
     pub task: JoinHandle<()>,
-    /// Set for queue subscriptions: the queue and the holder id its deliveries are held by.
-    pub queue: Option<(Arc<neo_broker::queues::Queue>, u64)>,
+    /// Set for queue subscriptions.
+    pub queue: Option<queue_subscription::QueueSubscription>,
     /// Set for group subscriptions: the membership to leave when it ends.
     pub group: Option<Arc<parking_lot::Mutex<group_subscription::Membership>>>,
 }
@@ -256,6 +256,22 @@ impl Connection {
                 )
                 .await;
             }
+            Message::Extend {
+                subscription,
+                offsets,
+                lock_ms,
+            } => {
+                queue_subscription::extend(self, correlation, subscription, &offsets, lock_ms)
+                    .await;
+            }
+            Message::DescribeTopic { name } => {
+                let reply = admin::describe_topic(&self.context, &name);
+                self.send(correlation, reply).await;
+            }
+            Message::ListGroups => {
+                let reply = admin::list_groups(&self.context);
+                self.send(correlation, reply).await;
+            }
             Message::CommitOffset {
                 group,
                 topic,
@@ -365,8 +381,8 @@ impl Connection {
         if let Some(membership) = &handle.group {
             group_subscription::leave(&self.context.broker, membership);
         }
-        if let Some((queue, holder)) = handle.queue
-            && let Err(e) = queue.release_consumer(holder)
+        if let Some(q) = handle.queue
+            && let Err(e) = q.queue.release_consumer(q.holder)
         {
             tracing::warn!(error = %e, "releasing a queue consumer's records failed");
         }

@@ -10,6 +10,7 @@ mod group_subscription;
 mod offsets;
 mod outbox;
 mod produce;
+mod queue_holds;
 mod queue_subscription;
 mod rpc;
 mod subscription;

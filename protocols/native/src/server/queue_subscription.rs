@@ -1,6 +1,6 @@
 //! Queue subscriptions: records acquired from the queue cursor are pushed with a lock; the
-//! client acks (settles) or nacks (requeues or archives) them. Credit counts records: at most
-//! `prefetch` are held unsettled by one subscription.
+//! client acks (settles) or nacks (requeues or archives) them. At most `prefetch` records are
+//! held unsettled by one subscription (see [`Holds`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,16 +12,26 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use super::connection::{Connection, SubscriptionHandle};
 use super::credit::Credit;
 use super::error_map::{broker_error, error};
+use super::queue_holds::Holds;
 use super::subscription::check_room;
 use crate::wire::{ErrorCode, Message, QueueRecord};
 
 /// Records acquired per cursor call.
-const RECEIVE_BATCH: u64 = 256;
+const RECEIVE_BATCH: usize = 256;
 /// Longest wait between looks at the cursor when nothing is appended (locks that end and
 /// delayed records become deliverable without an append).
 const IDLE_RECHECK: Duration = Duration::from_millis(200);
 /// Shortest and longest lock a client may ask for.
 const LOCK_MS_RANGE: (u32, u32) = (100, 12 * 60 * 60 * 1000);
+
+/// A queue subscription's state the connection keeps.
+#[derive(Debug, Clone)]
+pub(crate) struct QueueSubscription {
+    pub queue: Arc<Queue>,
+    /// The holder id its deliveries are held by in the queue cursor.
+    pub holder: u64,
+    pub holds: Arc<Holds>,
+}
 
 /// Starts a queue subscription whose id is the request's correlation id.
 pub(crate) async fn start(
@@ -59,28 +69,33 @@ pub(crate) async fn start(
     let holder: u64 = rand::random::<u64>() | (1 << 63);
     let lock_ms = lock_ms.clamp(LOCK_MS_RANGE.0, LOCK_MS_RANGE.1);
     connection.send(id, Message::Subscribed { offset: 0 }).await;
-    let credit = Arc::new(Credit::new(prefetch, prefetch));
+    let holds = Arc::new(Holds::new(usize::try_from(prefetch).unwrap_or(usize::MAX)));
     let task = tokio::spawn(push(
         id,
         Arc::clone(&queue),
         holder,
         i64::from(lock_ms),
-        Arc::clone(&credit),
+        Arc::clone(&holds),
         connection.out.clone(),
     ));
     connection.subscriptions.insert(
         id,
         SubscriptionHandle {
-            credit,
+            // Queue subscriptions take no byte credit: their room is in `holds`.
+            credit: Arc::new(Credit::new(0, 0)),
             task,
-            queue: Some((queue, holder)),
+            queue: Some(QueueSubscription {
+                queue,
+                holder,
+                holds,
+            }),
             group: None,
         },
     );
 }
 
 /// Acks (`requeue` None) or nacks records of a subscription, answering once the cursor
-/// change is durable; the settled records' credit goes back to the subscription.
+/// change is durable; the settled records' room goes back to the subscription.
 pub(crate) async fn settle(
     connection: &Connection,
     correlation: u32,
@@ -94,7 +109,12 @@ pub(crate) async fn settle(
         connection.send(correlation, reply).await;
         return;
     };
-    let Some((queue, holder)) = handle.queue.clone() else {
+    let Some(QueueSubscription {
+        queue,
+        holder,
+        holds,
+    }) = handle.queue.clone()
+    else {
         let reply = error(ErrorCode::InvalidRequest, "not a queue subscription");
         connection.send(correlation, reply).await;
         return;
@@ -104,9 +124,7 @@ pub(crate) async fn settle(
         Some(true) => queue.release(offsets, Some(holder)),
         Some(false) => queue.archive(offsets, Some(holder)),
     };
-    handle
-        .credit
-        .grant(u32::try_from(offsets.len()).unwrap_or(u32::MAX));
+    holds.release(offsets);
     let out = connection.out.clone();
     let held = offsets.to_vec();
     tokio::spawn(async move {
@@ -131,21 +149,21 @@ pub(crate) async fn settle(
     });
 }
 
-/// Acquires and pushes records while credit lasts; ends when the connection does.
+/// Acquires and pushes records while there is room; ends when the connection does.
 async fn push(
     id: u32,
     queue: Arc<Queue>,
     holder: u64,
     lock_ms: i64,
-    credit: Arc<Credit>,
+    holds: Arc<Holds>,
     out: mpsc::Sender<bytes::Bytes>,
 ) {
     let mut positions = queue.partition().log().subscribe();
     loop {
-        let room = credit.wait_positive().await;
+        let room = holds.wait_room(now_ms).await;
         positions.mark_unchanged();
         let now = now_ms();
-        let max = usize::try_from(room.min(RECEIVE_BATCH)).unwrap_or(1);
+        let max = room.min(RECEIVE_BATCH);
         let received = match queue.receive(now, max, now + lock_ms, holder) {
             Ok(received) => received,
             Err(e) => {
@@ -157,7 +175,7 @@ async fn push(
             let _ = tokio::time::timeout(IDLE_RECHECK, positions.changed()).await;
             continue;
         }
-        credit.spend(received.delivered.len());
+        holds.hold(received.delivered.iter().map(|r| r.offset), now + lock_ms);
         let records = received.delivered.into_iter().map(wire_record).collect();
         if out
             .send(Message::QueueRecords { records }.to_frame(id))
@@ -177,4 +195,40 @@ fn wire_record(r: QueuedRecord) -> QueueRecord {
         key: r.key,
         value: r.value,
     }
+}
+
+/// Moves the lock of held records to `lock_ms` from now (a consumer that needs longer).
+pub(crate) async fn extend(
+    connection: &Connection,
+    correlation: u32,
+    subscription: u32,
+    offsets: &[i64],
+    lock_ms: u32,
+) {
+    let Some(QueueSubscription {
+        queue,
+        holder,
+        holds,
+    }) = connection
+        .subscriptions
+        .get(&subscription)
+        .and_then(|s| s.queue.clone())
+    else {
+        let reply = error(ErrorCode::UnknownSubscription, "no such queue subscription");
+        connection.send(correlation, reply).await;
+        return;
+    };
+    let deadline = now_ms() + i64::from(lock_ms.clamp(LOCK_MS_RANGE.0, LOCK_MS_RANGE.1));
+    holds.extend(offsets, deadline);
+    let failed = offsets
+        .iter()
+        .find(|o| queue.set_deadline(**o, Some(holder), deadline).is_err());
+    let reply = match failed {
+        Some(offset) => error(
+            ErrorCode::InvalidRequest,
+            format!("offset {offset} is not held by this subscription"),
+        ),
+        None => Message::Ok,
+    };
+    connection.send(correlation, reply).await;
 }

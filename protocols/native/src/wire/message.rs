@@ -33,10 +33,15 @@ pub enum Kind {
     QueueRecords = 0x31,
     Ack = 0x32,
     Nack = 0x33,
+    Extend = 0x34,
     CreateTopic = 0x40,
     DeleteTopic = 0x41,
     ListTopics = 0x42,
     Topics = 0x43,
+    DescribeTopic = 0x44,
+    TopicDescription = 0x45,
+    ListGroups = 0x46,
+    Groups = 0x47,
     Register = 0x50,
     Call = 0x51,
     Reply = 0x52,
@@ -64,6 +69,25 @@ pub enum StartAt {
 pub struct TopicInfo {
     pub name: String,
     pub partitions: i32,
+}
+
+/// One partition in a topic description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    pub partition: i32,
+    /// First offset still in the log.
+    pub log_start: i64,
+    /// End of what readers may see.
+    pub high_watermark: i64,
+}
+
+/// A consumer group in a group listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInfo {
+    pub group: String,
+    pub protocol_type: String,
+    /// Kafka's name of the state (`Empty`, `Stable`, ...).
+    pub state: String,
 }
 
 /// A record delivered from a queue, held by the consumer until acknowledged.
@@ -194,6 +218,12 @@ pub enum Message {
         offsets: Vec<i64>,
         requeue: bool,
     },
+    Extend {
+        subscription: u32,
+        offsets: Vec<i64>,
+        /// The new lock, from now.
+        lock_ms: u32,
+    },
     CreateTopic {
         name: String,
         partitions: i32,
@@ -204,6 +234,17 @@ pub enum Message {
     ListTopics,
     Topics {
         topics: Vec<TopicInfo>,
+    },
+    DescribeTopic {
+        name: String,
+    },
+    TopicDescription {
+        name: String,
+        partitions: Vec<PartitionInfo>,
+    },
+    ListGroups,
+    Groups {
+        groups: Vec<GroupInfo>,
     },
     Register {
         service: String,
@@ -266,6 +307,11 @@ impl Message {
             Message::QueueRecords { .. } => Kind::QueueRecords,
             Message::Ack { .. } => Kind::Ack,
             Message::Nack { .. } => Kind::Nack,
+            Message::Extend { .. } => Kind::Extend,
+            Message::DescribeTopic { .. } => Kind::DescribeTopic,
+            Message::TopicDescription { .. } => Kind::TopicDescription,
+            Message::ListGroups => Kind::ListGroups,
+            Message::Groups { .. } => Kind::Groups,
             Message::CreateTopic { .. } => Kind::CreateTopic,
             Message::DeleteTopic { .. } => Kind::DeleteTopic,
             Message::ListTopics => Kind::ListTopics,
@@ -327,7 +373,34 @@ impl Message {
                 b.string(message);
             }
             Message::Ping | Message::Pong | Message::Ok | Message::ListTopics => {}
-            Message::ListServices => {}
+            Message::ListServices | Message::ListGroups => {}
+            Message::Extend {
+                subscription,
+                offsets,
+                lock_ms,
+            } => {
+                b.put_u32(*subscription);
+                put_offsets(b, offsets);
+                b.put_u32(*lock_ms);
+            }
+            Message::DescribeTopic { name } => b.string(name),
+            Message::TopicDescription { name, partitions } => {
+                b.string(name);
+                b.put_u32(partitions.len() as u32);
+                for p in partitions {
+                    b.put_i32(p.partition);
+                    b.put_i64(p.log_start);
+                    b.put_i64(p.high_watermark);
+                }
+            }
+            Message::Groups { groups } => {
+                b.put_u32(groups.len() as u32);
+                for g in groups {
+                    b.string(&g.group);
+                    b.string(&g.protocol_type);
+                    b.string(&g.state);
+                }
+            }
             Message::Produce {
                 topic,
                 partition,
@@ -664,6 +737,40 @@ impl Message {
                 offsets: read_offsets(&mut r)?,
                 requeue: r.bool("requeue")?,
             },
+            0x34 => Message::Extend {
+                subscription: r.u32("subscription")?,
+                offsets: read_offsets(&mut r)?,
+                lock_ms: r.u32("lock_ms")?,
+            },
+            0x44 => Message::DescribeTopic {
+                name: r.string("name")?,
+            },
+            0x45 => {
+                let name = r.string("name")?;
+                let n = r.count("partitions", 20)?;
+                let mut partitions = Vec::with_capacity(n);
+                for _ in 0..n {
+                    partitions.push(PartitionInfo {
+                        partition: r.i32("partition")?,
+                        log_start: r.i64("log_start")?,
+                        high_watermark: r.i64("high_watermark")?,
+                    });
+                }
+                Message::TopicDescription { name, partitions }
+            }
+            0x46 => Message::ListGroups,
+            0x47 => {
+                let n = r.count("groups", 6)?;
+                let mut groups = Vec::with_capacity(n);
+                for _ in 0..n {
+                    groups.push(GroupInfo {
+                        group: r.string("group")?,
+                        protocol_type: r.string("protocol_type")?,
+                        state: r.string("state")?,
+                    });
+                }
+                Message::Groups { groups }
+            }
             0x40 => Message::CreateTopic {
                 name: r.string("name")?,
                 partitions: r.i32("partitions")?,
@@ -826,6 +933,26 @@ mod tests {
                 subscription: 1,
                 offsets: vec![1, 2, 3],
                 requeue: true,
+            },
+            Message::Extend {
+                subscription: 4,
+                offsets: vec![8],
+                lock_ms: 500,
+            },
+            Message::TopicDescription {
+                name: "t".into(),
+                partitions: vec![PartitionInfo {
+                    partition: 0,
+                    log_start: 3,
+                    high_watermark: 9,
+                }],
+            },
+            Message::Groups {
+                groups: vec![GroupInfo {
+                    group: "g".into(),
+                    protocol_type: "consumer".into(),
+                    state: "Stable".into(),
+                }],
             },
             Message::Topics {
                 topics: vec![TopicInfo {

@@ -11,4 +11,7 @@ pub use frame::{
     FRAME_HEADER_LEN, Frame, FrameDecoder, FrameError, FrameHeader, LENGTH_PREFIX_LEN,
     MAX_FRAME_BYTES_DEFAULT, PROTOCOL_VERSION, encode_frame,
 };
-pub use message::{Kind, Message, QueueRecord, ServiceInfo, StartAt, TopicInfo, ack_level_from_u8};
+pub use message::{
+    GroupInfo, Kind, Message, PartitionInfo, QueueRecord, ServiceInfo, StartAt, TopicInfo,
+    ack_level_from_u8,
+};
