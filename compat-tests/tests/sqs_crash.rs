@@ -1,6 +1,6 @@
 //! SQS durability with real processes: messages sent (answered) before a SIGKILL are there
 //! after the restart, deleted ones never come back, and in-flight ones are visible again;
-//! queues keep their attributes and tags.
+//! queues keep their attributes and tags, and FIFO deduplication ids their five minutes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -150,6 +150,21 @@ async fn sent_messages_survive_sigkill_deleted_ones_never_return() {
     let in_flight = receive(&sqs, &url, IN_FLIGHT).await;
     assert_eq!(in_flight.len(), IN_FLIGHT);
     let deleted: BTreeSet<usize> = to_delete.iter().map(|(i, _)| *i).collect();
+    let fifo = create(
+        &sqs,
+        "durable.fifo",
+        &[(QueueAttributeName::FifoQueue, "true")],
+    )
+    .await;
+    let first = sqs
+        .send_message()
+        .queue_url(&fifo)
+        .message_body("once")
+        .message_group_id("g")
+        .message_deduplication_id("only-once")
+        .send()
+        .await
+        .unwrap();
 
     child.kill().unwrap();
     child.wait().unwrap();
@@ -188,6 +203,35 @@ async fn sent_messages_survive_sigkill_deleted_ones_never_return() {
         unique, expected,
         "exactly the messages not deleted, in-flight ones included"
     );
+
+    // A FIFO send retried after the restart is still a duplicate.
+    let fifo = sqs
+        .get_queue_url()
+        .queue_name("durable.fifo")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let again = sqs
+        .send_message()
+        .queue_url(&fifo)
+        .message_body("once")
+        .message_group_id("g")
+        .message_deduplication_id("only-once")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.message_id, first.message_id);
+    assert_eq!(again.sequence_number, first.sequence_number);
+    let got = sqs
+        .receive_message()
+        .queue_url(&fifo)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.messages().len(), 1);
     child.kill().unwrap();
     child.wait().unwrap();
 }

@@ -5,6 +5,15 @@ use std::collections::{HashMap, VecDeque};
 /// The deduplication interval.
 pub const WINDOW_MS: i64 = 5 * 60 * 1000;
 
+/// The key a deduplication id is remembered under: per message group when the queue's
+/// DeduplicationScope is `messageGroup`.
+pub fn key(id: String, group: Option<&str>, per_group: bool) -> String {
+    match group {
+        Some(group) if per_group => format!("{group}\u{0}{id}"),
+        _ => id,
+    }
+}
+
 /// What a first send with a deduplication id produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FirstSend {

@@ -184,10 +184,15 @@ impl Gateway {
                 BrokerError::UnknownTopicOrPartition { .. } => SqsError::QueueDoesNotExist,
                 other => SqsError::from(other),
             })?;
+        // Rebuilt before the state is shared (and outside the map's lock: it reads the log).
+        let state = QueueState::new(queue);
+        if meta.is_fifo() {
+            state.rebuild_dedup(meta.attributes.dedup_per_group(), neo_storage::now_ms());
+        }
         let mut states = self.states.lock();
         let state = states
             .entry(meta.name.clone())
-            .or_insert_with(|| Arc::new(QueueState::new(queue)));
+            .or_insert_with(|| Arc::new(state));
         Ok(Arc::clone(state))
     }
 

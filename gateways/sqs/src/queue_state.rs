@@ -10,7 +10,13 @@ use neo_broker::queues::{Queue, QueuedRecord};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::dedup::Dedup;
+use crate::actions::sequence_number;
+use crate::dedup::{Dedup, FirstSend, WINDOW_MS, key};
+use crate::message::{DEDUP_ID_HEADER, GROUP_ID_HEADER, header_text, message_id_of};
+use crate::message_attribute::sha256_hex;
+
+/// Most records read back at open to rebuild a FIFO queue's deduplication ids.
+const MAX_DEDUP_REBUILD: i64 = 1_000_000;
 
 /// Most first-receive times remembered per queue; past it the receive time stands in.
 const MAX_FIRST_RECEIVES: usize = 1_000_000;
@@ -47,6 +53,56 @@ impl QueueState {
             first_receives: Mutex::new(HashMap::new()),
             delayed: Mutex::new(BTreeMap::new()),
             attempts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Remembers the deduplication ids of the FIFO messages sent in the last five minutes
+    /// (read back from the log, up to `MAX_DEDUP_REBUILD` records), so a restart does not
+    /// let a retried send through.
+    pub fn rebuild_dedup(&self, per_group: bool, now: i64) {
+        let log = self.queue.partition().log();
+        let start = match log.offset_for_timestamp(now - WINDOW_MS) {
+            Ok(Some((offset, _))) => offset,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "sqs: cannot find recent messages for deduplication");
+                return;
+            }
+        };
+        let end = self
+            .queue
+            .partition()
+            .high_watermark()
+            .min(start.saturating_add(MAX_DEDUP_REBUILD));
+        let mut dedup = self.dedup.lock();
+        let mut offset = start;
+        while offset < end {
+            let record = match self.queue.read(offset) {
+                Ok(Some(record)) => record,
+                Ok(None) => {
+                    offset += 1;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, offset, "sqs: cannot read a message for deduplication");
+                    break;
+                }
+            };
+            let id = header_text(&record, DEDUP_ID_HEADER)
+                .map(str::to_string)
+                .unwrap_or_else(|| sha256_hex(record.value.as_deref().unwrap_or_default()));
+            let group = header_text(&record, GROUP_ID_HEADER);
+            let first = FirstSend {
+                message_id: message_id_of(&record),
+                sequence_number: sequence_number(record.offset),
+            };
+            if dedup
+                .check(&key(id.clone(), group, per_group), record.timestamp)
+                .is_none()
+            {
+                dedup.insert(key(id, group, per_group), record.timestamp, first);
+            }
+            offset = record.offset + 1;
         }
     }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 pub use dead_letter::transfer;
+pub use send::sequence_number;
 
 use crate::error::SqsError;
 use crate::gateway::Gateway;

@@ -230,9 +230,9 @@ fn append(
 
 /// The deduplication key of a FIFO message: its id, per group when the scope is the group.
 fn dedup_key(meta: &QueueMeta, message: &NewMessage) -> String {
-    let id = message.dedup_key();
-    match (&message.group_id, meta.attributes.dedup_per_group()) {
-        (Some(group), true) => format!("{group}\u{0}{id}"),
-        _ => id,
-    }
+    crate::dedup::key(
+        message.dedup_key(),
+        message.group_id.as_deref(),
+        meta.attributes.dedup_per_group(),
+    )
 }
