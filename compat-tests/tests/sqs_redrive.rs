@@ -225,3 +225,46 @@ async fn move_task_to_another_queue_at_a_rate_can_be_cancelled() {
     assert_eq!(moved.len() as i64, status.1);
     assert!(status.1 >= 1 && status.1 < 20, "moved {}", status.1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redrive_allow_policy_decides_which_queues_may_dead_letter() {
+    let broker = SqsBroker::start();
+    let sqs = client(&broker.endpoint());
+    let allowed = format!("{ACCOUNT_ARN}:allowed");
+    create(
+        &sqs,
+        "picky-dlq",
+        &[(
+            QueueAttributeName::RedriveAllowPolicy,
+            &format!(r#"{{"redrivePermission":"byQueue","sourceQueueArns":["{allowed}"]}}"#),
+        )],
+    )
+    .await;
+    let policy =
+        format!(r#"{{"deadLetterTargetArn":"{ACCOUNT_ARN}:picky-dlq","maxReceiveCount":3}}"#);
+    create(
+        &sqs,
+        "allowed",
+        &[(QueueAttributeName::RedrivePolicy, &policy)],
+    )
+    .await;
+    let e = sqs
+        .create_queue()
+        .queue_name("refused")
+        .attributes(QueueAttributeName::RedrivePolicy, &policy)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&e), "InvalidParameterValue");
+    let missing = format!(r#"{{"deadLetterTargetArn":"{ACCOUNT_ARN}:nope","maxReceiveCount":3}}"#);
+    let e = sqs
+        .create_queue()
+        .queue_name("orphan")
+        .attributes(QueueAttributeName::RedrivePolicy, &missing)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&e), "InvalidParameterValue");
+}

@@ -198,6 +198,26 @@ impl QueueAttributes {
             .get("DeduplicationScope")
             .is_some_and(|v| v == "messageGroup")
     }
+    /// Whether this queue's RedriveAllowPolicy lets the queue `source_arn` dead-letter to it
+    /// (no policy allows every queue).
+    pub fn allows_source(&self, source_arn: &str) -> bool {
+        let Some(policy) = self
+            .0
+            .get("RedriveAllowPolicy")
+            .and_then(|p| serde_json::from_str::<Value>(p).ok())
+        else {
+            return true;
+        };
+        match policy.get("redrivePermission").and_then(Value::as_str) {
+            Some("denyAll") => false,
+            Some("byQueue") => policy
+                .get("sourceQueueArns")
+                .and_then(Value::as_array)
+                .is_some_and(|arns| arns.iter().any(|a| a.as_str() == Some(source_arn))),
+            _ => true,
+        }
+    }
+
     pub fn redrive_policy(&self) -> Option<RedrivePolicy> {
         self.0
             .get("RedrivePolicy")
@@ -296,5 +316,26 @@ mod tests {
             a.set("RedrivePolicy", r#"{"maxReceiveCount":3}"#, true)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn redrive_allow_policies_name_who_may_dead_letter_here() {
+        let mut a = QueueAttributes::default();
+        assert!(a.allows_source("arn:x:a"));
+        a.set(
+            "RedriveAllowPolicy",
+            r#"{"redrivePermission":"denyAll"}"#,
+            false,
+        )
+        .unwrap();
+        assert!(!a.allows_source("arn:x:a"));
+        a.set(
+            "RedriveAllowPolicy",
+            r#"{"redrivePermission":"byQueue","sourceQueueArns":["arn:x:a"]}"#,
+            false,
+        )
+        .unwrap();
+        assert!(a.allows_source("arn:x:a"));
+        assert!(!a.allows_source("arn:x:b"));
     }
 }

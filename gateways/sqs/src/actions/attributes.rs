@@ -63,7 +63,7 @@ pub fn set(gateway: &Arc<Gateway>, request: &Request) -> Output {
     for (name, value) in &given {
         attributes.set(name, value, meta.is_fifo())?;
     }
-    check_redrive_target(gateway, &attributes, meta.is_fifo())?;
+    check_redrive_target(gateway, &meta.name, &attributes, meta.is_fifo())?;
     let now = neo_storage::now_ms() / 1000;
     gateway.update(&meta.name, |m| {
         m.attributes = attributes;
@@ -72,9 +72,11 @@ pub fn set(gateway: &Arc<Gateway>, request: &Request) -> Output {
     Ok(Map::new())
 }
 
-/// A redrive policy must name an existing queue of the same kind (FIFO or standard).
+/// A redrive policy must name an existing queue of the same kind (FIFO or standard) whose
+/// RedriveAllowPolicy lets `source` use it.
 pub fn check_redrive_target(
     gateway: &Gateway,
+    source: &str,
     attributes: &QueueAttributes,
     fifo: bool,
 ) -> Result<(), SqsError> {
@@ -85,6 +87,9 @@ pub fn check_redrive_target(
         None => "Dead letter target does not exist.",
         Some(target) if target.is_fifo() != fifo => {
             "Dead-letter queue must be of the same type (FIFO or standard) as the source queue."
+        }
+        Some(target) if !target.attributes.allows_source(&gateway.arn_of(source)) => {
+            "Queue is not allowed by the dead-letter queue's RedriveAllowPolicy."
         }
         Some(_) => return Ok(()),
     };

@@ -45,7 +45,7 @@ pub async fn create(gateway: &Arc<Gateway>, request: &Request) -> Output {
         ));
     }
     let attributes = QueueAttributes::create(fifo, &given)?;
-    super::attributes::check_redrive_target(gateway, &attributes, fifo)?;
+    super::attributes::check_redrive_target(gateway, name, &attributes, fifo)?;
     if let Some(existing) = gateway.lookup(name) {
         for (key, value) in &given {
             if existing.attributes.get(key).as_deref() != Some(value.as_str()) {
