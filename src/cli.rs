@@ -20,6 +20,17 @@ pub struct Cli {
 pub enum Command {
     /// Run a single broker.
     Serve(ServeArgs),
+    /// Compare the native protocol with the Kafka protocol against a broker (runs `neo-bench`;
+    /// `neo bench --help` lists its options).
+    Bench(BenchArgs),
+}
+
+/// Arguments handed to `neo-bench` as they are (`--help` included).
+#[derive(Debug, Args, Default)]
+#[command(disable_help_flag = true)]
+pub struct BenchArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 /// Flags of `neo serve`; each overrides `neo.toml` and `NEO_*` variables.

@@ -1,6 +1,7 @@
 //! `neo`: the broker binary. Parses the command line and configuration and starts things.
 
 mod admin;
+mod bench;
 mod cli;
 mod config;
 mod logging;
@@ -34,6 +35,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 .build()?;
             runtime.block_on(serve::serve(config))
         }
+        cli::Command::Bench(args) => bench::run(&args.args),
     }
 }
 
