@@ -72,7 +72,13 @@ impl TestBroker {
     /// A broker over `data_dir` whose native listener has the settings of `native` (its
     /// `listen` address kept, so a restarted broker can take the port of the one before).
     pub async fn start_with_native(data_dir: &Path, native: NativeConfig) -> TestBroker {
-        Self::start_full(data_dir, TopicConfig::default(), KafkaConfig::default(), native).await
+        Self::start_full(
+            data_dir,
+            TopicConfig::default(),
+            KafkaConfig::default(),
+            native,
+        )
+        .await
     }
 
     async fn start_full(
@@ -127,8 +133,7 @@ impl TestBroker {
                     .send((Arc::clone(&broker), addr, amqp_addr, native_addr, stop_tx))
                     .unwrap();
                 let serving = tokio::spawn(server.run(Arc::clone(&broker), serving_rx.clone()));
-                let amqp_serving =
-                    tokio::spawn(amqp.run(Arc::clone(&broker), serving_rx.clone()));
+                let amqp_serving = tokio::spawn(amqp.run(Arc::clone(&broker), serving_rx.clone()));
                 let native_serving = tokio::spawn(native.run(Arc::clone(&broker), serving_rx));
                 let _ = stop_rx.await;
                 let _ = serving_tx.send(true);
