@@ -17,12 +17,15 @@ pub fn run(args: &[OsString]) -> anyhow::Result<()> {
         .and_then(|exe| exe.parent().map(|dir| dir.join(BENCH_BINARY)))
         .filter(|path| path.is_file());
     let program = beside.unwrap_or_else(|| PathBuf::from(BENCH_BINARY));
-    let status = Command::new(&program).args(args).status().with_context(|| {
-        format!(
-            "running {} (build it with `cargo build --release -p neo-bench`)",
-            program.display()
-        )
-    })?;
+    let status = Command::new(&program)
+        .args(args)
+        .status()
+        .with_context(|| {
+            format!(
+                "running {} (build it with `cargo build --release -p neo-bench`)",
+                program.display()
+            )
+        })?;
     anyhow::ensure!(status.success(), "{BENCH_BINARY} failed ({status})");
     Ok(())
 }
