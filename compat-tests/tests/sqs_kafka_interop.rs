@@ -1,7 +1,8 @@
 //! One log under both protocols: what aws-sdk-sqs sends to a queue, an rdkafka consumer reads
 //! from the queue's topic (`sqs.<queue>`: body = value, message id and attributes in `sqs.*`
 //! headers); a topic `sqs.<name>` written by an rdkafka producer is an SQS queue whose
-//! records are received as messages (headers `sqs.attr.<name>` as String attributes).
+//! records are received as messages (headers `sqs.attr.<name>` as String attributes), those
+//! older than the queue's retention period excepted.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -79,6 +80,22 @@ async fn sqs_messages_are_kafka_records_and_back() {
         .set("acks", "all")
         .create()
         .unwrap();
+    // A record older than the queue's retention (4 days by default) is not delivered.
+    let old = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 108 * 3600 * 1000;
+    producer
+        .send(
+            FutureRecord::to("sqs.from-kafka")
+                .payload("too old")
+                .key("k")
+                .timestamp(old),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
     producer
         .send(
             FutureRecord::to("sqs.from-kafka")
@@ -106,10 +123,12 @@ async fn sqs_messages_are_kafka_records_and_back() {
         .receive_message()
         .queue_url(&url)
         .message_attribute_names("All")
+        .max_number_of_messages(10)
         .wait_time_seconds(5)
         .send()
         .await
         .unwrap();
+    assert_eq!(got.messages().len(), 1, "{got:?}");
     let m = &got.messages()[0];
     assert_eq!(m.body(), Some("written by kafka"));
     let attrs = m.message_attributes().unwrap();

@@ -128,8 +128,10 @@ impl NewMessage {
             .unwrap_or_else(|| message_attribute::sha256_hex(self.body.as_bytes()))
     }
 
-    /// The record headers of this message, sent at `now` with `retention_seconds`.
-    pub fn headers(&self, message_id: &str, now: i64, retention_seconds: i64) -> Vec<Header> {
+    /// The record headers of this message, sent at `now`. Retention is not written down: it
+    /// is checked against the queue's current MessageRetentionPeriod when the message is
+    /// received, so a change applies to the messages already there, as in SQS.
+    pub fn headers(&self, message_id: &str, now: i64) -> Vec<Header> {
         let mut headers = vec![text_header(MESSAGE_ID_HEADER, message_id)];
         if let Some(group) = &self.group_id {
             headers.push(text_header(GROUP_ID_HEADER, group));
@@ -149,10 +151,6 @@ impl NewMessage {
                 &(now + self.delay_seconds * 1000).to_string(),
             ));
         }
-        headers.push(text_header(
-            EXPIRES_AT_HEADER,
-            &(now + retention_seconds * 1000).to_string(),
-        ));
         message_attribute::to_headers(&self.attributes, &mut headers);
         headers
     }
@@ -192,13 +190,8 @@ pub fn sent_at(record: &QueuedRecord) -> i64 {
 }
 
 /// The headers to keep when a message moves to another queue: everything but the
-/// delivery-time ones, plus its first send time.
-pub fn moved_headers(
-    record: &QueuedRecord,
-    source_arn: Option<&str>,
-    retention_seconds: i64,
-    now: i64,
-) -> Vec<Header> {
+/// delivery-time ones, plus its first send time (retention counts from it, as in SQS).
+pub fn moved_headers(record: &QueuedRecord, source_arn: Option<&str>) -> Vec<Header> {
     let mut headers: Vec<Header> = record
         .headers
         .iter()
@@ -217,11 +210,12 @@ pub fn moved_headers(
     if let Some(arn) = source_arn {
         headers.push(text_header(SOURCE_ARN_HEADER, arn));
     }
-    headers.push(text_header(
-        EXPIRES_AT_HEADER,
-        &(now + retention_seconds * 1000).to_string(),
-    ));
     headers
+}
+
+/// Whether the message has been in its queues longer than `retention_seconds` at `now`.
+pub fn expired(record: &QueuedRecord, retention_seconds: i64, now: i64) -> bool {
+    sent_at(record).saturating_add(retention_seconds.saturating_mul(1000)) <= now
 }
 
 #[cfg(test)]

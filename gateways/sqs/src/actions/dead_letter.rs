@@ -28,10 +28,9 @@ pub async fn transfer(
     }
     let state = gateway.state(to)?;
     let now = neo_storage::now_ms();
-    let retention = to.attributes.retention_seconds();
     let mut builder = BatchBuilder::new(Compression::None, now);
     for record in records {
-        let headers = moved_headers(record, source_arn, retention, now);
+        let headers = moved_headers(record, source_arn);
         builder.push(
             now,
             record.key.as_deref(),

@@ -13,8 +13,8 @@ use super::dead_letter::transfer;
 use crate::error::SqsError;
 use crate::gateway::Gateway;
 use crate::message::{
-    DEDUP_ID_HEADER, GROUP_ID_HEADER, SOURCE_ARN_HEADER, TRACE_HEADER, header_text, message_id_of,
-    sent_at,
+    DEDUP_ID_HEADER, GROUP_ID_HEADER, SOURCE_ARN_HEADER, TRACE_HEADER, expired, header_text,
+    message_id_of, sent_at,
 };
 use crate::message_attribute::{AttributeValue, from_headers, md5_of, md5_of_body};
 use crate::params::Params;
@@ -118,6 +118,7 @@ async fn take(
     let dead_letter = policy
         .as_ref()
         .and_then(|p| gateway.queue_of_arn(&p.dead_letter_target_arn));
+    let retention = meta.attributes.retention_seconds();
     let mut delivered = Vec::new();
     for _ in 0..MAX_ROUNDS {
         let now = neo_storage::now_ms();
@@ -129,28 +130,41 @@ async fn take(
                     .receive_group_runs(now, wanted, now + visibility * 1000, holder)
             })
             .await??;
-        let expired: Vec<i64> = got.expired.iter().map(|r| r.offset).collect();
-        state.forget(&expired);
+        let settled: Vec<i64> = got.expired.iter().map(|r| r.offset).collect();
+        state.forget(&settled);
+        // Past the queue's current retention: dropped, not delivered.
+        let (stale, fresh): (Vec<QueuedRecord>, Vec<QueuedRecord>) = got
+            .delivered
+            .into_iter()
+            .partition(|r| expired(r, retention, now));
+        let stale: Vec<i64> = stale.iter().map(|r| r.offset).collect();
+        if !stale.is_empty() {
+            state.queue.ack(&stale, Some(holder))?;
+            state.forget(&stale);
+        }
         let (dead, live): (Vec<QueuedRecord>, Vec<QueuedRecord>) =
-            got.delivered.into_iter().partition(|r| {
+            fresh.into_iter().partition(|r| {
                 dead_letter.is_some()
                     && policy
                         .as_ref()
                         .is_some_and(|p| r.deliveries > p.max_receive_count)
             });
         delivered.extend(live);
-        let Some(target) = &dead_letter else {
-            break;
+        let moved = match &dead_letter {
+            Some(target) if !dead.is_empty() => {
+                transfer(gateway, &dead, target, Some(&gateway.arn_of(&meta.name))).await?;
+                let offsets: Vec<i64> = dead.iter().map(|r| r.offset).collect();
+                state.queue.ack(&offsets, Some(holder))?;
+                state.forget(&offsets);
+                true
+            }
+            _ => false,
         };
-        if dead.is_empty() {
-            break;
+        let removed = moved || !stale.is_empty();
+        if removed {
+            state.queue.sync().await?;
         }
-        transfer(gateway, &dead, target, Some(&gateway.arn_of(&meta.name))).await?;
-        let offsets: Vec<i64> = dead.iter().map(|r| r.offset).collect();
-        state.queue.ack(&offsets, Some(holder))?;
-        state.forget(&offsets);
-        state.queue.sync().await?;
-        if delivered.len() >= max {
+        if !removed || delivered.len() >= max {
             break;
         }
     }

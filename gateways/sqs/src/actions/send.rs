@@ -152,7 +152,6 @@ fn append(
         SameAs(usize),
     }
     let now = neo_storage::now_ms();
-    let retention = meta.attributes.retention_seconds();
     let fifo = meta.is_fifo();
     let mut builder = BatchBuilder::new(Compression::None, now);
     let mut dedup = state.dedup.lock();
@@ -169,7 +168,7 @@ fn append(
             (None, Some(i)) => Slot::SameAs(i),
             (None, None) => {
                 let message_id = uuid::Uuid::new_v4().to_string();
-                let headers = message.headers(&message_id, now, retention);
+                let headers = message.headers(&message_id, now);
                 builder.push(
                     now,
                     message.group_id.as_deref().map(str::as_bytes),
