@@ -102,3 +102,79 @@ async fn a_consumer_resumes_after_a_broker_restart_without_loss_or_duplicates() 
     }
     drop(service);
 }
+
+async fn send_five(client: &Client, topic: &str, round: usize) {
+    let producer = client.producer(ProducerConfig::default());
+    for i in 0..5 {
+        let value = Bytes::from(format!("{round}-{i}"));
+        let _ack = producer.send(topic, 0, None, value).await.unwrap();
+    }
+    producer.flush().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_and_group_consumers_subscribe_again_after_a_broker_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let native = NativeConfig {
+        listen: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+        ..NativeConfig::default()
+    };
+    let broker = TestBroker::start_with_native(dir.path(), native.clone()).await;
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
+    client.create_topic("tasks", 1).await.unwrap();
+    client.create_topic("audit", 1).await.unwrap();
+    send_five(&client, "tasks", 0).await;
+    send_five(&client, "audit", 0).await;
+
+    let mut queue = client
+        .queue_consumer("tasks", 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    for expected in 0..5 {
+        let job = tokio::time::timeout(WAIT, queue.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.offset, expected);
+        job.ack().await.unwrap();
+    }
+    let mut group = client.group_consumer("auditors", "audit").await.unwrap();
+    for expected in 0..5 {
+        let record = tokio::time::timeout(WAIT, group.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.offset, expected);
+    }
+    group.commit(0, 5).await.unwrap();
+
+    broker.stop().await;
+    let _broker = TestBroker::start_with_native(dir.path(), native).await;
+    send_five(&client, "tasks", 1).await;
+    send_five(&client, "audit", 1).await;
+
+    // Acked records stay settled; the new ones arrive on the new subscription.
+    for expected in 5..10 {
+        let job = tokio::time::timeout(WAIT, queue.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!((job.offset, job.deliveries), (expected, 1));
+        job.ack().await.unwrap();
+    }
+    // The member joins again and continues from the group's commit.
+    for expected in 5..10 {
+        let record = tokio::time::timeout(WAIT, group.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.offset, expected);
+    }
+    assert_eq!(group.assignment(), vec![0]);
+}

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use crate::client::Client;
 use crate::error::ClientError;
 use crate::record::{ConsumedRecord, decode_batches};
+use crate::subscription_slot::{Slot, resubscribe};
 
 /// Bytes of credit a subscription starts with (and keeps topping up).
 const CREDIT_WINDOW: u32 = 1024 * 1024;
@@ -22,6 +23,15 @@ const HANDOVER_RECORDS: usize = 4096;
 /// A `Stream` of the records of one partition, in offset order.
 pub struct Consumer {
     records: mpsc::Receiver<Result<ConsumedRecord, ClientError>>,
+    slot: std::sync::Arc<Slot>,
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        // Closed first, so the feed task sees the consumer gone and does not subscribe again.
+        self.records.close();
+        self.slot.unsubscribe();
+    }
 }
 
 impl Consumer {
@@ -31,10 +41,9 @@ impl Consumer {
         partition: i32,
         start: StartAt,
     ) -> Result<Consumer, ClientError> {
-        let connection = client.connection().await?;
-        let id = connection.next_id();
         let subscribe = subscribe_message(topic, partition, start);
-        let (offset, pushes) = connection.subscribe(id, subscribe).await?;
+        let (connection, id, offset, pushes) = resubscribe(&client, subscribe).await?;
+        let slot = std::sync::Arc::new(Slot::new(&connection, id));
         let (handover, records) = mpsc::channel(HANDOVER_RECORDS);
         let feed = Feed {
             client,
@@ -42,9 +51,10 @@ impl Consumer {
             partition,
             next_offset: offset,
             handover,
+            slot: std::sync::Arc::clone(&slot),
         };
         tokio::spawn(feed.run(connection, id, pushes));
-        Ok(Consumer { records })
+        Ok(Consumer { records, slot })
     }
 }
 
@@ -73,6 +83,7 @@ struct Feed {
     /// The offset after the last record handed over: where a resumed subscription starts.
     next_offset: i64,
     handover: mpsc::Sender<Result<ConsumedRecord, ClientError>>,
+    slot: std::sync::Arc<Slot>,
 }
 
 impl Feed {
@@ -92,19 +103,15 @@ impl Feed {
                     let _ = self.handover.send(Err(e)).await;
                     return;
                 }
+                Delivery::ConnectionLost if self.handover.is_closed() => return,
                 Delivery::ConnectionLost => {}
             }
             // Resume after the last record handed over, on a new connection.
-            let resumed = async {
-                let fresh = self.client.connection().await?;
-                let fresh_id = fresh.next_id();
-                let start = StartAt::Offset(self.next_offset);
-                let subscribe = subscribe_message(&self.topic, self.partition, start);
-                let (_, fresh_pushes) = fresh.subscribe(fresh_id, subscribe).await?;
-                Ok::<_, ClientError>((fresh, fresh_id, fresh_pushes))
-            };
-            match resumed.await {
-                Ok((fresh, fresh_id, fresh_pushes)) => {
+            let start = StartAt::Offset(self.next_offset);
+            let subscribe = subscribe_message(&self.topic, self.partition, start);
+            match resubscribe(&self.client, subscribe).await {
+                Ok((fresh, fresh_id, _, fresh_pushes)) => {
+                    self.slot.set(&fresh, fresh_id);
                     connection = fresh;
                     id = fresh_id;
                     pushes = fresh_pushes;

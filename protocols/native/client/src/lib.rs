@@ -31,6 +31,7 @@ mod producer;
 mod queue_consumer;
 mod record;
 mod rpc_server;
+mod subscription_slot;
 
 pub use client::{Client, ClientOptions};
 pub use consumer::Consumer;

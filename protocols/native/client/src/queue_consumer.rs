@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use crate::client::{Client, unexpected};
 use crate::connection::Connection;
 use crate::error::ClientError;
+use crate::subscription_slot::{Slot, resubscribe};
 
 /// A record from a queue, held for this consumer until acked, nacked or its lock ends.
 #[derive(Debug, Clone)]
@@ -70,11 +71,12 @@ impl QueueMessage {
     }
 }
 
-/// A `Stream` of queue records; at most `prefetch` are held unsettled at once.
+/// A `Stream` of queue records; at most `prefetch` are held unsettled at once. After a
+/// reconnect it subscribes again (records it held were released by the broker and are
+/// delivered again).
 pub struct QueueConsumer {
     messages: mpsc::UnboundedReceiver<Result<QueueMessage, ClientError>>,
-    connection: Arc<Connection>,
-    subscription: u32,
+    slot: Arc<Slot>,
 }
 
 impl QueueConsumer {
@@ -84,58 +86,81 @@ impl QueueConsumer {
         prefetch: u32,
         lock: Duration,
     ) -> Result<QueueConsumer, ClientError> {
-        let connection = client.connection().await?;
-        let subscription = connection.next_id();
         let subscribe = Message::QueueSubscribe {
             queue: queue.to_string(),
             prefetch,
             lock_ms: u32::try_from(lock.as_millis()).unwrap_or(u32::MAX),
         };
-        let (_, mut pushes) = connection.subscribe(subscription, subscribe).await?;
+        let (connection, subscription, _, pushes) = resubscribe(&client, subscribe.clone()).await?;
+        let slot = Arc::new(Slot::new(&connection, subscription));
         // Unbounded only in name: the broker pushes at most `prefetch` unsettled records.
         let (handover, messages) = mpsc::unbounded_channel();
-        let weak = Arc::downgrade(&connection);
-        tokio::spawn(async move {
-            while let Some(push) = pushes.recv().await {
-                let batch = match push {
-                    Message::QueueRecords { records } => records,
-                    Message::Error { code, message } => {
-                        let _ = handover.send(Err(ClientError::Broker { code, message }));
-                        return;
-                    }
-                    other => {
-                        let _ = handover.send(Err(unexpected(&other)));
-                        return;
-                    }
+        tokio::spawn(feed(client, subscribe, Arc::clone(&slot), pushes, handover));
+        Ok(QueueConsumer { messages, slot })
+    }
+}
+
+/// Hands pushed records to the application, subscribing again after a reconnect.
+async fn feed(
+    client: Client,
+    subscribe: Message,
+    slot: Arc<Slot>,
+    mut pushes: mpsc::UnboundedReceiver<Message>,
+    handover: mpsc::UnboundedSender<Result<QueueMessage, ClientError>>,
+) {
+    loop {
+        let (connection, subscription) = slot.current();
+        let weak = connection.as_ref().map(Arc::downgrade).unwrap_or_default();
+        drop(connection);
+        while let Some(push) = pushes.recv().await {
+            let batch = match push {
+                Message::QueueRecords { records } => records,
+                Message::Error { code, message } => {
+                    let _ = handover.send(Err(ClientError::Broker { code, message }));
+                    return;
+                }
+                other => {
+                    let _ = handover.send(Err(unexpected(&other)));
+                    return;
+                }
+            };
+            for r in batch {
+                let message = QueueMessage {
+                    offset: r.offset,
+                    timestamp: r.timestamp,
+                    deliveries: r.deliveries,
+                    key: r.key,
+                    value: r.value,
+                    connection: weak.clone(),
+                    subscription,
                 };
-                for r in batch {
-                    let message = QueueMessage {
-                        offset: r.offset,
-                        timestamp: r.timestamp,
-                        deliveries: r.deliveries,
-                        key: r.key,
-                        value: r.value,
-                        connection: weak.clone(),
-                        subscription,
-                    };
-                    if handover.send(Ok(message)).is_err() {
-                        return;
-                    }
+                if handover.send(Ok(message)).is_err() {
+                    return;
                 }
             }
-            let _ = handover.send(Err(ClientError::Closed));
-        });
-        Ok(QueueConsumer {
-            messages,
-            connection,
-            subscription,
-        })
+        }
+        // The pushes ended: unsubscribed (the consumer is gone) or the connection was lost.
+        if handover.is_closed() {
+            return;
+        }
+        match resubscribe(&client, subscribe.clone()).await {
+            Ok((connection, id, _, fresh)) => {
+                slot.set(&connection, id);
+                pushes = fresh;
+            }
+            Err(e) => {
+                let _ = handover.send(Err(e));
+                return;
+            }
+        }
     }
 }
 
 impl Drop for QueueConsumer {
     fn drop(&mut self) {
-        self.connection.unsubscribe(self.subscription);
+        // Closed first, so the feed task sees the consumer gone and does not subscribe again.
+        self.messages.close();
+        self.slot.unsubscribe();
     }
 }
 
