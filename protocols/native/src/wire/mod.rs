@@ -1,9 +1,13 @@
 //! The wire format, free of sockets: frames, their bodies, and error codes.
 
 mod body;
+mod decode;
+mod encode;
 mod error_code;
 mod frame;
 mod message;
+#[cfg(test)]
+mod message_tests;
 
 pub use body::BodyError;
 pub use error_code::ErrorCode;
