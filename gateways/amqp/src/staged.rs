@@ -9,8 +9,8 @@ use amq_protocol::frame::AMQPFrame;
 use amq_protocol::protocol::{AMQPClass, basic};
 use bytes::BytesMut;
 use neo_broker::BrokerError;
-use neo_storage::LogError;
 use neo_broker::queues::Queue;
+use neo_storage::LogError;
 use tokio::sync::mpsc;
 
 use crate::connection::{Outgoing, send};
