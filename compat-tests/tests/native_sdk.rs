@@ -387,3 +387,41 @@ async fn a_record_whose_lock_ends_frees_its_prefetch_slot_and_is_redelivered() {
         assert_eq!((record.offset, record.deliveries), (0, delivery));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_that_close_while_a_send_waits_go_out_together_with_the_right_offsets() {
+    let broker = TestBroker::start().await;
+    let client = Client::connect(&broker.native_addr.to_string())
+        .await
+        .unwrap();
+    client.create_topic("merged", 1).await.unwrap();
+    // One request in flight and no linger: batches close one per record and queue up behind
+    // each durable acknowledgement, then leave in one request.
+    let producer = client.producer(ProducerConfig {
+        linger: Duration::ZERO,
+        max_in_flight: 1,
+        acks: Acks::Durable,
+        ..ProducerConfig::default()
+    });
+    let mut acks = Vec::new();
+    for i in 0..2000 {
+        let value = Bytes::from(format!("m{i}"));
+        acks.push(producer.send("merged", 0, None, value).await.unwrap());
+        if i % 100 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    for (i, ack) in acks.into_iter().enumerate() {
+        assert_eq!(ack.await.unwrap().offset, i as i64);
+    }
+    let mut consumer = client
+        .subscribe("merged", 0, StartAt::Earliest)
+        .await
+        .unwrap();
+    for i in 0..2000 {
+        assert_eq!(
+            next_value(&mut consumer).await,
+            (i, Bytes::from(format!("m{i}")))
+        );
+    }
+}

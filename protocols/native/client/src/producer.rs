@@ -327,22 +327,58 @@ struct Sender {
     room: Arc<Semaphore>,
 }
 
+/// Most bytes of batches merged into one produce request while a send slot was awaited.
+const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
 impl Sender {
+    /// Sends closed batches in order. While it waits for a free in-flight slot, batches that
+    /// close meanwhile queue up; those of the same partition then go out in one request (a
+    /// produce request holds any number of batches), so a slow acknowledgement (durable) does
+    /// not turn into many tiny requests.
     async fn run(self, mut batches: mpsc::UnboundedReceiver<Closed>) {
-        while let Some(closed) = batches.recv().await {
-            self.send(closed).await;
+        let mut pending: std::collections::VecDeque<Closed> = std::collections::VecDeque::new();
+        loop {
+            if pending.is_empty() {
+                match batches.recv().await {
+                    Some(closed) => pending.push_back(closed),
+                    None => return,
+                }
+            }
+            let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else {
+                return;
+            };
+            while let Ok(closed) = batches.try_recv() {
+                pending.push_back(closed);
+            }
+            let Some(first) = pending.pop_front() else {
+                continue;
+            };
+            let key = (Arc::clone(&first.topic), first.partition);
+            let mut size = first.batch.builder.records_size();
+            let mut group = vec![first];
+            let mut rest = std::collections::VecDeque::with_capacity(pending.len());
+            while let Some(closed) = pending.pop_front() {
+                let same = closed.topic == key.0 && closed.partition == key.1;
+                let bytes = closed.batch.builder.records_size();
+                if same && size + bytes <= MAX_REQUEST_BYTES && rest.is_empty() {
+                    size += bytes;
+                    group.push(closed);
+                } else {
+                    rest.push_back(closed);
+                }
+            }
+            pending = rest;
+            self.send(group, permit).await;
         }
     }
 
-    /// Sends one batch (waiting for an in-flight slot) and resolves its records' acks when
+    /// Sends batches of one partition in one request and resolves their records' acks when
     /// the broker answers.
-    async fn send(&self, closed: Closed) {
-        let Closed {
-            topic,
-            partition,
-            batch,
-        } = closed;
-        let OpenBatch { builder, acks, .. } = batch;
+    async fn send(&self, group: Vec<Closed>, permit: tokio::sync::OwnedSemaphorePermit) {
+        let (topic, partition) = match group.first() {
+            Some(first) => (Arc::clone(&first.topic), first.partition),
+            None => return,
+        };
         let room = Arc::clone(&self.room);
         let finish = move |acks: Vec<AckSender>, result: Result<i64, ClientError>| {
             room.add_permits(acks.len());
@@ -353,13 +389,33 @@ impl Sender {
                 }));
             }
         };
-        let records = match builder.build() {
-            Ok(records) => records,
-            Err(e) => return finish(acks, Err(ClientError::Batch(e.to_string()))),
-        };
-        let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else {
-            return finish(acks, Err(ClientError::ProducerClosed));
-        };
+        let mut acks = Vec::new();
+        let mut records = bytes::BytesMut::new();
+        let mut failed = None;
+        for closed in group {
+            let OpenBatch {
+                builder,
+                acks: batch_acks,
+                ..
+            } = closed.batch;
+            match builder.build() {
+                Ok(batch) if records.is_empty() => {
+                    records = batch;
+                    acks.extend(batch_acks);
+                }
+                Ok(batch) => {
+                    records.extend_from_slice(&batch);
+                    acks.extend(batch_acks);
+                }
+                Err(e) => {
+                    failed = Some(ClientError::Batch(e.to_string()));
+                    acks.extend(batch_acks);
+                }
+            }
+        }
+        if let Some(e) = failed {
+            return finish(acks, Err(e));
+        }
         let connection = match self.client.connection().await {
             Ok(connection) => connection,
             Err(e) => return finish(acks, Err(e)),
