@@ -64,7 +64,10 @@ struct Inner {
     addr: String,
     options: ClientOptions,
     handlers: Arc<Handlers>,
-    current: tokio::sync::Mutex<Option<Arc<Connection>>>,
+    /// The live connection, read without waiting by every request.
+    live: parking_lot::RwLock<Option<Arc<Connection>>>,
+    /// Held while reconnecting, so that one task reconnects and the others wait for it.
+    reconnecting: tokio::sync::Mutex<()>,
     /// Whether a task keeps the connection up for the RPC handlers this client serves.
     keeper_started: AtomicBool,
     /// Set by [`Client::close`]: the keeper stops reconnecting.
@@ -73,7 +76,7 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(connection) = self.current.get_mut().take() {
+        if let Some(connection) = self.live.get_mut().take() {
             connection.close();
         }
     }
@@ -101,7 +104,8 @@ impl Client {
                 addr: addr.to_string(),
                 options,
                 handlers,
-                current: tokio::sync::Mutex::new(Some(connection)),
+                live: parking_lot::RwLock::new(Some(connection)),
+                reconnecting: tokio::sync::Mutex::new(()),
                 keeper_started: AtomicBool::new(false),
                 closed_by_user: AtomicBool::new(false),
             }),
@@ -111,11 +115,13 @@ impl Client {
     /// The live connection, reconnecting (with backoff) when it was lost; services this
     /// client serves are registered again on the new connection.
     pub(crate) async fn connection(&self) -> Result<Arc<Connection>, ClientError> {
-        let mut current = self.inner.current.lock().await;
-        if let Some(connection) = current.as_ref()
-            && !connection.is_closed()
-        {
-            return Ok(Arc::clone(connection));
+        if let Some(connection) = self.live_connection() {
+            return Ok(connection);
+        }
+        let _reconnecting = self.inner.reconnecting.lock().await;
+        // Another task may have reconnected while this one waited.
+        if let Some(connection) = self.live_connection() {
+            return Ok(connection);
         }
         let options = &self.inner.options;
         let mut backoff = options.initial_backoff;
@@ -128,13 +134,23 @@ impl Client {
             match self.open_and_register().await {
                 Ok(connection) => {
                     tracing::info!(addr = self.inner.addr, attempt, "reconnected");
-                    *current = Some(Arc::clone(&connection));
+                    *self.inner.live.write() = Some(Arc::clone(&connection));
                     return Ok(connection);
                 }
                 Err(e) => last_error = e,
             }
         }
         Err(last_error)
+    }
+
+    /// The current connection if it is still open.
+    fn live_connection(&self) -> Option<Arc<Connection>> {
+        self.inner
+            .live
+            .read()
+            .as_ref()
+            .filter(|c| !c.is_closed())
+            .cloned()
     }
 
     async fn open_and_register(&self) -> Result<Arc<Connection>, ClientError> {
@@ -344,7 +360,8 @@ impl Client {
     /// Closes the connection now (it also closes when the last clone is dropped).
     pub async fn close(&self) {
         self.inner.closed_by_user.store(true, Ordering::Release);
-        if let Some(connection) = self.inner.current.lock().await.take() {
+        let taken = self.inner.live.write().take();
+        if let Some(connection) = taken {
             connection.close();
         }
     }
