@@ -62,11 +62,7 @@ impl Handlers {
             .get(&service)
             .and_then(|methods| methods.get(&method))
             .cloned();
-        tokio::spawn(async move {
-            let result = match handler {
-                Some(handler) => handler(payload).await,
-                None => Err(format!("{service}/{method} is not served here")),
-            };
+        let reply = move |result: HandlerResult| {
             let reply = match result {
                 Ok(payload) => Message::InvokeReply { ok: true, payload },
                 Err(message) => Message::InvokeReply {
@@ -75,6 +71,17 @@ impl Handlers {
                 },
             };
             let _ = out.send(reply.to_frame(id));
-        });
+        };
+        let Some(handler) = handler else {
+            return reply(Err(format!("{service}/{method} is not served here")));
+        };
+        let mut running = handler(payload);
+        // A handler that finishes at once is answered here, without a task of its own.
+        match futures_util::FutureExt::now_or_never(&mut running) {
+            Some(result) => reply(result),
+            None => {
+                tokio::spawn(async move { reply(running.await) });
+            }
+        }
     }
 }

@@ -17,7 +17,8 @@ use tokio_util::codec::FramedRead;
 use super::credit::Credit;
 use super::error_map::error;
 use super::{
-    Context, admin, group_subscription, offsets, outbox, produce, queue_subscription, subscription,
+    Context, admin, group_subscription, offsets, outbox, produce, queue_subscription, rpc,
+    subscription,
 };
 use crate::wire::{ErrorCode, Frame, FrameDecoder, FrameError, Message, PROTOCOL_VERSION};
 
@@ -324,9 +325,21 @@ impl Connection {
                 payload,
             } => {
                 let permit = self.permit().await;
-                self.spawn_reply(correlation, permit, move |context| async move {
+                let context = Arc::clone(&self.context);
+                let caller = rpc::Caller {
+                    out: self.out.clone(),
+                    correlation,
+                };
+                tokio::spawn(async move {
                     let timeout = Duration::from_millis(u64::from(timeout_ms));
-                    context.rpc.call(&service, &method, payload, timeout).await
+                    let answer = context
+                        .rpc
+                        .call(&service, &method, payload, timeout, &caller)
+                        .await;
+                    if let Some(answer) = answer {
+                        let _ = caller.out.send(answer.to_frame(correlation)).await;
+                    }
+                    drop(permit);
                 });
             }
             Message::InvokeReply { ok, payload } => {

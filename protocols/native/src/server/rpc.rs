@@ -43,15 +43,25 @@ struct Instance {
     out: mpsc::Sender<Bytes>,
 }
 
+/// Where a call's answer goes: the caller's connection and the call's correlation id.
+#[derive(Clone)]
+pub(crate) struct Caller {
+    pub out: mpsc::Sender<Bytes>,
+    pub correlation: u32,
+}
+
 /// A call waiting for an instance's reply.
 struct Pending {
     connection: u64,
+    caller: Caller,
     reply: oneshot::Sender<Outcome>,
 }
 
 enum Outcome {
-    Reply(Bytes),
-    HandlerFailed(String),
+    /// The answer was written to the caller's connection directly.
+    Answered,
+    /// The answer, for the call's task to write (the caller's connection was busy).
+    Answer(Message),
     InstanceGone,
 }
 
@@ -108,31 +118,43 @@ impl Registry {
             return;
         }
         if let Some(pending) = state.pending.remove(&id) {
-            let outcome = if ok {
-                Outcome::Reply(payload)
+            drop(state);
+            let answer = if ok {
+                Message::Reply { payload }
             } else {
-                Outcome::HandlerFailed(String::from_utf8_lossy(&payload).into_owned())
+                error(
+                    ErrorCode::HandlerError,
+                    String::from_utf8_lossy(&payload).into_owned(),
+                )
+            };
+            // Straight to the caller when its connection has room: one task hop fewer.
+            let frame = answer.to_frame(pending.caller.correlation);
+            let outcome = match pending.caller.out.try_send(frame) {
+                Ok(()) => Outcome::Answered,
+                Err(_) => Outcome::Answer(answer),
             };
             let _ = pending.reply.send(outcome);
         }
     }
 
     /// Calls `service/method` on one live instance, failing over to another when the
-    /// instance disconnects before replying; the reply or a typed error.
+    /// instance disconnects before replying. Returns the answer for the caller (the reply or a
+    /// typed error), or `None` when it was already written to the caller's connection.
     pub(crate) async fn call(
         &self,
         service: &str,
         method: &str,
         payload: Bytes,
         timeout: Duration,
-    ) -> Message {
+        caller: &Caller,
+    ) -> Option<Message> {
         let deadline = tokio::time::Instant::now() + timeout.min(MAX_CALL_TIMEOUT);
         for _ in 0..MAX_ATTEMPTS {
-            let Some((id, out, reply)) = self.route(service, method) else {
-                return error(
+            let Some((id, out, reply)) = self.route(service, method, caller) else {
+                return Some(error(
                     ErrorCode::NoInstance,
                     format!("no live instance serves {service}/{method}"),
-                );
+                ));
             };
             let invoke = Message::Invoke {
                 service: service.to_string(),
@@ -141,7 +163,7 @@ impl Registry {
             };
             let sent = tokio::time::timeout_at(deadline, out.send(invoke.to_frame(id))).await;
             match sent {
-                Err(_) => return self.timed_out(id, service, method),
+                Err(_) => return Some(self.timed_out(id, service, method)),
                 Ok(Err(_)) => {
                     // The instance's connection is closing; its disconnect removes it.
                     self.forget(id);
@@ -151,18 +173,16 @@ impl Registry {
                 Ok(Ok(())) => {}
             }
             match tokio::time::timeout_at(deadline, reply).await {
-                Err(_) => return self.timed_out(id, service, method),
-                Ok(Ok(Outcome::Reply(payload))) => return Message::Reply { payload },
-                Ok(Ok(Outcome::HandlerFailed(message))) => {
-                    return error(ErrorCode::HandlerError, message);
-                }
+                Err(_) => return Some(self.timed_out(id, service, method)),
+                Ok(Ok(Outcome::Answered)) => return None,
+                Ok(Ok(Outcome::Answer(answer))) => return Some(answer),
                 Ok(Ok(Outcome::InstanceGone)) | Ok(Err(_)) => continue,
             }
         }
-        error(
+        Some(error(
             ErrorCode::NoInstance,
             format!("every instance of {service}/{method} tried went away"),
-        )
+        ))
     }
 
     /// Picks the next instance serving `method` and records the pending call.
@@ -170,6 +190,7 @@ impl Registry {
         &self,
         service: &str,
         method: &str,
+        caller: &Caller,
     ) -> Option<(u32, mpsc::Sender<Bytes>, oneshot::Receiver<Outcome>)> {
         let id = self.next_invocation.fetch_add(1, Ordering::Relaxed);
         let mut state = self.state.lock();
@@ -187,7 +208,15 @@ impl Registry {
         let instance = entry.instances.get(chosen)?;
         let (connection, out) = (instance.connection, instance.out.clone());
         let (reply, waiting) = oneshot::channel();
-        state.pending.insert(id, Pending { connection, reply });
+        let caller = caller.clone();
+        state.pending.insert(
+            id,
+            Pending {
+                connection,
+                caller,
+                reply,
+            },
+        );
         Some((id, out, waiting))
     }
 
@@ -240,14 +269,25 @@ mod tests {
         u32::from_be_bytes([frame[8], frame[9], frame[10], frame[11]])
     }
 
+    fn caller() -> (Caller, mpsc::Receiver<Bytes>) {
+        let (out, frames) = mpsc::channel(4);
+        let caller = Caller {
+            out,
+            correlation: 77,
+        };
+        (caller, frames)
+    }
+
     #[tokio::test]
     async fn calls_rotate_over_instances_and_fail_over_when_one_disconnects() {
         let registry = std::sync::Arc::new(Registry::default());
         let mut first = instance(&registry, 1);
         let mut second = instance(&registry, 2);
         let r = std::sync::Arc::clone(&registry);
+        let (to_caller, mut answers) = caller();
         let call = tokio::spawn(async move {
-            r.call("greeter", "hello", Bytes::new(), Duration::from_secs(5))
+            let timeout = Duration::from_secs(5);
+            r.call("greeter", "hello", Bytes::new(), timeout, &to_caller)
                 .await
         });
         let frame = first.recv().await.unwrap();
@@ -258,35 +298,41 @@ mod tests {
         registry.complete(2, invocation_id(&frame2), true, Bytes::from_static(b"hi"));
         assert_eq!(
             call.await.unwrap(),
-            Message::Reply {
-                payload: Bytes::from_static(b"hi")
-            }
+            None,
+            "answered on the caller's connection"
         );
+        let expected = Message::Reply {
+            payload: Bytes::from_static(b"hi"),
+        };
+        assert_eq!(answers.recv().await.unwrap(), expected.to_frame(77));
     }
 
     #[tokio::test]
     async fn a_call_with_no_instance_or_no_reply_gets_a_typed_error() {
         let registry = Registry::default();
+        let (to_caller, _answers) = caller();
+        let timeout = Duration::from_secs(1);
         let reply = registry
-            .call("absent", "m", Bytes::new(), Duration::from_secs(1))
+            .call("absent", "m", Bytes::new(), timeout, &to_caller)
             .await;
         assert!(matches!(
             reply,
-            Message::Error {
+            Some(Message::Error {
                 code: ErrorCode::NoInstance,
                 ..
-            }
+            })
         ));
         let _frames = instance(&registry, 1);
+        let timeout = Duration::from_millis(20);
         let reply = registry
-            .call("greeter", "hello", Bytes::new(), Duration::from_millis(20))
+            .call("greeter", "hello", Bytes::new(), timeout, &to_caller)
             .await;
         assert!(matches!(
             reply,
-            Message::Error {
+            Some(Message::Error {
                 code: ErrorCode::Timeout,
                 ..
-            }
+            })
         ));
         assert!(registry.state.lock().pending.is_empty());
     }
