@@ -1,10 +1,11 @@
-//! `neo-bench`: runs the same workload over the native protocol and over the Kafka protocol
-//! (librdkafka) against one broker and prints one comparison table, with the figures as JSON
-//! and, with `--report`, an HTML page of charts.
+//! `neo-bench`: runs the same workload over the native protocol, the Kafka protocol
+//! (librdkafka) and AMQP 0-9-1 (lapin) against one broker and prints one comparison table,
+//! with the figures as JSON and, with `--report`, an HTML page of charts.
 //!
 //! `cargo run --release -p neo-bench -- --protocol all --records 1000000 --size 100`
 //! (without `--native-addr`/`--kafka-addr` it starts a broker of its own in a temp dir).
 
+mod amqp;
 mod kafka;
 mod native;
 mod report;
@@ -24,6 +25,7 @@ use crate::workload::Workload;
 enum Protocol {
     Native,
     Kafka,
+    Amqp,
     All,
 }
 
@@ -55,6 +57,9 @@ struct Args {
     /// Kafka listener of the same running broker.
     #[arg(long)]
     kafka_addr: Option<String>,
+    /// AMQP URI of the same running broker (default `amqp://guest:guest@<native host>:5672/%2f`).
+    #[arg(long)]
+    amqp_uri: Option<String>,
     /// Where to write the figures as JSON.
     #[arg(long, default_value = "neo-bench.json")]
     json: PathBuf,
@@ -126,6 +131,13 @@ async fn run(args: &Args, workload: &Workload) -> anyhow::Result<Vec<stats::Prot
         Some(b) => b.bootstrap(),
         None => args.kafka_addr.clone().unwrap_or_default(),
     };
+    let amqp_uri = match &embedded {
+        Some(b) => b.amqp_uri(),
+        None => args.amqp_uri.clone().unwrap_or_else(|| {
+            let host = native_addr.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
+            format!("amqp://guest:guest@{host}:5672/%2f")
+        }),
+    };
     let tag = format!(
         "{}",
         std::time::SystemTime::now()
@@ -151,6 +163,9 @@ async fn run(args: &Args, workload: &Workload) -> anyhow::Result<Vec<stats::Prot
         let result =
             tokio::task::spawn_blocking(move || kafka::run(&kafka_addr, &topics, &w, &b)).await??;
         results.push(result);
+    }
+    if matches!(args.protocol, Protocol::Amqp | Protocol::All) {
+        results.push(amqp::run(&amqp_uri, workload, &bar, &tag).await?);
     }
     if matches!(args.protocol, Protocol::Native | Protocol::All) {
         results.insert(0, native::run(&native_addr, workload, &bar, &tag).await?);
