@@ -178,3 +178,42 @@ async fn queue_and_group_consumers_subscribe_again_after_a_broker_restart() {
     }
     assert_eq!(group.assignment(), vec![0]);
 }
+
+/// A queue consumer holding a record on a connection that then sits idle past the broker's
+/// idle timeout: whether it can still ack tells whether the connection survived.
+async fn ack_after_idle(heartbeat: Duration) -> Result<(), neo_client::ClientError> {
+    let dir = tempfile::tempdir().unwrap();
+    let native = NativeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        idle_timeout: Duration::from_millis(300),
+        ..NativeConfig::default()
+    };
+    let broker = TestBroker::start_with_native(dir.path(), native).await;
+    let options = neo_client::ClientOptions {
+        heartbeat,
+        ..neo_client::ClientOptions::default()
+    };
+    let client = Client::connect_with(&broker.native_addr.to_string(), options)
+        .await
+        .unwrap();
+    client.create_topic("idle", 1).await.unwrap();
+    send_five(&client, "idle", 0).await;
+    let mut queue = client
+        .queue_consumer("idle", 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let held = tokio::time::timeout(WAIT, queue.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    held.ack().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_keep_an_idle_connection_past_the_broker_idle_timeout() {
+    ack_after_idle(Duration::from_millis(100)).await.unwrap();
+    let err = ack_after_idle(Duration::ZERO).await.unwrap_err();
+    assert!(matches!(err, neo_client::ClientError::Closed), "{err:?}");
+}

@@ -31,6 +31,9 @@ pub struct ClientOptions {
     pub initial_backoff: Duration,
     /// Longest wait between reconnect attempts.
     pub max_backoff: Duration,
+    /// How often an idle connection pings the broker (keeping it under the broker's idle
+    /// timeout); zero sends no pings.
+    pub heartbeat: Duration,
 }
 
 impl Default for ClientOptions {
@@ -42,6 +45,7 @@ impl Default for ClientOptions {
             reconnect_attempts: 20,
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(2),
+            heartbeat: Duration::from_secs(30),
         }
     }
 }
@@ -97,6 +101,7 @@ impl Client {
             &options.auth,
             Arc::clone(&handlers),
             options.connect_timeout,
+            options.heartbeat,
         )
         .await?;
         Ok(Client {
@@ -161,6 +166,7 @@ impl Client {
             &options.auth,
             Arc::clone(&self.inner.handlers),
             options.connect_timeout,
+            options.heartbeat,
         )
         .await?;
         for (service, methods) in self.inner.handlers.registrations() {

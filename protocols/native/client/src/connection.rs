@@ -44,6 +44,7 @@ impl Connection {
         auth: &[u8],
         handlers: Arc<Handlers>,
         connect_timeout: Duration,
+        heartbeat: Duration,
     ) -> Result<Arc<Connection>, ClientError> {
         let connect_error = |reason: String| ClientError::Connect {
             addr: addr.to_string(),
@@ -76,7 +77,12 @@ impl Connection {
             auth: Bytes::copy_from_slice(auth),
         };
         match tokio::time::timeout(connect_timeout, connection.request(hello)).await {
-            Ok(Ok(Message::Welcome { .. })) => Ok(connection),
+            Ok(Ok(Message::Welcome { .. })) => {
+                if !heartbeat.is_zero() {
+                    tokio::spawn(send_heartbeats(Arc::downgrade(&connection), heartbeat));
+                }
+                Ok(connection)
+            }
             Ok(Ok(other)) => Err(ClientError::Protocol(format!(
                 "expected Welcome, got {:?}",
                 other.kind()
@@ -207,6 +213,24 @@ fn finish(
         Ok(Ok(Message::Error { code, message })) => Err(ClientError::Broker { code, message }),
         Ok(other) => other,
         Err(_) => Err(ClientError::Closed),
+    }
+}
+
+/// Pings every `interval` until the connection closes or is dropped, so that the broker's
+/// idle timeout never closes a connection that is only waiting for pushes or calls.
+async fn send_heartbeats(connection: std::sync::Weak<Connection>, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        let Some(connection) = connection.upgrade() else {
+            return;
+        };
+        if connection.is_closed()
+            || connection
+                .send(connection.next_id(), &Message::Ping)
+                .is_err()
+        {
+            return;
+        }
     }
 }
 
