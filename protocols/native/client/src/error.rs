@@ -7,13 +7,23 @@ use neo_native::wire::ErrorCode;
 pub enum ClientError {
     /// The broker could not be reached (after the configured reconnect attempts).
     #[error("cannot connect to {addr}: {reason}")]
-    Connect { addr: String, reason: String },
+    Connect {
+        /// The address dialled.
+        addr: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// The connection closed before the answer arrived.
     #[error("connection closed")]
     Closed,
     /// The broker refused the request.
     #[error("broker error {code:?}: {message}")]
-    Broker { code: ErrorCode, message: String },
+    Broker {
+        /// The error code (a wire contract, see PROTOCOL.md).
+        code: ErrorCode,
+        /// The broker's explanation.
+        message: String,
+    },
     /// The broker sent something this client does not understand.
     #[error("protocol error: {0}")]
     Protocol(String),

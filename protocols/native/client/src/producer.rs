@@ -74,6 +74,7 @@ impl Default for ProducerConfig {
 /// Where an acknowledged record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordMetadata {
+    /// The partition the record went to.
     pub partition: i32,
     /// The record's offset; -1 with [`Acks::None`].
     pub offset: i64,

@@ -18,12 +18,15 @@ use crate::subscription_slot::{Slot, resubscribe};
 /// A record from a queue, held for this consumer until acked, nacked or its lock ends.
 #[derive(Debug, Clone)]
 pub struct QueueMessage {
+    /// The record's offset in the queue's log.
     pub offset: i64,
     /// Milliseconds since the epoch.
     pub timestamp: i64,
     /// Deliveries so far, this one included (more than 1: redelivered).
     pub deliveries: u32,
+    /// The record's key.
     pub key: Option<Bytes>,
+    /// The record's value (the message body).
     pub value: Option<Bytes>,
     connection: Weak<Connection>,
     subscription: u32,

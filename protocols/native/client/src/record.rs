@@ -6,13 +6,19 @@ use neo_storage::codec::Header;
 /// One record read from a partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumedRecord {
+    /// The topic it was read from.
     pub topic: String,
+    /// The partition it was read from.
     pub partition: i32,
+    /// Its offset in the partition.
     pub offset: i64,
     /// Milliseconds since the epoch.
     pub timestamp: i64,
+    /// The record's key.
     pub key: Option<Bytes>,
+    /// The record's value.
     pub value: Option<Bytes>,
+    /// The record's headers (AMQP properties and SQS attributes arrive here too).
     pub headers: Vec<Header>,
 }
 

@@ -6,14 +6,24 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 /// A body that does not hold what its kind says it holds.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum BodyError {
+    /// The body ends inside this field (or a count is larger than the body can hold).
     #[error("body ends inside field {0}")]
     Truncated(&'static str),
+    /// This string field is not UTF-8.
     #[error("field {0} is not UTF-8")]
     NotUtf8(&'static str),
+    /// A field holds a value outside its range.
     #[error("field {field} has invalid value {value}")]
-    InvalidValue { field: &'static str, value: i64 },
+    InvalidValue {
+        /// The field.
+        field: &'static str,
+        /// What it held.
+        value: i64,
+    },
+    /// Bytes after the last field.
     #[error("{0} bytes left over after the body")]
     TrailingBytes(usize),
+    /// A kind this version does not know.
     #[error("unknown message kind {0:#04x}")]
     UnknownKind(u8),
 }

@@ -6,24 +6,43 @@
 pub enum ErrorCode {
     /// A code this version does not know (from a newer peer).
     Unknown = 0,
+    /// No common version, or a frame of a version not negotiated.
     UnsupportedVersion = 1,
+    /// A frame or body that does not parse.
     MalformedFrame = 2,
+    /// A length over the frame limit.
     FrameTooLarge = 3,
+    /// A kind this version does not know.
     UnknownKind = 4,
+    /// The first frame was not Hello.
     HandshakeRequired = 5,
+    /// The authentication hook refused the Hello.
     AuthenticationFailed = 6,
+    /// No such topic or partition.
     UnknownTopicOrPartition = 10,
+    /// A topic of that name exists.
     TopicAlreadyExists = 11,
+    /// A topic name the broker does not accept.
     InvalidTopic = 12,
+    /// Records refused (not a valid batch, CRC, topic configs, producer sequence).
     InvalidRecords = 13,
+    /// An offset outside the log.
     OffsetOutOfRange = 14,
+    /// No subscription with that id.
     UnknownSubscription = 15,
+    /// A request that cannot be served as asked.
     InvalidRequest = 16,
+    /// The group coordinator refused.
     GroupError = 17,
+    /// RPC: no live instance serves the method.
     NoInstance = 20,
+    /// RPC: no reply in time.
     Timeout = 21,
+    /// RPC: the handler failed.
     HandlerError = 22,
+    /// The broker is stopping.
     ShuttingDown = 30,
+    /// A broker failure (storage).
     Internal = 31,
 }
 

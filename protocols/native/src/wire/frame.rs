@@ -28,17 +28,27 @@ pub struct FrameHeader {
 /// One frame: its header and its undecoded body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
+    /// The fixed fields.
     pub header: FrameHeader,
+    /// The message body, decoded by [`crate::wire::Message::decode`].
     pub body: BytesMut,
 }
 
 /// A frame that cannot be read; the connection is closed after an error frame.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FrameError {
+    /// The length prefix is over the limit.
     #[error("frame of {size} bytes exceeds the limit of {limit}")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The length the peer announced.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The length prefix is shorter than the fixed header.
     #[error("frame of {0} bytes is shorter than its header")]
     TooShort(usize),
+    /// Reading the stream failed.
     #[error("i/o: {0}")]
     Io(String),
 }

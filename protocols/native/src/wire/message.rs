@@ -9,44 +9,83 @@ use super::frame::{FrameHeader, PROTOCOL_VERSION, encode_frame};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Kind {
+    /// C→S: opens a connection (versions spoken, client name, credentials).
     Hello = 0x01,
+    /// S→C: the handshake answer (version chosen, limits).
     Welcome = 0x02,
+    /// S→C: a request failed (or, with correlation id 0, the connection is closing).
     Error = 0x03,
+    /// C→S: a round trip, also a heartbeat.
     Ping = 0x04,
+    /// S→C: the answer to Ping.
     Pong = 0x05,
+    /// S→C: a request without a result succeeded.
     Ok = 0x06,
+    /// C→S: record batches to append to a partition.
     Produce = 0x10,
+    /// S→C: where a produce landed.
     Produced = 0x11,
+    /// C→S: push a partition's records from a start position.
     Subscribe = 0x20,
+    /// S→C: a subscription started (at this offset).
     Subscribed = 0x21,
+    /// S→C: pushed record batches of a subscription.
     Records = 0x22,
+    /// C→S: more bytes a subscription may push (no answer).
     Credit = 0x23,
+    /// C→S: ends a subscription.
     Unsubscribe = 0x24,
+    /// C→S: commits a group's offset outside any generation.
     CommitOffset = 0x25,
+    /// C→S: asks for a group's committed offset.
     FetchCommitted = 0x26,
+    /// S→C: a group's committed offset.
     Committed = 0x27,
+    /// C→S: join a consumer group and push its assigned partitions.
     GroupSubscribe = 0x28,
+    /// S→C: the partitions a group member was assigned.
     Assigned = 0x29,
+    /// C→S: commits an offset in the member's generation.
     GroupCommit = 0x2a,
+    /// C→S: push a queue's records under a lock.
     QueueSubscribe = 0x30,
+    /// S→C: pushed queue records.
     QueueRecords = 0x31,
+    /// C→S: settles held queue records.
     Ack = 0x32,
+    /// C→S: gives held queue records back (requeued or archived).
     Nack = 0x33,
+    /// C→S: moves the lock of held queue records.
     Extend = 0x34,
+    /// C→S: creates a topic.
     CreateTopic = 0x40,
+    /// C→S: deletes a topic.
     DeleteTopic = 0x41,
+    /// C→S: asks for every topic.
     ListTopics = 0x42,
+    /// S→C: every topic.
     Topics = 0x43,
+    /// C→S: asks for a topic's partitions.
     DescribeTopic = 0x44,
+    /// S→C: a topic's partitions.
     TopicDescription = 0x45,
+    /// C→S: asks for every consumer group.
     ListGroups = 0x46,
+    /// S→C: every consumer group.
     Groups = 0x47,
+    /// C→S: serves methods of a service (RPC).
     Register = 0x50,
+    /// C→S: calls a service method through the broker.
     Call = 0x51,
+    /// S→C: the answer to a Call.
     Reply = 0x52,
+    /// S→C: a call forwarded to a service instance.
     Invoke = 0x53,
+    /// C→S: a service instance's answer to Invoke (no answer).
     InvokeReply = 0x54,
+    /// C→S: asks for every registered service.
     ListServices = 0x55,
+    /// S→C: every registered service.
     Services = 0x56,
 }
 
@@ -113,6 +152,7 @@ pub struct ServiceInfo {
 /// One message; which side sends it is in PROTOCOL.md.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
+    /// C→S: opens a connection (versions spoken, client name, credentials).
     Hello {
         min_version: u8,
         max_version: u8,
@@ -120,19 +160,22 @@ pub enum Message {
         /// Credentials for the server's authentication hook (empty when none).
         auth: Bytes,
     },
+    /// S→C: the handshake answer (version chosen, limits).
     Welcome {
         version: u8,
         server: String,
         max_frame: u32,
         max_in_flight: u32,
     },
-    Error {
-        code: ErrorCode,
-        message: String,
-    },
+    /// S→C: a request failed (or, with correlation id 0, the connection is closing).
+    Error { code: ErrorCode, message: String },
+    /// C→S: a round trip, also a heartbeat.
     Ping,
+    /// S→C: the answer to Ping.
     Pong,
+    /// S→C: a request without a result succeeded.
     Ok,
+    /// C→S: record batches to append to a partition.
     Produce {
         topic: String,
         partition: i32,
@@ -141,10 +184,9 @@ pub enum Message {
         /// One or more record batches in the log's format, appended as they are.
         records: BytesMut,
     },
-    Produced {
-        base_offset: i64,
-        last_offset: i64,
-    },
+    /// S→C: where a produce landed.
+    Produced { base_offset: i64, last_offset: i64 },
+    /// C→S: push a partition's records from a start position.
     Subscribe {
         topic: String,
         partition: i32,
@@ -152,52 +194,56 @@ pub enum Message {
         /// Bytes the server may push before it waits for more credit.
         credit: u32,
     },
-    Subscribed {
-        offset: i64,
-    },
+    /// S→C: a subscription started (at this offset).
+    Subscribed { offset: i64 },
+    /// S→C: pushed record batches of a subscription.
     Records {
         partition: i32,
         high_watermark: i64,
         records: Bytes,
     },
-    Credit {
-        subscription: u32,
-        bytes: u32,
-    },
-    Unsubscribe {
-        subscription: u32,
-    },
+    /// C→S: more bytes a subscription may push (no answer).
+    Credit { subscription: u32, bytes: u32 },
+    /// C→S: ends a subscription.
+    Unsubscribe { subscription: u32 },
+    /// C→S: commits a group's offset outside any generation.
     CommitOffset {
         group: String,
         topic: String,
         partition: i32,
         offset: i64,
     },
+    /// C→S: asks for a group's committed offset.
     FetchCommitted {
         group: String,
         topic: String,
         partition: i32,
     },
+    /// S→C: a group's committed offset.
     Committed {
         /// -1 when the group has no offset for the partition.
         offset: i64,
     },
+    /// C→S: join a consumer group and push its assigned partitions.
     GroupSubscribe {
         group: String,
         topic: String,
         /// Bytes the server may push (over all assigned partitions) before it waits.
         credit: u32,
     },
+    /// S→C: the partitions a group member was assigned.
     Assigned {
         generation: i32,
         /// Each assigned partition and the offset its pushes start at.
         partitions: Vec<(i32, i64)>,
     },
+    /// C→S: commits an offset in the member's generation.
     GroupCommit {
         subscription: u32,
         partition: i32,
         offset: i64,
     },
+    /// C→S: push a queue's records under a lock.
     QueueSubscribe {
         queue: String,
         /// Most records held unacknowledged at once.
@@ -205,73 +251,75 @@ pub enum Message {
         /// How long a delivered record stays held before it is delivered again.
         lock_ms: u32,
     },
-    QueueRecords {
-        records: Vec<QueueRecord>,
-    },
+    /// S→C: pushed queue records.
+    QueueRecords { records: Vec<QueueRecord> },
+    /// C→S: settles held queue records.
     Ack {
         subscription: u32,
         offsets: Vec<i64>,
     },
+    /// C→S: gives held queue records back (requeued or archived).
     Nack {
         subscription: u32,
         offsets: Vec<i64>,
         requeue: bool,
     },
+    /// C→S: moves the lock of held queue records.
     Extend {
         subscription: u32,
         offsets: Vec<i64>,
         /// The new lock, from now.
         lock_ms: u32,
     },
-    CreateTopic {
-        name: String,
-        partitions: i32,
-    },
-    DeleteTopic {
-        name: String,
-    },
+    /// C→S: creates a topic.
+    CreateTopic { name: String, partitions: i32 },
+    /// C→S: deletes a topic.
+    DeleteTopic { name: String },
+    /// C→S: asks for every topic.
     ListTopics,
-    Topics {
-        topics: Vec<TopicInfo>,
-    },
-    DescribeTopic {
-        name: String,
-    },
+    /// S→C: every topic.
+    Topics { topics: Vec<TopicInfo> },
+    /// C→S: asks for a topic's partitions.
+    DescribeTopic { name: String },
+    /// S→C: a topic's partitions.
     TopicDescription {
         name: String,
         partitions: Vec<PartitionInfo>,
     },
+    /// C→S: asks for every consumer group.
     ListGroups,
-    Groups {
-        groups: Vec<GroupInfo>,
-    },
+    /// S→C: every consumer group.
+    Groups { groups: Vec<GroupInfo> },
+    /// C→S: serves methods of a service (RPC).
     Register {
         service: String,
         methods: Vec<String>,
     },
+    /// C→S: calls a service method through the broker.
     Call {
         service: String,
         method: String,
         timeout_ms: u32,
         payload: Bytes,
     },
-    Reply {
-        payload: Bytes,
-    },
+    /// S→C: the answer to a Call.
+    Reply { payload: Bytes },
+    /// S→C: a call forwarded to a service instance.
     Invoke {
         service: String,
         method: String,
         payload: Bytes,
     },
+    /// C→S: a service instance's answer to Invoke (no answer).
     InvokeReply {
         /// False when the handler failed: `payload` is then its UTF-8 message.
         ok: bool,
         payload: Bytes,
     },
+    /// C→S: asks for every registered service.
     ListServices,
-    Services {
-        services: Vec<ServiceInfo>,
-    },
+    /// S→C: every registered service.
+    Services { services: Vec<ServiceInfo> },
 }
 
 /// The acknowledgement level byte of Produce, checked.
