@@ -1,5 +1,5 @@
 //! `neo-bench`: runs the same workload over the native protocol, the Kafka protocol
-//! (librdkafka) and AMQP 0-9-1 (lapin) against one broker and prints one comparison table,
+//! (librdkafka), AMQP 0-9-1 (lapin) and SQS (aws-sdk-sqs) against one broker and prints one comparison table,
 //! with the figures as JSON and, with `--report`, an HTML page of charts.
 //!
 //! `cargo run --release -p neo-bench -- --protocol all --records 1000000 --size 100`
@@ -9,6 +9,7 @@ mod amqp;
 mod kafka;
 mod native;
 mod report;
+mod sqs;
 mod stats;
 mod workload;
 
@@ -26,6 +27,7 @@ enum Protocol {
     Native,
     Kafka,
     Amqp,
+    Sqs,
     All,
 }
 
@@ -60,6 +62,9 @@ struct Args {
     /// AMQP URI of the same running broker (default `amqp://guest:guest@<native host>:5672/%2f`).
     #[arg(long)]
     amqp_uri: Option<String>,
+    /// SQS endpoint of the same running broker (default `http://<native host>:9324`).
+    #[arg(long)]
+    sqs_endpoint: Option<String>,
     /// Where to write the figures as JSON.
     #[arg(long, default_value = "neo-bench.json")]
     json: PathBuf,
@@ -138,6 +143,28 @@ async fn run(args: &Args, workload: &Workload) -> anyhow::Result<Vec<stats::Prot
             format!("amqp://guest:guest@{host}:5672/%2f")
         }),
     };
+    // The embedded broker has no SQS listener of its own: one is started here on the same broker.
+    let (sqs_endpoint, sqs_stop) = match &embedded {
+        Some(b) => {
+            let server = neo_sqs::SqsServer::bind(neo_sqs::SqsConfig {
+                listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                ..neo_sqs::SqsConfig::default()
+            })
+            .await?;
+            let endpoint = format!("http://{}", server.local_addr()?);
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(server.run(std::sync::Arc::clone(&b.broker), stopped));
+            (endpoint, Some(stop))
+        }
+        None => {
+            let host = native_addr.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
+            let endpoint = args
+                .sqs_endpoint
+                .clone()
+                .unwrap_or_else(|| format!("http://{host}:9324"));
+            (endpoint, None)
+        }
+    };
     let tag = format!(
         "{}",
         std::time::SystemTime::now()
@@ -166,6 +193,12 @@ async fn run(args: &Args, workload: &Workload) -> anyhow::Result<Vec<stats::Prot
     }
     if matches!(args.protocol, Protocol::Amqp | Protocol::All) {
         results.push(amqp::run(&amqp_uri, workload, &bar, &tag).await?);
+    }
+    if matches!(args.protocol, Protocol::Sqs | Protocol::All) {
+        results.push(sqs::run(&sqs_endpoint, workload, &bar, &tag).await?);
+    }
+    if let Some(stop) = sqs_stop {
+        let _ = stop.send(true);
     }
     if matches!(args.protocol, Protocol::Native | Protocol::All) {
         results.insert(0, native::run(&native_addr, workload, &bar, &tag).await?);
