@@ -156,6 +156,12 @@ impl NewMessage {
     }
 }
 
+/// A version 4 UUID (message and request ids) from the thread's random generator rather than
+/// a getrandom system call each.
+pub fn random_uuid() -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid()
+}
+
 /// A header with a text value.
 pub fn text_header(key: &str, value: &str) -> Header {
     Header {

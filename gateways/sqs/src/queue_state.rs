@@ -106,21 +106,6 @@ impl QueueState {
         }
     }
 
-    /// Runs `f` off the async worker threads: cursor calls hold the cursor's lock while they
-    /// read the log or append to the cursor log, which must not stall other requests.
-    pub async fn blocking<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&QueueState) -> T + Send + 'static,
-    ) -> Result<T, crate::error::SqsError> {
-        let state = Arc::clone(self);
-        tokio::task::spawn_blocking(move || f(&state))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "sqs: queue call failed");
-                crate::error::SqsError::Internal
-            })
-    }
-
     /// Wakes as many long polls as `count` messages can serve (not every waiter: a batch
     /// waking dozens of pollers that then find nothing makes them queue on the cursor).
     pub fn wake(&self, count: usize) {

@@ -68,7 +68,7 @@ async fn serve(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = crate::message::random_uuid().to_string();
     let target = headers.get("x-amz-target").map(HeaderValue::as_bytes);
     let content_type = headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
     let probe = RawRequest {

@@ -20,7 +20,7 @@ pub async fn delete(gateway: &Arc<Gateway>, request: &Request) -> Output {
     let handle = Params(&request.params).required_str("ReceiptHandle")?;
     let handle = ReceiptHandle::decode(handle, &meta.name)?;
     let offset = handle.offset;
-    state.blocking(move |s| settle(s, &[offset])).await??;
+    settle(&state, &[offset])?;
     state.queue.sync().await?;
     Ok(Map::new())
 }
@@ -45,7 +45,7 @@ pub async fn delete_batch(gateway: &Arc<Gateway>, request: &Request) -> Output {
             Err(e) => failures.push(failed(id, &e)),
         }
     }
-    state.blocking(move |s| settle(s, &offsets)).await??;
+    settle(&state, &offsets)?;
     state.queue.sync().await?;
     let mut out = Map::new();
     out.insert("Successful".into(), Value::Array(successful));

@@ -125,11 +125,8 @@ async fn take(
         // FIFO: as SQS, several messages of one group may come in one receive.
         let wanted = max - delivered.len();
         let got = state
-            .blocking(move |s| {
-                s.queue
-                    .receive_group_runs(now, wanted, now + visibility * 1000, holder)
-            })
-            .await??;
+            .queue
+            .receive_group_runs(now, wanted, now + visibility * 1000, holder)?;
         let settled: Vec<i64> = got.expired.iter().map(|r| r.offset).collect();
         state.forget(&settled);
         // Past the queue's current retention: dropped, not delivered.

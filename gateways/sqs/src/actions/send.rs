@@ -11,7 +11,7 @@ use crate::batch::{check_entries, failed};
 use crate::dedup::FirstSend;
 use crate::error::SqsError;
 use crate::gateway::Gateway;
-use crate::message::NewMessage;
+use crate::message::{NewMessage, random_uuid};
 use crate::message_attribute::{md5_of, md5_of_body};
 use crate::params::Params;
 use crate::queue_state::QueueState;
@@ -167,7 +167,7 @@ fn append(
             (Some(first), _) => Slot::Duplicate(first),
             (None, Some(i)) => Slot::SameAs(i),
             (None, None) => {
-                let message_id = uuid::Uuid::new_v4().to_string();
+                let message_id = random_uuid().to_string();
                 let headers = message.headers(&message_id, now);
                 builder.push(
                     now,
