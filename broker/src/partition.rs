@@ -64,6 +64,16 @@ impl Partition {
         if header.producer_id < 0 {
             return Ok(AppendResult::Appended(self.log.append(records)?));
         }
+        if header.total_len() < records.len() {
+            // Sequence numbers are checked per batch: as Kafka, an idempotent producer's
+            // records come one batch at a time.
+            return Err(BrokerError::InvalidRecord {
+                message: "an idempotent producer's request must hold exactly one record batch \
+                          per partition"
+                    .into(),
+                record_indexes: Vec::new(),
+            });
+        }
         let mut producers = self.producers.lock();
         if let SequenceCheck::Duplicate {
             base_offset,

@@ -375,6 +375,13 @@ async fn idempotent_producers_are_deduplicated_and_ordered_across_restarts() {
         .await
         .unwrap();
     assert_eq!(next.base_offset, 3);
+    // Two batches in one request: refused, as Kafka does, since sequences go per batch.
+    let mut two = idempotent_batch(id, 0, 5, 1);
+    two.extend(idempotent_batch(id, 0, 6, 1));
+    assert!(matches!(
+        broker.produce("t", 0, &mut two, Acks::All).await,
+        Err(BrokerError::InvalidRecord { .. })
+    ));
     assert_eq!(broker.partition("t", 0).unwrap().log().log_end_offset(), 5);
     assert_ne!(
         broker.new_producer_id().unwrap(),
