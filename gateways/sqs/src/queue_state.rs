@@ -106,6 +106,22 @@ impl QueueState {
         }
     }
 
+    /// Waits until the queue's log is durable through offset `last`, then wakes long polls
+    /// for the `count` messages appended.
+    pub async fn appended(&self, last: i64, count: usize) -> Result<(), crate::error::SqsError> {
+        self.queue
+            .partition()
+            .log()
+            .wait_durable(last + 1)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "sqs: appended messages not made durable");
+                crate::error::SqsError::Internal
+            })?;
+        self.wake(count);
+        Ok(())
+    }
+
     /// Wakes as many long polls as `count` messages can serve (not every waiter: a batch
     /// waking dozens of pollers that then find nothing makes them queue on the cursor).
     pub fn wake(&self, count: usize) {

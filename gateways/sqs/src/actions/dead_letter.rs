@@ -43,18 +43,7 @@ pub async fn transfer(
         SqsError::Internal
     })?;
     let (_, last) = state.queue.enqueue(&mut batch)?;
-    state
-        .queue
-        .partition()
-        .log()
-        .wait_durable(last + 1)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "sqs: move not made durable");
-            SqsError::Internal
-        })?;
-    state.wake(records.len());
-    Ok(())
+    state.appended(last, records.len()).await
 }
 
 pub fn list_sources(gateway: &Arc<Gateway>, request: &Request) -> Output {

@@ -120,17 +120,7 @@ async fn enqueue(
 ) -> Result<Vec<Sent>, SqsError> {
     let (sent, last) = append(meta, state, messages)?;
     if let Some(last) = last {
-        state
-            .queue
-            .partition()
-            .log()
-            .wait_durable(last + 1)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "sqs: send not made durable");
-                SqsError::Internal
-            })?;
-        state.wake(messages.len());
+        state.appended(last, messages.len()).await?;
     }
     Ok(sent)
 }
