@@ -23,7 +23,7 @@ use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use futures_util::future::join_all;
-use neo_compat_tests::sqs::SqsBroker;
+use neo_compat_tests::TestBroker;
 
 const BODY: usize = 1024;
 const CLIENTS: usize = 4;
@@ -273,14 +273,14 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let neo = SqsBroker::start();
+    let neo = TestBroker::start_blocking();
     println!(
         "aws-sdk-sqs, {CLIENTS} clients, {n} messages of {BODY} bytes, SendMessageBatch x10, ReceiveMessage x10 long poll, DeleteMessageBatch ({inflight} of each outstanding per client):"
     );
-    let rate = runtime.block_on(end_to_end(&neo.endpoint(), n, inflight));
+    let rate = runtime.block_on(end_to_end(&neo.sqs_endpoint(), n, inflight));
     println!("end-to-end: {rate:>8.0} msg/s");
     let raw = runtime.block_on(async {
-        let url = client(&neo.endpoint())
+        let url = client(&neo.sqs_endpoint())
             .create_queue()
             .queue_name("bench-raw")
             .send()
@@ -288,13 +288,13 @@ fn main() {
             .unwrap()
             .queue_url
             .unwrap();
-        raw_end_to_end(neo.addr, &url, n, inflight).await
+        raw_end_to_end(neo.sqs_addr, &url, n, inflight).await
     });
     println!("same workload, minimal HTTP/1.1 client: {raw:>8.0} msg/s");
 
     let before = rss_kib();
     runtime.block_on(async {
-        let sqs = client(&neo.endpoint());
+        let sqs = client(&neo.sqs_endpoint());
         let url = sqs
             .create_queue()
             .queue_name("deep")

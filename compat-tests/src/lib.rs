@@ -1,5 +1,5 @@
-//! Helpers for the compatibility tests: a real Neo broker on OS-chosen ports (Kafka, AMQP
-//! and the native protocol).
+//! Helpers for the compatibility tests: a real Neo broker on OS-chosen ports (Kafka, AMQP,
+//! SQS and the native protocol).
 //!
 //! The tests in `tests/` drive it with real, unmodified clients (librdkafka through the
 //! `rdkafka` crate, kcat, Python clients) over real sockets. The broker runs on a tokio
@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod amqp;
+pub mod child;
 pub mod rabbitmq;
-pub mod sqs;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,6 +19,7 @@ use neo_amqp::{AmqpConfig, AmqpServer};
 use neo_broker::{Broker, BrokerConfig, TopicConfig};
 use neo_kafka::{KafkaConfig, KafkaServer};
 use neo_native::{NativeConfig, NativeServer};
+use neo_sqs::{SqsConfig, SqsServer};
 use tokio::sync::{oneshot, watch};
 
 /// A loopback port free at the time of the call (for processes that must be told one).
@@ -30,11 +31,12 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A broker serving the Kafka protocol on 127.0.0.1.
+/// A broker serving every front-end on 127.0.0.1.
 pub struct TestBroker {
     pub broker: Arc<Broker>,
     pub kafka_addr: SocketAddr,
     pub amqp_addr: SocketAddr,
+    pub sqs_addr: SocketAddr,
     pub native_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -44,8 +46,19 @@ pub struct TestBroker {
 impl TestBroker {
     /// A broker over a new temporary data directory.
     pub async fn start() -> TestBroker {
+        Self::start_blocking()
+    }
+
+    /// [`TestBroker::start`] for tests without a runtime of their own (the broker's is its
+    /// own in any case).
+    pub fn start_blocking() -> TestBroker {
         let dir = tempfile::tempdir().unwrap();
-        let mut broker = Self::start_in(dir.path(), TopicConfig::default()).await;
+        let mut broker = Self::launch(
+            dir.path(),
+            TopicConfig::default(),
+            KafkaConfig::default(),
+            local_native(),
+        );
         broker._dir = Some(dir);
         broker
     }
@@ -62,26 +75,21 @@ impl TestBroker {
         topic_defaults: TopicConfig,
         kafka: KafkaConfig,
     ) -> TestBroker {
-        let native = NativeConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..NativeConfig::default()
-        };
-        Self::start_full(data_dir, topic_defaults, kafka, native).await
+        Self::launch(data_dir, topic_defaults, kafka, local_native())
     }
 
     /// A broker over `data_dir` whose native listener has the settings of `native` (its
     /// `listen` address kept, so a restarted broker can take the port of the one before).
     pub async fn start_with_native(data_dir: &Path, native: NativeConfig) -> TestBroker {
-        Self::start_full(
+        Self::launch(
             data_dir,
             TopicConfig::default(),
             KafkaConfig::default(),
             native,
         )
-        .await
     }
 
-    async fn start_full(
+    fn launch(
         data_dir: &Path,
         topic_defaults: TopicConfig,
         kafka: KafkaConfig,
@@ -125,31 +133,48 @@ impl TestBroker {
                 .await
                 .unwrap();
                 let amqp_addr = amqp.local_addr().unwrap();
+                let sqs = SqsServer::bind(SqsConfig {
+                    listen: "127.0.0.1:0".parse().unwrap(),
+                    ..SqsConfig::default()
+                })
+                .await
+                .unwrap();
+                let sqs_addr = sqs.local_addr().unwrap();
                 let native = NativeServer::bind(native).await.unwrap();
                 let native_addr = native.local_addr().unwrap();
                 let (stop_tx, stop_rx) = oneshot::channel();
                 let (serving_tx, serving_rx) = watch::channel(false);
                 started_tx
-                    .send((Arc::clone(&broker), addr, amqp_addr, native_addr, stop_tx))
+                    .send(Addresses {
+                        broker: Arc::clone(&broker),
+                        kafka: addr,
+                        amqp: amqp_addr,
+                        sqs: sqs_addr,
+                        native: native_addr,
+                        stop: stop_tx,
+                    })
                     .unwrap();
                 let serving = tokio::spawn(server.run(Arc::clone(&broker), serving_rx.clone()));
                 let amqp_serving = tokio::spawn(amqp.run(Arc::clone(&broker), serving_rx.clone()));
+                let sqs_serving = tokio::spawn(sqs.run(Arc::clone(&broker), serving_rx.clone()));
                 let native_serving = tokio::spawn(native.run(Arc::clone(&broker), serving_rx));
                 let _ = stop_rx.await;
                 let _ = serving_tx.send(true);
                 let _ = serving.await;
                 let _ = amqp_serving.await;
+                let _ = sqs_serving.await;
                 let _ = native_serving.await;
                 broker.shutdown().await.unwrap();
             });
         });
-        let (broker, kafka_addr, amqp_addr, native_addr, stop) = started.recv().unwrap();
+        let started: Addresses = started.recv().unwrap();
         TestBroker {
-            broker,
-            kafka_addr,
-            amqp_addr,
-            native_addr,
-            stop: Some(stop),
+            broker: started.broker,
+            kafka_addr: started.kafka,
+            amqp_addr: started.amqp,
+            sqs_addr: started.sqs,
+            native_addr: started.native,
+            stop: Some(started.stop),
             thread: Some(thread),
             _dir: None,
         }
@@ -158,6 +183,11 @@ impl TestBroker {
     /// The AMQP URI for clients (`guest`/`guest`, vhost `/`).
     pub fn amqp_uri(&self) -> String {
         format!("amqp://guest:guest@{}/%2f", self.amqp_addr)
+    }
+
+    /// The SQS endpoint URL for clients.
+    pub fn sqs_endpoint(&self) -> String {
+        format!("http://{}", self.sqs_addr)
     }
 
     /// `bootstrap.servers` for clients.
@@ -177,6 +207,24 @@ impl TestBroker {
         if let Some(thread) = self.thread.take() {
             thread.join().unwrap();
         }
+    }
+}
+
+/// What the broker's thread hands back once every front-end listens.
+struct Addresses {
+    broker: Arc<Broker>,
+    kafka: SocketAddr,
+    amqp: SocketAddr,
+    sqs: SocketAddr,
+    native: SocketAddr,
+    stop: oneshot::Sender<()>,
+}
+
+/// The native listener on 127.0.0.1, OS-chosen port.
+fn local_native() -> NativeConfig {
+    NativeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..NativeConfig::default()
     }
 }
 

@@ -1,0 +1,41 @@
+//! Child processes for the tests that SIGKILL something: a test of the running test binary,
+//! run again on its own in a process the parent can kill.
+//!
+//! Such a child test returns at once unless its environment variable is set, so ordinary runs
+//! pass over it.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+/// Runs the test `test` (its path in the test binary, `module::name`, ignored or not) as a
+/// child process with the environment variables `env` set, its stdout piped.
+pub fn spawn_test<K, V>(test: &str, env: impl IntoIterator<Item = (K, V)>) -> Child
+where
+    K: AsRef<OsStr>,
+    V: AsRef<OsStr>,
+{
+    Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--include-ignored", "--nocapture"])
+        .envs(env)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The line a child prints once it accepts connections.
+pub fn announce_listening(addr: SocketAddr) {
+    println!("listening {addr}");
+}
+
+/// Reads `child`'s stdout up to the line [`announce_listening`] prints; returns its address.
+pub fn listening_addr(child: &mut Child) -> SocketAddr {
+    let stdout = child.stdout.take().unwrap();
+    for line in BufReader::new(stdout).lines() {
+        if let Some(addr) = line.unwrap().strip_prefix("listening ") {
+            return addr.trim().parse().unwrap();
+        }
+    }
+    panic!("the child exited before listening")
+}
