@@ -7,7 +7,11 @@
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::TestBroker;
 
 /// Runs the test `test` (its path in the test binary, `module::name`, ignored or not) as a
 /// child process with the environment variables `env` set, its stdout piped.
@@ -22,6 +26,18 @@ where
         .stdout(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// The body of a child broker: when `var` is set, a broker over the data directory it names,
+/// which prints the address `pick` chooses (see [`listening_addr`]) and serves until it is
+/// killed (at most 300 s).
+pub fn broker_until_killed(var: &str, pick: impl FnOnce(&TestBroker) -> SocketAddr) {
+    let Ok(dir) = std::env::var(var) else {
+        return;
+    };
+    let broker = TestBroker::start_blocking_in(Path::new(&dir));
+    announce_listening(pick(&broker));
+    std::thread::sleep(Duration::from_secs(300));
 }
 
 /// The line a child prints once it accepts connections.

@@ -53,14 +53,19 @@ impl TestBroker {
     /// own in any case).
     pub fn start_blocking() -> TestBroker {
         let dir = tempfile::tempdir().unwrap();
-        let mut broker = Self::launch(
-            dir.path(),
+        let mut broker = Self::start_blocking_in(dir.path());
+        broker._dir = Some(dir);
+        broker
+    }
+
+    /// A broker over `data_dir`, for tests without a runtime of their own.
+    pub fn start_blocking_in(data_dir: &Path) -> TestBroker {
+        Self::launch(
+            data_dir,
             TopicConfig::default(),
             KafkaConfig::default(),
             local_native(),
-        );
-        broker._dir = Some(dir);
-        broker
+        )
     }
 
     /// A broker over `data_dir` with `topic_defaults`.

@@ -3,7 +3,6 @@
 //! SIGKILL and restarted: exactly the unacknowledged half is delivered, and no acknowledged
 //! message ever again. The topology (a durable exchange and binding) survives too.
 
-use neo_compat_tests::child::{announce_listening, listening_addr, spawn_test};
 use std::collections::BTreeSet;
 use std::process::Child;
 use std::time::Duration;
@@ -15,8 +14,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
-use neo_amqp::{AmqpConfig, AmqpServer};
-use neo_broker::{Broker, BrokerConfig};
+use neo_compat_tests::child::{broker_until_killed, listening_addr, spawn_test};
 
 const DIR_VAR: &str = "NEO_AMQP_CRASH_DIR";
 const COUNT: u32 = 100_000;
@@ -24,28 +22,7 @@ const COUNT: u32 = 100_000;
 /// Not a test of its own: the broker process the crash test starts and kills.
 #[test]
 fn amqp_child_broker_until_killed() {
-    let Ok(dir) = std::env::var(DIR_VAR) else {
-        return;
-    };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async move {
-        let broker = Broker::open(BrokerConfig {
-            data_dir: dir.into(),
-            ..BrokerConfig::default()
-        })
-        .await
-        .unwrap();
-        let server = AmqpServer::bind(AmqpConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..AmqpConfig::default()
-        })
-        .await
-        .unwrap();
-        announce_listening(server.local_addr().unwrap());
-        let (_stop, stopped) = tokio::sync::watch::channel(false);
-        // Killed long before this ends.
-        let _ = tokio::time::timeout(Duration::from_secs(300), server.run(broker, stopped)).await;
-    });
+    broker_until_killed(DIR_VAR, |broker| broker.amqp_addr);
 }
 
 /// Starts the broker process; returns it and its AMQP URI.

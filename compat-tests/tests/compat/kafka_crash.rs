@@ -3,12 +3,12 @@
 //! there once, offsets are dense, committed group offsets are intact, and the idempotent
 //! producer carries on without duplicates.
 
-use neo_compat_tests::child::{announce_listening, listening_addr, spawn_test};
 use std::collections::BTreeSet;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
 use neo_broker::{Broker, BrokerConfig};
+use neo_compat_tests::child::{announce_listening, listening_addr, spawn_test};
 use neo_compat_tests::free_port;
 use neo_kafka::{KafkaConfig, KafkaServer};
 use rdkafka::config::ClientConfig;

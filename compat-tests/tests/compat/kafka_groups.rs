@@ -1,13 +1,13 @@
 //! Consumer groups with librdkafka: rebalancing across members, committed offsets that
 //! survive a restart, members leaving, joining and dying, and the admin view of groups.
 
-use neo_compat_tests::child::spawn_test;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use neo_compat_tests::TestBroker;
+use neo_compat_tests::child::spawn_test;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;

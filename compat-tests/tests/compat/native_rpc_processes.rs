@@ -1,7 +1,6 @@
 //! Brokered RPC with service instances in processes of their own: calls are balanced over
 //! three, and when one is killed with SIGKILL its calls go to the others.
 
-use neo_compat_tests::child::spawn_test;
 use std::collections::HashMap;
 use std::process::Child;
 use std::time::Duration;
@@ -9,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use neo_client::Client;
 use neo_compat_tests::TestBroker;
+use neo_compat_tests::child::spawn_test;
 
 const INSTANCE_ENV: &str = "NEO_RPC_INSTANCE";
 const WAIT: Duration = Duration::from_secs(30);

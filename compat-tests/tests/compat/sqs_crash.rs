@@ -2,18 +2,17 @@
 //! after the restart, deleted ones never come back, and in-flight ones are visible again;
 //! queues keep their attributes and tags, and FIFO deduplication ids their five minutes.
 
-use neo_compat_tests::child::{announce_listening, listening_addr, spawn_test};
 use std::collections::BTreeSet;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use crate::sqs_client::{client, create};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, QueueAttributeName, SendMessageBatchRequestEntry,
 };
-use neo_broker::{Broker, BrokerConfig};
-use neo_sqs::{SqsConfig, SqsServer};
+use neo_compat_tests::child::{broker_until_killed, listening_addr, spawn_test};
+
+use crate::sqs_client::{client, create};
 
 const DIR_VAR: &str = "NEO_SQS_CRASH_DIR";
 const COUNT: usize = 2_000;
@@ -23,28 +22,7 @@ const IN_FLIGHT: usize = 400;
 /// Not a test of its own: the broker process the crash test starts and kills.
 #[test]
 fn sqs_child_broker_until_killed() {
-    let Ok(dir) = std::env::var(DIR_VAR) else {
-        return;
-    };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async move {
-        let broker = Broker::open(BrokerConfig {
-            data_dir: dir.into(),
-            ..BrokerConfig::default()
-        })
-        .await
-        .unwrap();
-        let server = SqsServer::bind(SqsConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..SqsConfig::default()
-        })
-        .await
-        .unwrap();
-        announce_listening(server.local_addr().unwrap());
-        let (_stop, stopped) = tokio::sync::watch::channel(false);
-        // Killed long before this ends.
-        let _ = tokio::time::timeout(Duration::from_secs(300), server.run(broker, stopped)).await;
-    });
+    broker_until_killed(DIR_VAR, |broker| broker.sqs_addr);
 }
 
 /// Starts the broker process; returns it and its endpoint URL.

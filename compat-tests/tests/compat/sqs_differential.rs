@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::sqs_client::{client, code};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{
@@ -18,6 +17,8 @@ use aws_sdk_sqs::types::{
 };
 use neo_compat_tests::TestBroker;
 use neo_compat_tests::free_port;
+
+use crate::sqs_client::{client, code};
 
 /// moto's server, stopped when dropped.
 struct Moto(Child);

@@ -3,17 +3,17 @@
 //! sequence numbers, and the FIFO-only parameter rules.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::sqs_client::{client, code, create};
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
     SendMessageBatchRequestEntry,
 };
 use neo_compat_tests::TestBroker;
-use std::sync::Mutex;
+
+use crate::sqs_client::{client, code, create};
 
 const GROUPS: usize = 3;
 const PER_GROUP: usize = 20;

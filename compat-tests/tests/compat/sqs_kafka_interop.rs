@@ -6,7 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use crate::sqs_client::{client, create};
 use aws_sdk_sqs::types::MessageAttributeValue;
 use neo_compat_tests::TestBroker;
 use rdkafka::config::ClientConfig;
@@ -14,6 +13,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
+
+use crate::sqs_client::{client, create};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 

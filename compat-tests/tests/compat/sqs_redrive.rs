@@ -5,10 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use crate::sqs_client::{client, code, create};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use neo_compat_tests::TestBroker;
+
+use crate::sqs_client::{client, code, create};
 
 const ACCOUNT_ARN: &str = "arn:aws:sqs:us-east-1:000000000000";
 

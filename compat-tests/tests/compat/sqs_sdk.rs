@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::sqs_client::{code, create};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{
@@ -14,6 +13,8 @@ use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
     SendMessageBatchRequestEntry,
 };
+
+use crate::sqs_client::{code, create};
 use neo_compat_tests::TestBroker;
 
 fn client(broker: &TestBroker) -> Client {
