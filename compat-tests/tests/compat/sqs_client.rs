@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::error::ProvideErrorMetadata;
@@ -35,4 +37,20 @@ pub async fn create(sqs: &Client, name: &str, attrs: &[(QueueAttributeName, &str
         req = req.attributes(k.clone(), *v);
     }
     req.send().await.unwrap().queue_url.unwrap()
+}
+
+/// The queue attribute `name` (or all, with `QueueAttributeName::All`) of the queue at `url`.
+pub async fn attributes(
+    sqs: &Client,
+    url: &str,
+    name: QueueAttributeName,
+) -> HashMap<QueueAttributeName, String> {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(name)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()
 }

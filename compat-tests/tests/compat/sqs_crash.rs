@@ -12,7 +12,7 @@ use aws_sdk_sqs::types::{
 };
 use neo_compat_tests::child::{broker_until_killed, listening_addr, spawn_test};
 
-use crate::sqs_client::{client, create};
+use crate::sqs_client::{attributes, client, create};
 
 const DIR_VAR: &str = "NEO_SQS_CRASH_DIR";
 const COUNT: usize = 2_000;
@@ -136,15 +136,7 @@ async fn sent_messages_survive_sigkill_deleted_ones_never_return() {
         .unwrap()
         .queue_url
         .unwrap();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::VisibilityTimeout)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let attrs = attributes(&sqs, &url, QueueAttributeName::VisibilityTimeout).await;
     assert_eq!(attrs[&QueueAttributeName::VisibilityTimeout], "120");
     let tags = sqs.list_queue_tags().queue_url(&url).send().await.unwrap();
     assert_eq!(tags.tags().unwrap()["keep"], "me");

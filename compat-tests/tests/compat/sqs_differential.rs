@@ -18,7 +18,7 @@ use aws_sdk_sqs::types::{
 use neo_compat_tests::TestBroker;
 use neo_compat_tests::free_port;
 
-use crate::sqs_client::{client, code};
+use crate::sqs_client::{attributes, client, code};
 
 /// moto's server, stopped when dropped.
 struct Moto(Child);
@@ -88,15 +88,7 @@ async fn scenario(sqs: &Client) -> Vec<String> {
         code(&missing.unwrap_err().into_service_error())
     ));
 
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let attrs = attributes(sqs, &url, QueueAttributeName::All).await;
     for name in [
         QueueAttributeName::VisibilityTimeout,
         QueueAttributeName::DelaySeconds,

@@ -14,7 +14,7 @@ use aws_sdk_sqs::types::{
     SendMessageBatchRequestEntry,
 };
 
-use crate::sqs_client::{code, create};
+use crate::sqs_client::{attributes, code, create};
 use neo_compat_tests::TestBroker;
 
 fn client(broker: &TestBroker) -> Client {
@@ -129,15 +129,7 @@ async fn queue_lifecycle_attributes_and_tags() {
         .send()
         .await
         .unwrap();
-    let some = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::DelaySeconds)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let some = attributes(&sqs, &url, QueueAttributeName::DelaySeconds).await;
     assert_eq!(some.len(), 1);
     assert_eq!(some[&QueueAttributeName::DelaySeconds], "2");
     let e = sqs
@@ -358,15 +350,7 @@ async fn a_message_reappears_after_its_visibility_timeout_and_not_before() {
     let first = sqs.receive_message().queue_url(&url).send().await.unwrap();
     assert_eq!(first.messages().len(), 1);
     let received_at = Instant::now();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let attrs = attributes(&sqs, &url, QueueAttributeName::All).await;
     assert_eq!(
         attrs[&QueueAttributeName::ApproximateNumberOfMessagesNotVisible],
         "1"
@@ -679,15 +663,7 @@ async fn delays_purge_and_counts() {
         .send()
         .await
         .unwrap();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let attrs = attributes(&sqs, &url, QueueAttributeName::All).await;
     assert_eq!(
         attrs[&QueueAttributeName::ApproximateNumberOfMessagesDelayed],
         "1"
@@ -766,15 +742,7 @@ async fn delete_after_the_visibility_timeout_still_deletes() {
     // Visible again (the attribute read releases ended locks) before the delete.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let attrs = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap();
+        let attrs = attributes(&sqs, &url, QueueAttributeName::ApproximateNumberOfMessages).await;
         if attrs[&QueueAttributeName::ApproximateNumberOfMessages] == "1" {
             break;
         }
