@@ -1,7 +1,7 @@
 //! Dead-letter queues with `aws-sdk-sqs`: messages received more than maxReceiveCount times
 //! move to the dead-letter queue, ListDeadLetterSourceQueues names the source, and
 //! StartMessageMoveTask moves them back (receive count reset) or elsewhere; cancelling a
-//! task stops it.
+//! task stops it; dead-letter queues chain.
 
 use std::time::{Duration, Instant};
 
@@ -264,4 +264,59 @@ async fn redrive_allow_policy_decides_which_queues_may_dead_letter() {
         .unwrap_err()
         .into_service_error();
     assert_eq!(code(&e), "InvalidParameterValue");
+}
+
+/// A dead-letter queue with a dead-letter queue of its own: a message counts its receives
+/// afresh in each queue (not moved on at once by its first receive in the middle one), and
+/// keeps its id and body to the end of the chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chained_dead_letter_queues_count_receives_per_queue() {
+    let broker = TestBroker::start_blocking();
+    let sqs = client(&broker.sqs_endpoint());
+    let last = create(&sqs, "last", &[]).await;
+    let to = |name: &str| {
+        format!(r#"{{"deadLetterTargetArn":"{ACCOUNT_ARN}:{name}","maxReceiveCount":"1"}}"#)
+    };
+    let middle = create(
+        &sqs,
+        "middle",
+        &[(QueueAttributeName::RedrivePolicy, &to("last"))],
+    )
+    .await;
+    let first = create(
+        &sqs,
+        "first",
+        &[(QueueAttributeName::RedrivePolicy, &to("middle"))],
+    )
+    .await;
+    let sent = sqs
+        .send_message()
+        .queue_url(&first)
+        .message_body("poison")
+        .send()
+        .await
+        .unwrap();
+    let id = sent.message_id.unwrap();
+
+    // One receive in each queue; the second moves the message on.
+    for url in [&first, &middle, &last] {
+        let got = receive_all(&sqs, url, 1, 0).await;
+        assert_eq!(got.len(), 1, "{url}");
+        assert_eq!(got[0].message_id(), Some(id.as_str()));
+        assert_eq!(got[0].body(), Some("poison"));
+        let count =
+            &got[0].attributes().unwrap()[&MessageSystemAttributeName::ApproximateReceiveCount];
+        assert_eq!(count, "1", "{url}");
+        if url != &last {
+            let again = sqs.receive_message().queue_url(url).send().await.unwrap();
+            assert!(again.messages().is_empty(), "{url} kept the message");
+        }
+    }
+    let sources = sqs
+        .list_dead_letter_source_queues()
+        .queue_url(&last)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sources.queue_urls(), std::slice::from_ref(&middle));
 }
