@@ -19,6 +19,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
+use neo_benches::{count, rss_kib};
 use neo_compat_tests::TestBroker;
 use neo_compat_tests::rabbitmq::RabbitMq;
 
@@ -27,13 +28,6 @@ const BODY: usize = 1024;
 const WINDOW: usize = 1_000;
 /// Publishes (and acks) started together.
 const BURST: usize = 100;
-
-fn count(var: &str, default: usize) -> usize {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 async fn connect(uri: &str) -> Connection {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -143,17 +137,6 @@ async fn end_to_end(uri: &str, n: usize) -> f64 {
     let rate = n as f64 / started.elapsed().as_secs_f64();
     let _ = conn.close(200, "bye".into()).await;
     rate
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn main() {

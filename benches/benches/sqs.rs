@@ -19,36 +19,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use futures_util::future::join_all;
+use neo_benches::{count, rss_kib};
 use neo_compat_tests::TestBroker;
+use neo_compat_tests::sqs::client;
 
 const BODY: usize = 1024;
 const CLIENTS: usize = 4;
-
-fn count(var: &str, default: usize) -> usize {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn client(endpoint: &str) -> Client {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    Client::from_conf(
-        aws_sdk_sqs::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("bench", "bench", None, None, "static"))
-            .endpoint_url(endpoint)
-            .http_client(http)
-            .build(),
-    )
-}
 
 /// Sends `n` messages in batches of 10, `inflight` batches at a time.
 async fn send(sqs: &Client, url: &str, n: usize, inflight: usize) {
@@ -251,17 +229,6 @@ async fn raw_end_to_end(addr: std::net::SocketAddr, url: &str, n: usize, infligh
         "every message received and deleted"
     );
     (total_batches * 10) as f64 / started.elapsed().as_secs_f64()
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn main() {

@@ -1,4 +1,5 @@
-//! Shared set-up for Neo's benchmarks: record batches of a given shape.
+//! Shared set-up for Neo's benchmarks: record batches of a given shape, counts from the
+//! environment, and the process's resident memory.
 
 use neo_storage::codec::{BatchBuilder, Compression};
 
@@ -12,4 +13,24 @@ pub fn batch_of(record_size: usize, batch_bytes: usize) -> Vec<u8> {
         builder.push(1_700_000_000_000, None, Some(&value), &[]);
     }
     builder.build().map(|b| b.to_vec()).unwrap_or_default()
+}
+
+/// The number in the environment variable `var`, or `default`.
+pub fn count(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// This process's resident memory in KiB (0 where /proc is missing).
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }

@@ -10,6 +10,7 @@
 pub mod amqp;
 pub mod child;
 pub mod rabbitmq;
+pub mod sqs;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -27,7 +27,6 @@ mod native_rpc;
 mod native_rpc_processes;
 mod native_sdk;
 mod sqs_boto3;
-mod sqs_client;
 mod sqs_crash;
 mod sqs_differential;
 mod sqs_fifo;

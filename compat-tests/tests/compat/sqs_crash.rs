@@ -11,8 +11,7 @@ use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use neo_compat_tests::child::{broker_until_killed, listening_addr, spawn_test};
-
-use crate::sqs_client::{attributes, client, create};
+use neo_compat_tests::sqs::{attributes, client, create};
 
 const DIR_VAR: &str = "NEO_SQS_CRASH_DIR";
 const COUNT: usize = 2_000;

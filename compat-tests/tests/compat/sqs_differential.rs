@@ -17,8 +17,7 @@ use aws_sdk_sqs::types::{
 };
 use neo_compat_tests::TestBroker;
 use neo_compat_tests::free_port;
-
-use crate::sqs_client::{attributes, client, code};
+use neo_compat_tests::sqs::{attributes, client, code};
 
 /// moto's server, stopped when dropped.
 struct Moto(Child);

@@ -12,8 +12,7 @@ use aws_sdk_sqs::types::{
     SendMessageBatchRequestEntry,
 };
 use neo_compat_tests::TestBroker;
-
-use crate::sqs_client::{client, code, create};
+use neo_compat_tests::sqs::{client, code, create};
 
 const GROUPS: usize = 3;
 const PER_GROUP: usize = 20;

@@ -8,13 +8,12 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::MessageAttributeValue;
 use neo_compat_tests::TestBroker;
+use neo_compat_tests::sqs::{client, create};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
-
-use crate::sqs_client::{client, create};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use neo_compat_tests::TestBroker;
-
-use crate::sqs_client::{client, code, create};
+use neo_compat_tests::sqs::{client, code, create};
 
 const ACCOUNT_ARN: &str = "arn:aws:sqs:us-east-1:000000000000";
 

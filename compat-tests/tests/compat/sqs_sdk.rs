@@ -13,12 +13,11 @@ use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
     SendMessageBatchRequestEntry,
 };
-
-use crate::sqs_client::{attributes, code, create};
 use neo_compat_tests::TestBroker;
+use neo_compat_tests::sqs::{attributes, code, create};
 
 fn client(broker: &TestBroker) -> Client {
-    crate::sqs_client::client(&broker.sqs_endpoint())
+    neo_compat_tests::sqs::client(&broker.sqs_endpoint())
 }
 
 fn md5_hex(bytes: &[u8]) -> String {

@@ -1,6 +1,4 @@
-//! An `aws-sdk-sqs` client for a test broker, shared by the SQS tests.
-
-#![allow(dead_code)]
+//! An `aws-sdk-sqs` client for a test broker, shared by the SQS tests and the SQS bench.
 
 use std::collections::HashMap;
 
