@@ -18,9 +18,10 @@ use lapin::options::{
     ConfirmSelectOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Connection};
 use neo_benches::{count, rss_kib};
 use neo_compat_tests::TestBroker;
+use neo_compat_tests::amqp::connect;
 use neo_compat_tests::rabbitmq::RabbitMq;
 
 const BODY: usize = 1024;
@@ -28,19 +29,6 @@ const BODY: usize = 1024;
 const WINDOW: usize = 1_000;
 /// Publishes (and acks) started together.
 const BURST: usize = 100;
-
-async fn connect(uri: &str) -> Connection {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match Connection::connect(uri, ConnectionProperties::default()).await {
-            Ok(c) => return c,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(200)).await
-            }
-            Err(e) => panic!("cannot connect to {uri}: {e}"),
-        }
-    }
-}
 
 /// A channel on which the durable queue `name` is declared.
 async fn durable_queue(conn: &Connection, name: &str) -> lapin::Channel {

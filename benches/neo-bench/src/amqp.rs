@@ -17,7 +17,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
 use crate::stats::{Latency, ProtocolResult, Throughput, Timeline, histogram};
-use crate::workload::{Workload, settle_writeback, stamp_of};
+use crate::workload::{Workload, phase, settle_writeback, stamp_of};
 
 /// Publishes started together (lapin writes a burst at once).
 const BURST: usize = 100;
@@ -34,18 +34,13 @@ pub async fn run(
 ) -> anyhow::Result<ProtocolResult> {
     let connection = Connection::connect(uri, ConnectionProperties::default()).await?;
     let queue = format!("bench-amqp-{tag}");
-    bar.set_message("amqp: publish with confirms");
-    bar.set_length(w.records);
-    bar.set_position(0);
+    phase(bar, "amqp: publish with confirms", w.records);
     let (produce, produce_ack, produce_timeline) = publish(&connection, &queue, w, bar).await?;
     settle_writeback();
-    bar.set_message("amqp: consume");
-    bar.set_position(0);
+    phase(bar, "amqp: consume", w.records);
     let consume = consume(&connection, &queue, w, bar).await?;
     settle_writeback();
-    bar.set_message("amqp: end-to-end at fixed rate");
-    bar.set_length(w.rate * w.seconds);
-    bar.set_position(0);
+    phase(bar, "amqp: end-to-end at fixed rate", w.rate * w.seconds);
     let end_to_end = end_to_end(&connection, &format!("{queue}-e2e"), w, bar).await?;
     let _ = connection.close(200, "bye".into()).await;
     Ok(ProtocolResult {

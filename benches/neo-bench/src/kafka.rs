@@ -14,7 +14,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::stats::{Latency, ProtocolResult, Throughput, Timeline, histogram};
-use crate::workload::{Workload, stamp_of};
+use crate::workload::{Workload, phase, settle_writeback, stamp_of};
 
 /// Topics the run uses; created beforehand (through the native admin API).
 pub struct Topics {
@@ -28,18 +28,13 @@ pub fn run(
     w: &Workload,
     bar: &ProgressBar,
 ) -> anyhow::Result<ProtocolResult> {
-    bar.set_message("kafka: produce");
-    bar.set_length(w.records);
-    bar.set_position(0);
+    phase(bar, "kafka: produce", w.records);
     let (produce, produce_ack, produce_timeline) = produce(bootstrap, &topics.produce, w, bar)?;
-    crate::workload::settle_writeback();
-    bar.set_message("kafka: consume");
-    bar.set_position(0);
+    settle_writeback();
+    phase(bar, "kafka: consume", w.records);
     let consume = consume(bootstrap, &topics.produce, w, bar)?;
-    crate::workload::settle_writeback();
-    bar.set_message("kafka: end-to-end at fixed rate");
-    bar.set_length(w.rate * w.seconds);
-    bar.set_position(0);
+    settle_writeback();
+    phase(bar, "kafka: end-to-end at fixed rate", w.rate * w.seconds);
     let end_to_end = end_to_end(bootstrap, &topics.end_to_end, w, bar)?;
     Ok(ProtocolResult {
         protocol: "kafka".into(),

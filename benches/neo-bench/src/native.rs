@@ -8,7 +8,7 @@ use indicatif::ProgressBar;
 use neo_client::{Acks, Client, ProducerConfig, StartAt};
 
 use crate::stats::{Latency, ProtocolResult, Throughput, Timeline, histogram};
-use crate::workload::{Workload, stamp_of};
+use crate::workload::{Workload, phase, settle_writeback, stamp_of};
 
 pub async fn run(
     addr: &str,
@@ -20,26 +20,20 @@ pub async fn run(
     let topic = format!("bench-native-{tag}");
     client.create_topic(&topic, 1).await?;
 
-    bar.set_message("native: produce");
-    bar.set_length(w.records);
-    bar.set_position(0);
+    phase(bar, "native: produce", w.records);
     let (produce, produce_ack, produce_timeline) = produce(&client, &topic, w, bar).await?;
 
-    crate::workload::settle_writeback();
-    bar.set_message("native: consume");
-    bar.set_position(0);
+    settle_writeback();
+    phase(bar, "native: consume", w.records);
     let consume = consume(&client, &topic, w, bar).await?;
 
-    crate::workload::settle_writeback();
-    bar.set_message("native: end-to-end at fixed rate");
-    bar.set_length(w.rate * w.seconds);
-    bar.set_position(0);
+    settle_writeback();
+    phase(bar, "native: end-to-end at fixed rate", w.rate * w.seconds);
     let e2e_topic = format!("bench-native-e2e-{tag}");
     client.create_topic(&e2e_topic, 1).await?;
     let end_to_end = end_to_end(&client, &e2e_topic, w, bar).await?;
 
-    bar.set_message("native: RPC at fixed rate");
-    bar.set_position(0);
+    phase(bar, "native: RPC at fixed rate", w.rate * w.seconds);
     let rpc = rpc(addr, w, bar).await?;
     Ok(ProtocolResult {
         protocol: "native".into(),

@@ -15,7 +15,7 @@ use indicatif::ProgressBar;
 use parking_lot::Mutex;
 
 use crate::stats::{Latency, ProtocolResult, Throughput, Timeline, histogram};
-use crate::workload::{Workload, settle_writeback};
+use crate::workload::{Workload, phase, settle_writeback};
 
 /// Calls of each kind outstanding at once.
 const LANES: usize = 4;
@@ -43,13 +43,10 @@ pub async fn run(
 ) -> anyhow::Result<ProtocolResult> {
     let sqs = client(endpoint);
     let url = create_queue(&sqs, &format!("bench-sqs-{tag}")).await?;
-    bar.set_message("sqs: send");
-    bar.set_length(w.records);
-    bar.set_position(0);
+    phase(bar, "sqs: send", w.records);
     let (produce, produce_ack, produce_timeline) = send(&sqs, &url, w, bar).await?;
     settle_writeback();
-    bar.set_message("sqs: receive and delete");
-    bar.set_position(0);
+    phase(bar, "sqs: receive and delete", w.records);
     let started = Instant::now();
     let done = AtomicU64::new(0);
     let lanes = (0..LANES).map(|_| receive(&sqs, &url, w.records, &done, bar, |_| {}));
@@ -58,9 +55,7 @@ pub async fn run(
     }
     let consume = Throughput::of(w.records, w.size, started.elapsed().as_secs_f64());
     settle_writeback();
-    bar.set_message("sqs: end-to-end at fixed rate");
-    bar.set_length(w.rate * w.seconds);
-    bar.set_position(0);
+    phase(bar, "sqs: end-to-end at fixed rate", w.rate * w.seconds);
     let e2e_url = create_queue(&sqs, &format!("bench-sqs-e2e-{tag}")).await?;
     let end_to_end = end_to_end(&sqs, &e2e_url, w, bar).await?;
     Ok(ProtocolResult {

@@ -1,5 +1,7 @@
 //! What every protocol is asked to do, and the brokers to do it against.
 
+use indicatif::ProgressBar;
+
 /// The workload, the same for every protocol.
 #[derive(Debug, Clone)]
 pub struct Workload {
@@ -34,4 +36,11 @@ pub fn stamp_of(payload: &[u8]) -> Option<u64> {
 /// with the next one for the CPU; failures only make the figures noisier.
 pub fn settle_writeback() {
     let _ = std::process::Command::new("sync").status();
+}
+
+/// Starts a phase on the progress bar: `message`, counting from 0 to `length`.
+pub fn phase(bar: &ProgressBar, message: &'static str, length: u64) {
+    bar.set_message(message);
+    bar.set_length(length);
+    bar.set_position(0);
 }
