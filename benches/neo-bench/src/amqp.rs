@@ -206,9 +206,8 @@ async fn end_to_end(
         let queue = queue.to_string();
         let w = w.clone();
         tokio::spawn(async move {
-            let interval = Duration::from_secs_f64(1.0 / w.rate.max(1) as f64);
             for i in 0..total {
-                let due = origin + interval.mul_f64(i as f64);
+                let due = w.due(origin, i);
                 tokio::time::sleep_until(due.into()).await;
                 let body = w.stamped(origin.elapsed().as_micros() as u64);
                 channel

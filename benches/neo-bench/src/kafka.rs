@@ -210,9 +210,8 @@ fn end_to_end(
                 .set("acks", acks(&w))
                 .set("linger.ms", "0")
                 .create()?;
-            let interval = Duration::from_secs_f64(1.0 / w.rate.max(1) as f64);
             for i in 0..total {
-                let due = origin + interval.mul_f64(i as f64);
+                let due = w.due(origin, i);
                 wait_until(due, || {
                     producer.poll(Duration::ZERO);
                 });

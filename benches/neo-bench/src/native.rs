@@ -147,9 +147,8 @@ async fn end_to_end(
         let topic = topic.to_string();
         let w = w.clone();
         tokio::spawn(async move {
-            let interval = Duration::from_secs_f64(1.0 / w.rate.max(1) as f64);
             for i in 0..total {
-                let due = origin + interval.mul_f64(i as f64);
+                let due = w.due(origin, i);
                 tokio::time::sleep_until(due.into()).await;
                 let stamp = origin.elapsed().as_micros() as u64;
                 producer
@@ -188,12 +187,11 @@ async fn rpc(addr: &str, w: &Workload, bar: &ProgressBar) -> anyhow::Result<Late
         .await?;
     let caller = Client::connect(addr).await?;
     let total = w.rate * w.seconds;
-    let interval = Duration::from_secs_f64(1.0 / w.rate.max(1) as f64);
     let payload = Bytes::from(vec![b'x'; w.size]);
     let (done, mut results) = tokio::sync::mpsc::unbounded_channel();
     let origin = Instant::now();
     for i in 0..total {
-        let due = origin + interval.mul_f64(i as f64);
+        let due = w.due(origin, i);
         tokio::time::sleep_until(due.into()).await;
         let caller = caller.clone();
         let payload = payload.clone();

@@ -187,11 +187,10 @@ async fn end_to_end(
         let (sqs, url, w) = (sqs.clone(), url.to_string(), w.clone());
         tokio::spawn(async move {
             // Sends of one message each, paced; a few outstanding so the rate holds.
-            let interval = Duration::from_secs_f64(1.0 / w.rate.max(1) as f64);
             let limit = Arc::new(tokio::sync::Semaphore::new(64));
             let mut sends = Vec::new();
             for i in 0..total {
-                let due = origin + interval.mul_f64(i as f64);
+                let due = w.due(origin, i);
                 tokio::time::sleep_until(due.into()).await;
                 let permit = Arc::clone(&limit).acquire_owned().await?;
                 let stamp = origin.elapsed().as_micros() as u64;

@@ -1,5 +1,7 @@
 //! What every protocol is asked to do, and the brokers to do it against.
 
+use std::time::{Duration, Instant};
+
 use indicatif::ProgressBar;
 
 /// The workload, the same for every protocol.
@@ -18,6 +20,11 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// When the `i`th record (or call) of a fixed-rate phase begun at `origin` is due.
+    pub fn due(&self, origin: Instant, i: u64) -> Instant {
+        origin + Duration::from_secs_f64(i as f64 / self.rate.max(1) as f64)
+    }
+
     /// A payload of `size` bytes starting with `stamp` (µs since the phase's origin).
     pub fn stamped(&self, stamp: u64) -> Vec<u8> {
         let mut payload = stamp.to_be_bytes().to_vec();
