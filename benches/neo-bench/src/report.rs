@@ -109,20 +109,13 @@ fn bar_chart(title: &str, unit: &str, labels: &[&str], series: &[(String, Vec<f6
     let plot_h = height - bottom - top;
     let group_w = (width - left - 10.0) / labels.len().max(1) as f64;
     let bar_w = group_w * 0.8 / series.len().max(1) as f64;
-    let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12"><text x="{left}" y="18" font-weight="bold">{title} ({unit})</text>"#
+    let mut svg = svg_with_grid(
+        &format!("{title} ({unit})"),
+        (width, height),
+        (left, top, plot_h),
+        max,
+        2,
     );
-    for tick in 0..=4 {
-        let v = max * tick as f64 / 4.0;
-        let y = top + plot_h - plot_h * tick as f64 / 4.0;
-        let _ = write!(
-            svg,
-            r##"<line x1="{left}" x2="{}" y1="{y}" y2="{y}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{v:.2}</text>"##,
-            width - 10.0,
-            left - 4.0,
-            y + 4.0
-        );
-    }
     for (g, label) in labels.iter().enumerate() {
         let x0 = left + g as f64 * group_w + group_w * 0.1;
         for (s, (_, values)) in series.iter().enumerate() {
@@ -146,6 +139,32 @@ fn bar_chart(title: &str, unit: &str, labels: &[&str], series: &[(String, Vec<f6
     }
     svg.push_str(&legend(series.iter().map(|(n, _)| n.as_str()), width));
     svg.push_str("</svg>");
+    svg
+}
+
+/// An open `<svg>` of `size` with `title` and five horizontal grid lines over the plot area
+/// (`left`, `top`, `plot_h`), labelled from 0 to `max` with `precision` decimals.
+fn svg_with_grid(
+    title: &str,
+    (width, height): (f64, f64),
+    (left, top, plot_h): (f64, f64, f64),
+    max: f64,
+    precision: usize,
+) -> String {
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12"><text x="{left}" y="18" font-weight="bold">{title}</text>"#
+    );
+    for tick in 0..=4 {
+        let v = max * tick as f64 / 4.0;
+        let y = top + plot_h - plot_h * tick as f64 / 4.0;
+        let _ = write!(
+            svg,
+            r##"<line x1="{left}" x2="{}" y1="{y}" y2="{y}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{v:.precision$}</text>"##,
+            width - 10.0,
+            left - 4.0,
+            y + 4.0
+        );
+    }
     svg
 }
 
@@ -183,20 +202,13 @@ fn timeline_chart(results: &[ProtocolResult]) -> String {
         .max(2) as f64;
     let plot_h = height - bottom - top;
     let plot_w = width - left - 10.0;
-    let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12"><text x="{left}" y="18" font-weight="bold">Produce throughput over time (records/s acknowledged, 100 ms buckets)</text>"#
+    let mut svg = svg_with_grid(
+        "Produce throughput over time (records/s acknowledged, 100 ms buckets)",
+        (width, height),
+        (left, top, plot_h),
+        max_y,
+        0,
     );
-    for tick in 0..=4 {
-        let v = max_y * tick as f64 / 4.0;
-        let y = top + plot_h - plot_h * tick as f64 / 4.0;
-        let _ = write!(
-            svg,
-            r##"<line x1="{left}" x2="{}" y1="{y}" y2="{y}" stroke="#ddd"/><text x="{}" y="{}" text-anchor="end">{v:.0}</text>"##,
-            width - 10.0,
-            left - 4.0,
-            y + 4.0
-        );
-    }
     let _ = write!(
         svg,
         r#"<text x="{}" y="{}" text-anchor="middle">seconds: 0 … {:.1}</text>"#,
