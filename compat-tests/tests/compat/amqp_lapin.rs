@@ -1,7 +1,7 @@
 //! lapin (a RabbitMQ client in Rust) against Neo's AMQP gateway: a durable work queue with
 //! publisher confirms, prefetch and manual acks, redelivery of unacknowledged messages when a
-//! channel closes, topic and fanout routing, basic.get, purge, and the channel errors
-//! RabbitMQ answers with.
+//! channel closes, topic and fanout routing, basic.get (which sees publishes just before it),
+//! purge, and the channel errors RabbitMQ answers with.
 
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
 use neo_compat_tests::TestBroker;
+use neo_compat_tests::amqp::publish;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -429,4 +430,38 @@ async fn dead_lettering_of_expired_rejected_and_overflowing_messages() {
     );
     conn.close(200, "bye".into()).await.unwrap();
     broker.stop().await;
+}
+
+/// As from RabbitMQ, a method after basic.publish on a connection sees what was published:
+/// basic.get and a passive declare's message count, right after publishes without confirms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_right_after_publishes_sees_them() {
+    let broker = TestBroker::start().await;
+    let conn = connect(&broker).await;
+    let ch = conn.create_channel().await.unwrap();
+    ch.queue_declare("seen".into(), durable(), FieldTable::default())
+        .await
+        .unwrap();
+    for round in 0..50 {
+        for i in 0..3 {
+            publish(&ch, "", "seen", &format!("{round}.{i}")).await;
+        }
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..durable()
+        };
+        let declared = ch
+            .queue_declare("seen".into(), passive, FieldTable::default())
+            .await
+            .unwrap();
+        assert_eq!(declared.message_count(), 3, "round {round}");
+        for i in 0..3 {
+            let got = ch
+                .basic_get("seen".into(), BasicGetOptions { no_ack: true })
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("round {round}: message {i} missing"));
+            assert_eq!(got.delivery.data, format!("{round}.{i}").into_bytes());
+        }
+    }
 }

@@ -442,6 +442,9 @@ async fn run(
             for channel in channels.values_mut() {
                 channel.flush().await;
             }
+            for channel in channels.values_mut() {
+                channel.sync_published().await;
+            }
         }
         let outcome = match channels.get_mut(&channel_id) {
             Some(channel) => channel.handle(frame).await,

@@ -25,7 +25,7 @@ const CONFIRMS_QUEUED: usize = 1024;
 pub struct Staged {
     /// Messages not appended yet, in publish order.
     appends: Vec<(Arc<Queue>, BytesMut)>,
-    /// Messages appended already (to length-limited queues) whose confirms wait too.
+    /// Messages appended already (to length-limited queues), waited for with the rest.
     appended: Vec<(Arc<Queue>, i64)>,
     /// Confirm sequence numbers, each with whether it is an ack (else a nack).
     confirms: Vec<(u64, bool)>,
@@ -56,8 +56,8 @@ impl Staged {
             .map(|(_, b)| b.len())
             .sum::<usize>();
         self.appends.extend(published.deferred);
+        self.appended.extend(published.appended);
         if let Some(seq) = seq {
-            self.appended.extend(published.appended);
             self.confirms.push((seq, !published.refused));
         }
     }

@@ -20,7 +20,7 @@ use crate::connection::{Outgoing, send};
 use crate::consumer::Deliveries;
 use crate::gateway::Gateway;
 use crate::reply;
-use crate::staged::{Confirmer, Staged};
+use crate::staged::{Confirmer, Staged, wait_durable};
 use crate::topology::QueueInfo;
 
 /// An error that closes the connection.
@@ -84,6 +84,9 @@ pub struct Channel {
     published: u64,
     pending: Option<Pending>,
     staged: Staged,
+    /// The last offset this channel appended to each queue, while it may not be durable (and
+    /// so not yet visible to readers of the queue).
+    unsynced: Vec<(Arc<Queue>, i64)>,
     /// Transaction mode: the publishes and settles of the open transaction.
     tx: Option<Transaction>,
     deliveries: Arc<Deliveries>,
@@ -128,6 +131,7 @@ impl Channel {
             published: 0,
             pending: None,
             staged: Staged::default(),
+            unsynced: Vec::new(),
             tx: None,
             deliveries: Arc::new(Deliveries::new(holder)),
             consumers: HashMap::new(),
@@ -172,8 +176,27 @@ impl Channel {
         }
     }
 
+    /// Waits until what this channel appended is durable, so that a method after it sees
+    /// those messages in their queues (a basic.get after basic.publish gets them, as from
+    /// RabbitMQ). A failed write shows in the confirms; the method goes on regardless.
+    pub async fn sync_published(&mut self) {
+        if !self.unsynced.is_empty() {
+            wait_durable(std::mem::take(&mut self.unsynced)).await;
+        }
+    }
+
     async fn apply_staged(&mut self) -> Result<(), ChannelError> {
         let (applied, result) = self.staged.apply(self.deliveries.holder);
+        for (queue, last) in &applied.waits {
+            match self
+                .unsynced
+                .iter_mut()
+                .find(|(q, _)| Arc::ptr_eq(q, queue))
+            {
+                Some((_, known)) => *known = (*known).max(*last),
+                None => self.unsynced.push((Arc::clone(queue), *last)),
+            }
+        }
         if let Some(confirmer) = &self.confirmer {
             confirmer.send(applied).await;
         }
@@ -181,8 +204,8 @@ impl Channel {
     }
 
     /// Whether `frame` is one whose work a channel may hold back (publish, ack, content);
-    /// before any other, what the connection's channels hold back is applied, so the method
-    /// sees every earlier publish and ack of the connection.
+    /// before any other, what the connection's channels hold back is applied and made
+    /// durable, so the method sees every earlier publish and ack of the connection.
     pub fn holds_back(frame: &AMQPFrame) -> bool {
         match frame {
             AMQPFrame::Method(_, m) => matches!(
