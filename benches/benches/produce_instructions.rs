@@ -15,7 +15,7 @@ use kafka_protocol::messages::{ApiKey, ProduceRequest, RequestHeader, TopicName}
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use neo_broker::TopicConfig;
 use neo_compat_tests::TestBroker;
-use neo_storage::codec::{BatchBuilder, Compression};
+use neo_record::codec::{BatchBuilder, Compression};
 
 const RECORD: usize = 100;
 const REQUEST_BYTES: usize = 1 << 20;

@@ -1,7 +1,7 @@
 //! Shared set-up for Neo's benchmarks: record batches of a given shape, counts from the
 //! environment, and the process's resident memory.
 
-use neo_storage::codec::{BatchBuilder, Compression};
+use neo_record::codec::{BatchBuilder, Compression};
 
 /// An uncompressed batch of `record_size`-byte values filling about `batch_bytes`.
 pub fn batch_of(record_size: usize, batch_bytes: usize) -> Vec<u8> {

@@ -2,9 +2,9 @@
 //! (`compression.type`) and, on a compacted topic, a key on every record.
 
 use bytes::BytesMut;
+use neo_record::batch_header::{self, BatchHeader};
+use neo_record::codec::{Compression, decode_records, recompress};
 use neo_storage::LogError;
-use neo_storage::batch_header::{self, BatchHeader};
-use neo_storage::codec::{Compression, decode_records, recompress};
 
 use crate::config::TopicConfig;
 use crate::error::BrokerError;
@@ -94,7 +94,7 @@ fn check_keys(batch: &[u8], topic: &str, partition: i32) -> Result<(), BrokerErr
 
 #[cfg(test)]
 mod tests {
-    use neo_storage::codec::BatchBuilder;
+    use neo_record::codec::BatchBuilder;
 
     use super::*;
 

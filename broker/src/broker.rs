@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use neo_storage::{Flusher, PartitionLog, now_ms};
+use neo_record::now_ms;
+use neo_storage::{Flusher, PartitionLog};
 use parking_lot::{Mutex, RwLock};
 
 use crate::acls::{AclBinding, AclFilter, Acls};

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use neo_storage::codec::Compression;
+use neo_record::codec::Compression;
 use neo_storage::{FlushPolicy, LogConfig, TimestampType};
 use serde::{Deserialize, Serialize};
 

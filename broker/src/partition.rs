@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
-use neo_storage::batch_header::BatchHeader;
+use neo_record::batch_header::BatchHeader;
 use neo_storage::{AppendInfo, LogError};
 use parking_lot::{Mutex, RwLock};
 

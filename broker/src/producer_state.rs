@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use neo_storage::batch_header::BatchHeader;
+use neo_record::batch_header::BatchHeader;
 
 use crate::error::BrokerError;
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use neo_broker::{
     Acks, Broker, BrokerConfig, BrokerError, ConfigChange, FetchPartition, FetchRequest, OffsetSpec,
 };
-use neo_storage::codec::{BatchBuilder, Compression};
+use neo_record::codec::{BatchBuilder, Compression};
 
 fn batch(values: &[&str], timestamp: i64) -> Vec<u8> {
     let mut b = BatchBuilder::new(Compression::None, timestamp);
@@ -183,7 +183,7 @@ async fn produce_then_fetch_returns_the_batches() {
     assert_eq!(out.base_offset, 2);
     let fetched = broker.fetch(&fetch_one("t", 0, 1000)).await;
     let data = fetched[0].result.as_ref().unwrap();
-    let records = neo_storage::codec::decode_records(&data.records).unwrap();
+    let records = neo_record::codec::decode_records(&data.records).unwrap();
     assert_eq!(records.len(), 2, "first batch");
     assert!(data.high_watermark >= 2);
 
@@ -295,7 +295,7 @@ async fn max_message_bytes_is_enforced() {
     assert!(matches!(
         err,
         BrokerError::Log(neo_storage::LogError::InvalidBatch(
-            neo_storage::BatchError::TooLarge { .. }
+            neo_record::BatchError::TooLarge { .. }
         ))
     ));
     broker.shutdown().await.unwrap();

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use neo_broker::queues::QueueConfig;
 use neo_broker::{Broker, BrokerConfig};
-use neo_storage::codec::{BatchBuilder, Compression};
-use neo_storage::now_ms;
+use neo_record::codec::{BatchBuilder, Compression};
+use neo_record::now_ms;
 
 const CHILD_ENV: &str = "NEO_QUEUE_CRASH_DIR";
 const HOLD_MS: i64 = 600_000;

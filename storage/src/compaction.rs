@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::batch_header::{self, BatchHeader};
 use crate::checkpoint;
-use crate::codec::{BatchBuilder, Compression, Record, decode_records};
 use crate::error::LogError;
 use crate::log::PartitionLog;
 use crate::segment::{Segment, segment_path};
+use neo_record::batch_header::{self, BatchHeader};
+use neo_record::codec::{BatchBuilder, Compression, Record, decode_records};
 
 /// What one compaction did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +106,12 @@ impl PartitionLog {
         std::fs::rename(&tmp, old.log_path()).map_err(LogError::io(&tmp))?;
         checkpoint::sync_dir(dir)?;
         let config = self.config();
-        let fresh = Segment::open(dir, base, Some(config.max_index_bytes), crate::now_ms())?;
+        let fresh = Segment::open(
+            dir,
+            base,
+            Some(config.max_index_bytes),
+            neo_record::now_ms(),
+        )?;
         fresh.scan(config.index_interval_bytes)?;
         fresh.seal()?;
         let mut writer = self.inner.writer.lock();

@@ -6,9 +6,7 @@
 //! readers run concurrently and only ever see whole batches. Durability is group-committed by a
 //! shared [`Flusher`].
 
-pub mod batch_header;
 mod checkpoint;
-pub mod codec;
 mod compaction;
 pub mod config;
 pub mod error;
@@ -24,7 +22,7 @@ mod time_lookup;
 
 pub use compaction::CompactionReport;
 pub use config::{FlushPolicy, LogConfig, TimestampType};
-pub use error::{BatchError, LogError};
+pub use error::LogError;
 pub use flusher::{Flusher, SyncObserver};
-pub use log::{AppendInfo, LogPositions, PartitionLog, ReadSlice, now_ms};
+pub use log::{AppendInfo, LogPositions, PartitionLog, ReadSlice};
 pub use recovery::RecoveryReport;

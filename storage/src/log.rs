@@ -3,26 +3,21 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
-use crate::batch_header::{self, BatchHeader, LOG_OVERHEAD};
 use crate::checkpoint::{self, LOG_START, RECOVERY_POINT};
 use crate::config::{LogConfig, TimestampType};
-use crate::error::{BatchError, LogError};
+use neo_record::batch_header::{self, BatchHeader, LOG_OVERHEAD};
+use neo_record::{BatchError, now_ms};
+
+use crate::error::LogError;
 use crate::flusher::{Flusher, SyncState, SyncTarget};
 use crate::recovery::{Recovered, RecoveryReport, recover};
 use crate::segment::{BatchMeta, Segment};
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 /// Where an append landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -606,7 +601,7 @@ fn validate_batches(records: &[u8], config: &LogConfig) -> Result<Vec<BatchHeade
             .into());
         }
         if header.compression() == 0 {
-            crate::codec::check_offset_deltas(batch)?;
+            neo_record::codec::check_offset_deltas(batch)?;
         }
         headers.push(header);
         position += len;

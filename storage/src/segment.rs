@@ -8,10 +8,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use crate::batch_header::{self, BatchHeader, HEADER_LEN, LOG_OVERHEAD};
 use crate::error::LogError;
 use crate::offset_index::{OffsetEntry, OffsetIndex};
 use crate::time_index::{TimeEntry, TimeIndex};
+use neo_record::batch_header::{self, BatchHeader, HEADER_LEN, LOG_OVERHEAD};
 
 /// The path of a segment file: the base offset, zero-padded to 20 digits, and an extension.
 pub(crate) fn segment_path(dir: &Path, base_offset: i64, extension: &str) -> PathBuf {

@@ -1,8 +1,8 @@
 //! Finding offsets by timestamp: ListOffsets by time and by max timestamp.
 
-use crate::batch_header::BatchHeader;
 use crate::error::LogError;
 use crate::log::PartitionLog;
+use neo_record::batch_header::BatchHeader;
 
 impl PartitionLog {
     /// The first offset whose record timestamp is `>= timestamp`, with that timestamp.
@@ -55,7 +55,7 @@ fn first_record_at_or_after(
         let offset = header.base_offset.max(log_start);
         return Ok((header.max_timestamp >= timestamp).then_some((offset, header.max_timestamp)));
     }
-    let records = crate::codec::decode_records(batch)?;
+    let records = neo_record::codec::decode_records(batch)?;
     Ok(records
         .iter()
         .map(|r| {

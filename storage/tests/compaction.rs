@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use neo_storage::codec::{BatchBuilder, Compression, decode_records};
+use neo_record::codec::{BatchBuilder, Compression, decode_records};
 use neo_storage::{Flusher, LogConfig, PartitionLog};
 
 fn config() -> LogConfig {
@@ -20,7 +20,7 @@ fn contents(log: &PartitionLog) -> BTreeMap<i64, (Option<String>, Option<String>
     let text = |b: Option<bytes::Bytes>| b.map(|b| String::from_utf8(b.to_vec()).unwrap());
     let mut out = BTreeMap::new();
     log.for_each_batch(0, |batch| {
-        let header = neo_storage::batch_header::validate(batch).unwrap();
+        let header = neo_record::batch_header::validate(batch).unwrap();
         for r in decode_records(batch).unwrap() {
             out.insert(r.offset(header.base_offset), (text(r.key), text(r.value)));
         }

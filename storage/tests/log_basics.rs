@@ -73,7 +73,7 @@ fn invalid_batches_are_rejected_and_leave_the_log_unchanged() {
     assert!(matches!(
         log.append(&mut corrupt),
         Err(LogError::InvalidBatch(
-            neo_storage::BatchError::CrcMismatch { .. }
+            neo_record::BatchError::CrcMismatch { .. }
         ))
     ));
     let mut magic = batch(1, 2, 0);
@@ -81,7 +81,7 @@ fn invalid_batches_are_rejected_and_leave_the_log_unchanged() {
     assert!(matches!(
         log.append(&mut magic),
         Err(LogError::InvalidBatch(
-            neo_storage::BatchError::UnsupportedMagic(1)
+            neo_record::BatchError::UnsupportedMagic(1)
         ))
     ));
     let mut truncated = batch(1, 2, 0);
@@ -91,7 +91,7 @@ fn invalid_batches_are_rejected_and_leave_the_log_unchanged() {
     assert!(matches!(
         log.append(&mut huge),
         Err(LogError::InvalidBatch(
-            neo_storage::BatchError::TooLarge { .. }
+            neo_record::BatchError::TooLarge { .. }
         ))
     ));
     assert!(log.append(&mut []).is_err());
@@ -180,7 +180,7 @@ fn log_append_time_stamps_batches_with_valid_crc() {
     let info = log.append(&mut batch(0, 2, 5)).unwrap();
     let stamped = info.log_append_time.expect("log append time");
     let slice = log.read(0, 1024, i64::MAX).unwrap();
-    let header = neo_storage::batch_header::validate(&slice.records).unwrap();
+    let header = neo_record::batch_header::validate(&slice.records).unwrap();
     assert!(header.is_log_append_time());
     assert_eq!(header.max_timestamp, stamped);
 }
@@ -224,10 +224,10 @@ fn retention_by_bytes_and_by_time_deletes_oldest_segments() {
     };
     let log = PartitionLog::open(dir.path(), config.clone(), flusher()).unwrap();
     for tag in 0..200 {
-        log.append(&mut sized_batch(tag, 4, 50, neo_storage::now_ms()))
+        log.append(&mut sized_batch(tag, 4, 50, neo_record::now_ms()))
             .unwrap();
     }
-    let deleted = log.apply_retention(neo_storage::now_ms()).unwrap();
+    let deleted = log.apply_retention(neo_record::now_ms()).unwrap();
     assert!(deleted > 0);
     assert!(log.size_bytes() <= 20_000 + 4096);
     assert_eq!(log.log_end_offset(), 800);
@@ -241,11 +241,11 @@ fn retention_by_bytes_and_by_time_deletes_oldest_segments() {
         ..config
     });
     log.append(&mut sized_batch(999, 1, 10, 1000)).unwrap();
-    log.apply_retention(neo_storage::now_ms() + 3_600_000)
+    log.apply_retention(neo_record::now_ms() + 3_600_000)
         .unwrap();
     assert_eq!(log.log_start_offset(), log.log_end_offset());
     assert_eq!(log.segment_count(), 1);
-    let mut next = batch(1000, 1, neo_storage::now_ms());
+    let mut next = batch(1000, 1, neo_record::now_ms());
     assert_eq!(log.append(&mut next).unwrap().base_offset, 801);
 }
 

@@ -76,7 +76,7 @@ proptest! {
                 }
                 Op::RetainBytes(max) => {
                     log.set_config(LogConfig { retention_bytes: Some(max), ..config.clone() });
-                    log.apply_retention(neo_storage::now_ms()).unwrap();
+                    log.apply_retention(neo_record::now_ms()).unwrap();
                     log.set_config(config.clone());
                     let start = log.log_start_offset();
                     prop_assert!(start >= model.start);

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use neo_storage::{Flusher, now_ms};
+use neo_record::now_ms;
+use neo_storage::Flusher;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 

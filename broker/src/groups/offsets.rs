@@ -7,8 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use neo_storage::codec::{BatchBuilder, Compression, decode_records};
-use neo_storage::{Flusher, LogConfig, PartitionLog, now_ms};
+use neo_record::codec::{BatchBuilder, Compression, decode_records};
+use neo_record::now_ms;
+use neo_storage::{Flusher, LogConfig, PartitionLog};
 use parking_lot::Mutex;
 
 use crate::error::BrokerError;

@@ -10,8 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use neo_storage::codec::{BatchBuilder, Compression, decode_records};
-use neo_storage::{Flusher, LogConfig, LogError, PartitionLog, now_ms};
+use neo_record::codec::{BatchBuilder, Compression, decode_records};
+use neo_record::now_ms;
+use neo_storage::{Flusher, LogConfig, LogError, PartitionLog};
 use parking_lot::Mutex;
 
 use super::cursor_event::CursorEvent;

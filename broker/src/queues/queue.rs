@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use neo_storage::batch_header::BatchHeader;
-use neo_storage::codec::{Header, decode_records};
+use neo_record::batch_header::BatchHeader;
+use neo_record::codec::{Header, decode_records};
 use neo_storage::{Flusher, LogError};
 use parking_lot::Mutex;
 
@@ -275,7 +275,7 @@ impl Queue {
     /// Settles up to `count` of the oldest waiting records and returns them (a queue over
     /// its length limit dropping from the head).
     pub fn drop_oldest(&self, count: usize) -> Result<Vec<QueuedRecord>, BrokerError> {
-        let now = neo_storage::now_ms();
+        let now = neo_record::now_ms();
         let got = self.receive(now, count, now, DROPPER)?;
         let offsets: Vec<i64> = got.delivered.iter().map(|r| r.offset).collect();
         self.archive(&offsets, Some(DROPPER))?;

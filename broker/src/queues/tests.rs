@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use neo_storage::codec::{BatchBuilder, Compression, Header};
+use neo_record::codec::{BatchBuilder, Compression, Header};
 use neo_storage::{Flusher, PartitionLog};
 use proptest::prelude::*;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use amq_protocol::frame::AMQPFrame;
 use amq_protocol::protocol::{AMQPClass, basic};
 use neo_broker::queues::Queue;
-use neo_storage::now_ms;
+use neo_record::now_ms;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 

@@ -8,7 +8,7 @@ use amq_protocol::protocol::AMQPClass;
 use amq_protocol::protocol::basic::{AMQPProperties, gen_properties, parse_properties};
 use bytes::Bytes;
 use neo_broker::queues::{EXPIRES_AT_HEADER, QueuedRecord};
-use neo_storage::codec::{BatchBuilder, Compression, Header};
+use neo_record::codec::{BatchBuilder, Compression, Header};
 
 use crate::connection::Outgoing;
 use crate::frames::{FRAME_BODY, FRAME_END, encode};
@@ -29,7 +29,7 @@ pub fn to_batch(
     properties: &AMQPProperties,
     body: &[u8],
     now: i64,
-) -> Result<bytes::BytesMut, neo_storage::BatchError> {
+) -> Result<bytes::BytesMut, neo_record::BatchError> {
     let encoded =
         cookie_factory::gen_simple(gen_properties(properties), Vec::new()).unwrap_or_default();
     let mut headers = vec![

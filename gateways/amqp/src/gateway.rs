@@ -252,7 +252,7 @@ async fn sweep_expired(gateway: Arc<Gateway>) {
         {
             let expired = gateway
                 .queue(&info)
-                .and_then(|q| q.expire(neo_storage::now_ms()));
+                .and_then(|q| q.expire(neo_record::now_ms()));
             match expired {
                 Ok(records) => {
                     gateway.dead_letter(&name, &info, &records, crate::publish::Reason::Expired)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use amq_protocol::protocol::basic::AMQPProperties;
 use amq_protocol::types::{AMQPValue, FieldArray, FieldTable};
 use neo_broker::queues::{Queue, QueuedRecord};
-use neo_storage::now_ms;
+use neo_record::now_ms;
 
 use crate::delivery::{envelope, to_batch};
 use crate::gateway::Gateway;

@@ -112,7 +112,7 @@ impl Gateway {
         let topic = topic_for_queue(name);
         let found = self.broker.topic(&topic)?;
         queue_for_topic(found.name())?;
-        let now = neo_storage::now_ms() / 1000;
+        let now = neo_record::now_ms() / 1000;
         let meta = QueueMeta {
             name: name.to_string(),
             topic,
@@ -187,7 +187,7 @@ impl Gateway {
         // Rebuilt before the state is shared (and outside the map's lock: it reads the log).
         let state = QueueState::new(queue);
         if meta.is_fifo() {
-            state.rebuild_dedup(meta.attributes.dedup_per_group(), neo_storage::now_ms());
+            state.rebuild_dedup(meta.attributes.dedup_per_group(), neo_record::now_ms());
         }
         let mut states = self.states.lock();
         let state = states
@@ -242,7 +242,7 @@ impl Gateway {
         self.states.lock().remove(name);
         self.deleted
             .lock()
-            .insert(name.to_string(), neo_storage::now_ms());
+            .insert(name.to_string(), neo_record::now_ms());
         self.persist();
         match self.broker.delete_topic(&meta.topic).await {
             Ok(()) | Err(BrokerError::UnknownTopicOrPartition { .. }) => Ok(()),
@@ -252,7 +252,7 @@ impl Gateway {
 
     /// Whether `name` was deleted less than a minute ago.
     pub fn deleted_recently(&self, name: &str) -> bool {
-        let now = neo_storage::now_ms();
+        let now = neo_record::now_ms();
         let mut deleted = self.deleted.lock();
         deleted.retain(|_, at| now - *at < DELETED_RECENTLY_MS);
         deleted.contains_key(name)

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use neo_broker::queues::{EXPIRES_AT_HEADER, NOT_BEFORE_HEADER, QueuedRecord};
-use neo_storage::codec::Header;
+use neo_record::codec::Header;
 
 use crate::error::SqsError;
 use crate::message_attribute::{self, AttributeValue};

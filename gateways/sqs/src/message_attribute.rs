@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use md5::{Digest, Md5};
-use neo_storage::codec::Header;
+use neo_record::codec::Header;
 
 use crate::error::SqsError;
 use crate::params::Params;

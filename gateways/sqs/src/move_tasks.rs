@@ -130,7 +130,7 @@ impl MoveTasks {
             source_arn,
             destination_arn,
             rate,
-            started: neo_storage::now_ms(),
+            started: neo_record::now_ms(),
             to_move,
             moved: AtomicU64::new(0),
             cancel: AtomicBool::new(false),
@@ -190,7 +190,7 @@ async fn move_all(gateway: &Gateway, task: &MoveTask) -> Result<bool, String> {
         }
         let started = std::time::Instant::now();
         let left = (task.to_move - task.moved.load(Ordering::Relaxed)) as usize;
-        let now = neo_storage::now_ms();
+        let now = neo_record::now_ms();
         let got = state
             .queue
             .receive(now, per_round.min(left), now + MOVE_LOCK_MS, holder)

@@ -133,7 +133,7 @@ impl QueueState {
     /// Makes messages whose visibility timeout ended visible again (the cursor does so on
     /// its next receive; counts read before that would still show them in flight).
     pub fn release_due_locks(&self) -> Result<(), neo_broker::BrokerError> {
-        let now = neo_storage::now_ms();
+        let now = neo_record::now_ms();
         self.queue.receive(now, 0, now, 0).map(|_| ())
     }
 

@@ -2,7 +2,8 @@
 
 use kafka_protocol::error::ResponseError;
 use neo_broker::BrokerError;
-use neo_storage::{BatchError, LogError};
+use neo_record::BatchError;
+use neo_storage::LogError;
 
 /// The Kafka error code for `error`.
 pub fn code(error: &BrokerError) -> i16 {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use neo_storage::codec::{BatchBuilder, Compression};
+use neo_record::codec::{BatchBuilder, Compression};
 use neo_storage::{Flusher, LogConfig, PartitionLog};
 
 /// A batch of `count` records whose values say which batch and record they are.
@@ -42,7 +42,7 @@ pub fn split_batches(bytes: &[u8]) -> Vec<(i64, Vec<u8>)> {
         let base = i64::from_be_bytes(bytes[pos..pos + 8].try_into().unwrap());
         let len = i32::from_be_bytes(bytes[pos + 8..pos + 12].try_into().unwrap()) as usize + 12;
         let mut b = bytes[pos..pos + len].to_vec();
-        neo_storage::batch_header::validate(&b).expect("only whole, valid batches are returned");
+        neo_record::batch_header::validate(&b).expect("only whole, valid batches are returned");
         b[..8].fill(0);
         b[12..16].copy_from_slice(&(-1i32).to_be_bytes());
         out.push((base, b));

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use amq_protocol::protocol::{AMQPClass, basic};
-use neo_storage::now_ms;
+use neo_record::now_ms;
 
 use super::{Channel, ChannelError, ConnectionError, ConsumerHandle, Pending, Settle, soft};
 use crate::consumer::{self, ConsumerSpec, HOLD_MS};

@@ -1,7 +1,7 @@
 //! The queue class: declare, bind, unbind, purge, delete.
 
 use amq_protocol::protocol::{AMQPClass, queue};
-use neo_storage::now_ms;
+use neo_record::now_ms;
 
 use super::{Channel, ChannelError, soft};
 use crate::queue_args::QueueArgs;

@@ -24,7 +24,7 @@ pub fn get(gateway: &Arc<Gateway>, request: &Request) -> Output {
             return Err(SqsError::InvalidAttributeName(name.clone()));
         }
     }
-    let now = neo_storage::now_ms();
+    let now = neo_record::now_ms();
     state.release_due_locks()?;
     let counts = state.queue.counts();
     let delayed = state.delayed(now);
@@ -64,7 +64,7 @@ pub fn set(gateway: &Arc<Gateway>, request: &Request) -> Output {
         attributes.set(name, value, meta.is_fifo())?;
     }
     check_redrive_target(gateway, &meta.name, &attributes, meta.is_fifo())?;
-    let now = neo_storage::now_ms() / 1000;
+    let now = neo_record::now_ms() / 1000;
     gateway.update(&meta.name, |m| {
         m.attributes = attributes;
         m.modified = now;

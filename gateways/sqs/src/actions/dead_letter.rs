@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use neo_broker::queues::QueuedRecord;
-use neo_storage::codec::{BatchBuilder, Compression};
+use neo_record::codec::{BatchBuilder, Compression};
 
 use super::Output;
 use super::queues::{decode_token, page};
@@ -27,7 +27,7 @@ pub async fn transfer(
         return Ok(());
     }
     let state = gateway.state(to)?;
-    let now = neo_storage::now_ms();
+    let now = neo_record::now_ms();
     let mut builder = BatchBuilder::new(Compression::None, now);
     for record in records {
         let headers = moved_headers(record, source_arn);

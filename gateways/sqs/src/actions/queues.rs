@@ -58,7 +58,7 @@ pub async fn create(gateway: &Arc<Gateway>, request: &Request) -> Output {
         return Err(SqsError::QueueDeletedRecently);
     }
     check_tags(&tags)?;
-    let now = neo_storage::now_ms() / 1000;
+    let now = neo_record::now_ms() / 1000;
     gateway
         .create(QueueMeta {
             name: name.to_string(),

@@ -62,7 +62,7 @@ pub async fn receive(gateway: &Arc<Gateway>, request: &Request) -> Output {
         _ => None,
     };
     let answer = |got: &[QueuedRecord], holder: u64| {
-        let ts = neo_storage::now_ms();
+        let ts = neo_record::now_ms();
         let messages: Vec<Value> = got
             .iter()
             .map(|r| message_json(gateway, &meta, &state, r, holder, ts, &system, &wanted))
@@ -74,7 +74,7 @@ pub async fn receive(gateway: &Arc<Gateway>, request: &Request) -> Output {
         out
     };
     if let Some(id) = attempt
-        && let Some((holder, records)) = state.attempt(id, neo_storage::now_ms())
+        && let Some((holder, records)) = state.attempt(id, neo_record::now_ms())
     {
         return Ok(answer(&records, holder));
     }
@@ -91,7 +91,7 @@ pub async fn receive(gateway: &Arc<Gateway>, request: &Request) -> Output {
             if let Some(id) = attempt
                 && !got.is_empty()
             {
-                state.remember_attempt(id, neo_storage::now_ms(), holder, &got);
+                state.remember_attempt(id, neo_record::now_ms(), holder, &got);
             }
             return Ok(answer(&got, holder));
         }
@@ -121,7 +121,7 @@ async fn take(
     let retention = meta.attributes.retention_seconds();
     let mut delivered = Vec::new();
     for _ in 0..MAX_ROUNDS {
-        let now = neo_storage::now_ms();
+        let now = neo_record::now_ms();
         // FIFO: as SQS, several messages of one group may come in one receive.
         let wanted = max - delivered.len();
         let got = state

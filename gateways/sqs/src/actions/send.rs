@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use neo_storage::codec::{BatchBuilder, Compression};
+use neo_record::codec::{BatchBuilder, Compression};
 use serde_json::{Map, Value, json};
 
 use super::Output;
@@ -141,7 +141,7 @@ fn append(
         /// A duplicate of message `.0` of this call.
         SameAs(usize),
     }
-    let now = neo_storage::now_ms();
+    let now = neo_record::now_ms();
     let fifo = meta.is_fifo();
     let mut builder = BatchBuilder::new(Compression::None, now);
     let mut dedup = state.dedup.lock();

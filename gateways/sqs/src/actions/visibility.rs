@@ -50,7 +50,7 @@ fn apply(state: &QueueState, handle: &ReceiptHandle, params: &Params<'_>) -> Res
     let timeout = params
         .int_in("VisibilityTimeout", 0, 43_200)?
         .ok_or_else(|| SqsError::MissingParameter("VisibilityTimeout".into()))?;
-    let deadline = neo_storage::now_ms() + timeout * 1000;
+    let deadline = neo_record::now_ms() + timeout * 1000;
     state
         .queue
         .set_deadline(handle.offset, Some(handle.holder), deadline)

@@ -38,7 +38,7 @@ pub use consumer::Consumer;
 pub use error::{ClientError, RpcError};
 pub use group_consumer::GroupConsumer;
 pub use neo_native::wire::{ErrorCode, GroupInfo, PartitionInfo, ServiceInfo, StartAt, TopicInfo};
-pub use neo_storage::codec::Compression;
+pub use neo_record::codec::Compression;
 pub use producer::{Ack, Acks, Producer, ProducerConfig, RecordMetadata};
 pub use queue_consumer::{QueueConsumer, QueueMessage};
 pub use record::ConsumedRecord;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use neo_native::wire::Message;
-use neo_storage::codec::{BatchBuilder, Compression, Header};
-use neo_storage::now_ms;
+use neo_record::codec::{BatchBuilder, Compression, Header};
+use neo_record::now_ms;
 use parking_lot::Mutex;
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;

@@ -1,7 +1,7 @@
 //! A record as a consumer receives it.
 
 use bytes::Bytes;
-use neo_storage::codec::Header;
+use neo_record::codec::Header;
 
 /// One record read from a partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub(crate) fn decode_batches(
     from: i64,
     out: &mut Vec<ConsumedRecord>,
 ) -> Result<(), String> {
-    use neo_storage::batch_header::BatchHeader;
+    use neo_record::batch_header::BatchHeader;
     while !batches.is_empty() {
         let header = BatchHeader::parse(batches).map_err(|e| e.to_string())?;
         let len = header.total_len();
@@ -41,7 +41,7 @@ pub(crate) fn decode_batches(
         if header.is_control() || header.last_offset() < from {
             continue;
         }
-        let records = neo_storage::codec::decode_records(batch).map_err(|e| e.to_string())?;
+        let records = neo_record::codec::decode_records(batch).map_err(|e| e.to_string())?;
         let log_append_time = header.is_log_append_time().then_some(header.max_timestamp);
         for record in records {
             let offset = record.offset(header.base_offset);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use neo_broker::queues::{Queue, QueueConfig, QueuedRecord};
-use neo_storage::now_ms;
+use neo_record::now_ms;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::connection::{Connection, SubscriptionHandle};

@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use neo_storage::batch_header;
-use neo_storage::codec::{check_offset_deltas, decode_records_with_limit};
+use neo_record::batch_header;
+use neo_record::codec::{check_offset_deltas, decode_records_with_limit};
 
 fuzz_target!(|data: &[u8]| {
     if batch_header::validate(data).is_ok() {
