@@ -4,7 +4,6 @@
 use bytes::BytesMut;
 use neo_record::batch_header::{self, BatchHeader};
 use neo_record::codec::{Compression, decode_records, recompress};
-use neo_storage::LogError;
 
 use crate::config::TopicConfig;
 use crate::error::BrokerError;
@@ -44,12 +43,9 @@ impl AppendPolicy {
         while !rest.is_empty() {
             // Checked whole (CRC included) before anything is decoded or re-encoded, so a
             // corrupt batch is refused rather than sealed with a fresh CRC.
-            let len = BatchHeader::parse(rest)
-                .map_err(LogError::from)?
-                .total_len()
-                .min(rest.len());
+            let len = BatchHeader::parse(rest)?.total_len().min(rest.len());
             let (batch, tail) = rest.split_at(len);
-            let header = batch_header::validate(batch).map_err(LogError::from)?;
+            let header = batch_header::validate(batch)?;
             if self.keys_required && !header.is_control() {
                 check_keys(batch, topic, partition)?;
             }
@@ -62,7 +58,7 @@ impl AppendPolicy {
                     b.extend_from_slice(&records[..done]);
                     b
                 });
-                buffer.extend_from_slice(&recompress(batch, codec).map_err(LogError::from)?);
+                buffer.extend_from_slice(&recompress(batch, codec)?);
             } else if let Some(buffer) = out.as_mut() {
                 buffer.extend_from_slice(batch);
             }
@@ -74,8 +70,7 @@ impl AppendPolicy {
 }
 
 fn check_keys(batch: &[u8], topic: &str, partition: i32) -> Result<(), BrokerError> {
-    let keyless: Vec<i32> = decode_records(batch)
-        .map_err(LogError::from)?
+    let keyless: Vec<i32> = decode_records(batch)?
         .iter()
         .enumerate()
         .filter(|(_, r)| r.key.is_none())
@@ -162,6 +157,9 @@ mod tests {
         let mut b = batch(Compression::None, &[Some(b"a")]);
         let last = b.len() - 1;
         b[last] ^= 0xff;
-        assert!(matches!(policy.apply(&b, "t", 0), Err(BrokerError::Log(_))));
+        assert!(matches!(
+            policy.apply(&b, "t", 0),
+            Err(BrokerError::InvalidBatch(_))
+        ));
     }
 }

@@ -96,7 +96,7 @@ impl Broker {
         )?;
         let mut topics = HashMap::new();
         for record in store.load()? {
-            let topic = open_topic(&config, &flusher, &record)?;
+            let topic = open_topic(&config, &flusher, &metrics, &record)?;
             topics.insert(record.name.clone(), topic);
         }
         metrics
@@ -290,7 +290,7 @@ impl Broker {
                 effective,
             )));
         }
-        let topic = open_topic(&self.config, &self.flusher, &record)?;
+        let topic = open_topic(&self.config, &self.flusher, &self.metrics, &record)?;
         let mut records = self.records();
         records.push(record);
         self.store.save(&records)?;
@@ -343,6 +343,7 @@ impl Broker {
                 tracing::warn!(dir = %doomed.display(), error = %e, "cannot remove deleted partition");
             }
         }
+        self.metrics.remove_topic(name);
         tracing::info!(topic = name, "deleted topic");
         Ok(())
     }
@@ -366,7 +367,7 @@ impl Broker {
         }
         let config = topic.config();
         let more = (current..total)
-            .map(|p| open_partition(&self.config, &self.flusher, name, p, &config))
+            .map(|p| open_partition(&self.config, &self.flusher, &self.metrics, name, p, &config))
             .collect::<Result<Vec<_>, _>>()?;
         topic.add_partitions(more);
         self.store.save(&self.records())?;
@@ -490,7 +491,7 @@ impl Broker {
             for partition in topic.partitions() {
                 if let Err(e) = partition.log().close() {
                     tracing::error!(topic = topic.name(), partition = partition.index(), error = %e, "close failed");
-                    first_error.get_or_insert(BrokerError::Log(e));
+                    first_error.get_or_insert(e.into());
                 }
             }
         }
@@ -532,6 +533,7 @@ fn partition_dir(config: &BrokerConfig, topic: &str, partition: i32) -> PathBuf 
 fn open_partition(
     config: &BrokerConfig,
     flusher: &Arc<Flusher>,
+    metrics: &BrokerMetrics,
     topic: &str,
     index: i32,
     topic_config: &TopicConfig,
@@ -548,17 +550,24 @@ fn open_partition(
             "recovered log after unclean shutdown"
         );
     }
-    Ok(Arc::new(Partition::new(topic, index, log, topic_config)))
+    Ok(Arc::new(Partition::new(
+        topic,
+        index,
+        log,
+        topic_config,
+        metrics.topic_counters(topic),
+    )))
 }
 
 fn open_topic(
     config: &BrokerConfig,
     flusher: &Arc<Flusher>,
+    metrics: &BrokerMetrics,
     record: &TopicRecord,
 ) -> Result<Arc<Topic>, BrokerError> {
     let effective = config.topic_defaults.with_overrides(&record.configs)?;
     let partitions = (0..record.partitions)
-        .map(|p| open_partition(config, flusher, &record.name, p, &effective))
+        .map(|p| open_partition(config, flusher, metrics, &record.name, p, &effective))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Arc::new(Topic::new(
         &record.name,

@@ -1,5 +1,6 @@
 //! Errors of the broker API, in the front-ends' terms.
 
+use neo_record::BatchError;
 use neo_storage::LogError;
 
 /// Failure of a broker operation. Each front-end maps these to its protocol's codes in one place.
@@ -19,8 +20,21 @@ pub enum BrokerError {
         value: String,
         reason: String,
     },
-    #[error(transparent)]
-    Log(#[from] LogError),
+    #[error("offset {offset} is out of range [{log_start}, {log_end}]")]
+    OffsetOutOfRange {
+        offset: i64,
+        log_start: i64,
+        log_end: i64,
+    },
+    /// Bytes that are not a valid record batch (or one the topic refuses as it is).
+    #[error("invalid record batch: {0}")]
+    InvalidBatch(#[from] BatchError),
+    /// The partition was deleted, or the broker is stopping, while the operation ran.
+    #[error("partition closed (deleted, or the broker is stopping)")]
+    PartitionClosed,
+    /// The disk failed: an I/O error or a corrupt file.
+    #[error("storage failure: {0}")]
+    Storage(#[source] LogError),
     #[error("data directory {path}: {source}")]
     DataDir {
         path: std::path::PathBuf,
@@ -55,4 +69,24 @@ pub enum BrokerError {
     },
     #[error("broker is shutting down")]
     ShuttingDown,
+}
+
+impl From<LogError> for BrokerError {
+    /// A storage failure in the broker's terms: what happened, not which call failed.
+    fn from(e: LogError) -> BrokerError {
+        match e {
+            LogError::InvalidBatch(batch) => BrokerError::InvalidBatch(batch),
+            LogError::OffsetOutOfRange {
+                offset,
+                log_start,
+                log_end,
+            } => BrokerError::OffsetOutOfRange {
+                offset,
+                log_start,
+                log_end,
+            },
+            LogError::Closed(_) => BrokerError::PartitionClosed,
+            e @ (LogError::Io { .. } | LogError::SegmentCorrupt { .. }) => BrokerError::Storage(e),
+        }
+    }
 }

@@ -63,11 +63,7 @@ impl Broker {
             .iter()
             .map(|p| self.partition(&p.topic, p.partition).ok())
             .collect();
-        let mut watchers: Vec<_> = partitions
-            .iter()
-            .flatten()
-            .map(|p| p.log().subscribe())
-            .collect();
+        let mut watchers: Vec<_> = partitions.iter().flatten().map(|p| p.watch()).collect();
         loop {
             for w in &mut watchers {
                 w.mark_unchanged();
@@ -103,28 +99,23 @@ impl Broker {
                         partition: want.partition,
                     }),
                     Some(p) => {
-                        let hw = p.high_watermark();
                         let limit = want.max_bytes.min(budget);
                         let read = if limit == 0 && total > 0 {
-                            Ok(Bytes::new())
+                            Ok(FetchedData {
+                                records: Bytes::new(),
+                                high_watermark: p.high_watermark(),
+                                log_start_offset: p.log_start_offset(),
+                            })
                         } else {
-                            p.log()
-                                .read(want.offset, limit.max(1), hw)
-                                .map(|s| s.records)
-                                .map_err(BrokerError::from)
+                            p.read(want.offset, limit).map(|read| FetchedData {
+                                records: read.records,
+                                high_watermark: read.high_watermark,
+                                log_start_offset: read.log_start_offset,
+                            })
                         };
-                        read.map(|records| {
-                            total += records.len();
-                            budget = budget.saturating_sub(records.len());
-                            self.metrics()
-                                .bytes_read
-                                .with_label_values(&[want.topic.as_str()])
-                                .inc_by(records.len() as u64);
-                            FetchedData {
-                                records,
-                                high_watermark: hw,
-                                log_start_offset: p.log().log_start_offset(),
-                            }
+                        read.inspect(|data| {
+                            total += data.records.len();
+                            budget = budget.saturating_sub(data.records.len());
                         })
                     }
                 };

@@ -4,6 +4,7 @@
 
 pub mod acls;
 mod append_policy;
+mod appended;
 pub mod broker;
 pub mod config;
 pub mod error;
@@ -14,6 +15,7 @@ mod maintenance;
 pub mod metadata_store;
 pub mod metrics;
 pub mod partition;
+mod position_watch;
 pub mod produce;
 mod producer_ids;
 pub mod producer_state;
@@ -21,6 +23,7 @@ pub mod queues;
 pub mod topic;
 pub mod topic_name;
 
+pub use appended::{Acks, Appended, ProduceOutcome, keep_furthest};
 pub use broker::{Broker, ConfigChange, MAX_PARTITIONS};
 pub use config::{BrokerConfig, CleanupPolicy, ConfigEntry, TopicConfig};
 pub use error::BrokerError;
@@ -28,6 +31,6 @@ pub use fetch::{FetchPartition, FetchRequest, FetchedData, FetchedPartition};
 pub use groups::{GroupConfig, GroupCoordinator, GroupError};
 pub use list_offsets::{OffsetAndTimestamp, OffsetSpec};
 pub use metrics::BrokerMetrics;
-pub use partition::Partition;
-pub use produce::{Acks, Appended, ProduceOutcome};
+pub use partition::{Partition, ReadRecords};
+pub use position_watch::{PartitionGone, PositionWatch};
 pub use topic::Topic;

@@ -2,6 +2,7 @@
 
 use crate::broker::Broker;
 use crate::error::BrokerError;
+use crate::partition::Partition;
 
 /// Which offset to look up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,18 +17,6 @@ pub enum OffsetSpec {
     Timestamp(i64),
 }
 
-impl OffsetSpec {
-    /// From Kafka's ListOffsets timestamp field (-2 earliest, -1 latest, -3 max timestamp).
-    pub fn from_kafka(timestamp: i64) -> OffsetSpec {
-        match timestamp {
-            -2 => OffsetSpec::Earliest,
-            -1 => OffsetSpec::Latest,
-            -3 => OffsetSpec::MaxTimestamp,
-            ts => OffsetSpec::Timestamp(ts),
-        }
-    }
-}
-
 /// An offset found, with the timestamp of its record (-1 when not a time lookup).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OffsetAndTimestamp {
@@ -35,17 +24,12 @@ pub struct OffsetAndTimestamp {
     pub timestamp: i64,
 }
 
-impl Broker {
-    /// Looks up an offset; `None` when no record matches a timestamp lookup.
-    pub fn list_offset(
-        &self,
-        topic: &str,
-        partition: i32,
-        spec: OffsetSpec,
-    ) -> Result<Option<OffsetAndTimestamp>, BrokerError> {
-        let partition = self.partition(topic, partition)?;
-        let log = partition.log();
-        let hw = partition.high_watermark();
+impl Partition {
+    /// Looks up an offset, never at or past the high watermark; `None` when no record
+    /// matches a timestamp lookup.
+    pub fn list_offset(&self, spec: OffsetSpec) -> Result<Option<OffsetAndTimestamp>, BrokerError> {
+        let log = self.log();
+        let hw = self.high_watermark();
         let found = match spec {
             OffsetSpec::Earliest => Some(OffsetAndTimestamp {
                 offset: log.log_start_offset(),
@@ -66,6 +50,18 @@ impl Broker {
         };
         Ok(found)
     }
+}
+
+impl Broker {
+    /// Looks up an offset of a partition (see [`Partition::list_offset`]).
+    pub fn list_offset(
+        &self,
+        topic: &str,
+        partition: i32,
+        spec: OffsetSpec,
+    ) -> Result<Option<OffsetAndTimestamp>, BrokerError> {
+        self.partition(topic, partition)?.list_offset(spec)
+    }
 
     /// Moves a partition's log start offset to `offset` (`-1` for the high watermark), deleting
     /// the records before it. Returns the new low watermark.
@@ -82,12 +78,11 @@ impl Broker {
             offset
         };
         if target > partition.high_watermark() {
-            let log = partition.log();
-            return Err(BrokerError::Log(neo_storage::LogError::OffsetOutOfRange {
+            return Err(BrokerError::OffsetOutOfRange {
                 offset: target,
-                log_start: log.log_start_offset(),
+                log_start: partition.log_start_offset(),
                 log_end: partition.high_watermark(),
-            }));
+            });
         }
         Ok(partition.log().delete_records(target)?)
     }

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::{Gauge, Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 
 /// Per-topic figures computed when scraped (segment count, bytes on disk).
 pub type LogSizes = Arc<dyn Fn() -> Vec<(String, i64, i64)> + Send + Sync>;
@@ -83,10 +85,38 @@ impl BrokerMetrics {
             .register(Box::new(LogSizeCollector::new(sizes)?))
     }
 
+    /// The counters of `topic`, resolved once for its partitions to update.
+    pub(crate) fn topic_counters(&self, topic: &str) -> TopicCounters {
+        TopicCounters {
+            bytes_appended: self.bytes_appended.with_label_values(&[topic]),
+            records_appended: self.records_appended.with_label_values(&[topic]),
+            bytes_read: self.bytes_read.with_label_values(&[topic]),
+        }
+    }
+
+    /// Drops the counters of a deleted topic.
+    pub(crate) fn remove_topic(&self, topic: &str) {
+        for counters in [
+            &self.bytes_appended,
+            &self.records_appended,
+            &self.bytes_read,
+        ] {
+            let _ = counters.remove_label_values(&[topic]);
+        }
+    }
+
     /// The registry to gather for `/metrics`.
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
+}
+
+/// The counters one topic's partitions update on every append and read.
+#[derive(Debug, Clone)]
+pub(crate) struct TopicCounters {
+    pub bytes_appended: IntCounter,
+    pub records_appended: IntCounter,
+    pub bytes_read: IntCounter,
 }
 
 struct LogSizeCollector {

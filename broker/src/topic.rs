@@ -83,9 +83,7 @@ impl Topic {
     }
 
     pub(crate) fn set_config(&self, overrides: BTreeMap<String, String>, config: TopicConfig) {
-        let log_config = config.log_config();
         for partition in self.partitions.read().iter() {
-            partition.log().set_config(log_config.clone());
             partition.apply_config(&config);
         }
         *self.overrides.write() = overrides;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use neo_broker::queues::QueueConfig;
-use neo_broker::{Broker, BrokerConfig};
+use neo_broker::{Acks, Broker, BrokerConfig};
 use neo_record::codec::{BatchBuilder, Compression};
 use neo_record::now_ms;
 
@@ -60,13 +60,9 @@ fn queue_crash_child() {
             for i in 0..10 {
                 batch.push(now, None, Some(format!("{round}-{i}").as_bytes()), &[]);
             }
-            let (base, last) = queue.enqueue(&mut batch.build().unwrap()).unwrap();
-            queue
-                .partition()
-                .log()
-                .wait_durable(last + 1)
-                .await
-                .unwrap();
+            let appended = queue.enqueue(&mut batch.build().unwrap()).unwrap();
+            let outcome = appended.acknowledged(Acks::All).await.unwrap();
+            let (base, last) = (outcome.base_offset, outcome.last_offset);
             writeln!(out, "ENQ {base} {last}").unwrap();
             let got = queue.receive(now_ms(), 20, now_ms() + HOLD_MS, 1).unwrap();
             let even: Vec<i64> = got

@@ -69,7 +69,7 @@ impl OffsetStore {
             }
         })?;
         if let Some(e) = undecodable {
-            return Err(neo_storage::LogError::from(e).into());
+            return Err(e.into());
         }
         Ok(OffsetStore {
             log,
@@ -93,7 +93,7 @@ impl OffsetStore {
             let value = encode_value(committed);
             builder.push(now, Some(&key), Some(&value), &[]);
         }
-        let mut batch = builder.build().map_err(neo_storage::LogError::from)?;
+        let mut batch = builder.build()?;
         self.log.append_durable(&mut batch).await?;
         let mut groups = self.groups.lock();
         let entry = groups.entry(group.to_string()).or_default();
@@ -131,7 +131,7 @@ impl OffsetStore {
         for (topic, partition) in &doomed {
             builder.push(now, Some(&encode_key(group, topic, *partition)), None, &[]);
         }
-        let mut batch = builder.build().map_err(neo_storage::LogError::from)?;
+        let mut batch = builder.build()?;
         self.log.append_durable(&mut batch).await?;
         let mut groups = self.groups.lock();
         if let Some(offsets) = groups.get_mut(group) {

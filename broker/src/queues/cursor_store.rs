@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use neo_record::codec::{BatchBuilder, Compression, decode_records};
 use neo_record::now_ms;
-use neo_storage::{Flusher, LogConfig, LogError, PartitionLog};
+use neo_storage::{Flusher, LogConfig, PartitionLog};
 use parking_lot::Mutex;
 
 use super::cursor_event::CursorEvent;
@@ -69,7 +69,7 @@ impl CursorStore {
             let records = match decode_records(batch) {
                 Ok(records) => records,
                 Err(e) => {
-                    undecodable.get_or_insert(LogError::from(e).into());
+                    undecodable.get_or_insert(e.into());
                     return;
                 }
             };
@@ -144,7 +144,7 @@ impl CursorStore {
         for event in &staged.events {
             builder.push(now, None, Some(event), &[]);
         }
-        let mut batch = builder.build().map_err(LogError::from)?;
+        let mut batch = builder.build()?;
         let info = self.log.append(&mut batch)?;
         if let Some(i) = staged.last_snapshot {
             // Replay starts at the last snapshot: what came before it is no longer needed.

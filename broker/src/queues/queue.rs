@@ -9,14 +9,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use neo_record::batch_header::BatchHeader;
 use neo_record::codec::{Header, decode_records};
-use neo_storage::{Flusher, LogError};
+use neo_storage::Flusher;
 use parking_lot::Mutex;
 
 use super::cursor::{Acquired, CursorConfig, CursorError, QueueCursor, RecordMeta};
 use super::cursor_event::CursorEvent;
 use super::cursor_store::CursorStore;
+use crate::appended::Appended;
 use crate::error::BrokerError;
-use crate::partition::{AppendResult, Partition};
+use crate::partition::Partition;
 
 /// Header with the time (ms since the epoch, decimal) before which a record is not delivered.
 pub const NOT_BEFORE_HEADER: &str = "neo.not-before";
@@ -142,16 +143,10 @@ impl Queue {
         &self.partition
     }
 
-    /// Appends one or more batches of records; returns the offsets they got. Callers that
-    /// promise durability wait on [`neo_storage::PartitionLog::wait_durable`].
-    pub fn enqueue(&self, records: &mut [u8]) -> Result<(i64, i64), BrokerError> {
-        Ok(match self.partition.append(records)? {
-            AppendResult::Appended(info) => (info.base_offset, info.last_offset),
-            AppendResult::Duplicate {
-                base_offset,
-                last_offset,
-            } => (base_offset, last_offset),
-        })
+    /// Appends one or more batches of records through the partition's one append path;
+    /// callers that promise durability await [`Appended::acknowledged`].
+    pub fn enqueue(&self, records: &mut [u8]) -> Result<Appended, BrokerError> {
+        self.partition.append(records)
     }
 
     /// Hands up to `max` records to `consumer`, each held until `deadline` (ms since the
@@ -488,6 +483,7 @@ impl Queue {
             }
             // Records delivered together are mostly neighbours: one read covers a run of them.
             let slice = log.read(offset, read_budget(wanted.len() - next), end)?;
+            self.partition.count_read(slice.records.len());
             for_each_record(&slice.records, |record| {
                 if wanted.binary_search(&record.offset).is_ok() {
                     found.entry(record.offset).or_insert(record);
@@ -528,10 +524,10 @@ fn event_offset(event: &CursorEvent) -> Option<i64> {
 fn for_each_record(bytes: &[u8], mut visit: impl FnMut(QueuedRecord)) -> Result<(), BrokerError> {
     let mut rest = bytes;
     while !rest.is_empty() {
-        let header = BatchHeader::parse(rest).map_err(LogError::from)?;
+        let header = BatchHeader::parse(rest)?;
         let len = header.total_len().min(rest.len());
         let (batch, tail) = rest.split_at(len);
-        for record in decode_records(batch).map_err(LogError::from)? {
+        for record in decode_records(batch)? {
             let timestamp = if header.is_log_append_time() {
                 header.max_timestamp
             } else {

@@ -335,7 +335,14 @@ fn open_partition(dir: &std::path::Path, flusher: &Arc<Flusher>) -> Arc<Partitio
     };
     let log =
         PartitionLog::open(&dir.join("q-0"), config.log_config(), Arc::clone(flusher)).unwrap();
-    Arc::new(Partition::new("q", 0, log, &config))
+    let metrics = crate::metrics::BrokerMetrics::new().unwrap();
+    Arc::new(Partition::new(
+        "q",
+        0,
+        log,
+        &config,
+        metrics.topic_counters("q"),
+    ))
 }
 
 fn open_queue(dir: &std::path::Path, config: QueueConfig) -> Queue {

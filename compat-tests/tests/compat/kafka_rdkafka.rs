@@ -397,7 +397,7 @@ async fn topic_compression_type_recompresses_and_compacted_topics_refuse_keyless
             .unwrap();
     }
     let log = broker.broker.partition("stored-lz4", 0).unwrap();
-    let stored = log.log().read(0, 1 << 20, i64::MAX).unwrap().records;
+    let stored = log.read(0, 1 << 20).unwrap().records;
     let header = neo_record::batch_header::BatchHeader::parse(&stored).unwrap();
     assert_eq!(header.compression(), 3, "stored as lz4");
     let consumer = consumer(&broker);

@@ -47,12 +47,7 @@ async fn a_million_records_to_a_slow_consumer_keep_memory_bounded() {
         .unwrap()
         .unwrap();
     drop(producer);
-    let log_bytes = broker
-        .broker
-        .partition("firehose", 0)
-        .unwrap()
-        .log()
-        .size_bytes();
+    let log_bytes = broker.broker.partition("firehose", 0).unwrap().size_bytes();
     assert!(log_bytes > 100_000_000, "log holds {log_bytes} bytes");
 
     let baseline = rss_anon();

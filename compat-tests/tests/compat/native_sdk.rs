@@ -265,12 +265,7 @@ async fn compressed_batches_are_stored_as_sent_and_read_back() {
             expected += 1;
         }
     }
-    let log = broker
-        .broker
-        .partition("packed", 0)
-        .unwrap()
-        .log()
-        .size_bytes();
+    let log = broker.broker.partition("packed", 0).unwrap().size_bytes();
     assert!(
         log < 1200 * 80,
         "batches were not stored compressed: {log} bytes"

@@ -186,7 +186,7 @@ pub fn spawn(
                 }
                 continue;
             }
-            let mut appended = queue.partition().log().subscribe();
+            let mut appended = queue.partition().watch();
             appended.mark_unchanged();
             let now = now_ms();
             let got = match queue.receive(now, room.min(64), now + HOLD_MS, deliveries.holder) {

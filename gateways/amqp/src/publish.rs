@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use amq_protocol::protocol::basic::AMQPProperties;
 use amq_protocol::types::{AMQPValue, FieldArray, FieldTable};
+use neo_broker::Appended;
 use neo_broker::queues::{Queue, QueuedRecord};
 use neo_record::now_ms;
 
@@ -17,8 +18,8 @@ use crate::topology::QueueInfo;
 /// What a publish did.
 #[derive(Default)]
 pub struct Published {
-    /// Each queue the message went to, with its offset there (for the confirm).
-    pub appended: Vec<(Arc<Queue>, i64)>,
+    /// The appends to each queue the message went to (the confirm waits for them).
+    pub appended: Vec<Appended>,
     /// With `defer`: the message as a batch for each queue without a length limit, for the
     /// caller to append (with others, in one write per queue).
     pub deferred: Vec<(Arc<Queue>, bytes::BytesMut)>,
@@ -88,8 +89,8 @@ impl Gateway {
                 published.deferred.push((queue, batch));
                 continue;
             }
-            let (_, last) = queue.enqueue(&mut batch).map_err(|e| e.to_string())?;
-            published.appended.push((Arc::clone(&queue), last));
+            let appended = queue.enqueue(&mut batch).map_err(|e| e.to_string())?;
+            published.appended.push(appended);
             if limited {
                 self.drop_over_limit(name, &info, &queue)
                     .map_err(|e| e.to_string())?;

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use amq_protocol::frame::AMQPFrame;
 use amq_protocol::protocol::{AMQPClass, basic};
 use bytes::BytesMut;
-use neo_broker::BrokerError;
 use neo_broker::queues::Queue;
-use neo_storage::LogError;
+use neo_broker::{Acks, Appended, BrokerError, keep_furthest};
 use tokio::sync::mpsc;
 
 use crate::connection::{Outgoing, send};
@@ -26,7 +25,7 @@ pub struct Staged {
     /// Messages not appended yet, in publish order.
     appends: Vec<(Arc<Queue>, BytesMut)>,
     /// Messages appended already (to length-limited queues), waited for with the rest.
-    appended: Vec<(Arc<Queue>, i64)>,
+    appended: Vec<Appended>,
     /// Confirm sequence numbers, each with whether it is an ack (else a nack).
     confirms: Vec<(u64, bool)>,
     /// Deliveries acknowledged but not yet settled in their queue's cursor.
@@ -38,7 +37,7 @@ pub struct Staged {
 /// durable.
 #[derive(Default)]
 pub struct Applied {
-    pub waits: Vec<(Arc<Queue>, i64)>,
+    pub waits: Vec<Appended>,
     confirms: Vec<(u64, bool)>,
 }
 
@@ -108,18 +107,18 @@ impl Staged {
 }
 
 fn append(
-    queue: &Arc<Queue>,
+    queue: &Queue,
     bytes: &mut BytesMut,
-    waits: &mut Vec<(Arc<Queue>, i64)>,
+    waits: &mut Vec<Appended>,
 ) -> Result<(), BrokerError> {
     match queue.enqueue(bytes) {
-        Ok((_, last)) => {
-            waits.push((Arc::clone(queue), last));
+        Ok(appended) => {
+            keep_furthest(waits, appended);
             Ok(())
         }
         // The queue was deleted after the messages were routed to it: they go with it, as
         // they would have had they been appended a moment earlier.
-        Err(BrokerError::Log(LogError::Closed(_))) => Ok(()),
+        Err(BrokerError::PartitionClosed) => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -146,7 +145,7 @@ impl Confirmer {
         let (tx, mut rx) = mpsc::channel::<Applied>(CONFIRMS_QUEUED);
         tokio::spawn(async move {
             while let Some(batch) = rx.recv().await {
-                let durable = wait_durable(batch.waits).await;
+                let durable = wait_committed(batch.waits).await;
                 if !send_confirms(&out, channel, &batch.confirms, durable).await {
                     return;
                 }
@@ -163,14 +162,13 @@ impl Confirmer {
     }
 }
 
-/// Waits until every offset in `waits` is durable; false when one cannot be made so.
-pub async fn wait_durable(waits: Vec<(Arc<Queue>, i64)>) -> bool {
-    let mut durable = true;
-    for (queue, offsets) in by_queue(waits) {
-        let last = offsets.iter().copied().max().unwrap_or(0);
-        durable &= queue.partition().log().wait_durable(last + 1).await.is_ok();
+/// Waits until every append in `waits` is committed (durable); false when one cannot be.
+pub async fn wait_committed(waits: Vec<Appended>) -> bool {
+    let mut committed = true;
+    for appended in waits {
+        committed &= appended.acknowledged(Acks::All).await.is_ok();
     }
-    durable
+    committed
 }
 
 /// Every earlier confirm went out in an earlier batch, so a batch of acks only is one ack

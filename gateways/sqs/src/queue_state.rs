@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use neo_broker::queues::{Queue, QueuedRecord};
+use neo_broker::{Acks, Appended, OffsetSpec};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -60,18 +61,16 @@ impl QueueState {
     /// (read back from the log, up to `MAX_DEDUP_REBUILD` records), so a restart does not
     /// let a retried send through.
     pub fn rebuild_dedup(&self, per_group: bool, now: i64) {
-        let log = self.queue.partition().log();
-        let start = match log.offset_for_timestamp(now - WINDOW_MS) {
-            Ok(Some((offset, _))) => offset,
+        let partition = self.queue.partition();
+        let start = match partition.list_offset(OffsetSpec::Timestamp(now - WINDOW_MS)) {
+            Ok(Some(found)) => found.offset,
             Ok(None) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "sqs: cannot find recent messages for deduplication");
                 return;
             }
         };
-        let end = self
-            .queue
-            .partition()
+        let end = partition
             .high_watermark()
             .min(start.saturating_add(MAX_DEDUP_REBUILD));
         let mut dedup = self.dedup.lock();
@@ -106,18 +105,17 @@ impl QueueState {
         }
     }
 
-    /// Waits until the queue's log is durable through offset `last`, then wakes long polls
-    /// for the `count` messages appended.
-    pub async fn appended(&self, last: i64, count: usize) -> Result<(), crate::error::SqsError> {
-        self.queue
-            .partition()
-            .log()
-            .wait_durable(last + 1)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "sqs: appended messages not made durable");
-                crate::error::SqsError::Internal
-            })?;
+    /// Waits until `appended` is committed (durable), then wakes long polls for the `count`
+    /// messages appended.
+    pub async fn appended(
+        &self,
+        appended: Appended,
+        count: usize,
+    ) -> Result<(), crate::error::SqsError> {
+        appended.acknowledged(Acks::All).await.map_err(|e| {
+            tracing::error!(error = %e, "sqs: appended messages not made durable");
+            crate::error::SqsError::Internal
+        })?;
         self.wake(count);
         Ok(())
     }

@@ -3,7 +3,6 @@
 use kafka_protocol::error::ResponseError;
 use neo_broker::BrokerError;
 use neo_record::BatchError;
-use neo_storage::LogError;
 
 /// The Kafka error code for `error`.
 pub fn code(error: &BrokerError) -> i16 {
@@ -21,19 +20,18 @@ fn kind(error: &BrokerError) -> ResponseError {
         BrokerError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
         BrokerError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
         BrokerError::InvalidRecord { .. } => ResponseError::InvalidRecord,
-        BrokerError::Log(log) => match log {
-            LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
-            LogError::InvalidBatch(batch) => match batch {
-                BatchError::TooLarge { .. } => ResponseError::MessageTooLarge,
-                BatchError::UnsupportedMagic(_) => ResponseError::UnsupportedForMessageFormat,
-                BatchError::UnknownCompression(_) => ResponseError::UnsupportedCompressionType,
-                BatchError::Empty => ResponseError::InvalidRecord,
-                _ => ResponseError::CorruptMessage,
-            },
-            LogError::Io { .. } | LogError::SegmentCorrupt { .. } | LogError::Closed(_) => {
-                ResponseError::KafkaStorageError
-            }
+        BrokerError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+        BrokerError::InvalidBatch(batch) => match batch {
+            BatchError::TooLarge { .. } => ResponseError::MessageTooLarge,
+            BatchError::UnsupportedMagic(_) => ResponseError::UnsupportedForMessageFormat,
+            BatchError::UnknownCompression(_) => ResponseError::UnsupportedCompressionType,
+            BatchError::Empty => ResponseError::InvalidRecord,
+            _ => ResponseError::CorruptMessage,
         },
+        // Retriable: a deleted partition is unknown on the retry, a stopping broker's
+        // clients move to another one.
+        BrokerError::PartitionClosed => ResponseError::NotLeaderOrFollower,
+        BrokerError::Storage(_) => ResponseError::KafkaStorageError,
         BrokerError::DataDir { .. } => ResponseError::KafkaStorageError,
         BrokerError::MetadataCorrupt { .. } | BrokerError::Metrics(_) => {
             ResponseError::UnknownServerError

@@ -12,6 +12,7 @@ mod frame;
 mod handler;
 mod server;
 mod versions;
+mod wire_values;
 
 pub use config::KafkaConfig;
 pub use frame::{FrameError, MAX_REQUEST_BYTES_DEFAULT};

@@ -15,12 +15,13 @@ use std::sync::Arc;
 use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
 use amq_protocol::protocol::{AMQPClass, basic, channel, confirm};
 use neo_broker::queues::Queue;
+use neo_broker::{Appended, keep_furthest};
 
 use crate::connection::{Outgoing, send};
 use crate::consumer::Deliveries;
 use crate::gateway::Gateway;
 use crate::reply;
-use crate::staged::{Confirmer, Staged, wait_durable};
+use crate::staged::{Confirmer, Staged, wait_committed};
 use crate::topology::QueueInfo;
 
 /// An error that closes the connection.
@@ -86,7 +87,7 @@ pub struct Channel {
     staged: Staged,
     /// The last offset this channel appended to each queue, while it may not be durable (and
     /// so not yet visible to readers of the queue).
-    unsynced: Vec<(Arc<Queue>, i64)>,
+    unsynced: Vec<Appended>,
     /// Transaction mode: the publishes and settles of the open transaction.
     tx: Option<Transaction>,
     deliveries: Arc<Deliveries>,
@@ -181,21 +182,14 @@ impl Channel {
     /// RabbitMQ). A failed write shows in the confirms; the method goes on regardless.
     pub async fn sync_published(&mut self) {
         if !self.unsynced.is_empty() {
-            wait_durable(std::mem::take(&mut self.unsynced)).await;
+            wait_committed(std::mem::take(&mut self.unsynced)).await;
         }
     }
 
     async fn apply_staged(&mut self) -> Result<(), ChannelError> {
         let (applied, result) = self.staged.apply(self.deliveries.holder);
-        for (queue, last) in &applied.waits {
-            match self
-                .unsynced
-                .iter_mut()
-                .find(|(q, _)| Arc::ptr_eq(q, queue))
-            {
-                Some((_, known)) => *known = (*known).max(*last),
-                None => self.unsynced.push((Arc::clone(queue), *last)),
-            }
+        for appended in &applied.waits {
+            keep_furthest(&mut self.unsynced, appended.clone());
         }
         if let Some(confirmer) = &self.confirmer {
             confirmer.send(applied).await;

@@ -4,7 +4,7 @@ use amq_protocol::protocol::{AMQPClass, tx};
 
 use super::{Channel, ChannelError, Transaction, soft};
 use crate::reply;
-use crate::staged::wait_durable;
+use crate::staged::wait_committed;
 
 impl Channel {
     pub(super) async fn tx_method(&mut self, m: tx::AMQPMethod) -> Result<(), ChannelError> {
@@ -35,7 +35,7 @@ impl Channel {
                 let (applied, result) = self.staged.apply(self.deliveries.holder);
                 result.map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))?;
                 // commit-ok once what the transaction published is durable.
-                if !wait_durable(applied.waits).await {
+                if !wait_committed(applied.waits).await {
                     return Err(soft(
                         reply::INTERNAL_ERROR,
                         "INTERNAL_ERROR - the transaction could not be made durable",

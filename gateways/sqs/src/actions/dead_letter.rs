@@ -42,8 +42,8 @@ pub async fn transfer(
         tracing::error!(error = %e, "sqs: cannot encode a batch");
         SqsError::Internal
     })?;
-    let (_, last) = state.queue.enqueue(&mut batch)?;
-    state.appended(last, records.len()).await
+    let appended = state.queue.enqueue(&mut batch)?;
+    state.appended(appended, records.len()).await
 }
 
 pub fn list_sources(gateway: &Arc<Gateway>, request: &Request) -> Output {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use neo_broker::Appended;
 use neo_record::codec::{BatchBuilder, Compression};
 use serde_json::{Map, Value, json};
 
@@ -118,20 +119,20 @@ async fn enqueue(
     state: &QueueState,
     messages: &[NewMessage],
 ) -> Result<Vec<Sent>, SqsError> {
-    let (sent, last) = append(meta, state, messages)?;
-    if let Some(last) = last {
-        state.appended(last, messages.len()).await?;
+    let (sent, appended) = append(meta, state, messages)?;
+    if let Some(appended) = appended {
+        state.appended(appended, messages.len()).await?;
     }
     Ok(sent)
 }
 
-/// Appends the messages not deduplicated; returns what each send answers and the last
-/// offset appended, if any.
+/// Appends the messages not deduplicated; returns what each send answers and the append,
+/// if any.
 fn append(
     meta: &QueueMeta,
     state: &QueueState,
     messages: &[NewMessage],
-) -> Result<(Vec<Sent>, Option<i64>), SqsError> {
+) -> Result<(Vec<Sent>, Option<Appended>), SqsError> {
     /// What becomes of each message of the call.
     enum Slot {
         /// Appended as the batch's record number `.0`, with message id `.1`.
@@ -173,15 +174,15 @@ fn append(
         slots.push(slot);
     }
     let mut base = 0;
-    let mut last = None;
+    let mut append = None;
     if appended > 0 {
         let mut batch = builder.build().map_err(|e| {
             tracing::error!(error = %e, "sqs: cannot encode a batch");
             SqsError::Internal
         })?;
-        let (first, end) = state.queue.enqueue(&mut batch)?;
-        base = first;
-        last = Some(end);
+        let done = state.queue.enqueue(&mut batch)?;
+        base = done.outcome().base_offset;
+        append = Some(done);
     }
     let mut sent: Vec<Sent> = Vec::with_capacity(slots.len());
     for (i, slot) in slots.iter().enumerate() {
@@ -214,7 +215,7 @@ fn append(
         sent.push(answer);
     }
     drop(dedup);
-    Ok((sent, last))
+    Ok((sent, append))
 }
 
 /// The deduplication key of a FIFO message: its id, per group when the scope is the group.

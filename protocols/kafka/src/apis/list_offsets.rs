@@ -7,10 +7,9 @@ use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
-use neo_broker::OffsetSpec;
 
-use crate::error_codes;
 use crate::handler::{Context, Handler};
+use crate::{error_codes, wire_values};
 use kafka_protocol::error::ResponseError;
 use neo_broker::acls::{operation, resource};
 
@@ -38,7 +37,7 @@ pub fn handle(
                         return response
                             .with_error_code(ResponseError::TopicAuthorizationFailed.code());
                     }
-                    let spec = OffsetSpec::from_kafka(p.timestamp);
+                    let spec = wire_values::offset_spec(p.timestamp);
                     match handler.broker.list_offset(name, p.partition_index, spec) {
                         Ok(Some(found)) => response
                             .with_offset(found.offset)

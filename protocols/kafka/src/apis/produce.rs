@@ -11,8 +11,8 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use neo_broker::{Acks, Appended, BrokerError};
 
-use crate::error_codes;
 use crate::handler::{Context, Handler, Reply};
+use crate::{error_codes, wire_values};
 use neo_broker::acls::{operation, resource};
 
 enum Outcome {
@@ -24,7 +24,7 @@ enum Outcome {
 }
 
 pub fn handle(handler: &Arc<Handler>, context: &Context, request: ProduceRequest) -> Reply {
-    let acks = Acks::from_kafka(request.acks);
+    let acks = wire_values::acks(request.acks);
     let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         let name = topic.name.0.as_str().to_string();

@@ -54,7 +54,7 @@ pub(crate) fn describe_topic(context: &Context, name: &str) -> Message {
         .iter()
         .map(|p| PartitionInfo {
             partition: p.index(),
-            log_start: p.log().log_start_offset(),
+            log_start: p.log_start_offset(),
             high_watermark: p.high_watermark(),
         })
         .collect();

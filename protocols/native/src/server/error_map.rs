@@ -16,11 +16,9 @@ pub(crate) fn broker_error(e: &BrokerError) -> Message {
         BrokerError::InvalidRecord { .. }
         | BrokerError::OutOfOrderSequence { .. }
         | BrokerError::InvalidProducerEpoch { .. } => ErrorCode::InvalidRecords,
-        BrokerError::Log(neo_storage::LogError::OffsetOutOfRange { .. }) => {
-            ErrorCode::OffsetOutOfRange
-        }
-        BrokerError::Log(neo_storage::LogError::InvalidBatch(_)) => ErrorCode::InvalidRecords,
-        BrokerError::ShuttingDown => ErrorCode::ShuttingDown,
+        BrokerError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+        BrokerError::InvalidBatch(_) => ErrorCode::InvalidRecords,
+        BrokerError::ShuttingDown | BrokerError::PartitionClosed => ErrorCode::ShuttingDown,
         _ => ErrorCode::Internal,
     };
     Message::Error {

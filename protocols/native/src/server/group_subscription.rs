@@ -295,14 +295,12 @@ impl Member {
             let Ok(partition) = self.broker.partition(&self.topic, index) else {
                 continue;
             };
-            let log = partition.log();
             let committed = self
                 .broker
                 .groups()
                 .committed(&self.group, &self.topic, index)
-                .map(|c| c.offset)
-                .filter(|o| *o >= log.log_start_offset() && *o <= log.log_end_offset());
-            let offset = committed.unwrap_or_else(|| log.log_start_offset());
+                .and_then(|c| partition.check_offset(c.offset).ok());
+            let offset = committed.unwrap_or_else(|| partition.log_start_offset());
             starts.push((index, offset, partition));
         }
         let assigned = Message::Assigned {

@@ -158,7 +158,7 @@ async fn push(
     holds: Arc<Holds>,
     out: mpsc::Sender<bytes::Bytes>,
 ) {
-    let mut positions = queue.partition().log().subscribe();
+    let mut positions = queue.partition().watch();
     loop {
         let room = holds.wait_room(now_ms).await;
         positions.mark_unchanged();

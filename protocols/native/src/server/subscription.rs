@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use neo_broker::{OffsetSpec, Partition};
+use neo_broker::{BrokerError, OffsetSpec, Partition};
 use tokio::sync::mpsc;
 
 use super::connection::{Connection, SubscriptionHandle};
@@ -30,7 +30,7 @@ pub(crate) async fn start(
     let broker = &connection.context.broker;
     let resolved = broker
         .partition(topic, partition)
-        .and_then(|p| Ok((start_offset(broker, &p, start)?, p)));
+        .and_then(|p| Ok((start_offset(&p, start)?, p)));
     let (offset, partition) = match resolved {
         Ok(found) => found,
         Err(reply) => {
@@ -75,33 +75,13 @@ pub(crate) fn check_room(connection: &Connection, id: u32) -> Result<(), Message
     Ok(())
 }
 
-fn start_offset(
-    broker: &neo_broker::Broker,
-    partition: &Partition,
-    start: StartAt,
-) -> Result<i64, neo_broker::BrokerError> {
-    let log = partition.log();
+fn start_offset(partition: &Partition, start: StartAt) -> Result<i64, BrokerError> {
     Ok(match start {
-        StartAt::Earliest => log.log_start_offset(),
+        StartAt::Earliest => partition.log_start_offset(),
         StartAt::Latest => partition.high_watermark(),
-        StartAt::Offset(offset) => {
-            let (log_start, log_end) = (log.log_start_offset(), log.log_end_offset());
-            if offset < log_start || offset > log_end {
-                return Err(neo_storage::LogError::OffsetOutOfRange {
-                    offset,
-                    log_start,
-                    log_end,
-                }
-                .into());
-            }
-            offset
-        }
-        StartAt::Timestamp(ts) => broker
-            .list_offset(
-                partition.topic(),
-                partition.index(),
-                OffsetSpec::Timestamp(ts),
-            )?
+        StartAt::Offset(offset) => partition.check_offset(offset)?,
+        StartAt::Timestamp(ts) => partition
+            .list_offset(OffsetSpec::Timestamp(ts))?
             .map_or_else(|| partition.high_watermark(), |found| found.offset),
     })
 }
@@ -115,27 +95,17 @@ pub(crate) async fn push(
     max_push: usize,
     out: mpsc::Sender<bytes::Bytes>,
 ) {
-    let mut positions = partition.log().subscribe();
+    let mut positions = partition.watch();
     loop {
         let available = credit.wait_positive().await;
         positions.mark_unchanged();
-        let high_watermark = partition.high_watermark();
-        let read = if offset < high_watermark {
-            let limit = usize::try_from(available)
-                .unwrap_or(usize::MAX)
-                .min(max_push);
-            partition.log().read(offset, limit, high_watermark)
-        } else {
-            Ok(neo_storage::ReadSlice {
-                records: bytes::Bytes::new(),
-                next_offset: offset,
-            })
-        };
-        let slice = match read {
+        let limit = usize::try_from(available)
+            .unwrap_or(usize::MAX)
+            .min(max_push);
+        let slice = match partition.read(offset, limit) {
             Ok(slice) => slice,
             Err(e) => {
-                let reply = broker_error(&e.into());
-                let _ = out.send(reply.to_frame(id)).await;
+                let _ = out.send(broker_error(&e).to_frame(id)).await;
                 return;
             }
         };
@@ -149,7 +119,7 @@ pub(crate) async fn push(
         offset = slice.next_offset;
         let push = Message::Records {
             partition: partition.index(),
-            high_watermark,
+            high_watermark: slice.high_watermark,
             records: slice.records,
         };
         if out.send(push.to_frame(id)).await.is_err() {
