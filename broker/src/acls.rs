@@ -2,13 +2,10 @@
 //! principal from a host an operation on a resource (a literal name, a prefix, or `*`).
 //! Deny wins; a resource with no binding at all is open to everyone (Kafka's
 //! `allow.everyone.if.no.acl.found=true`), so a broker without ACLs behaves as before.
-//! Bindings are kept in `meta/acls.json`.
+//! Bindings are kept in the broker's metadata store.
 
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
-
-use crate::error::BrokerError;
-use crate::metadata_store::MetadataStore;
 
 /// Kafka's resource type codes.
 pub mod resource {
@@ -168,22 +165,17 @@ pub struct Acls {
     bindings: RwLock<Vec<AclBinding>>,
 }
 
-const FILE_NAME: &str = "acls.json";
-
 impl Acls {
-    pub(crate) fn load(store: &MetadataStore) -> Result<Acls, BrokerError> {
-        let bindings = match store.read_small(FILE_NAME)? {
-            None => Vec::new(),
-            Some(text) => {
-                serde_json::from_str(&text).map_err(|e| BrokerError::MetadataCorrupt {
-                    path: FILE_NAME.into(),
-                    reason: e.to_string(),
-                })?
-            }
-        };
-        Ok(Acls {
+    /// The authorizer over `bindings`.
+    pub(crate) fn new(bindings: Vec<AclBinding>) -> Acls {
+        Acls {
             bindings: RwLock::new(bindings),
-        })
+        }
+    }
+
+    /// Takes up the bindings after a change in the metadata store.
+    pub(crate) fn replace(&self, bindings: Vec<AclBinding>) {
+        *self.bindings.write() = bindings;
     }
 
     /// Whether `caller` may do `op` on the resource. Deny wins over allow; a resource with
@@ -236,54 +228,6 @@ impl Acls {
             .cloned()
             .collect()
     }
-
-    /// Adds bindings (an existing one is not added twice), durably.
-    pub(crate) fn create(
-        &self,
-        store: &MetadataStore,
-        new: &[AclBinding],
-    ) -> Result<(), BrokerError> {
-        let mut bindings = self.bindings.write();
-        let mut next = bindings.clone();
-        for b in new {
-            if !next.contains(b) {
-                next.push(b.clone());
-            }
-        }
-        save(store, &next)?;
-        *bindings = next;
-        Ok(())
-    }
-
-    /// Removes the bindings each filter matches, durably; returns them per filter.
-    pub(crate) fn delete(
-        &self,
-        store: &MetadataStore,
-        filters: &[AclFilter],
-    ) -> Result<Vec<Vec<AclBinding>>, BrokerError> {
-        let mut bindings = self.bindings.write();
-        let removed: Vec<Vec<AclBinding>> = filters
-            .iter()
-            .map(|f| bindings.iter().filter(|b| f.matches(b)).cloned().collect())
-            .collect();
-        let next: Vec<AclBinding> = bindings
-            .iter()
-            .filter(|b| !filters.iter().any(|f| f.matches(b)))
-            .cloned()
-            .collect();
-        save(store, &next)?;
-        *bindings = next;
-        Ok(removed)
-    }
-}
-
-fn save(store: &MetadataStore, bindings: &[AclBinding]) -> Result<(), BrokerError> {
-    let text =
-        serde_json::to_string_pretty(bindings).map_err(|e| BrokerError::MetadataCorrupt {
-            path: FILE_NAME.into(),
-            reason: e.to_string(),
-        })?;
-    store.write_small(FILE_NAME, &text)
 }
 
 #[cfg(test)]
@@ -310,38 +254,32 @@ mod tests {
 
     #[test]
     fn deny_wins_open_without_bindings_and_describe_is_implied() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = MetadataStore::open(dir.path()).unwrap();
-        let acls = Acls::load(&store).unwrap();
+        let acls = Acls::new(Vec::new());
         let me = Caller::anonymous("127.0.0.1".into());
         assert!(acls.authorize(&me, operation::WRITE, resource::TOPIC, "t"));
-        acls.create(
-            &store,
-            &[
-                binding(
-                    "t",
-                    pattern::LITERAL,
-                    "User:*",
-                    operation::READ,
-                    permission::ALLOW,
-                ),
-                binding(
-                    "t",
-                    pattern::LITERAL,
-                    "User:*",
-                    operation::WRITE,
-                    permission::DENY,
-                ),
-                binding(
-                    "logs-",
-                    pattern::PREFIXED,
-                    ANONYMOUS,
-                    operation::ALL,
-                    permission::DENY,
-                ),
-            ],
-        )
-        .unwrap();
+        acls.replace(vec![
+            binding(
+                "t",
+                pattern::LITERAL,
+                "User:*",
+                operation::READ,
+                permission::ALLOW,
+            ),
+            binding(
+                "t",
+                pattern::LITERAL,
+                "User:*",
+                operation::WRITE,
+                permission::DENY,
+            ),
+            binding(
+                "logs-",
+                pattern::PREFIXED,
+                ANONYMOUS,
+                operation::ALL,
+                permission::DENY,
+            ),
+        ]);
         assert!(acls.authorize(&me, operation::READ, resource::TOPIC, "t"));
         assert!(acls.authorize(&me, operation::DESCRIBE, resource::TOPIC, "t"));
         assert!(!acls.authorize(&me, operation::WRITE, resource::TOPIC, "t"));
@@ -350,8 +288,8 @@ mod tests {
         assert!(acls.authorize(&me, operation::READ, resource::TOPIC, "other"));
         assert!(acls.authorize(&me, operation::READ, resource::GROUP, "t"));
 
-        // Stored: a new load sees them; a filter deletes exactly what it matches.
-        let again = Acls::load(&store).unwrap();
+        // A filter describes exactly what it matches.
+        let again = acls;
         let all = AclFilter {
             resource_type: resource::ANY,
             resource_name: None,
@@ -368,8 +306,5 @@ mod tests {
             ..all.clone()
         };
         assert_eq!(again.describe(&matching_t).len(), 1);
-        let removed = again.delete(&store, &[matching_t]).unwrap();
-        assert_eq!(removed[0].len(), 1);
-        assert_eq!(Acls::load(&store).unwrap().describe(&all).len(), 2);
     }
 }

@@ -14,7 +14,7 @@ use crate::acls::{AclBinding, AclFilter, Acls};
 use crate::config::{BrokerConfig, ConfigEntry, TopicConfig};
 use crate::error::BrokerError;
 use crate::groups::GroupCoordinator;
-use crate::metadata_store::{MetadataStore, TopicRecord};
+use crate::metadata::{MetadataCommand, MetadataStore, TopicRecord};
 use crate::queues::{Queue, QueueConfig};
 
 /// Directory of the queue cursor logs under the data directory.
@@ -84,10 +84,10 @@ impl Broker {
                 fsync.observe(d.as_secs_f64())
             })),
         );
-        let store = MetadataStore::open(&config.data_dir)?;
+        let store = MetadataStore::open(&config.data_dir, Arc::clone(&flusher)).await?;
         let cluster_id = store.cluster_id()?;
-        let producer_ids = ProducerIds::open(&store)?;
-        let acls = Acls::load(&store)?;
+        let producer_ids = ProducerIds::open(&store);
+        let acls = Acls::new(store.read(|s| s.acls.clone()));
         remove_deleted_dirs(&config.data_dir);
         let groups = GroupCoordinator::open(
             &config.data_dir,
@@ -95,7 +95,7 @@ impl Broker {
             config.groups.clone(),
         )?;
         let mut topics = HashMap::new();
-        for record in store.load()? {
+        for record in store.read(|s| s.topics.values().cloned().collect::<Vec<_>>()) {
             let topic = open_topic(&config, &flusher, &metrics, &record)?;
             topics.insert(record.name.clone(), topic);
         }
@@ -169,14 +169,10 @@ impl Broker {
         Ok(queue)
     }
 
-    /// A small metadata file of a front-end (`<data>/meta/<name>`), if it exists.
-    pub fn read_metadata(&self, name: &str) -> Result<Option<String>, BrokerError> {
-        self.store.read_small(name)
-    }
-
-    /// Replaces a small metadata file of a front-end, durably (write, fsync, rename).
-    pub fn write_metadata(&self, name: &str, text: &str) -> Result<(), BrokerError> {
-        self.store.write_small(name, text)
+    /// The broker's metadata: front-ends read their documents from it and change them with
+    /// [`MetadataStore::apply`].
+    pub fn metadata(&self) -> &MetadataStore {
+        &self.store
     }
 
     /// The ACLs every front-end checks callers against.
@@ -185,13 +181,28 @@ impl Broker {
     }
 
     /// Adds ACL bindings, durably.
-    pub fn create_acls(&self, bindings: &[AclBinding]) -> Result<(), BrokerError> {
-        self.acls.create(&self.store, bindings)
+    pub async fn create_acls(&self, bindings: &[AclBinding]) -> Result<(), BrokerError> {
+        let _admin = self.admin.lock().await;
+        self.store
+            .apply(MetadataCommand::CreateAcls(bindings.to_vec()))
+            .await?;
+        self.acls.replace(self.store.read(|s| s.acls.clone()));
+        Ok(())
     }
 
     /// Removes the ACL bindings each filter matches, durably; returns them per filter.
-    pub fn delete_acls(&self, filters: &[AclFilter]) -> Result<Vec<Vec<AclBinding>>, BrokerError> {
-        self.acls.delete(&self.store, filters)
+    pub async fn delete_acls(
+        &self,
+        filters: &[AclFilter],
+    ) -> Result<Vec<Vec<AclBinding>>, BrokerError> {
+        let _admin = self.admin.lock().await;
+        let removed: Vec<Vec<AclBinding>> = filters.iter().map(|f| self.acls.describe(f)).collect();
+        let doomed: Vec<AclBinding> = removed.iter().flatten().cloned().collect();
+        self.store
+            .apply(MetadataCommand::DeleteAcls(doomed))
+            .await?;
+        self.acls.replace(self.store.read(|s| s.acls.clone()));
+        Ok(removed)
     }
 
     pub fn groups(&self) -> &Arc<GroupCoordinator> {
@@ -199,8 +210,8 @@ impl Broker {
     }
 
     /// A producer id never handed out before (InitProducerId).
-    pub fn new_producer_id(&self) -> Result<i64, BrokerError> {
-        self.producer_ids.next(&self.store)
+    pub async fn new_producer_id(&self) -> Result<i64, BrokerError> {
+        self.producer_ids.next(&self.store).await
     }
 
     /// The cluster id, stable across restarts of the data directory.
@@ -291,9 +302,9 @@ impl Broker {
             )));
         }
         let topic = open_topic(&self.config, &self.flusher, &self.metrics, &record)?;
-        let mut records = self.records();
-        records.push(record);
-        self.store.save(&records)?;
+        self.store
+            .apply(MetadataCommand::CreateTopic(record))
+            .await?;
         self.topics
             .write()
             .insert(name.to_string(), Arc::clone(&topic));
@@ -311,12 +322,11 @@ impl Broker {
                 partition: -1,
             });
         };
-        let records: Vec<_> = self
-            .records()
-            .into_iter()
-            .filter(|r| r.name != name)
-            .collect();
-        self.store.save(&records)?;
+        self.store
+            .apply(MetadataCommand::DeleteTopic {
+                name: name.to_string(),
+            })
+            .await?;
         self.topics.write().remove(name);
         if let Some(queue) = self.queues.lock().remove(name) {
             let _ = queue.close();
@@ -369,8 +379,13 @@ impl Broker {
         let more = (current..total)
             .map(|p| open_partition(&self.config, &self.flusher, &self.metrics, name, p, &config))
             .collect::<Result<Vec<_>, _>>()?;
+        self.store
+            .apply(MetadataCommand::SetPartitionCount {
+                name: name.to_string(),
+                partitions: total,
+            })
+            .await?;
         topic.add_partitions(more);
-        self.store.save(&self.records())?;
         tracing::info!(topic = name, from = current, to = total, "added partitions");
         Ok(())
     }
@@ -414,20 +429,19 @@ impl Broker {
         if validate_only {
             return Ok(());
         }
+        self.store
+            .apply(MetadataCommand::SetTopicConfigs {
+                name: name.to_string(),
+                configs: overrides.clone(),
+            })
+            .await?;
         topic.set_config(overrides, effective);
-        self.store.save(&self.records())?;
         Ok(())
     }
 
     /// Every config of a topic with its effective value.
     pub fn describe_topic_configs(&self, name: &str) -> Result<Vec<ConfigEntry>, BrokerError> {
         Ok(self.existing_topic(name)?.describe_configs())
-    }
-
-    fn records(&self) -> Vec<TopicRecord> {
-        let mut records: Vec<_> = self.topics.read().values().map(|t| t.record()).collect();
-        records.sort_by(|a, b| a.name.cmp(&b.name));
-        records
     }
 
     fn log_sizes(&self) -> Vec<(String, i64, i64)> {
@@ -497,6 +511,10 @@ impl Broker {
         }
         if let Err(e) = self.groups.close() {
             tracing::error!(error = %e, "closing the offsets log failed");
+            first_error.get_or_insert(e);
+        }
+        if let Err(e) = self.store.close() {
+            tracing::error!(error = %e, "closing the metadata log failed");
             first_error.get_or_insert(e);
         }
         self.flusher.stop();

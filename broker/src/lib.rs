@@ -12,7 +12,7 @@ pub mod fetch;
 pub mod groups;
 pub mod list_offsets;
 mod maintenance;
-pub mod metadata_store;
+pub mod metadata;
 pub mod metrics;
 pub mod partition;
 mod position_watch;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use crate::config::{ConfigEntry, TopicConfig};
-use crate::metadata_store::TopicRecord;
 use crate::partition::Partition;
 
 /// A topic and its partitions.
@@ -88,14 +87,5 @@ impl Topic {
         }
         *self.overrides.write() = overrides;
         *self.config.write() = config;
-    }
-
-    pub(crate) fn record(&self) -> TopicRecord {
-        TopicRecord {
-            name: self.name.clone(),
-            id: self.id,
-            partitions: self.partition_count(),
-            configs: self.overrides(),
-        }
     }
 }

@@ -340,7 +340,7 @@ async fn idempotent_producers_are_deduplicated_and_ordered_across_restarts() {
         .create_topic("t", 1, BTreeMap::new(), false)
         .await
         .unwrap();
-    let id = broker.new_producer_id().unwrap();
+    let id = broker.new_producer_id().await.unwrap();
     let first = broker
         .produce("t", 0, &mut idempotent_batch(id, 0, 0, 3), Acks::All)
         .await
@@ -384,7 +384,7 @@ async fn idempotent_producers_are_deduplicated_and_ordered_across_restarts() {
         .unwrap();
     assert_eq!(end.offset, 5);
     assert_ne!(
-        broker.new_producer_id().unwrap(),
+        broker.new_producer_id().await.unwrap(),
         id,
         "ids are never reused"
     );

@@ -19,9 +19,7 @@ use crate::consumers::ConsumerRegistry;
 
 use crate::config::AmqpConfig;
 use crate::topology::{QueueInfo, Topology, topic_for_queue};
-
-/// Where the durable topology is kept, under `<data>/meta`.
-const TOPOLOGY_FILE: &str = "amqp-topology.json";
+use crate::topology_store::TopologyStore;
 
 /// What every connection of the gateway shares.
 #[derive(Debug)]
@@ -29,6 +27,8 @@ pub struct Gateway {
     pub broker: Arc<Broker>,
     pub config: AmqpConfig,
     pub topology: Topology,
+    /// The durable part of the topology as the broker's metadata holds it.
+    stored: TopologyStore,
     pub consumers: ConsumerRegistry,
     pub alarm: DiskAlarm,
     /// When each queue was last used (declared, consumed from, read with basic.get), for
@@ -40,16 +40,10 @@ pub struct Gateway {
 impl Gateway {
     /// A gateway over `broker`; queues already on the log (topics `amqp.*`) are declared
     /// again, durable, so their messages are there after a restart.
-    pub fn new(broker: Arc<Broker>, config: AmqpConfig) -> Gateway {
+    pub async fn new(broker: Arc<Broker>, config: AmqpConfig) -> Gateway {
         let topology = Topology::default();
-        match broker.read_metadata(TOPOLOGY_FILE) {
-            Ok(Some(text)) => match serde_json::from_str(&text) {
-                Ok(durable) => topology.restore(durable),
-                Err(e) => tracing::error!(error = %e, "amqp: stored topology unreadable, ignored"),
-            },
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "amqp: cannot read the stored topology"),
-        }
+        let (stored, durable) = TopologyStore::load(&broker).await;
+        topology.restore(durable);
         for topic in broker.topics() {
             let Some(name) = queue_for_topic(topic.name()) else {
                 continue;
@@ -73,6 +67,7 @@ impl Gateway {
             broker,
             config,
             topology,
+            stored,
             consumers: ConsumerRegistry::default(),
             last_used: Mutex::new(HashMap::new()),
             ids: AtomicU64::new(1),
@@ -80,17 +75,10 @@ impl Gateway {
     }
 
     /// Stores the durable exchanges, queues and bindings, after a change to them.
-    pub fn persist(&self) {
-        let stored = serde_json::to_string_pretty(&self.topology.durable())
-            .map_err(|e| e.to_string())
-            .and_then(|text| {
-                self.broker
-                    .write_metadata(TOPOLOGY_FILE, &text)
-                    .map_err(|e| e.to_string())
-            });
-        if let Err(e) = stored {
-            tracing::error!(error = %e, "amqp: cannot store the topology");
-        }
+    pub async fn persist(&self) {
+        self.stored
+            .write(&self.broker, || self.topology.durable())
+            .await;
     }
 
     /// Notes that queue `name` was used now (`x-expires` counts from the last use).
@@ -119,7 +107,7 @@ impl Gateway {
         self.topology.delete_queue(name);
         self.consumers.cancel_all(name);
         self.last_used.lock().remove(name);
-        self.persist();
+        self.persist().await;
         if let Err(e) = self.broker.delete_topic(&info.topic).await {
             tracing::warn!(queue = name, error = %e, "amqp: cannot delete a queue's topic");
         }
@@ -213,7 +201,7 @@ impl AmqpServer {
 
     /// Accepts connections until `shutdown` turns true.
     pub async fn run(self, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-        let gateway = Arc::new(Gateway::new(broker, self.config));
+        let gateway = Arc::new(Gateway::new(broker, self.config).await);
         let sweeper = tokio::spawn(sweep_expired(Arc::clone(&gateway)));
         let _stop_sweeper = AbortOnDrop(sweeper);
         loop {

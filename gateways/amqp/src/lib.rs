@@ -16,6 +16,7 @@ mod queue_args;
 mod reply;
 mod staged;
 mod topology;
+mod topology_store;
 
 pub use config::AmqpConfig;
 pub use gateway::{AmqpServer, Gateway};

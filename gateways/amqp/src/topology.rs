@@ -79,7 +79,7 @@ pub struct QueueInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Binding {
+pub(crate) struct Binding {
     /// The source exchange.
     exchange: String,
     /// The queue, or with `to_exchange` the exchange, messages go on to.
@@ -150,12 +150,13 @@ impl Default for Topology {
     }
 }
 
-/// The durable part of the topology, as stored (`meta/amqp-topology.json`).
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// The durable part of the topology: what the broker's metadata keeps (see
+/// `topology_store`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Durable {
-    exchanges: BTreeMap<String, Exchange>,
-    queues: BTreeMap<String, QueueInfo>,
-    bindings: Vec<Binding>,
+    pub(crate) exchanges: BTreeMap<String, Exchange>,
+    pub(crate) queues: BTreeMap<String, QueueInfo>,
+    pub(crate) bindings: Vec<Binding>,
 }
 
 /// The topic that holds an AMQP queue's messages: `amqp.<name>` when the name is a valid

@@ -15,7 +15,8 @@ use crate::move_tasks::MoveTasks;
 use crate::params::Params;
 use crate::queue_attributes::QueueAttributes;
 use crate::queue_state::QueueState;
-use crate::registry::{QueueMeta, REGISTRY_FILE, Registry, queue_for_topic, topic_for_queue};
+use crate::registry::{QueueMeta, Registry, queue_for_topic, topic_for_queue};
+use crate::registry_store;
 use crate::request::Request;
 
 /// How long a deleted queue's name stays taken.
@@ -35,7 +36,9 @@ pub struct Gateway {
     pub config: SqsConfig,
     base_url: String,
     registry: RwLock<Registry>,
-    persist_lock: Mutex<()>,
+    /// Held while a queue's stored metadata changes: changes are stored in the order they
+    /// are made in memory.
+    writing: tokio::sync::Mutex<()>,
     states: Mutex<HashMap<String, Arc<QueueState>>>,
     deleted: Mutex<HashMap<String, i64>>,
     pub moves: MoveTasks,
@@ -46,23 +49,13 @@ pub struct Gateway {
 impl Gateway {
     /// A gateway over `broker`, with the queues stored before; `port` is the one listened
     /// on (for queue URLs when no advertised URL is configured).
-    pub fn new(
+    pub async fn new(
         broker: Arc<Broker>,
         config: SqsConfig,
         port: u16,
         shutdown: watch::Receiver<bool>,
     ) -> Gateway {
-        let registry = match broker.read_metadata(REGISTRY_FILE) {
-            Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_else(|e| {
-                tracing::error!(error = %e, "sqs: stored queues unreadable, ignored");
-                Registry::default()
-            }),
-            Ok(None) => Registry::default(),
-            Err(e) => {
-                tracing::error!(error = %e, "sqs: cannot read the stored queues");
-                Registry::default()
-            }
-        };
+        let registry = registry_store::load(&broker).await;
         let base_url = config
             .advertised_url
             .clone()
@@ -74,7 +67,7 @@ impl Gateway {
             config,
             base_url,
             registry: RwLock::new(registry),
-            persist_lock: Mutex::new(()),
+            writing: tokio::sync::Mutex::new(()),
             states: Mutex::new(HashMap::new()),
             deleted: Mutex::new(HashMap::new()),
             moves: MoveTasks::default(),
@@ -121,12 +114,13 @@ impl Gateway {
             created: now,
             modified: now,
         };
+        // Not stored: a queue taken on from its topic is taken on again, the same, after a
+        // restart; it is stored once its attributes or tags change.
         self.registry
             .write()
             .queues
             .entry(name.to_string())
             .or_insert_with(|| meta.clone());
-        self.persist();
         Some(meta)
     }
 
@@ -212,38 +206,49 @@ impl Gateway {
                 Err(e) => return Err(e.into()),
             }
         }
+        let _writing = self.writing.lock().await;
+        registry_store::put(&self.broker, &meta).await?;
         self.registry.write().queues.insert(meta.name.clone(), meta);
-        self.persist();
         Ok(())
     }
 
     /// Changes a queue's stored attributes or tags.
-    pub fn update(&self, name: &str, change: impl FnOnce(&mut QueueMeta)) -> Result<(), SqsError> {
-        {
-            let mut registry = self.registry.write();
-            let meta = registry
-                .queues
-                .get_mut(name)
-                .ok_or(SqsError::QueueDoesNotExist)?;
-            change(meta);
-        }
-        self.persist();
+    pub async fn update(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut QueueMeta),
+    ) -> Result<(), SqsError> {
+        let _writing = self.writing.lock().await;
+        let mut meta = self
+            .registry
+            .read()
+            .queues
+            .get(name)
+            .cloned()
+            .ok_or(SqsError::QueueDoesNotExist)?;
+        change(&mut meta);
+        registry_store::put(&self.broker, &meta).await?;
+        self.registry.write().queues.insert(name.to_string(), meta);
         Ok(())
     }
 
     /// Removes a queue, its topic and its messages.
     pub async fn delete(&self, name: &str) -> Result<(), SqsError> {
+        let writing = self.writing.lock().await;
         let meta = self
             .registry
-            .write()
+            .read()
             .queues
-            .remove(name)
+            .get(name)
+            .cloned()
             .ok_or(SqsError::QueueDoesNotExist)?;
+        registry_store::remove(&self.broker, name).await?;
+        self.registry.write().queues.remove(name);
+        drop(writing);
         self.states.lock().remove(name);
         self.deleted
             .lock()
             .insert(name.to_string(), neo_record::now_ms());
-        self.persist();
         match self.broker.delete_topic(&meta.topic).await {
             Ok(()) | Err(BrokerError::UnknownTopicOrPartition { .. }) => Ok(()),
             Err(e) => Err(e.into()),
@@ -256,20 +261,5 @@ impl Gateway {
         let mut deleted = self.deleted.lock();
         deleted.retain(|_, at| now - *at < DELETED_RECENTLY_MS);
         deleted.contains_key(name)
-    }
-
-    /// Stores the registry, after a change to it.
-    fn persist(&self) {
-        let _order = self.persist_lock.lock();
-        let text = match serde_json::to_string_pretty(&*self.registry.read()) {
-            Ok(text) => text,
-            Err(e) => {
-                tracing::error!(error = %e, "sqs: cannot encode the queues");
-                return;
-            }
-        };
-        if let Err(e) = self.broker.write_metadata(REGISTRY_FILE, &text) {
-            tracing::error!(error = %e, "sqs: cannot store the queues");
-        }
     }
 }

@@ -18,6 +18,7 @@ mod queue_attributes;
 mod queue_state;
 mod receipt_handle;
 mod registry;
+mod registry_store;
 pub mod request;
 pub mod response;
 mod server;

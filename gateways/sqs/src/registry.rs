@@ -1,14 +1,11 @@
-//! The SQS queues that exist: name, topic, attributes, tags and times, kept in
-//! `<data>/meta/sqs-queues.json` so they survive restarts.
+//! The SQS queues that exist: name, topic, attributes, tags and times (kept in the broker's
+//! metadata, see `registry_store`).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::queue_attributes::QueueAttributes;
-
-/// Where the queues are stored, under `<data>/meta`.
-pub const REGISTRY_FILE: &str = "sqs-queues.json";
 
 /// The topic holding an SQS queue's messages.
 pub fn topic_for_queue(name: &str) -> String {

@@ -40,7 +40,7 @@ impl SqsServer {
     /// Serves requests until `shutdown` turns true.
     pub async fn run(self, broker: Arc<Broker>, shutdown: watch::Receiver<bool>) {
         let port = self.listener.local_addr().map(|a| a.port()).unwrap_or(9324);
-        let gateway = Arc::new(Gateway::new(broker, self.config, port, shutdown.clone()));
+        let gateway = Arc::new(Gateway::new(broker, self.config, port, shutdown.clone()).await);
         let router = Router::new().fallback(serve).with_state(gateway);
         let mut stop = shutdown;
         // Answers go out at once: with Nagle's algorithm a small answer can wait for the

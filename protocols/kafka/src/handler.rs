@@ -125,14 +125,14 @@ impl Handler {
             R::DescribeAcls(r) => Reply::Now(Box::new(S::DescribeAcls(apis::acls::describe(
                 self, context, r,
             )))),
-            R::CreateAcls(r) => Reply::Now(Box::new(S::CreateAcls(apis::acls::create(
-                self, context, r,
-            )))),
-            R::DeleteAcls(r) => Reply::Now(Box::new(S::DeleteAcls(apis::acls::delete(
-                self, context, r,
-            )))),
+            R::CreateAcls(r) => Reply::Now(Box::new(S::CreateAcls(
+                apis::acls::create(self, context, r).await,
+            ))),
+            R::DeleteAcls(r) => Reply::Now(Box::new(S::DeleteAcls(
+                apis::acls::delete(self, context, r).await,
+            ))),
             R::InitProducerId(r) => Reply::Now(Box::new(S::InitProducerId(
-                apis::producer_id::init(self, r),
+                apis::producer_id::init(self, r).await,
             ))),
             R::FindCoordinator(r) => Reply::Now(Box::new(S::FindCoordinator(
                 apis::groups::find_coordinator(self, context, version, r),

@@ -79,7 +79,7 @@ impl Channel {
                         }
                         None => {
                             self.gateway.topology.declare_exchange(name, declared);
-                            self.gateway.persist();
+                            self.gateway.persist().await;
                         }
                     }
                 }
@@ -102,7 +102,7 @@ impl Channel {
                         format!("PRECONDITION_FAILED - exchange '{}' in use", d.exchange),
                     ));
                 }
-                self.gateway.persist();
+                self.gateway.persist().await;
                 if !d.nowait {
                     self.send(AMQPClass::Exchange(exchange::AMQPMethod::DeleteOk(
                         exchange::DeleteOk {},
@@ -119,7 +119,7 @@ impl Channel {
                     b.routing_key.as_str(),
                     b.arguments,
                 );
-                self.gateway.persist();
+                self.gateway.persist().await;
                 if !b.nowait {
                     self.send(AMQPClass::Exchange(exchange::AMQPMethod::BindOk(
                         exchange::BindOk {},
@@ -135,7 +135,7 @@ impl Channel {
                     Destination::Exchange(u.destination.as_str()),
                     u.routing_key.as_str(),
                 );
-                self.gateway.persist();
+                self.gateway.persist().await;
                 if !u.nowait {
                     self.send(AMQPClass::Exchange(exchange::AMQPMethod::UnbindOk(
                         exchange::UnbindOk {},

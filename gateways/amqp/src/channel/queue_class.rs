@@ -63,7 +63,7 @@ impl Channel {
                                 soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}"))
                             })?;
                         topology.declare_queue(&name, info.clone());
-                        self.gateway.persist();
+                        self.gateway.persist().await;
                         info
                     }
                 };
@@ -98,7 +98,7 @@ impl Channel {
                     b.routing_key.as_str(),
                     b.arguments,
                 );
-                self.gateway.persist();
+                self.gateway.persist().await;
                 if !b.nowait {
                     self.send(AMQPClass::Queue(queue::AMQPMethod::BindOk(
                         queue::BindOk {},
@@ -113,7 +113,7 @@ impl Channel {
                     Destination::Queue(u.queue.as_str()),
                     u.routing_key.as_str(),
                 );
-                self.gateway.persist();
+                self.gateway.persist().await;
                 self.send(AMQPClass::Queue(queue::AMQPMethod::UnbindOk(
                     queue::UnbindOk {},
                 )))

@@ -52,7 +52,7 @@ pub fn get(gateway: &Arc<Gateway>, request: &Request) -> Output {
     Ok(out)
 }
 
-pub fn set(gateway: &Arc<Gateway>, request: &Request) -> Output {
+pub async fn set(gateway: &Arc<Gateway>, request: &Request) -> Output {
     let (meta, _) = gateway.resolve(request)?;
     let params = Params(&request.params);
     if !request.params.contains_key("Attributes") {
@@ -65,10 +65,12 @@ pub fn set(gateway: &Arc<Gateway>, request: &Request) -> Output {
     }
     check_redrive_target(gateway, &meta.name, &attributes, meta.is_fifo())?;
     let now = neo_record::now_ms() / 1000;
-    gateway.update(&meta.name, |m| {
-        m.attributes = attributes;
-        m.modified = now;
-    })?;
+    gateway
+        .update(&meta.name, |m| {
+            m.attributes = attributes;
+            m.modified = now;
+        })
+        .await?;
     Ok(Map::new())
 }
 

@@ -11,7 +11,7 @@ use crate::gateway::Gateway;
 use crate::params::Params;
 use crate::request::Request;
 
-pub fn tag(gateway: &Arc<Gateway>, request: &Request) -> Output {
+pub async fn tag(gateway: &Arc<Gateway>, request: &Request) -> Output {
     let (meta, _) = gateway.resolve(request)?;
     let given = Params(&request.params).string_map("Tags")?;
     if given.is_empty() {
@@ -20,21 +20,23 @@ pub fn tag(gateway: &Arc<Gateway>, request: &Request) -> Output {
     let mut tags = meta.tags.clone();
     tags.extend(given);
     check_tags(&tags)?;
-    gateway.update(&meta.name, |m| m.tags = tags)?;
+    gateway.update(&meta.name, |m| m.tags = tags).await?;
     Ok(Map::new())
 }
 
-pub fn untag(gateway: &Arc<Gateway>, request: &Request) -> Output {
+pub async fn untag(gateway: &Arc<Gateway>, request: &Request) -> Output {
     let (meta, _) = gateway.resolve(request)?;
     let keys = Params(&request.params).string_list("TagKeys")?;
     if keys.is_empty() {
         return Err(SqsError::MissingParameter("TagKeys".into()));
     }
-    gateway.update(&meta.name, |m| {
-        for key in &keys {
-            m.tags.remove(key);
-        }
-    })?;
+    gateway
+        .update(&meta.name, |m| {
+            for key in &keys {
+                m.tags.remove(key);
+            }
+        })
+        .await?;
     Ok(Map::new())
 }
 

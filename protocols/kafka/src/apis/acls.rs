@@ -76,7 +76,7 @@ pub fn describe(
     DescribeAclsResponse::default().with_resources(resources)
 }
 
-pub fn create(
+pub async fn create(
     handler: &Arc<Handler>,
     context: &Context,
     request: CreateAclsRequest,
@@ -116,7 +116,7 @@ pub fn create(
         })
         .collect();
     let valid: Vec<AclBinding> = bindings.iter().filter_map(|b| b.clone().ok()).collect();
-    let stored = handler.broker.create_acls(&valid);
+    let stored = handler.broker.create_acls(&valid).await;
     let results = bindings
         .into_iter()
         .map(|b| match (b, &stored) {
@@ -128,7 +128,7 @@ pub fn create(
     CreateAclsResponse::default().with_results(results)
 }
 
-pub fn delete(
+pub async fn delete(
     handler: &Arc<Handler>,
     context: &Context,
     request: DeleteAclsRequest,
@@ -164,7 +164,7 @@ pub fn delete(
             permission: f.permission_type,
         })
         .collect();
-    let results = match handler.broker.delete_acls(&filters) {
+    let results = match handler.broker.delete_acls(&filters).await {
         Err(e) => failed(&request.filters, error_codes::code(&e), e.to_string()),
         Ok(removed) => removed
             .into_iter()

@@ -9,7 +9,10 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 use crate::error_codes;
 use crate::handler::Handler;
 
-pub fn init(handler: &Arc<Handler>, request: InitProducerIdRequest) -> InitProducerIdResponse {
+pub async fn init(
+    handler: &Arc<Handler>,
+    request: InitProducerIdRequest,
+) -> InitProducerIdResponse {
     let response = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
@@ -23,7 +26,7 @@ pub fn init(handler: &Arc<Handler>, request: InitProducerIdRequest) -> InitProdu
             .with_producer_id(ProducerId(known))
             .with_producer_epoch(request.producer_epoch + 1);
     }
-    match handler.broker.new_producer_id() {
+    match handler.broker.new_producer_id().await {
         Ok(id) => response
             .with_producer_id(ProducerId(id))
             .with_producer_epoch(0),

@@ -1,0 +1,58 @@
+//! The changes the metadata store accepts: each one a typed command, applied to the state in
+//! the order the store's log holds them (the shape a replicated state machine needs).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::acls::AclBinding;
+use crate::metadata::TopicRecord;
+
+/// One change to the broker's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataCommand {
+    /// A new topic (refused if the name is taken).
+    CreateTopic(TopicRecord),
+    /// A topic goes, with its configs.
+    DeleteTopic { name: String },
+    /// A topic grows to `partitions` partitions.
+    SetPartitionCount { name: String, partitions: i32 },
+    /// A topic's config overrides are replaced.
+    SetTopicConfigs {
+        name: String,
+        configs: BTreeMap<String, String>,
+    },
+    /// ACL bindings are added (one already there is not added twice).
+    CreateAcls(Vec<AclBinding>),
+    /// ACL bindings are removed.
+    DeleteAcls(Vec<AclBinding>),
+    /// `count` more producer ids are reserved: ids below the new end are never handed out
+    /// again.
+    ReserveProducerIds { count: i64 },
+    /// Front-end documents are put or removed, all at once.
+    ChangeDocuments(Vec<DocumentChange>),
+}
+
+/// The kinds of documents front-ends keep in the broker's metadata: what they declare
+/// beside topics. The broker stores them and never reads inside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// An AMQP exchange, by name.
+    AmqpExchange,
+    /// An AMQP queue, by name.
+    AmqpQueue,
+    /// An AMQP binding, by a key its gateway derives from it.
+    AmqpBinding,
+    /// An SQS queue (attributes, tags, times), by name.
+    SqsQueue,
+}
+
+/// A document put (`value` set) or removed (`value` none).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentChange {
+    pub kind: DocumentKind,
+    pub name: String,
+    pub value: Option<serde_json::Value>,
+}

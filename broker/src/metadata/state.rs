@@ -1,0 +1,194 @@
+//! The broker's metadata as one in-memory value: topics and their configs, ACLs, reserved
+//! producer ids and the front-ends' documents. Commands are checked against it, then applied;
+//! the same commands in the same order always give the same state.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::command::{DocumentKind, MetadataCommand};
+use super::topic_record::TopicRecord;
+use crate::acls::AclBinding;
+use crate::error::BrokerError;
+
+/// Everything the metadata store holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetadataState {
+    pub topics: BTreeMap<String, TopicRecord>,
+    pub acls: Vec<AclBinding>,
+    /// Producer ids below this were reserved by earlier runs.
+    pub producer_ids_reserved: i64,
+    pub documents: BTreeMap<DocumentKind, BTreeMap<String, serde_json::Value>>,
+}
+
+impl MetadataState {
+    /// Whether `command` can be applied; the error is the broker's refusal.
+    pub fn check(&self, command: &MetadataCommand) -> Result<(), BrokerError> {
+        let unknown = |name: &str| BrokerError::UnknownTopicOrPartition {
+            topic: name.to_string(),
+            partition: -1,
+        };
+        match command {
+            MetadataCommand::CreateTopic(record) if self.topics.contains_key(&record.name) => {
+                Err(BrokerError::TopicAlreadyExists(record.name.clone()))
+            }
+            MetadataCommand::DeleteTopic { name }
+            | MetadataCommand::SetTopicConfigs { name, .. }
+                if !self.topics.contains_key(name) =>
+            {
+                Err(unknown(name))
+            }
+            MetadataCommand::SetPartitionCount { name, partitions } => {
+                match self.topics.get(name) {
+                    None => Err(unknown(name)),
+                    Some(t) if *partitions <= t.partitions => {
+                        Err(BrokerError::InvalidPartitions(*partitions))
+                    }
+                    Some(_) => Ok(()),
+                }
+            }
+            MetadataCommand::ReserveProducerIds { count } if *count <= 0 => {
+                Err(BrokerError::InvalidConfig {
+                    key: "producer ids".into(),
+                    value: count.to_string(),
+                    reason: "a reservation must be positive".into(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies a command [`Self::check`] accepted.
+    pub fn apply(&mut self, command: MetadataCommand) {
+        match command {
+            MetadataCommand::CreateTopic(record) => {
+                self.topics.insert(record.name.clone(), record);
+            }
+            MetadataCommand::DeleteTopic { name } => {
+                self.topics.remove(&name);
+            }
+            MetadataCommand::SetPartitionCount { name, partitions } => {
+                if let Some(topic) = self.topics.get_mut(&name) {
+                    topic.partitions = partitions;
+                }
+            }
+            MetadataCommand::SetTopicConfigs { name, configs } => {
+                if let Some(topic) = self.topics.get_mut(&name) {
+                    topic.configs = configs;
+                }
+            }
+            MetadataCommand::CreateAcls(bindings) => {
+                for binding in bindings {
+                    if !self.acls.contains(&binding) {
+                        self.acls.push(binding);
+                    }
+                }
+            }
+            MetadataCommand::DeleteAcls(bindings) => {
+                self.acls.retain(|b| !bindings.contains(b));
+            }
+            MetadataCommand::ReserveProducerIds { count } => {
+                self.producer_ids_reserved = self.producer_ids_reserved.saturating_add(count);
+            }
+            MetadataCommand::ChangeDocuments(changes) => {
+                for change in changes {
+                    let documents = self.documents.entry(change.kind).or_default();
+                    match change.value {
+                        Some(value) => {
+                            documents.insert(change.name, value);
+                        }
+                        None => {
+                            documents.remove(&change.name);
+                        }
+                    }
+                }
+                self.documents.retain(|_, documents| !documents.is_empty());
+            }
+        }
+    }
+
+    /// The documents of one kind, by name.
+    pub fn documents(&self, kind: DocumentKind) -> BTreeMap<String, serde_json::Value> {
+        self.documents.get(&kind).cloned().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::DocumentChange;
+
+    fn topic(name: &str, partitions: i32) -> TopicRecord {
+        TopicRecord {
+            name: name.into(),
+            id: uuid::Uuid::new_v4(),
+            partitions,
+            configs: BTreeMap::new(),
+        }
+    }
+
+    fn run(state: &mut MetadataState, command: MetadataCommand) -> Result<(), BrokerError> {
+        state.check(&command)?;
+        state.apply(command);
+        Ok(())
+    }
+
+    #[test]
+    fn topics_are_created_once_grow_only_and_go() {
+        let mut state = MetadataState::default();
+        run(&mut state, MetadataCommand::CreateTopic(topic("t", 1))).unwrap();
+        assert!(matches!(
+            run(&mut state, MetadataCommand::CreateTopic(topic("t", 2))),
+            Err(BrokerError::TopicAlreadyExists(_))
+        ));
+        let grow = |partitions| MetadataCommand::SetPartitionCount {
+            name: "t".into(),
+            partitions,
+        };
+        assert!(matches!(
+            run(&mut state, grow(1)),
+            Err(BrokerError::InvalidPartitions(1))
+        ));
+        run(&mut state, grow(3)).unwrap();
+        assert_eq!(state.topics["t"].partitions, 3);
+        run(
+            &mut state,
+            MetadataCommand::DeleteTopic { name: "t".into() },
+        )
+        .unwrap();
+        assert!(matches!(
+            run(
+                &mut state,
+                MetadataCommand::DeleteTopic { name: "t".into() }
+            ),
+            Err(BrokerError::UnknownTopicOrPartition { .. })
+        ));
+    }
+
+    #[test]
+    fn documents_are_put_replaced_and_removed_together() {
+        let mut state = MetadataState::default();
+        let put = |name: &str, value: i64| DocumentChange {
+            kind: DocumentKind::SqsQueue,
+            name: name.into(),
+            value: Some(value.into()),
+        };
+        run(
+            &mut state,
+            MetadataCommand::ChangeDocuments(vec![put("a", 1), put("b", 2), put("a", 3)]),
+        )
+        .unwrap();
+        assert_eq!(state.documents(DocumentKind::SqsQueue)["a"], 3);
+        let remove = |name: &str| DocumentChange {
+            kind: DocumentKind::SqsQueue,
+            name: name.into(),
+            value: None,
+        };
+        run(
+            &mut state,
+            MetadataCommand::ChangeDocuments(vec![remove("a"), remove("b")]),
+        )
+        .unwrap();
+        assert!(state.documents.is_empty());
+    }
+}
