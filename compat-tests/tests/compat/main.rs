@@ -18,6 +18,7 @@ mod kafka_cli_clients;
 mod kafka_crash;
 mod kafka_groups;
 mod kafka_rdkafka;
+mod metrics_every_protocol;
 mod native_bad_frames;
 mod native_flow_control;
 mod native_groups;
