@@ -21,7 +21,7 @@ openraft::declare_raft_types!(
     /// The type configuration of Neo's Raft groups.
     pub NeoRaft:
         D = Proposal,
-        R = (),
+        R = bytes::Bytes,
         NodeId = NodeId,
         Node = openraft::impls::BasicNode,
         LeaderId = openraft::impls::leader_id_std::LeaderId<u64, NodeId>,
