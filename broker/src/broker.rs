@@ -84,7 +84,8 @@ impl Broker {
                 fsync.observe(d.as_secs_f64())
             })),
         );
-        let store = MetadataStore::open(&config.data_dir, Arc::clone(&flusher)).await?;
+        let store =
+            MetadataStore::open(&config.data_dir, config.node_id, Arc::clone(&flusher)).await?;
         let cluster_id = store.cluster_id()?;
         let producer_ids = ProducerIds::open(&store);
         let acls = Acls::new(store.read(|s| s.acls.clone()));
@@ -513,7 +514,7 @@ impl Broker {
             tracing::error!(error = %e, "closing the offsets log failed");
             first_error.get_or_insert(e);
         }
-        if let Err(e) = self.store.close() {
+        if let Err(e) = self.store.close().await {
             tracing::error!(error = %e, "closing the metadata log failed");
             first_error.get_or_insert(e);
         }

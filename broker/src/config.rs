@@ -13,6 +13,8 @@ use crate::error::BrokerError;
 /// Configuration of one broker.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
+    /// This broker's id in its cluster (Kafka's `node.id`).
+    pub node_id: u64,
     /// Where partitions and metadata live.
     pub data_dir: PathBuf,
     /// Defaults for topics created without explicit configs.
@@ -32,6 +34,7 @@ pub struct BrokerConfig {
 impl Default for BrokerConfig {
     fn default() -> Self {
         Self {
+            node_id: 1,
             data_dir: PathBuf::from("./neo-data"),
             topic_defaults: TopicConfig::default(),
             num_partitions: 1,

@@ -69,6 +69,9 @@ pub enum BrokerError {
     },
     #[error("broker is shutting down")]
     ShuttingDown,
+    /// The controller group could not take a metadata change.
+    #[error("metadata change not taken: {0}")]
+    Controller(String),
 }
 
 impl From<LogError> for BrokerError {

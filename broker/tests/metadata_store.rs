@@ -21,7 +21,7 @@ fn topic(name: &str) -> TopicRecord {
 }
 
 async fn open(dir: &Path) -> MetadataStore {
-    MetadataStore::open(dir, Flusher::new(1)).await.unwrap()
+    MetadataStore::open(dir, 1, Flusher::new(1)).await.unwrap()
 }
 
 #[tokio::test]
@@ -49,8 +49,8 @@ async fn changes_survive_a_reopen_across_snapshots() {
         .await
         .unwrap();
     let before = store.read(Clone::clone);
-    store.close().unwrap();
-    drop(store);
+    store.close().await.unwrap();
+    store.close().await.unwrap();
 
     let again = open(dir.path()).await;
     assert_eq!(again.read(Clone::clone), before);
@@ -75,7 +75,7 @@ async fn a_refused_change_is_not_written() {
             .await
             .is_err()
     );
-    drop(store);
+    store.close().await.unwrap();
     let again = open(dir.path()).await;
     assert_eq!(again.read(|s| s.topics["t"].clone()), t);
 }
@@ -88,9 +88,9 @@ async fn a_torn_last_change_is_cut_and_the_rest_kept() {
         .apply(MetadataCommand::CreateTopic(topic("kept")))
         .await
         .unwrap();
-    drop(store);
+    store.close().await.unwrap();
     // Half a record at the end of the log, as a crash in the middle of a write leaves it.
-    let segment = std::fs::read_dir(dir.path().join("meta/log"))
+    let segment = std::fs::read_dir(dir.path().join("meta/raft/log/entries"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|e| e == "log"))
@@ -135,7 +135,7 @@ async fn first_format_files_are_taken_over_once() {
         .apply(MetadataCommand::DeleteTopic { name: "old".into() })
         .await
         .unwrap();
-    drop(store);
+    store.close().await.unwrap();
     // The log is the truth from now on: the retired file does not bring the topic back.
     let again = open(dir.path()).await;
     assert!(again.read(|s| s.topics.is_empty()));

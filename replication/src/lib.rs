@@ -2,8 +2,11 @@
 //! and the cluster RPC between brokers. See `docs/replication.md`.
 
 pub mod controller;
+pub mod controller_group;
 pub mod entry_log;
+pub mod error;
 pub mod group_id;
+pub mod no_peers;
 mod small_file;
 pub mod snapshot_files;
 pub mod types;

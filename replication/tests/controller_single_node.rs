@@ -9,16 +9,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use neo_replication::controller::{ControllerMachine, ReplicatedState};
 use neo_replication::entry_log::EntryLog;
-use neo_replication::snapshot_files::SnapshotFiles;
+use neo_replication::no_peers::NoPeers;
 use neo_replication::types::{NeoRaft, Proposal};
 use neo_storage::Flusher;
-use openraft::alias::{SnapshotOf, VoteOf};
-use openraft::error::{RPCError, ReplicationClosed, StreamingError, Unreachable};
-use openraft::network::RPCOption;
-use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
-};
-use openraft::{BasicNode, Config, Raft, RaftNetworkFactory, RaftNetworkV2, SnapshotPolicy};
+use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
 use parking_lot::RwLock;
 
 /// Appends every command to a list; replies with the list's length.
@@ -44,47 +38,6 @@ impl ReplicatedState for Journal {
     }
 }
 
-/// No peers: a one-node group never sends.
-struct Nowhere;
-
-impl RaftNetworkFactory<NeoRaft> for Nowhere {
-    type Network = Nowhere;
-    async fn new_client(&mut self, _target: u64, _node: &BasicNode) -> Nowhere {
-        Nowhere
-    }
-}
-
-fn unreachable() -> Unreachable<NeoRaft> {
-    Unreachable::new(&openraft::AnyError::error("no peers"))
-}
-
-impl RaftNetworkV2<NeoRaft> for Nowhere {
-    type SnapshotData = SnapshotFiles;
-    async fn append_entries(
-        &mut self,
-        _rpc: AppendEntriesRequest<NeoRaft>,
-        _option: RPCOption,
-    ) -> Result<AppendEntriesResponse<NeoRaft>, RPCError<NeoRaft>> {
-        Err(RPCError::Unreachable(unreachable()))
-    }
-    async fn vote(
-        &mut self,
-        _rpc: VoteRequest<NeoRaft>,
-        _option: RPCOption,
-    ) -> Result<VoteResponse<NeoRaft>, RPCError<NeoRaft>> {
-        Err(RPCError::Unreachable(unreachable()))
-    }
-    async fn full_snapshot(
-        &mut self,
-        _vote: VoteOf<NeoRaft>,
-        _snapshot: SnapshotOf<NeoRaft, SnapshotFiles>,
-        _cancel: impl std::future::Future<Output = ReplicationClosed> + Send + 'static,
-        _option: RPCOption,
-    ) -> Result<SnapshotResponse<NeoRaft>, StreamingError<NeoRaft>> {
-        Err(StreamingError::Unreachable(unreachable()))
-    }
-}
-
 async fn start(
     dir: &std::path::Path,
     state: Arc<RwLock<Journal>>,
@@ -102,7 +55,7 @@ async fn start(
     let raft = Raft::new(
         1,
         Arc::new(config.validate().unwrap()),
-        Nowhere,
+        NoPeers,
         log.clone(),
         machine,
     )
@@ -141,8 +94,11 @@ async fn commands_apply_in_order_and_survive_a_restart_past_snapshots() {
         .await
         .unwrap();
     assert_eq!(reply.data, Bytes::from("51"));
-    let journal = again.read();
-    assert_eq!(journal.0.first().map(String::as_str), Some("c0"));
-    assert_eq!(journal.0.last().map(String::as_str), Some("after"));
+    let (first, last) = {
+        let journal = again.read();
+        (journal.0.first().cloned(), journal.0.last().cloned())
+    };
+    assert_eq!(first.as_deref(), Some("c0"));
+    assert_eq!(last.as_deref(), Some("after"));
     raft.shutdown().await.unwrap();
 }

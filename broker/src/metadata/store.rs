@@ -1,40 +1,53 @@
 //! The metadata store: the state, and the one way to change it. A change is a
-//! [`MetadataCommand`], checked against the state, written to the metadata log and fsynced,
-//! then applied; readers see the state before or after it, never half of it.
+//! [`MetadataCommand`] proposed to the controller group; once committed (written to the
+//! controller's log and fsynced by a majority) every broker applies it, checked against the
+//! state, in log order. Readers see the state before or after a change, never half of it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bytes::Bytes;
+use neo_replication::controller_group::{ControllerGroup, ControllerTiming};
+use neo_replication::error::ReplicationError;
+use neo_replication::no_peers::NoPeers;
 use neo_storage::Flusher;
 use parking_lot::RwLock;
 
 use super::command::MetadataCommand;
 use super::legacy;
-use super::metadata_log::MetadataLog;
+use super::machine::{MetadataMachine, Outcome};
 use super::state::MetadataState;
 use crate::error::BrokerError;
 
 /// Directory of the store under the data directory.
 const DIR: &str = "meta";
-/// The metadata log, under [`DIR`].
-const LOG_DIR: &str = "log";
+/// The controller group's log and snapshots, under [`DIR`].
+const RAFT_DIR: &str = "raft";
 /// The cluster id file, under [`DIR`].
 const CLUSTER_ID_FILE: &str = "cluster.id";
 
 /// The broker's metadata (`<data>/meta`).
-#[derive(Debug)]
 pub struct MetadataStore {
     dir: PathBuf,
-    state: RwLock<MetadataState>,
-    /// Held while a change is written and applied: changes apply in log order.
-    log: tokio::sync::Mutex<MetadataLog>,
+    machine: Arc<RwLock<MetadataMachine>>,
+    controller: ControllerGroup<MetadataMachine>,
+}
+
+impl std::fmt::Debug for MetadataStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetadataStore")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MetadataStore {
-    /// Opens the store under `data_dir`, replaying its log; a data directory of the first
-    /// format (JSON files) is taken over into a new log.
+    /// Opens the store under `data_dir` as broker `node_id`: starts its member of the
+    /// controller group (a cluster of one) and waits until it has applied its log. A data
+    /// directory of the first format (JSON files) is taken over into the new group.
     pub async fn open(
         data_dir: &Path,
+        node_id: u64,
         flusher: Arc<Flusher>,
     ) -> Result<MetadataStore, BrokerError> {
         let dir = data_dir.join(DIR);
@@ -42,40 +55,76 @@ impl MetadataStore {
             path: dir.clone(),
             source,
         })?;
-        let (mut log, replayed) = MetadataLog::open(&dir.join(LOG_DIR), flusher)?;
-        let state = match replayed {
-            Some(state) => state,
-            None => {
-                let state = legacy::read_state(&dir)?;
-                log.snapshot(state.clone()).await?;
-                legacy::retire_state_files(&dir);
-                state
-            }
-        };
-        Ok(MetadataStore {
+        let machine = Arc::new(RwLock::new(MetadataMachine::default()));
+        let controller = ControllerGroup::open(
+            &dir.join(RAFT_DIR),
+            node_id,
+            flusher,
+            Arc::clone(&machine),
+            NoPeers,
+            ControllerTiming::default(),
+        )
+        .await
+        .map_err(controller_error)?;
+        controller
+            .bootstrap_alone(&format!("node-{node_id}"))
+            .await
+            .map_err(controller_error)?;
+        let store = MetadataStore {
             dir,
-            state: RwLock::new(state),
-            log: tokio::sync::Mutex::new(log),
-        })
+            machine,
+            controller,
+        };
+        store.take_over_legacy().await?;
+        Ok(store)
     }
 
-    /// Checks `command` against the state, writes it durably and applies it.
-    pub async fn apply(&self, command: MetadataCommand) -> Result<(), BrokerError> {
-        let mut log = self.log.lock().await;
-        self.state.read().check(&command)?;
-        log.append(&command, || {
-            let mut after = self.state.read().clone();
-            after.apply(command.clone());
-            after
-        })
-        .await?;
-        self.state.write().apply(command);
+    /// Proposes the contents of the first format's files, when the group holds nothing yet.
+    async fn take_over_legacy(&self) -> Result<(), BrokerError> {
+        if self.read(|s| *s != MetadataState::default()) {
+            return Ok(());
+        }
+        let legacy = legacy::read_state(&self.dir)?;
+        for topic in legacy.topics.into_values() {
+            self.apply(MetadataCommand::CreateTopic(topic)).await?;
+        }
+        if !legacy.acls.is_empty() {
+            self.apply(MetadataCommand::CreateAcls(legacy.acls)).await?;
+        }
+        if legacy.producer_ids_reserved > 0 {
+            self.apply(MetadataCommand::ReserveProducerIds {
+                count: legacy.producer_ids_reserved,
+            })
+            .await?;
+        }
+        legacy::retire_state_files(&self.dir);
         Ok(())
+    }
+
+    /// Proposes `command`; returns once it is committed and applied, with its outcome.
+    pub async fn apply(&self, command: MetadataCommand) -> Result<(), BrokerError> {
+        // Refused early when it cannot apply; checked again when it applies, in log order.
+        self.read(|s| s.check(&command))?;
+        let encoded = serde_json::to_vec(&command).map_err(|e| BrokerError::MetadataCorrupt {
+            path: self.dir.clone(),
+            reason: e.to_string(),
+        })?;
+        let reply = self
+            .controller
+            .propose(Bytes::from(encoded))
+            .await
+            .map_err(controller_error)?;
+        let outcome: Outcome =
+            serde_json::from_slice(&reply).map_err(|e| BrokerError::MetadataCorrupt {
+                path: self.dir.clone(),
+                reason: e.to_string(),
+            })?;
+        outcome.map_err(|refusal| refusal.into_error())
     }
 
     /// Reads the state.
     pub fn read<R>(&self, read: impl FnOnce(&MetadataState) -> R) -> R {
-        read(&self.state.read())
+        read(&self.machine.read().state)
     }
 
     /// A front-end's metadata file of the first format (`meta/<name>`), while it is still
@@ -101,13 +150,16 @@ impl MetadataStore {
         Ok(id)
     }
 
-    /// Closes the metadata log cleanly.
-    pub fn close(&self) -> Result<(), BrokerError> {
-        match self.log.try_lock() {
-            Ok(log) => log.close(),
-            // A change is being written: the log's recovery handles the unclean close.
-            Err(_) => Ok(()),
-        }
+    /// Stops this broker's member of the controller group.
+    pub async fn close(&self) -> Result<(), BrokerError> {
+        self.controller.shutdown().await.map_err(controller_error)
+    }
+}
+
+fn controller_error(e: ReplicationError) -> BrokerError {
+    match e {
+        ReplicationError::ShuttingDown { .. } => BrokerError::ShuttingDown,
+        other => BrokerError::Controller(other.to_string()),
     }
 }
 

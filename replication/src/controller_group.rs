@@ -1,0 +1,152 @@
+//! The controller group of a broker: its Raft instance over the entry log and the
+//! [`ControllerMachine`], and the calls the broker makes on it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use neo_storage::Flusher;
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, Config, Raft, RaftNetworkFactory, SnapshotPolicy};
+use parking_lot::RwLock;
+
+use crate::controller::{ControllerMachine, ReplicatedState};
+use crate::entry_log::EntryLog;
+use crate::error::ReplicationError;
+use crate::snapshot_files::SnapshotFiles;
+use crate::types::{NeoRaft, NodeId, Proposal};
+
+const GROUP: &str = "controller";
+
+/// Commands between two controller snapshots.
+const SNAPSHOT_EVERY: u64 = 1_000;
+
+/// Timing of the controller group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControllerTiming {
+    pub heartbeat_interval_ms: u64,
+    pub election_timeout_ms: u64,
+}
+
+impl Default for ControllerTiming {
+    fn default() -> Self {
+        ControllerTiming {
+            heartbeat_interval_ms: 150,
+            election_timeout_ms: 1_500,
+        }
+    }
+}
+
+/// One broker's member of the controller group.
+pub struct ControllerGroup<S: ReplicatedState> {
+    raft: Raft<NeoRaft, ControllerMachine<S>>,
+    log: EntryLog,
+    node_id: NodeId,
+}
+
+fn storage(e: impl std::fmt::Display) -> ReplicationError {
+    ReplicationError::Storage {
+        group: GROUP.into(),
+        reason: e.to_string(),
+    }
+}
+
+fn raft_error(e: impl std::fmt::Display) -> ReplicationError {
+    ReplicationError::Raft {
+        group: GROUP.into(),
+        reason: e.to_string(),
+    }
+}
+
+impl<S: ReplicatedState> ControllerGroup<S> {
+    /// Opens the group's log and snapshot under `dir` and starts its Raft instance over
+    /// `state`, talking to peers through `network`.
+    pub async fn open<N>(
+        dir: &Path,
+        node_id: NodeId,
+        flusher: Arc<Flusher>,
+        state: Arc<RwLock<S>>,
+        network: N,
+        timing: ControllerTiming,
+    ) -> Result<ControllerGroup<S>, ReplicationError>
+    where
+        N: RaftNetworkFactory<NeoRaft>,
+        N::Network: openraft::network::NetSnapshot<NeoRaft, SnapshotData = SnapshotFiles>,
+    {
+        let log = EntryLog::open(&dir.join("log"), flusher).map_err(storage)?;
+        let machine = ControllerMachine::open(dir, state).map_err(storage)?;
+        let config = Config {
+            cluster_name: "neo".into(),
+            heartbeat_interval: timing.heartbeat_interval_ms,
+            election_timeout_min: timing.election_timeout_ms,
+            election_timeout_max: timing.election_timeout_ms * 2,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY),
+            max_in_snapshot_log_to_keep: 100,
+            ..Config::default()
+        }
+        .validate()
+        .map_err(raft_error)?;
+        let raft = Raft::new(node_id, Arc::new(config), network, log.clone(), machine)
+            .await
+            .map_err(raft_error)?;
+        Ok(ControllerGroup { raft, log, node_id })
+    }
+
+    /// Makes this broker a cluster of one, if the group was never initialized; then waits
+    /// until it leads and has applied its log.
+    pub async fn bootstrap_alone(&self, address: &str) -> Result<(), ReplicationError> {
+        if self.raft.is_initialized().await.map_err(raft_error)? {
+            // The only voter: no need to wait out an election timeout to lead again.
+            self.raft.trigger().elect(false).await.map_err(raft_error)?;
+        } else {
+            let members = BTreeMap::from([(self.node_id, BasicNode::new(address))]);
+            self.raft.initialize(members).await.map_err(raft_error)?;
+        }
+        self.raft
+            .wait(Some(Duration::from_secs(30)))
+            .current_leader(self.node_id, "controller leads")
+            .await
+            .map_err(raft_error)?;
+        // A blank entry of the new term, committed: everything before it is applied.
+        self.raft
+            .write_blank()
+            .await
+            .map_err(|e| write_error(e, GROUP))?;
+        Ok(())
+    }
+
+    /// Proposes `command`; returns the state machine's reply once it is committed and applied.
+    pub async fn propose(&self, command: Bytes) -> Result<Bytes, ReplicationError> {
+        self.raft
+            .client_write(Proposal(command))
+            .await
+            .map(|response| response.data)
+            .map_err(|e| write_error(e, GROUP))
+    }
+
+    /// Stops the group and closes its log.
+    pub async fn shutdown(&self) -> Result<(), ReplicationError> {
+        self.raft.shutdown().await.map_err(raft_error)?;
+        self.log.close().map_err(storage)
+    }
+}
+
+fn write_error(e: RaftError<NeoRaft, ClientWriteError<NeoRaft>>, group: &str) -> ReplicationError {
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
+            ReplicationError::NotLeader {
+                group: group.into(),
+                leader: forward.leader_id,
+            }
+        }
+        RaftError::Fatal(fatal) => ReplicationError::ShuttingDown {
+            group: format!("{group} ({fatal})"),
+        },
+        other => ReplicationError::Raft {
+            group: group.into(),
+            reason: other.to_string(),
+        },
+    }
+}
