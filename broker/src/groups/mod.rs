@@ -2,6 +2,7 @@
 //! committed offsets. Protocol-neutral: the Kafka front-end and the native protocol share it,
 //! so both kinds of clients see the same groups and offsets.
 
+pub mod consumer_protocol;
 mod error;
 mod group;
 mod member;

@@ -11,8 +11,7 @@ use neo_broker::OffsetSpec;
 
 use crate::error_codes;
 use crate::handler::{Context, Handler};
-use kafka_protocol::error::ResponseError;
-use neo_broker::acls::{operation, resource};
+use neo_broker::acls::{Operation, Resource};
 
 pub fn handle(
     handler: &Arc<Handler>,
@@ -25,7 +24,7 @@ pub fn handle(
         .into_iter()
         .map(|topic| {
             let name = topic.name.0.as_str();
-            let describable = handler.may(context, operation::DESCRIBE, resource::TOPIC, name);
+            let refused = handler.refusal(context, Operation::Describe, Resource::topic(name));
             let partitions = topic
                 .partitions
                 .into_iter()
@@ -34,9 +33,8 @@ pub fn handle(
                         .with_partition_index(p.partition_index)
                         .with_timestamp(-1)
                         .with_offset(-1);
-                    if !describable {
-                        return response
-                            .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                    if let Some(code) = refused {
+                        return response.with_error_code(code);
                     }
                     let spec = OffsetSpec::from_kafka(p.timestamp);
                     match handler.broker.list_offset(name, p.partition_index, spec) {
