@@ -18,7 +18,7 @@ pub(super) enum Object<'a> {
 
 /// The topic-type resource name ACLs know exchange `name` by (the default exchange is
 /// `amq.default`, as in RabbitMQ's permission checks).
-pub fn exchange_resource(name: &str) -> String {
+fn exchange_resource(name: &str) -> String {
     let name = if name.is_empty() { "amq.default" } else { name };
     format!("amqp-exchange.{name}")
 }

@@ -37,10 +37,9 @@ impl Channel {
             }
             basic::AMQPMethod::Publish(p) => {
                 let exchange = p.exchange.as_str();
-                // Through the default exchange a message goes into the queue the routing key
-                // names: that queue is what is written. Through another exchange, as in
-                // RabbitMQ, the exchange is (a queue bound to it was bound by a user who may
-                // WRITE the queue).
+                // The default exchange writes into the queue the routing key names; another
+                // exchange is what is written, as in RabbitMQ (binding a queue to it needed
+                // WRITE on the queue).
                 let target = if exchange.is_empty() {
                     Object::Queue(p.routing_key.as_str())
                 } else {
