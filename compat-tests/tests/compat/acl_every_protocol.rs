@@ -3,6 +3,8 @@
 //! but WRITE, so a Kafka produce, an AMQP publish, an SQS SendMessage and a native produce are
 //! refused while reading the same topics (and writing others) still works.
 //! `scripts/test` installs kafka-python; without it this test fails under CI and skips elsewhere.
+//! Beside it, bindings made through the broker API show who the AMQP and SQS callers are: the
+//! login user, locked out of the vhost only by a DENY, and the SigV4 access key id.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -14,6 +16,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel};
+use neo_broker::acls::{AclBinding, CLUSTER, Operation, PatternType, Permission, ResourceType};
 use neo_client::{Client, ClientError, ErrorCode, ProducerConfig, StartAt};
 use neo_compat_tests::TestBroker;
 use neo_compat_tests::tools::python;
@@ -173,4 +176,96 @@ async fn native_refuses_with_access_denied(broker: &TestBroker) {
         .await
         .unwrap();
     client.close().await;
+}
+
+fn binding(
+    resource_type: ResourceType,
+    name: &str,
+    principal: &str,
+    operation: Operation,
+    permission: Permission,
+) -> AclBinding {
+    AclBinding {
+        resource_type,
+        resource_name: name.into(),
+        pattern_type: PatternType::Literal,
+        principal: principal.into(),
+        host: "*".into(),
+        operation,
+        permission,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_users_and_sqs_access_keys_are_the_principals_acls_name() {
+    let broker = TestBroker::start().await;
+    // An admin's grant on the cluster locks no AMQP user out of the vhost...
+    broker
+        .broker
+        .create_acls(&[binding(
+            ResourceType::Cluster,
+            CLUSTER,
+            "User:admin",
+            Operation::Alter,
+            Permission::Allow,
+        )])
+        .unwrap();
+    let conn = neo_compat_tests::amqp::connect(&broker.amqp_uri()).await;
+    conn.close(200, "bye".into()).await.unwrap();
+    // ... a DENY for the login user does, as RabbitMQ refuses a vhost.
+    broker
+        .broker
+        .create_acls(&[binding(
+            ResourceType::Cluster,
+            CLUSTER,
+            "User:guest",
+            Operation::All,
+            Permission::Deny,
+        )])
+        .unwrap();
+    let refused = lapin::Connection::connect(&broker.amqp_uri(), Default::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("access to vhost '/' refused for user 'guest'"),
+        "{refused}"
+    );
+
+    // SQS: the access key id is the user; ListQueues leaves out what it may not DESCRIBE.
+    let endpoint = broker.sqs_endpoint();
+    let alice = neo_compat_tests::sqs::client_as(&endpoint, "alice");
+    let bob = neo_compat_tests::sqs::client_as(&endpoint, "bob");
+    neo_compat_tests::sqs::create(&alice, "alices", &[]).await;
+    neo_compat_tests::sqs::create(&alice, "shared", &[]).await;
+    broker
+        .broker
+        .create_acls(&[binding(
+            ResourceType::Topic,
+            "sqs.alices",
+            "User:alice",
+            Operation::All,
+            Permission::Allow,
+        )])
+        .unwrap();
+    let listed = |client: aws_sdk_sqs::Client| async move {
+        let urls = client.list_queues().send().await.unwrap().queue_urls;
+        let mut names: Vec<String> = urls
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|u| u.rsplit('/').next().map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(listed(alice.clone()).await, ["alices", "shared"]);
+    assert_eq!(listed(bob.clone()).await, ["shared"]);
+    let refused = bob
+        .get_queue_attributes()
+        .queue_url(format!("{endpoint}/000000000000/alices"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(neo_compat_tests::sqs::code(&refused), "AccessDenied");
+    broker.stop().await;
 }

@@ -19,8 +19,7 @@ pub(crate) async fn create_topic(
     if let Err(refused) = authorize(broker, caller, Operation::Create, Resource::topic(name)) {
         return refused;
     }
-    match context
-        .broker
+    match broker
         .create_topic(name, partitions, BTreeMap::new(), false)
         .await
     {
@@ -35,7 +34,7 @@ pub(crate) async fn delete_topic(context: &Context, caller: &Caller, name: &str)
     if let Err(refused) = authorize(broker, caller, Operation::Delete, Resource::topic(name)) {
         return refused;
     }
-    match context.broker.delete_topic(name).await {
+    match broker.delete_topic(name).await {
         Ok(()) => Message::Ok,
         Err(e) => broker_error(&e),
     }
@@ -67,7 +66,7 @@ pub(crate) fn describe_topic(context: &Context, caller: &Caller, name: &str) -> 
     if let Err(refused) = authorize(broker, caller, Operation::Describe, Resource::topic(name)) {
         return refused;
     }
-    let Some(topic) = context.broker.topic(name) else {
+    let Some(topic) = broker.topic(name) else {
         return error(
             ErrorCode::UnknownTopicOrPartition,
             format!("unknown topic {name}"),

@@ -64,7 +64,7 @@ pub(crate) async fn start(
         connection.send(id, reply).await;
         return;
     }
-    if connection.context.broker.topic(topic).is_none() {
+    if broker.topic(topic).is_none() {
         let reply = error(
             ErrorCode::UnknownTopicOrPartition,
             format!("unknown topic {topic}"),
