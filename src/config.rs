@@ -416,6 +416,7 @@ impl NeoConfig {
     /// The broker's configuration.
     pub fn broker_config(&self) -> BrokerConfig {
         BrokerConfig {
+            node_id: u64::try_from(self.kafka.node_id).unwrap_or_default(),
             data_dir: self.data_dir.clone(),
             topic_defaults: self.topic_defaults.clone(),
             num_partitions: self.broker.num_partitions,

@@ -10,13 +10,18 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 /// A client of the SQS endpoint `endpoint`, with dummy credentials.
 pub fn client(endpoint: &str) -> Client {
+    client_as(endpoint, "test")
+}
+
+/// A client of the SQS endpoint `endpoint` signing with the access key id `access_key`.
+pub fn client_as(endpoint: &str, access_key: &str) -> Client {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
     let config = aws_sdk_sqs::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .credentials_provider(Credentials::new(access_key, "test", None, None, "static"))
         .endpoint_url(endpoint)
         .http_client(http)
         .build();

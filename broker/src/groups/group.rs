@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::consumer_protocol::decode_subscription;
 use super::member::Member;
 use super::{GroupError, JoinOutcome, JoinedMember, SyncOutcome};
 
@@ -305,36 +306,10 @@ impl Group {
         let protocol = self.protocol.clone().unwrap_or_default();
         let mut topics = Vec::new();
         for member in &self.members {
-            topics.extend(parse_subscription(&member.metadata(&protocol)));
+            topics.extend(decode_subscription(&member.metadata(&protocol)).unwrap_or_default());
         }
         topics.sort();
         topics.dedup();
         topics
     }
-}
-
-fn parse_subscription(metadata: &[u8]) -> Vec<String> {
-    let mut topics = Vec::new();
-    let mut rest = metadata.get(2..).unwrap_or_default();
-    let Some(count) = rest
-        .get(..4)
-        .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    else {
-        return topics;
-    };
-    rest = &rest[4..];
-    for _ in 0..count.max(0) {
-        let Some(len) = rest
-            .get(..2)
-            .map(|b| i16::from_be_bytes([b[0], b[1]]).max(0) as usize)
-        else {
-            break;
-        };
-        let Some(name) = rest.get(2..2 + len) else {
-            break;
-        };
-        topics.push(String::from_utf8_lossy(name).into_owned());
-        rest = &rest[2 + len..];
-    }
-    topics
 }

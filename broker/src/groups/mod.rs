@@ -4,6 +4,7 @@
 
 mod committed_offsets;
 mod config;
+pub mod consumer_protocol;
 mod coordinator;
 mod error;
 mod group;

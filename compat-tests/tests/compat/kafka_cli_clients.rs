@@ -7,28 +7,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use neo_compat_tests::TestBroker;
-
-/// The program at `path` if it exists; a failure under CI, a skip otherwise.
-fn tool(path: PathBuf, what: &str) -> Option<PathBuf> {
-    if path.exists() || Command::new(&path).arg("--version").output().is_ok() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "{what} is missing: scripts/test installs it"
-    );
-    eprintln!("skipping: {what} is not installed (scripts/test installs it)");
-    None
-}
+use neo_compat_tests::tools::{python, tool};
 
 fn kcat() -> Option<PathBuf> {
     tool(PathBuf::from("kcat"), "kcat")
-}
-
-fn python() -> Option<PathBuf> {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/compat-venv/bin/python");
-    let path = std::env::var_os("NEO_COMPAT_PYTHON").map_or(venv, PathBuf::from);
-    tool(path, "the kafka-python virtualenv")
 }
 
 fn run(command: &mut Command, input: Option<&str>) -> String {

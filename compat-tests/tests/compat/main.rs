@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod acl_every_protocol;
 mod amqp_bad_frames;
 mod amqp_connection;
 mod amqp_crash;

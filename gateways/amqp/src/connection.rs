@@ -11,6 +11,7 @@ use std::time::Duration;
 use amq_protocol::frame::AMQPFrame;
 use amq_protocol::protocol::{AMQPClass, basic, connection};
 use amq_protocol::types::{AMQPValue, FieldTable, LongString};
+use neo_broker::acls::{Caller, Operation, Resource};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -157,6 +158,8 @@ fn credentials(mechanism: &str, response: &LongString) -> Option<(String, String
 
 /// What the handshake agreed.
 struct Agreed {
+    /// Who the client is for ACLs: the login user, from its IP address.
+    caller: Arc<Caller>,
     heartbeat: u16,
     /// The client takes connection.blocked/unblocked notices.
     blocked_notices: bool,
@@ -204,6 +207,7 @@ async fn handshake(
     let accepted = credentials(start_ok.mechanism.as_str(), &start_ok.response)
         .is_some_and(|(user, pass)| user == config.username && pass == config.password)
         && (config.username != "guest" || peer.ip().is_loopback());
+    let caller = Caller::user(&config.username, peer.ip().to_string());
     if !accepted {
         close(
             out,
@@ -245,6 +249,21 @@ async fn handshake(
         .await;
         return Err(format!("unknown vhost {}", open.virtual_host));
     }
+    // The vhost is the cluster. Only a DENY refuses it, as a vhost without permissions does
+    // RabbitMQ's user: bindings that allow others on the cluster (an admin's ALTER) must not
+    // lock every other user out.
+    if let Err(denied) = gateway
+        .broker
+        .authorize(&caller, Operation::Describe, Resource::cluster())
+        && denied.by_deny
+    {
+        let text = format!(
+            "NOT_ALLOWED - access to vhost '/' refused for user '{}'",
+            config.username
+        );
+        close(out, reply::NOT_ALLOWED, &text, 10, 40).await;
+        return Err(denied.to_string());
+    }
     send(
         out,
         AMQPFrame::Method(
@@ -254,6 +273,7 @@ async fn handshake(
     )
     .await;
     Ok(Agreed {
+        caller: Arc::new(caller),
         heartbeat: tune_ok.heartbeat,
         blocked_notices: has_capability(&start_ok.client_properties, "connection.blocked"),
     })
@@ -455,8 +475,14 @@ async fn run(
                 ) => {
                     channels.insert(
                         channel_id,
-                        Channel::open(channel_id, connection_id, Arc::clone(gateway), out.clone())
-                            .await,
+                        Channel::open(
+                            channel_id,
+                            connection_id,
+                            Arc::clone(&agreed.caller),
+                            Arc::clone(gateway),
+                            out.clone(),
+                        )
+                        .await,
                     );
                     Ok(())
                 }

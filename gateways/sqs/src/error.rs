@@ -51,6 +51,13 @@ pub enum SqsError {
     MalformedRequest(String),
     #[error("Request body larger than {0} bytes.")]
     RequestTooLarge(usize),
+    /// The broker's ACLs refuse the caller the action on the queue (`resource`, its ARN).
+    #[error("User: {principal} is not authorized to perform: sqs:{action} on resource: {resource}")]
+    AccessDenied {
+        principal: String,
+        action: String,
+        resource: String,
+    },
     #[error("The request processing has failed because of an unknown error.")]
     Internal,
 }
@@ -80,8 +87,19 @@ impl SqsError {
             SqsError::UnsupportedOperation(_) => "UnsupportedOperation",
             SqsError::MalformedRequest(_) => "MalformedQueryString",
             SqsError::RequestTooLarge(_) => "RequestEntityTooLarge",
+            SqsError::AccessDenied { .. } => "AccessDeniedException",
             SqsError::Internal => "InternalFailure",
         }
+    }
+
+    /// The JSON protocol's `__type`: the name in its namespace (an access denial is one of
+    /// the errors common to all AWS services, not an SQS one).
+    pub fn json_shape(&self) -> String {
+        let namespace = match self {
+            SqsError::AccessDenied { .. } => "com.amazon.coral.service",
+            _ => "com.amazonaws.sqs",
+        };
+        format!("{namespace}#{}", self.json_type())
     }
 
     /// The error's code in the Query protocol (and the `x-amzn-query-error` header).
@@ -102,6 +120,7 @@ impl SqsError {
             SqsError::MessageNotInflight => "AWS.SimpleQueueService.MessageNotInflight",
             SqsError::PurgeQueueInProgress(_) => "AWS.SimpleQueueService.PurgeQueueInProgress",
             SqsError::UnsupportedOperation(_) => "AWS.SimpleQueueService.UnsupportedOperation",
+            SqsError::AccessDenied { .. } => "AccessDenied",
             other => other.json_type(),
         }
     }
@@ -109,6 +128,7 @@ impl SqsError {
     /// The HTTP status SQS answers the error with.
     pub fn status(&self) -> u16 {
         match self {
+            SqsError::AccessDenied { .. } => 403,
             SqsError::ResourceNotFound(_) => 404,
             SqsError::RequestTooLarge(_) => 413,
             SqsError::Internal => 500,

@@ -12,7 +12,6 @@ use tokio::sync::watch;
 use crate::config::SqsConfig;
 use crate::error::SqsError;
 use crate::move_tasks::MoveTasks;
-use crate::params::Params;
 use crate::queue_attributes::QueueAttributes;
 use crate::queue_state::QueueState;
 use crate::registry::{QueueMeta, Registry, queue_for_topic, topic_for_queue};
@@ -138,22 +137,7 @@ impl Gateway {
 
     /// The queue a request is about: its `QueueUrl`, else the URL path it was sent to.
     pub fn resolve(&self, request: &Request) -> Result<(QueueMeta, Arc<QueueState>), SqsError> {
-        let params = Params(&request.params);
-        let name = match params.str("QueueUrl")? {
-            Some(url) => url
-                .split('?')
-                .next()
-                .unwrap_or_default()
-                .trim_end_matches('/')
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-            None => request
-                .path_queue
-                .clone()
-                .ok_or_else(|| SqsError::MissingParameter("QueueUrl".into()))?,
-        };
+        let name = request.queue_name()?;
         let meta = self.lookup(&name).ok_or(SqsError::QueueDoesNotExist)?;
         let state = self.state(&meta)?;
         Ok((meta, state))

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::SqsError;
+use crate::params::Params;
 use crate::query_params::query_to_json;
 
 /// The protocol a request came in with, which its answer goes out in.
@@ -25,6 +26,31 @@ pub struct Request {
     pub params: Map<String, Value>,
     /// The queue named by the URL path (`/<account>/<queue>`), if any.
     pub path_queue: Option<String>,
+    /// The access key id the request was signed with, if any: who the caller says it is
+    /// (the signature is not checked).
+    pub access_key: Option<String>,
+}
+
+impl Request {
+    /// The name of the queue the request is about: its `QueueUrl`, else the URL path it was
+    /// sent to.
+    pub fn queue_name(&self) -> Result<String, SqsError> {
+        match Params(&self.params).str("QueueUrl")? {
+            Some(url) => Ok(url
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string()),
+            None => self
+                .path_queue
+                .clone()
+                .ok_or_else(|| SqsError::MissingParameter("QueueUrl".into())),
+        }
+    }
 }
 
 /// What the parser needs of the HTTP request.
@@ -34,6 +60,8 @@ pub struct RawRequest<'a> {
     pub query: Option<&'a str>,
     pub target: Option<&'a [u8]>,
     pub content_type: Option<&'a [u8]>,
+    /// The `Authorization` header.
+    pub authorization: Option<&'a [u8]>,
     pub body: &'a [u8],
 }
 
@@ -55,6 +83,7 @@ pub fn protocol_of(raw: &RawRequest<'_>) -> Protocol {
 /// Parses a request of either protocol.
 pub fn parse(raw: &RawRequest<'_>) -> Result<Request, SqsError> {
     let path_queue = queue_of_path(raw.path);
+    let signed_by = raw.authorization.and_then(header_access_key);
     match protocol_of(raw) {
         Protocol::Json => {
             let target = raw
@@ -87,6 +116,7 @@ pub fn parse(raw: &RawRequest<'_>) -> Result<Request, SqsError> {
                 action: action.to_string(),
                 params,
                 path_queue,
+                access_key: signed_by,
             })
         }
         Protocol::Query => {
@@ -100,6 +130,7 @@ pub fn parse(raw: &RawRequest<'_>) -> Result<Request, SqsError> {
                 .find(|(k, _)| k == "Action")
                 .map(|(_, v)| v.clone())
                 .ok_or_else(|| SqsError::MissingParameter("Action".into()))?;
+            let access_key = signed_by.or_else(|| query_access_key(&pairs));
             let params = query_to_json(
                 pairs
                     .into_iter()
@@ -110,9 +141,34 @@ pub fn parse(raw: &RawRequest<'_>) -> Result<Request, SqsError> {
                 action,
                 params,
                 path_queue,
+                access_key,
             })
         }
     }
+}
+
+/// The access key id of an `Authorization` header: SigV4's `Credential=<key>/<scope>`, or
+/// SigV2's `AWS <key>:<signature>`.
+fn header_access_key(header: &[u8]) -> Option<String> {
+    let header = std::str::from_utf8(header).ok()?;
+    let key = match header.split_once("Credential=") {
+        Some((_, credential)) => credential.split('/').next()?,
+        None => header.strip_prefix("AWS ")?.split(':').next()?,
+    };
+    (!key.is_empty()).then(|| key.to_string())
+}
+
+/// The access key id of a presigned Query request: SigV4's `X-Amz-Credential` parameter, or
+/// SigV2's `AWSAccessKeyId`.
+fn query_access_key(pairs: &[(String, String)]) -> Option<String> {
+    pairs.iter().find_map(|(k, v)| {
+        let key = match k.as_str() {
+            "X-Amz-Credential" => v.split('/').next()?,
+            "AWSAccessKeyId" => v.as_str(),
+            _ => return None,
+        };
+        (!key.is_empty()).then(|| key.to_string())
+    })
 }
 
 /// The queue name of a queue URL path (`/<account>/<queue>`).
@@ -133,6 +189,7 @@ mod tests {
             query: None,
             target: target.map(str::as_bytes),
             content_type: None,
+            authorization: None,
             body: body.as_bytes(),
         }
     }
@@ -168,6 +225,34 @@ mod tests {
         assert!(r.params.get("Version").is_none());
         let e = parse(&raw(None, "QueueName=q")).unwrap_err();
         assert_eq!(e, SqsError::MissingParameter("Action".into()));
+    }
+
+    #[test]
+    fn the_access_key_comes_from_the_signature_header_or_the_presigned_query() {
+        let sigv4 = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/sqs/aws4_request, SignedHeaders=host;x-amz-date, Signature=5d67";
+        let signed = RawRequest {
+            authorization: Some(sigv4.as_bytes()),
+            ..raw(Some("AmazonSQS.ListQueues"), "{}")
+        };
+        assert_eq!(
+            parse(&signed).unwrap().access_key.as_deref(),
+            Some("AKIDEXAMPLE")
+        );
+        let sigv2 = RawRequest {
+            authorization: Some(b"AWS AKID2:c2ln"),
+            ..raw(None, "Action=ListQueues")
+        };
+        assert_eq!(parse(&sigv2).unwrap().access_key.as_deref(), Some("AKID2"));
+        let presigned = RawRequest {
+            query: Some("X-Amz-Credential=AKID3%2F20150830%2Fus-east-1%2Fsqs%2Faws4_request"),
+            ..raw(None, "Action=ListQueues")
+        };
+        assert_eq!(
+            parse(&presigned).unwrap().access_key.as_deref(),
+            Some("AKID3")
+        );
+        let anonymous = parse(&raw(Some("AmazonSQS.ListQueues"), "{}")).unwrap();
+        assert_eq!(anonymous.access_key, None);
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub fn failure(protocol: Protocol, error: &SqsError, id: &str) -> Reply {
             content_type: JSON_TYPE,
             query_error: Some(format!("{};{fault}", error.query_code())),
             body: serde_json::to_vec(&json!({
-                "__type": format!("com.amazonaws.sqs#{}", error.json_type()),
+                "__type": error.json_shape(),
                 "message": error.to_string(),
             }))
             .unwrap_or_default(),
@@ -86,6 +86,32 @@ mod tests {
         );
         let body: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(body["__type"], "com.amazonaws.sqs#QueueDoesNotExist");
+    }
+
+    #[test]
+    fn access_denied_is_403_in_both_protocols_as_aws_sends_it() {
+        let denied = SqsError::AccessDenied {
+            principal: "User:AKID".into(),
+            action: "SendMessage".into(),
+            resource: "arn:aws:sqs:us-east-1:000000000000:q".into(),
+        };
+        let json = failure(Protocol::Json, &denied, "id");
+        assert_eq!(json.status, 403);
+        assert_eq!(json.query_error.as_deref(), Some("AccessDenied;Sender"));
+        let body: Value = serde_json::from_slice(&json.body).unwrap();
+        assert_eq!(
+            body["__type"],
+            "com.amazon.coral.service#AccessDeniedException"
+        );
+        assert_eq!(
+            body["message"],
+            "User: User:AKID is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:us-east-1:000000000000:q"
+        );
+        let query = failure(Protocol::Query, &denied, "id");
+        assert_eq!(query.status, 403);
+        let text = String::from_utf8(query.body).unwrap();
+        assert!(text.contains("<Code>AccessDenied</Code>"), "{text}");
+        assert!(text.contains("<Type>Sender</Type>"), "{text}");
     }
 
     #[test]

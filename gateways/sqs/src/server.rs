@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
@@ -50,7 +50,8 @@ impl SqsServer {
                 tracing::debug!(error = %e, "sqs: cannot set TCP_NODELAY");
             }
         });
-        let served = axum::serve(listener, router)
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
@@ -63,6 +64,7 @@ impl SqsServer {
 
 async fn serve(
     State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -76,6 +78,9 @@ async fn serve(
         query: uri.query(),
         target,
         content_type,
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes),
         body: &[],
     };
     let protocol = protocol_of(&probe);
@@ -108,13 +113,16 @@ async fn serve(
         ..probe
     };
     let answer = match parse(&raw) {
-        Ok(request) => match crate::actions::handle(&gateway, &request).await {
-            Ok(result) => success(request.protocol, &request.action, &result, &request_id),
-            Err(e) => {
-                tracing::debug!(action = request.action, error = %e, "sqs: request refused");
-                failure(request.protocol, &e, &request_id)
+        Ok(request) => {
+            let caller = crate::actions::caller(&request, peer.ip().to_string());
+            match crate::actions::handle(&gateway, &request, &caller).await {
+                Ok(result) => success(request.protocol, &request.action, &result, &request_id),
+                Err(e) => {
+                    tracing::debug!(action = request.action, error = %e, "sqs: request refused");
+                    failure(request.protocol, &e, &request_id)
+                }
             }
-        },
+        }
         Err(e) => failure(protocol, &e, &request_id),
     };
     reply(answer, &request_id)
@@ -147,8 +155,12 @@ mod tests {
     fn is_send<T: Send>(_: &T) {}
 
     #[allow(dead_code)]
-    fn handlers_are_send(gateway: Arc<Gateway>, request: crate::request::Request) {
-        let f = async move { crate::actions::handle(&gateway, &request).await };
+    fn handlers_are_send(
+        gateway: Arc<Gateway>,
+        request: crate::request::Request,
+        caller: neo_broker::acls::Caller,
+    ) {
+        let f = async move { crate::actions::handle(&gateway, &request, &caller).await };
         is_send(&f);
     }
 }

@@ -108,6 +108,7 @@ proptest! {
             query: None,
             target: target.as_deref().map(str::as_bytes),
             content_type,
+            authorization: None,
             body: &body,
         });
     }
@@ -117,14 +118,14 @@ proptest! {
         let body: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs.iter())
             .finish();
-        check(&RawRequest { path: "/", query: None, target: None, content_type: None, body: body.as_bytes() });
+        check(&RawRequest { path: "/", query: None, target: None, content_type: None, authorization: None, body: body.as_bytes() });
     }
 
     #[test]
     fn shaped_json_bodies(value in arbitrary_json(3)) {
         let body = serde_json::to_vec(&value).unwrap();
         for target in ["AmazonSQS.SendMessage", "AmazonSQS.SendMessageBatch", "AmazonSQS.CreateQueue", "AmazonSQS.ReceiveMessage"] {
-            check(&RawRequest { path: "/", query: None, target: Some(target.as_bytes()), content_type: None, body: &body });
+            check(&RawRequest { path: "/", query: None, target: Some(target.as_bytes()), content_type: None, authorization: None, body: &body });
         }
     }
 }

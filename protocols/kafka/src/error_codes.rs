@@ -2,6 +2,7 @@
 
 use kafka_protocol::error::ResponseError;
 use neo_broker::BrokerError;
+use neo_broker::acls::{Denied, ResourceType};
 use neo_record::BatchError;
 
 /// The Kafka error code for `error`.
@@ -31,6 +32,8 @@ fn kind(error: &BrokerError) -> ResponseError {
         // Retriable: a deleted partition is unknown on the retry, a stopping broker's
         // clients move to another one.
         BrokerError::PartitionClosed => ResponseError::NotLeaderOrFollower,
+        // Retriable: the client sends the change again once the controller takes it.
+        BrokerError::Controller(_) => ResponseError::NotController,
         BrokerError::Storage(_) => ResponseError::KafkaStorageError,
         BrokerError::DataDir { .. } => ResponseError::KafkaStorageError,
         BrokerError::MetadataCorrupt { .. } | BrokerError::Metrics(_) => {
@@ -42,6 +45,18 @@ fn kind(error: &BrokerError) -> ResponseError {
 /// The code and the message to send beside it (APIs that carry an error message).
 pub fn code_and_message(error: &BrokerError) -> (i16, Option<kafka_protocol::protocol::StrBytes>) {
     (code(error), Some(error.to_string().into()))
+}
+
+/// The Kafka error code for an ACL refusal: its resource type's AUTHORIZATION_FAILED.
+pub fn denied(denied: &Denied) -> i16 {
+    match denied.resource_type {
+        ResourceType::Topic => ResponseError::TopicAuthorizationFailed,
+        ResourceType::Group => ResponseError::GroupAuthorizationFailed,
+        ResourceType::TransactionalId => ResponseError::TransactionalIdAuthorizationFailed,
+        ResourceType::DelegationToken => ResponseError::DelegationTokenAuthorizationFailed,
+        ResourceType::Cluster | ResourceType::User => ResponseError::ClusterAuthorizationFailed,
+    }
+    .code()
 }
 
 /// The Kafka error code for a group coordinator error.

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use neo_broker::Broker;
-use neo_broker::acls::Caller;
+use neo_broker::acls::{Caller, Operation, Resource};
 
 use crate::apis;
 use crate::config::KafkaConfig;
+use crate::error_codes;
 
 /// What a request turns into once started.
 pub enum Reply {
@@ -59,11 +60,26 @@ impl Context {
 }
 
 impl Handler {
-    /// Whether the client may do `op` on the resource (the broker's ACLs).
-    pub fn may(&self, context: &Context, op: i8, resource_type: i8, name: &str) -> bool {
+    /// The Kafka error code refusing the client `operation` on `resource` by the broker's
+    /// ACLs (the resource type's AUTHORIZATION_FAILED), or `None` when it may.
+    pub fn refusal(
+        &self,
+        context: &Context,
+        operation: Operation,
+        resource: Resource<'_>,
+    ) -> Option<i16> {
         self.broker
-            .acls()
-            .authorize(&context.caller, op, resource_type, name)
+            .authorize(&context.caller, operation, resource)
+            .err()
+            .map(|denied| error_codes::denied(&denied))
+    }
+
+    /// Whether the client may do `operation` on `resource` (for listings that leave out
+    /// what it may not see).
+    pub fn may(&self, context: &Context, operation: Operation, resource: Resource<'_>) -> bool {
+        self.broker
+            .authorize(&context.caller, operation, resource)
+            .is_ok()
     }
 
     /// Starts `body`. Work whose order matters (appends) happens before this returns, so the

@@ -4,6 +4,7 @@
 //! [`KafkaServer`] unchanged. Requests are decoded with the `kafka-protocol` crate at the
 //! version the client sent and answered through the protocol-neutral [`neo_broker::Broker`].
 
+mod acl_codes;
 mod apis;
 mod config;
 mod connection;

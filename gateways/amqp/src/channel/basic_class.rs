@@ -4,8 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use amq_protocol::protocol::{AMQPClass, basic};
+use neo_broker::acls::Operation;
 use neo_record::now_ms;
 
+use super::access::Object;
 use super::{Channel, ChannelError, ConnectionError, ConsumerHandle, Pending, Settle, soft};
 use crate::consumer::{self, ConsumerSpec, HOLD_MS};
 use crate::delivery::{envelope, send_content};
@@ -35,8 +37,18 @@ impl Channel {
             }
             basic::AMQPMethod::Publish(p) => {
                 let exchange = p.exchange.as_str();
+                // The default exchange writes into the queue the routing key names; another
+                // exchange is what is written, as in RabbitMQ (binding a queue to it needed
+                // WRITE on the queue).
+                let target = if exchange.is_empty() {
+                    Object::Queue(p.routing_key.as_str())
+                } else {
+                    Object::Exchange(exchange)
+                };
                 let found = self.gateway.topology.exchange(exchange);
-                if !exchange.is_empty() && found.is_none() {
+                if let Err(e) = self.authorize(Operation::Write, target) {
+                    Err(e)
+                } else if !exchange.is_empty() && found.is_none() {
                     Err(soft(
                         reply::NOT_FOUND,
                         format!("NOT_FOUND - no exchange '{exchange}' in vhost '/'"),
@@ -58,6 +70,9 @@ impl Channel {
                 }
             }
             basic::AMQPMethod::Consume(c) => {
+                if let Err(e) = self.authorize_consume(c.queue.as_str()) {
+                    return Ok(Err(e));
+                }
                 let info = match self.usable_queue(c.queue.as_str()) {
                     Ok(info) => info,
                     Err(e) => return Ok(Err(e)),
@@ -177,6 +192,7 @@ impl Channel {
     }
 
     pub(super) async fn get(&mut self, g: basic::Get) -> Result<(), ChannelError> {
+        self.authorize_consume(g.queue.as_str())?;
         let info = self.usable_queue(g.queue.as_str())?;
         let queue = self.queue_of(&info)?;
         self.gateway.touch(g.queue.as_str());

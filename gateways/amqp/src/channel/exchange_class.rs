@@ -2,7 +2,9 @@
 
 use amq_protocol::protocol::{AMQPClass, exchange};
 use amq_protocol::types::AMQPValue;
+use neo_broker::acls::Operation;
 
+use super::access::Object;
 use super::{Channel, ChannelError, soft};
 use crate::reply;
 use crate::topology::{Destination, Exchange, ExchangeKind};
@@ -29,6 +31,12 @@ impl Channel {
         match m {
             exchange::AMQPMethod::Declare(d) => {
                 let name = d.exchange.as_str();
+                let op = if d.passive {
+                    Operation::Describe
+                } else {
+                    Operation::Create
+                };
+                self.authorize(op, Object::Exchange(name))?;
                 let existing = self.gateway.topology.exchange(name);
                 if d.passive {
                     if existing.is_none() {
@@ -92,6 +100,7 @@ impl Channel {
                 Ok(())
             }
             exchange::AMQPMethod::Delete(d) => {
+                self.authorize(Operation::Delete, Object::Exchange(d.exchange.as_str()))?;
                 if !self
                     .gateway
                     .topology
@@ -112,6 +121,8 @@ impl Channel {
                 Ok(())
             }
             exchange::AMQPMethod::Bind(b) => {
+                self.authorize(Operation::Write, Object::Exchange(b.destination.as_str()))?;
+                self.authorize(Operation::Read, Object::Exchange(b.source.as_str()))?;
                 self.existing_exchanges(&[b.destination.as_str(), b.source.as_str()])?;
                 self.gateway.topology.bind(
                     b.source.as_str(),
@@ -129,6 +140,8 @@ impl Channel {
                 Ok(())
             }
             exchange::AMQPMethod::Unbind(u) => {
+                self.authorize(Operation::Write, Object::Exchange(u.destination.as_str()))?;
+                self.authorize(Operation::Read, Object::Exchange(u.source.as_str()))?;
                 self.existing_exchanges(&[u.destination.as_str(), u.source.as_str()])?;
                 self.gateway.topology.unbind(
                     u.source.as_str(),

@@ -3,6 +3,7 @@
 //! closes only the channel (channel.close with the reply code); a hard one is returned for the
 //! connection to close.
 
+mod access;
 mod basic_class;
 mod content;
 mod exchange_class;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
 use amq_protocol::protocol::{AMQPClass, basic, channel, confirm};
+use neo_broker::acls::Caller;
 use neo_broker::queues::Queue;
 use neo_broker::{Appended, keep_furthest};
 
@@ -77,6 +79,8 @@ struct Transaction {
 pub struct Channel {
     id: u16,
     connection_id: u64,
+    /// The connection's user, for ACLs.
+    caller: Arc<Caller>,
     gateway: Arc<Gateway>,
     out: Outgoing,
     state: State,
@@ -110,6 +114,7 @@ impl Channel {
     pub async fn open(
         id: u16,
         connection_id: u64,
+        caller: Arc<Caller>,
         gateway: Arc<Gateway>,
         out: Outgoing,
     ) -> Channel {
@@ -125,6 +130,7 @@ impl Channel {
         Channel {
             id,
             connection_id,
+            caller,
             gateway,
             out,
             state: State::Open,

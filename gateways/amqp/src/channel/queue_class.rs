@@ -1,8 +1,10 @@
 //! The queue class: declare, bind, unbind, purge, delete.
 
 use amq_protocol::protocol::{AMQPClass, queue};
+use neo_broker::acls::Operation;
 use neo_record::now_ms;
 
+use super::access::Object;
 use super::{Channel, ChannelError, soft};
 use crate::queue_args::QueueArgs;
 use crate::reply;
@@ -18,6 +20,12 @@ impl Channel {
                 } else {
                     d.queue.as_str().to_string()
                 };
+                let op = if d.passive {
+                    Operation::Describe
+                } else {
+                    Operation::Create
+                };
+                self.authorize(op, Object::Queue(&name))?;
                 let args = QueueArgs::parse(&name, &d.arguments)
                     .map_err(|text| soft(reply::PRECONDITION_FAILED, text))?;
                 let info = match topology.queue(&name) {
@@ -83,6 +91,8 @@ impl Channel {
                 Ok(())
             }
             queue::AMQPMethod::Bind(b) => {
+                self.authorize(Operation::Write, Object::Queue(b.queue.as_str()))?;
+                self.authorize(Operation::Read, Object::Exchange(b.exchange.as_str()))?;
                 self.usable_queue(b.queue.as_str())?;
                 if !b.exchange.as_str().is_empty()
                     && topology.exchange(b.exchange.as_str()).is_none()
@@ -108,6 +118,8 @@ impl Channel {
                 Ok(())
             }
             queue::AMQPMethod::Unbind(u) => {
+                self.authorize(Operation::Write, Object::Queue(u.queue.as_str()))?;
+                self.authorize(Operation::Read, Object::Exchange(u.exchange.as_str()))?;
                 topology.unbind(
                     u.exchange.as_str(),
                     Destination::Queue(u.queue.as_str()),
@@ -121,6 +133,7 @@ impl Channel {
                 Ok(())
             }
             queue::AMQPMethod::Purge(p) => {
+                self.authorize(Operation::Delete, Object::Queue(p.queue.as_str()))?;
                 let info = self.usable_queue(p.queue.as_str())?;
                 let purged = self
                     .queue_of(&info)?
@@ -138,6 +151,7 @@ impl Channel {
             }
             queue::AMQPMethod::Delete(d) => {
                 let name = d.queue.as_str();
+                self.authorize(Operation::Delete, Object::Queue(name))?;
                 let count = match topology.queue(name) {
                     None => 0,
                     Some(_) => {

@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
         query: (mode & 2 != 0).then_some(path),
         target: (mode & 4 != 0).then_some(head),
         content_type: (mode & 8 != 0).then_some(&b"application/x-amz-json-1.0"[..]),
+        authorization: (mode & 16 != 0).then_some(head),
         body,
     };
     let reply = neo_sqs::validate::validate(&raw);

@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
+use neo_broker::acls::Caller;
 use neo_broker::queues::QueuedRecord;
 use neo_record::codec::{BatchBuilder, Compression};
 
 use super::Output;
+use super::access::may_describe;
 use super::queues::{decode_token, page};
 use crate::error::SqsError;
 use crate::gateway::Gateway;
@@ -46,7 +48,7 @@ pub async fn transfer(
     state.appended(appended, records.len()).await
 }
 
-pub fn list_sources(gateway: &Arc<Gateway>, request: &Request) -> Output {
+pub fn list_sources(gateway: &Arc<Gateway>, request: &Request, caller: &Caller) -> Output {
     let (meta, _) = gateway.resolve(request)?;
     let params = Params(&request.params);
     let max = params.int_in("MaxResults", 1, 1000)?;
@@ -62,6 +64,7 @@ pub fn list_sources(gateway: &Arc<Gateway>, request: &Request) -> Output {
         })
         .map(|q| q.name)
         .filter(|n| after.as_ref().is_none_or(|a| n > a))
+        .filter(|n| may_describe(gateway, caller, n))
         .collect();
     Ok(page(gateway, "queueUrls", names, max))
 }

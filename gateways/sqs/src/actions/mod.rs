@@ -1,5 +1,6 @@
 //! The SQS actions, one family per file, and the dispatch from action names.
 
+mod access;
 mod attributes;
 mod dead_letter;
 mod delete;
@@ -12,8 +13,10 @@ mod visibility;
 
 use std::sync::Arc;
 
+use neo_broker::acls::Caller;
 use serde_json::{Map, Value};
 
+pub use access::caller;
 pub use dead_letter::transfer;
 pub use send::sequence_number;
 
@@ -24,13 +27,14 @@ use crate::request::Request;
 /// The result of an action, in the JSON protocol's shape.
 pub type Output = Result<Map<String, Value>, SqsError>;
 
-/// Runs `request`'s action.
-pub async fn handle(gateway: &Arc<Gateway>, request: &Request) -> Output {
+/// Runs `request`'s action for `caller`, if the broker's ACLs let it.
+pub async fn handle(gateway: &Arc<Gateway>, request: &Request, caller: &Caller) -> Output {
+    access::check(gateway, request, caller)?;
     match request.action.as_str() {
         "CreateQueue" => queues::create(gateway, request).await,
         "DeleteQueue" => queues::delete(gateway, request).await,
         "GetQueueUrl" => queues::get_url(gateway, request),
-        "ListQueues" => queues::list(gateway, request),
+        "ListQueues" => queues::list(gateway, request, caller),
         "PurgeQueue" => queues::purge(gateway, request).await,
         "GetQueueAttributes" => attributes::get(gateway, request),
         "SetQueueAttributes" => attributes::set(gateway, request).await,
@@ -44,7 +48,7 @@ pub async fn handle(gateway: &Arc<Gateway>, request: &Request) -> Output {
         "TagQueue" => tags::tag(gateway, request).await,
         "UntagQueue" => tags::untag(gateway, request).await,
         "ListQueueTags" => tags::list(gateway, request),
-        "ListDeadLetterSourceQueues" => dead_letter::list_sources(gateway, request),
+        "ListDeadLetterSourceQueues" => dead_letter::list_sources(gateway, request, caller),
         "StartMessageMoveTask" => move_tasks::start(gateway, request),
         "ListMessageMoveTasks" => move_tasks::list(gateway, request),
         "CancelMessageMoveTask" => move_tasks::cancel(gateway, request),

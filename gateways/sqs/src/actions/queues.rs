@@ -5,9 +5,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use neo_broker::acls::Caller;
 use serde_json::{Map, Value, json};
 
 use super::Output;
+use super::access::may_describe;
 use crate::error::SqsError;
 use crate::gateway::Gateway;
 use crate::params::Params;
@@ -107,7 +109,7 @@ pub fn get_url(gateway: &Arc<Gateway>, request: &Request) -> Output {
     Ok(url_result(gateway, &meta.name))
 }
 
-pub fn list(gateway: &Arc<Gateway>, request: &Request) -> Output {
+pub fn list(gateway: &Arc<Gateway>, request: &Request, caller: &Caller) -> Output {
     let params = Params(&request.params);
     let prefix = params.str("QueueNamePrefix")?.unwrap_or_default();
     let max = params.int_in("MaxResults", 1, 1000)?;
@@ -118,6 +120,7 @@ pub fn list(gateway: &Arc<Gateway>, request: &Request) -> Output {
         .map(|m| m.name)
         .filter(|n| n.starts_with(prefix))
         .filter(|n| after.as_ref().is_none_or(|a| n > a))
+        .filter(|n| may_describe(gateway, caller, n))
         .collect();
     Ok(page(gateway, "QueueUrls", names, max))
 }

@@ -18,7 +18,7 @@ use neo_broker::{BrokerError, ConfigChange, ConfigEntry};
 use super::topics::{SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC};
 use crate::error_codes;
 use crate::handler::{Context, Handler};
-use neo_broker::acls::{CLUSTER, operation, resource};
+use neo_broker::acls::{Operation, Resource};
 
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
@@ -50,22 +50,14 @@ fn refused(
     context: &Context,
     resource_type: i8,
     name: &str,
-    op: i8,
+    op: Operation,
 ) -> Option<i16> {
-    let (acl_type, acl_name, code) = if resource_type == RESOURCE_TOPIC {
-        (
-            resource::TOPIC,
-            name,
-            ResponseError::TopicAuthorizationFailed,
-        )
+    let resource = if resource_type == RESOURCE_TOPIC {
+        Resource::topic(name)
     } else {
-        (
-            resource::CLUSTER,
-            CLUSTER,
-            ResponseError::ClusterAuthorizationFailed,
-        )
+        Resource::cluster()
     };
-    (!handler.may(context, op, acl_type, acl_name)).then(|| code.code())
+    handler.refusal(context, op, resource)
 }
 
 pub fn describe(
@@ -86,7 +78,7 @@ pub fn describe(
                 context,
                 resource.resource_type,
                 resource.resource_name.as_str(),
-                operation::DESCRIBE_CONFIGS,
+                Operation::DescribeConfigs,
             ) {
                 return result.with_error_code(code);
             }
@@ -226,7 +218,7 @@ pub async fn alter(
             context,
             resource.resource_type,
             resource.resource_name.as_str(),
-            operation::ALTER_CONFIGS,
+            Operation::AlterConfigs,
         ) {
             responses.push(
                 alter_configs_response::AlterConfigsResourceResponse::default()
@@ -279,7 +271,7 @@ pub async fn incremental_alter(
             context,
             resource.resource_type,
             &name,
-            operation::ALTER_CONFIGS,
+            Operation::AlterConfigs,
         ) {
             responses.push(
                 incremental_alter_configs_response::AlterConfigsResourceResponse::default()

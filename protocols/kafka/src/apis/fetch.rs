@@ -2,48 +2,49 @@
 //! sessions are declined (session id 0), so clients send full fetch requests. A topic the
 //! client may not READ answers TOPIC_AUTHORIZATION_FAILED and is not read.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 
 use crate::error_codes;
 use crate::handler::{Context, Handler};
-use neo_broker::acls::{operation, resource};
+use neo_broker::acls::{Operation, Resource};
 
-/// The requested topics the client may not READ.
+/// The requested topics the client may not READ, with the refusal's code.
 pub fn unreadable_topics(
     handler: &Handler,
     context: &Context,
     request: &FetchRequest,
-) -> HashSet<String> {
+) -> HashMap<String, i16> {
     request
         .topics
         .iter()
         .map(|t| t.topic.0.as_str())
-        .filter(|name| !handler.may(context, operation::READ, resource::TOPIC, name))
-        .map(str::to_string)
+        .filter_map(|name| {
+            let code = handler.refusal(context, Operation::Read, Resource::topic(name))?;
+            Some((name.to_string(), code))
+        })
         .collect()
 }
 
 pub async fn handle(
     handler: &Arc<Handler>,
     request: FetchRequest,
-    denied: HashSet<String>,
+    denied: HashMap<String, i16>,
 ) -> FetchResponse {
-    let mut shape: Vec<(kafka_protocol::messages::TopicName, Vec<i32>, bool)> = Vec::new();
+    let mut shape: Vec<(kafka_protocol::messages::TopicName, Vec<i32>, Option<i16>)> = Vec::new();
     let mut partitions = Vec::new();
     for topic in &request.topics {
-        let refused = denied.contains(topic.topic.0.as_str());
+        let refused = denied.get(topic.topic.0.as_str()).copied();
         shape.push((
             topic.topic.clone(),
             topic.partitions.iter().map(|p| p.partition).collect(),
             refused,
         ));
-        if refused {
+        if refused.is_some() {
             continue;
         }
         for p in &topic.partitions {
@@ -69,13 +70,13 @@ pub async fn handle(
     let responses = shape
         .into_iter()
         .map(|(topic, indexes, refused)| {
-            if refused {
+            if let Some(code) = refused {
                 let partitions = indexes
                     .into_iter()
                     .map(|index| {
                         PartitionData::default()
                             .with_partition_index(index)
-                            .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                            .with_error_code(code)
                             .with_high_watermark(-1)
                             .with_last_stable_offset(-1)
                             .with_log_start_offset(-1)

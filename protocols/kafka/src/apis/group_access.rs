@@ -1,12 +1,11 @@
 //! Group requests refused whole when the client may not READ the group (DELETE for
 //! OffsetDelete), with Kafka's GROUP_AUTHORIZATION_FAILED, before they reach the coordinator.
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
     HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse, OffsetDeleteResponse, RequestKind,
     ResponseKind, SyncGroupResponse,
 };
-use neo_broker::acls::{operation, resource};
+use neo_broker::acls::{Operation, Resource};
 
 use crate::handler::{Context, Handler};
 
@@ -16,18 +15,15 @@ pub fn refusal(
     context: &Context,
     request: &RequestKind,
 ) -> Option<ResponseKind> {
-    let code = ResponseError::GroupAuthorizationFailed.code();
     let (group, op) = match request {
-        RequestKind::JoinGroup(r) => (&r.group_id, operation::READ),
-        RequestKind::SyncGroup(r) => (&r.group_id, operation::READ),
-        RequestKind::Heartbeat(r) => (&r.group_id, operation::READ),
-        RequestKind::LeaveGroup(r) => (&r.group_id, operation::READ),
-        RequestKind::OffsetDelete(r) => (&r.group_id, operation::DELETE),
+        RequestKind::JoinGroup(r) => (&r.group_id, Operation::Read),
+        RequestKind::SyncGroup(r) => (&r.group_id, Operation::Read),
+        RequestKind::Heartbeat(r) => (&r.group_id, Operation::Read),
+        RequestKind::LeaveGroup(r) => (&r.group_id, Operation::Read),
+        RequestKind::OffsetDelete(r) => (&r.group_id, Operation::Delete),
         _ => return None,
     };
-    if handler.may(context, op, resource::GROUP, group.0.as_str()) {
-        return None;
-    }
+    let code = handler.refusal(context, op, Resource::group(group.0.as_str()))?;
     Some(match request {
         RequestKind::JoinGroup(_) => {
             ResponseKind::JoinGroup(JoinGroupResponse::default().with_error_code(code))

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -18,7 +17,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use neo_broker::GroupError;
-use neo_broker::acls::{operation, resource};
+use neo_broker::acls::{Operation, Resource};
 use neo_broker::groups::JoinRequest;
 
 use crate::error_codes::group_code;
@@ -209,15 +208,11 @@ pub fn describe(
         .groups
         .into_iter()
         .map(|group_id| {
-            if !handler.may(
-                context,
-                operation::DESCRIBE,
-                resource::GROUP,
-                group_id.0.as_str(),
-            ) {
+            let resource = Resource::group(group_id.0.as_str());
+            if let Some(code) = handler.refusal(context, Operation::Describe, resource) {
                 return DescribedGroup::default()
                     .with_group_id(group_id)
-                    .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+                    .with_error_code(code);
             }
             let description = handler.broker.groups().describe(group_id.0.as_str());
             DescribedGroup::default()
@@ -265,7 +260,7 @@ pub fn list(
         .groups()
         .list()
         .into_iter()
-        .filter(|g| handler.may(context, operation::DESCRIBE, resource::GROUP, &g.group_id))
+        .filter(|g| handler.may(context, Operation::Describe, Resource::group(&g.group_id)))
         .filter(|g| {
             request.states_filter.is_empty()
                 || request
@@ -291,16 +286,12 @@ pub async fn delete(
 ) -> DeleteGroupsResponse {
     let mut results = Vec::with_capacity(request.groups_names.len());
     for group_id in request.groups_names {
-        if !handler.may(
-            context,
-            operation::DELETE,
-            resource::GROUP,
-            group_id.0.as_str(),
-        ) {
+        let resource = Resource::group(group_id.0.as_str());
+        if let Some(code) = handler.refusal(context, Operation::Delete, resource) {
             results.push(
                 DeletableGroupResult::default()
                     .with_group_id(group_id)
-                    .with_error_code(ResponseError::GroupAuthorizationFailed.code()),
+                    .with_error_code(code),
             );
             continue;
         }

@@ -10,8 +10,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use crate::handler::{Context, Handler};
 use crate::{error_codes, wire_values};
-use kafka_protocol::error::ResponseError;
-use neo_broker::acls::{operation, resource};
+use neo_broker::acls::{Operation, Resource};
 
 pub fn handle(
     handler: &Arc<Handler>,
@@ -24,7 +23,7 @@ pub fn handle(
         .into_iter()
         .map(|topic| {
             let name = topic.name.0.as_str();
-            let describable = handler.may(context, operation::DESCRIBE, resource::TOPIC, name);
+            let refused = handler.refusal(context, Operation::Describe, Resource::topic(name));
             let partitions = topic
                 .partitions
                 .into_iter()
@@ -33,9 +32,8 @@ pub fn handle(
                         .with_partition_index(p.partition_index)
                         .with_timestamp(-1)
                         .with_offset(-1);
-                    if !describable {
-                        return response
-                            .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                    if let Some(code) = refused {
+                        return response.with_error_code(code);
                     }
                     let spec = wire_values::offset_spec(p.timestamp);
                     match handler.broker.list_offset(name, p.partition_index, spec) {

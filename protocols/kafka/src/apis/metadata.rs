@@ -15,7 +15,7 @@ use neo_broker::{BrokerError, Topic};
 use super::topic_name;
 use crate::error_codes;
 use crate::handler::{Context, Handler};
-use neo_broker::acls::{CLUSTER, operation, resource};
+use neo_broker::acls::{Operation, Resource};
 
 pub async fn handle(
     handler: &Arc<Handler>,
@@ -36,17 +36,17 @@ pub async fn handle(
             for wanted in topics {
                 let found = match &wanted.name {
                     Some(name)
-                        if !handler.may(context, operation::DESCRIBE, resource::TOPIC, name) =>
+                        if let Some(code) = handler.refusal(
+                            context,
+                            Operation::Describe,
+                            Resource::topic(name),
+                        ) =>
                     {
-                        Err(ResponseError::TopicAuthorizationFailed.code())
+                        Err(code)
                     }
                     Some(name) => {
-                        let may_create = |resource_type, name| {
-                            handler.may(context, operation::CREATE, resource_type, name)
-                        };
                         let create = auto_create
-                            && (may_create(resource::CLUSTER, CLUSTER)
-                                || may_create(resource::TOPIC, name));
+                            && handler.may(context, Operation::Create, Resource::topic(name));
                         lookup_or_create(handler, name, create).await
                     }
                     None => broker
@@ -81,7 +81,7 @@ pub async fn handle(
 /// Every topic the client may DESCRIBE (the others are left out, as in Kafka).
 fn all_topics(handler: &Handler, context: &Context) -> Vec<MetadataResponseTopic> {
     let mut topics = handler.broker.topics();
-    topics.retain(|t| handler.may(context, operation::DESCRIBE, resource::TOPIC, t.name()));
+    topics.retain(|t| handler.may(context, Operation::Describe, Resource::topic(t.name())));
     topics.sort_by(|a, b| a.name().cmp(b.name()));
     topics.iter().map(|t| describe(handler, t)).collect()
 }

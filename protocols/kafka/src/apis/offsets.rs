@@ -24,7 +24,7 @@ use neo_broker::groups::OffsetCommit;
 use super::topic_name;
 use crate::error_codes::group_code;
 use crate::handler::{Context, Handler};
-use neo_broker::acls::{operation, resource};
+use neo_broker::acls::{Operation, Resource};
 
 pub async fn commit(
     handler: &Arc<Handler>,
@@ -32,26 +32,21 @@ pub async fn commit(
     request: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
     let broker = &handler.broker;
-    let group_readable = handler.may(
+    let group_refused = handler.refusal(
         context,
-        operation::READ,
-        resource::GROUP,
-        request.group_id.0.as_str(),
+        Operation::Read,
+        Resource::group(request.group_id.0.as_str()),
     );
     // Partitions of unknown or unreadable topics fail alone; the rest are committed together.
     let mut commits = Vec::new();
     let mut refused: Vec<((String, i32), i16)> = Vec::new();
     for topic in &request.topics {
         let name = topic.name.0.as_str();
-        let readable = handler.may(context, operation::READ, resource::TOPIC, name);
+        let topic_refused = handler.refusal(context, Operation::Read, Resource::topic(name));
         for p in &topic.partitions {
             let key = (name.to_string(), p.partition_index);
-            if !group_readable {
-                refused.push((key, ResponseError::GroupAuthorizationFailed.code()));
-                continue;
-            }
-            if !readable {
-                refused.push((key, ResponseError::TopicAuthorizationFailed.code()));
+            if let Some(code) = group_refused.or(topic_refused) {
+                refused.push((key, code));
                 continue;
             }
             if broker.partition(name, p.partition_index).is_err() {
@@ -144,18 +139,17 @@ pub fn fetch(
     version: i16,
     request: OffsetFetchRequest,
 ) -> OffsetFetchResponse {
-    let denied = ResponseError::GroupAuthorizationFailed.code();
-    let describable =
-        |group: &str| handler.may(context, operation::DESCRIBE, resource::GROUP, group);
+    let refusal =
+        |group: &str| handler.refusal(context, Operation::Describe, Resource::group(group));
     if version >= 8 {
         let groups = request
             .groups
             .into_iter()
             .map(|group| {
-                if !describable(group.group_id.0.as_str()) {
+                if let Some(code) = refusal(group.group_id.0.as_str()) {
                     return OffsetFetchResponseGroup::default()
                         .with_group_id(group.group_id)
-                        .with_error_code(denied);
+                        .with_error_code(code);
                 }
                 let wanted = group.topics.map(|ts| {
                     ts.into_iter()
@@ -188,8 +182,8 @@ pub fn fetch(
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
     }
-    if !describable(request.group_id.0.as_str()) {
-        return OffsetFetchResponse::default().with_error_code(denied);
+    if let Some(code) = refusal(request.group_id.0.as_str()) {
+        return OffsetFetchResponse::default().with_error_code(code);
     }
     let wanted = request.topics.map(|ts| {
         ts.into_iter()

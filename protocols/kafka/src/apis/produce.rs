@@ -13,7 +13,7 @@ use neo_broker::{Acks, Appended, BrokerError};
 
 use crate::handler::{Context, Handler, Reply};
 use crate::{error_codes, wire_values};
-use neo_broker::acls::{operation, resource};
+use neo_broker::acls::{Operation, Resource};
 
 enum Outcome {
     Appended(Appended),
@@ -28,7 +28,7 @@ pub fn handle(handler: &Arc<Handler>, context: &Context, request: ProduceRequest
     let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         let name = topic.name.0.as_str().to_string();
-        let writable = handler.may(context, operation::WRITE, resource::TOPIC, &name);
+        let refused = handler.refusal(context, Operation::Write, Resource::topic(&name));
         let partitions: Vec<(i32, Outcome)> = topic
             .partition_data
             .into_iter()
@@ -37,11 +37,9 @@ pub fn handle(handler: &Arc<Handler>, context: &Context, request: ProduceRequest
                     (None, _) => {
                         Outcome::Failed(ResponseError::InvalidRequiredAcks.code(), None, Vec::new())
                     }
-                    (Some(_), _) if !writable => Outcome::Failed(
-                        ResponseError::TopicAuthorizationFailed.code(),
-                        None,
-                        Vec::new(),
-                    ),
+                    (Some(_), _) if let Some(code) = refused => {
+                        Outcome::Failed(code, None, Vec::new())
+                    }
                     (Some(_), None) => {
                         Outcome::Failed(ResponseError::InvalidRecord.code(), None, Vec::new())
                     }

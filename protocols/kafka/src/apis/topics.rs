@@ -21,7 +21,7 @@ use kafka_protocol::protocol::StrBytes;
 use super::topic_name;
 use crate::error_codes;
 use crate::handler::{Context, Handler};
-use neo_broker::acls::{CLUSTER, operation, resource};
+use neo_broker::acls::{Operation, Resource};
 
 /// CONFIG_SOURCE values of DescribeConfigs and CreateTopics v5+.
 pub const SOURCE_DYNAMIC_TOPIC: i8 = 1;
@@ -33,13 +33,12 @@ pub async fn create(
     version: i16,
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
-    let cluster_create = handler.may(context, operation::CREATE, resource::CLUSTER, CLUSTER);
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.0.as_str().to_string();
         let result = CreatableTopicResult::default().with_name(topic.name.clone());
-        if !cluster_create && !handler.may(context, operation::CREATE, resource::TOPIC, &name) {
-            results.push(result.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
+        if let Some(code) = handler.refusal(context, Operation::Create, Resource::topic(&name)) {
+            results.push(result.with_error_code(code));
             continue;
         }
         // One broker holds one copy: 1 or the broker default (-1) is all it can honour.
@@ -147,8 +146,8 @@ pub async fn delete(
             continue;
         };
         let result = result.with_name(Some(topic_name(&name)));
-        if !handler.may(context, operation::DELETE, resource::TOPIC, &name) {
-            responses.push(result.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
+        if let Some(code) = handler.refusal(context, Operation::Delete, Resource::topic(&name)) {
+            responses.push(result.with_error_code(code));
             continue;
         }
         responses.push(match handler.broker.delete_topic(&name).await {
@@ -170,13 +169,9 @@ pub async fn create_partitions(
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
-        if !handler.may(
-            context,
-            operation::ALTER,
-            resource::TOPIC,
-            topic.name.0.as_str(),
-        ) {
-            results.push(result.with_error_code(ResponseError::TopicAuthorizationFailed.code()));
+        let resource = Resource::topic(topic.name.0.as_str());
+        if let Some(code) = handler.refusal(context, Operation::Alter, resource) {
+            results.push(result.with_error_code(code));
             continue;
         }
         let outcome = handler
@@ -203,11 +198,10 @@ pub fn delete_records(
         .topics
         .into_iter()
         .map(|topic| {
-            let deletable = handler.may(
+            let refused = handler.refusal(
                 context,
-                operation::DELETE,
-                resource::TOPIC,
-                topic.name.0.as_str(),
+                Operation::Delete,
+                Resource::topic(topic.name.0.as_str()),
             );
             let partitions = topic
                 .partitions
@@ -216,9 +210,8 @@ pub fn delete_records(
                     let result = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index)
                         .with_low_watermark(-1);
-                    if !deletable {
-                        return result
-                            .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                    if let Some(code) = refused {
+                        return result.with_error_code(code);
                     }
                     match handler.broker.delete_records(
                         topic.name.0.as_str(),

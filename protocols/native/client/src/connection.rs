@@ -210,7 +210,7 @@ fn finish(
     answer: Result<Result<Message, ClientError>, oneshot::error::RecvError>,
 ) -> Result<Message, ClientError> {
     match answer {
-        Ok(Ok(Message::Error { code, message })) => Err(ClientError::Broker { code, message }),
+        Ok(Ok(Message::Error { code, message })) => Err(ClientError::refused(code, message)),
         Ok(other) => other,
         Err(_) => Err(ClientError::Closed),
     }

@@ -135,7 +135,7 @@ impl Feed {
             let records = match push {
                 Message::Records { records, .. } => records,
                 Message::Error { code, message } => {
-                    return Delivery::Failed(ClientError::Broker { code, message });
+                    return Delivery::Failed(ClientError::refused(code, message));
                 }
                 other => {
                     return Delivery::Failed(ClientError::Protocol(format!(

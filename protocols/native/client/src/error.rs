@@ -16,6 +16,9 @@ pub enum ClientError {
     /// The connection closed before the answer arrived.
     #[error("connection closed")]
     Closed,
+    /// The broker's ACLs refuse this client the operation (the AccessDenied code).
+    #[error("access denied: {0}")]
+    AccessDenied(String),
     /// The broker refused the request.
     #[error("broker error {code:?}: {message}")]
     Broker {
@@ -39,10 +42,19 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// The error for a broker's Error frame.
+    pub(crate) fn refused(code: ErrorCode, message: String) -> ClientError {
+        match code {
+            ErrorCode::AccessDenied => ClientError::AccessDenied(message),
+            code => ClientError::Broker { code, message },
+        }
+    }
+
     /// The broker's error code, when the broker refused the request.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             ClientError::Broker { code, .. } => Some(*code),
+            ClientError::AccessDenied(_) => Some(ErrorCode::AccessDenied),
             _ => None,
         }
     }

@@ -165,7 +165,7 @@ impl Feed {
                     }
                 }
                 Message::Error { code, message } => {
-                    return Err(ClientError::Broker { code, message });
+                    return Err(ClientError::refused(code, message));
                 }
                 other => return Err(unexpected(&other)),
             }

@@ -439,7 +439,7 @@ impl Sender {
             let answer = match waiting.await {
                 Ok(Ok(Message::Produced { base_offset, .. })) => Ok(base_offset),
                 Ok(Ok(Message::Error { code, message })) => {
-                    Err(ClientError::Broker { code, message })
+                    Err(ClientError::refused(code, message))
                 }
                 Ok(Ok(other)) => Err(unexpected(&other)),
                 Ok(Err(e)) => Err(e),

@@ -119,7 +119,7 @@ async fn feed(
             let batch = match push {
                 Message::QueueRecords { records } => records,
                 Message::Error { code, message } => {
-                    let _ = handover.send(Err(ClientError::Broker { code, message }));
+                    let _ = handover.send(Err(ClientError::refused(code, message)));
                     return;
                 }
                 other => {

@@ -2,14 +2,24 @@
 
 use std::collections::BTreeMap;
 
+use neo_broker::acls::{Caller, Operation, Resource};
+
 use super::Context;
-use super::error_map::{broker_error, error};
+use super::error_map::{authorize, broker_error, error};
 use crate::wire::{ErrorCode, GroupInfo, Message, PartitionInfo, TopicInfo};
 
 /// Creates a topic with `partitions` partitions (-1 for the broker's default).
-pub(crate) async fn create_topic(context: &Context, name: &str, partitions: i32) -> Message {
-    match context
-        .broker
+pub(crate) async fn create_topic(
+    context: &Context,
+    caller: &Caller,
+    name: &str,
+    partitions: i32,
+) -> Message {
+    let broker = &context.broker;
+    if let Err(refused) = authorize(broker, caller, Operation::Create, Resource::topic(name)) {
+        return refused;
+    }
+    match broker
         .create_topic(name, partitions, BTreeMap::new(), false)
         .await
     {
@@ -19,19 +29,28 @@ pub(crate) async fn create_topic(context: &Context, name: &str, partitions: i32)
 }
 
 /// Deletes a topic and its data.
-pub(crate) async fn delete_topic(context: &Context, name: &str) -> Message {
-    match context.broker.delete_topic(name).await {
+pub(crate) async fn delete_topic(context: &Context, caller: &Caller, name: &str) -> Message {
+    let broker = &context.broker;
+    if let Err(refused) = authorize(broker, caller, Operation::Delete, Resource::topic(name)) {
+        return refused;
+    }
+    match broker.delete_topic(name).await {
         Ok(()) => Message::Ok,
         Err(e) => broker_error(&e),
     }
 }
 
-/// Every topic with its partition count, sorted by name.
-pub(crate) fn list_topics(context: &Context) -> Message {
-    let mut topics: Vec<TopicInfo> = context
-        .broker
+/// Every topic the caller may DESCRIBE with its partition count, sorted by name.
+pub(crate) fn list_topics(context: &Context, caller: &Caller) -> Message {
+    let broker = &context.broker;
+    let mut topics: Vec<TopicInfo> = broker
         .topics()
         .iter()
+        .filter(|t| {
+            broker
+                .authorize(caller, Operation::Describe, Resource::topic(t.name()))
+                .is_ok()
+        })
         .map(|t| TopicInfo {
             name: t.name().to_string(),
             partitions: t.partition_count(),
@@ -42,8 +61,12 @@ pub(crate) fn list_topics(context: &Context) -> Message {
 }
 
 /// A topic's partitions with their log start and high watermark.
-pub(crate) fn describe_topic(context: &Context, name: &str) -> Message {
-    let Some(topic) = context.broker.topic(name) else {
+pub(crate) fn describe_topic(context: &Context, caller: &Caller, name: &str) -> Message {
+    let broker = &context.broker;
+    if let Err(refused) = authorize(broker, caller, Operation::Describe, Resource::topic(name)) {
+        return refused;
+    }
+    let Some(topic) = broker.topic(name) else {
         return error(
             ErrorCode::UnknownTopicOrPartition,
             format!("unknown topic {name}"),
@@ -64,13 +87,19 @@ pub(crate) fn describe_topic(context: &Context, name: &str) -> Message {
     }
 }
 
-/// Every consumer group the coordinator knows (with members or with committed offsets).
-pub(crate) fn list_groups(context: &Context) -> Message {
-    let groups = context
-        .broker
+/// Every consumer group the coordinator knows (with members or with committed offsets) that
+/// the caller may DESCRIBE.
+pub(crate) fn list_groups(context: &Context, caller: &Caller) -> Message {
+    let broker = &context.broker;
+    let groups = broker
         .groups()
         .list()
         .into_iter()
+        .filter(|g| {
+            broker
+                .authorize(caller, Operation::Describe, Resource::group(&g.group_id))
+                .is_ok()
+        })
         .map(|g| GroupInfo {
             group: g.group_id,
             protocol_type: g.protocol_type,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use neo_broker::acls::Caller;
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -50,6 +51,9 @@ pub(crate) struct SubscriptionHandle {
 /// State of one connection, owned by its read loop.
 pub(crate) struct Connection {
     pub id: u64,
+    /// Who the client is for ACLs: anonymous (the Hello's token is a shared secret, not a
+    /// user), known by its IP address.
+    pub caller: Caller,
     pub context: Arc<Context>,
     pub out: mpsc::Sender<Bytes>,
     in_flight: Arc<Semaphore>,
@@ -70,6 +74,7 @@ pub(crate) async fn serve(
     let frames = FramedRead::new(read, FrameDecoder::new(context.config.max_frame_bytes));
     let mut connection = Connection {
         id,
+        caller: Caller::anonymous(peer.ip().to_string()),
         in_flight: Arc::new(Semaphore::new(context.config.max_in_flight.max(1))),
         context,
         out,
@@ -266,11 +271,11 @@ impl Connection {
                     .await;
             }
             Message::DescribeTopic { name } => {
-                let reply = admin::describe_topic(&self.context, &name);
+                let reply = admin::describe_topic(&self.context, &self.caller, &name);
                 self.send(correlation, reply).await;
             }
             Message::ListGroups => {
-                let reply = admin::list_groups(&self.context);
+                let reply = admin::list_groups(&self.context, &self.caller);
                 self.send(correlation, reply).await;
             }
             Message::CommitOffset {
@@ -281,9 +286,11 @@ impl Connection {
             } => {
                 let permit = self.permit().await;
                 let context = Arc::clone(&self.context);
+                let caller = self.caller.clone();
                 let out = self.out.clone();
                 tokio::spawn(async move {
-                    let reply = offsets::commit(&context, &group, &topic, partition, offset).await;
+                    let reply =
+                        offsets::commit(&context, &caller, &group, &topic, partition, offset).await;
                     let _ = out.send(reply.to_frame(correlation)).await;
                     drop(permit);
                 });
@@ -293,23 +300,25 @@ impl Connection {
                 topic,
                 partition,
             } => {
-                let reply = offsets::fetch(&self.context, &group, &topic, partition);
+                let reply = offsets::fetch(&self.context, &self.caller, &group, &topic, partition);
                 self.send(correlation, reply).await;
             }
             Message::CreateTopic { name, partitions } => {
                 let permit = self.permit().await;
+                let caller = self.caller.clone();
                 self.spawn_reply(correlation, permit, move |context| async move {
-                    admin::create_topic(&context, &name, partitions).await
+                    admin::create_topic(&context, &caller, &name, partitions).await
                 });
             }
             Message::DeleteTopic { name } => {
                 let permit = self.permit().await;
+                let caller = self.caller.clone();
                 self.spawn_reply(correlation, permit, move |context| async move {
-                    admin::delete_topic(&context, &name).await
+                    admin::delete_topic(&context, &caller, &name).await
                 });
             }
             Message::ListTopics => {
-                let reply = admin::list_topics(&self.context);
+                let reply = admin::list_topics(&self.context, &self.caller);
                 self.send(correlation, reply).await;
             }
             Message::Register { service, methods } => {

@@ -1,39 +1,15 @@
 //! Kafka's consumer protocol (the bytes consumer-group members exchange through JoinGroup and
 //! SyncGroup): a native group member speaks it so that it can share a group with Kafka
-//! clients, and assigns partitions when it is the leader.
+//! clients, and assigns partitions when it is the leader. The subscription is the group
+//! coordinator's ([`neo_broker::groups::consumer_protocol`]); the assignment is the members'.
 
 use std::collections::BTreeMap;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use neo_broker::groups::consumer_protocol::{get_string, put_string};
 
 /// The assignors a native member offers, in order of preference (librdkafka's defaults).
 pub(crate) const ASSIGNORS: [&str; 2] = ["range", "roundrobin"];
-
-/// ConsumerProtocolSubscription v0: the topics a member wants.
-pub(crate) fn encode_subscription(topics: &[String]) -> Bytes {
-    let mut out = BytesMut::new();
-    out.put_i16(0);
-    out.put_i32(topics.len() as i32);
-    for topic in topics {
-        put_string(&mut out, topic);
-    }
-    out.put_i32(-1);
-    out.freeze()
-}
-
-/// The topics of a ConsumerProtocolSubscription of any version (later fields are ignored).
-pub(crate) fn decode_subscription(mut buf: &[u8]) -> Option<Vec<String>> {
-    if buf.remaining() < 6 {
-        return None;
-    }
-    let _version = buf.get_i16();
-    let count = usize::try_from(buf.get_i32()).ok()?;
-    let mut topics = Vec::new();
-    for _ in 0..count {
-        topics.push(get_string(&mut buf)?);
-    }
-    Some(topics)
-}
 
 /// ConsumerProtocolAssignment v0: partitions by topic.
 pub(crate) fn encode_assignment(assigned: &BTreeMap<String, Vec<i32>>) -> Bytes {
@@ -136,33 +112,12 @@ pub(crate) fn assign(
         .collect()
 }
 
-fn put_string(out: &mut BytesMut, s: &str) {
-    out.put_i16(s.len() as i16);
-    out.put_slice(s.as_bytes());
-}
-
-fn get_string(buf: &mut &[u8]) -> Option<String> {
-    if buf.remaining() < 2 {
-        return None;
-    }
-    let len = usize::try_from(buf.get_i16()).ok()?;
-    let bytes = buf.get(..len)?;
-    let s = String::from_utf8(bytes.to_vec()).ok()?;
-    buf.advance(len);
-    Some(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn subscriptions_and_assignments_round_trip() {
-        let topics = vec!["a".to_string(), "b".to_string()];
-        assert_eq!(
-            decode_subscription(&encode_subscription(&topics)),
-            Some(topics)
-        );
+    fn assignments_round_trip() {
         let mut map = BTreeMap::new();
         map.insert("a".to_string(), vec![2, 0]);
         map.insert("b".to_string(), vec![1]);

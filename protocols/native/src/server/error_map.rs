@@ -1,6 +1,7 @@
-//! Broker and group errors as native error codes: the one place they are mapped.
+//! Broker, group and ACL errors as native error codes: the one place they are mapped.
 
-use neo_broker::{BrokerError, GroupError};
+use neo_broker::acls::{Caller, Operation, Resource};
+use neo_broker::{Broker, BrokerError, GroupError};
 
 use crate::wire::{ErrorCode, Message};
 
@@ -33,6 +34,19 @@ pub(crate) fn group_error(e: &GroupError) -> Message {
         code: ErrorCode::GroupError,
         message: e.to_string(),
     }
+}
+
+/// Nothing when `caller` may do `operation` on `resource` by the broker's ACLs, else the
+/// AccessDenied error frame.
+pub(crate) fn authorize(
+    broker: &Broker,
+    caller: &Caller,
+    operation: Operation,
+    resource: Resource<'_>,
+) -> Result<(), Message> {
+    broker
+        .authorize(caller, operation, resource)
+        .map_err(|denied| error(ErrorCode::AccessDenied, denied.to_string()))
 }
 
 /// An error frame with `code`.

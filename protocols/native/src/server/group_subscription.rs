@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use neo_broker::acls::{Operation, Resource};
+use neo_broker::groups::consumer_protocol::{decode_subscription, encode_subscription};
 use neo_broker::groups::{JoinRequest, OffsetCommit};
 use neo_broker::{Broker, GroupError};
 use parking_lot::Mutex;
@@ -15,11 +17,9 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinHandle;
 
 use super::connection::{Connection, SubscriptionHandle};
-use super::consumer_protocol::{
-    ASSIGNORS, assign, decode_assignment, decode_subscription, encode_subscription,
-};
+use super::consumer_protocol::{ASSIGNORS, assign, decode_assignment};
 use super::credit::Credit;
-use super::error_map::{error, group_error};
+use super::error_map::{authorize, error, group_error};
 use super::subscription::{PUSH_OVERHEAD, check_room, push};
 use crate::wire::{ErrorCode, Message};
 
@@ -56,7 +56,15 @@ pub(crate) async fn start(
             .await;
         return;
     }
-    if connection.context.broker.topic(topic).is_none() {
+    let broker = &connection.context.broker;
+    let caller = &connection.caller;
+    let allowed = authorize(broker, caller, Operation::Read, Resource::group(group))
+        .and_then(|()| authorize(broker, caller, Operation::Read, Resource::topic(topic)));
+    if let Err(reply) = allowed {
+        connection.send(id, reply).await;
+        return;
+    }
+    if broker.topic(topic).is_none() {
         let reply = error(
             ErrorCode::UnknownTopicOrPartition,
             format!("unknown topic {topic}"),

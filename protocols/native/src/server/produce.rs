@@ -3,10 +3,11 @@
 
 use bytes::BytesMut;
 use neo_broker::Acks;
+use neo_broker::acls::{Operation, Resource};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::connection::Connection;
-use super::error_map::broker_error;
+use super::error_map::{authorize, broker_error};
 use crate::wire::Message;
 
 /// Appends `records` and answers at the level `acks` asks (0 none, 1 leader, 2 durable).
@@ -19,6 +20,18 @@ pub(crate) async fn handle(
     mut records: BytesMut,
     permit: Option<OwnedSemaphorePermit>,
 ) {
+    let broker = &connection.context.broker;
+    if let Err(refused) = authorize(
+        broker,
+        &connection.caller,
+        Operation::Write,
+        Resource::topic(topic),
+    ) {
+        if acks != 0 {
+            connection.send(correlation, refused).await;
+        }
+        return;
+    }
     let appended = connection
         .context
         .broker

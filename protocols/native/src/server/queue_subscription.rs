@@ -5,13 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use neo_broker::acls::{Operation, Resource};
 use neo_broker::queues::{Queue, QueueConfig, QueuedRecord};
 use neo_record::now_ms;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::connection::{Connection, SubscriptionHandle};
 use super::credit::Credit;
-use super::error_map::{broker_error, error};
+use super::error_map::{authorize, broker_error, error};
 use super::queue_holds::Holds;
 use super::subscription::check_room;
 use crate::wire::{ErrorCode, Message, QueueRecord};
@@ -41,7 +42,13 @@ pub(crate) async fn start(
     prefetch: u32,
     lock_ms: u32,
 ) {
-    if let Err(reply) = check_room(connection, id) {
+    // A queue is its topic; its consumers are the group of the queue's name.
+    let broker = &connection.context.broker;
+    let caller = &connection.caller;
+    let allowed = check_room(connection, id)
+        .and_then(|()| authorize(broker, caller, Operation::Read, Resource::topic(name)))
+        .and_then(|()| authorize(broker, caller, Operation::Read, Resource::group(name)));
+    if let Err(reply) = allowed {
         connection.send(id, reply).await;
         return;
     }

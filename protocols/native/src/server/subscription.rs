@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
+use neo_broker::acls::{Operation, Resource};
 use neo_broker::{BrokerError, OffsetSpec, Partition};
 use tokio::sync::mpsc;
 
 use super::connection::{Connection, SubscriptionHandle};
 use super::credit::Credit;
-use super::error_map::{broker_error, error};
+use super::error_map::{authorize, broker_error, error};
 use crate::wire::{ErrorCode, Message, StartAt};
 
 /// Bytes of frame header and fields around the records of a push.
@@ -23,11 +24,19 @@ pub(crate) async fn start(
     start: StartAt,
     credit: u32,
 ) {
-    if let Err(reply) = check_room(connection, id) {
+    let broker = &connection.context.broker;
+    let allowed = check_room(connection, id).and_then(|()| {
+        authorize(
+            broker,
+            &connection.caller,
+            Operation::Read,
+            Resource::topic(topic),
+        )
+    });
+    if let Err(reply) = allowed {
         connection.send(id, reply).await;
         return;
     }
-    let broker = &connection.context.broker;
     let resolved = broker
         .partition(topic, partition)
         .and_then(|p| Ok((start_offset(&p, start)?, p)));

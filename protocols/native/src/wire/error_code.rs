@@ -44,6 +44,8 @@ pub enum ErrorCode {
     ShuttingDown = 30,
     /// A broker failure (storage).
     Internal = 31,
+    /// The broker's ACLs refuse the client the operation.
+    AccessDenied = 32,
 }
 
 impl ErrorCode {
@@ -70,6 +72,7 @@ impl ErrorCode {
             22 => HandlerError,
             30 => ShuttingDown,
             31 => Internal,
+            32 => AccessDenied,
             _ => Unknown,
         }
     }
