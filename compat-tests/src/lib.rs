@@ -11,6 +11,7 @@ pub mod amqp;
 pub mod child;
 pub mod rabbitmq;
 pub mod sqs;
+pub mod tools;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

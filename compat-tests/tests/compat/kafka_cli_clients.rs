@@ -6,18 +6,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use neo_compat_tests::TestBroker;
+use neo_compat_tests::{TestBroker, tools};
 
 /// The program at `path` if it exists; a failure under CI, a skip otherwise.
 fn tool(path: PathBuf, what: &str) -> Option<PathBuf> {
     if path.exists() || Command::new(&path).arg("--version").output().is_ok() {
         return Some(path);
     }
-    assert!(
-        std::env::var("CI").is_err(),
-        "{what} is missing: scripts/test installs it"
-    );
-    eprintln!("skipping: {what} is not installed (scripts/test installs it)");
+    tools::missing(what);
     None
 }
 
