@@ -3,11 +3,11 @@
 //!
 //! ```sh
 //! NEO_FIXTURE_VERSION=v2 cargo test -p neo-compat-tests --test compat -- \
-//!     --ignored --exact format_fixture_writer::write_format_fixture
+//!     --ignored --exact --nocapture format_fixture_writer::write_format_fixture
 //! ```
 //!
-//! writes `compat-tests/tests/fixtures/v2/`, a data directory after a clean shutdown; its
-//! cluster id is printed for the new version's [`Written`] in `format_fixtures.rs`.
+//! writes `compat-tests/tests/fixtures/v2/`, a data directory after a clean shutdown, and
+//! prints its cluster id and producer id for the new version's test in `format_fixtures.rs`.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -16,16 +16,16 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
-    ExchangeBindOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    ExchangeBindOptions, ExchangeDeclareOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, ExchangeKind};
+use lapin::{BasicProperties, Channel, ExchangeKind};
 use neo_broker::acls::AclBinding;
 use neo_broker::groups::OffsetCommit;
 use neo_broker::queues::QueueConfig;
 use neo_broker::{Acks, Broker};
 use neo_compat_tests::TestBroker;
-use neo_compat_tests::amqp::connect;
+use neo_compat_tests::amqp::{bind, connect};
 use neo_compat_tests::sqs::{attributes, client, create};
 use neo_record::codec::{BatchBuilder, Compression, Header};
 
@@ -221,7 +221,7 @@ async fn write_format_fixture() {
     let version = std::env::var("NEO_FIXTURE_VERSION").expect("NEO_FIXTURE_VERSION (v1, v2...)");
     let dir = tempfile::tempdir().unwrap();
     let broker = TestBroker::start_blocking_in(dir.path());
-    write_kafka_side(&broker.broker).await;
+    let producer_id = write_kafka_side(&broker.broker).await;
     write_amqp(&broker.amqp_uri()).await;
     write_sqs(&broker.sqs_endpoint()).await;
     let cluster_id = broker.broker.cluster_id().to_string();
@@ -229,11 +229,14 @@ async fn write_format_fixture() {
     let target = fixture_dir(&version);
     let _ = std::fs::remove_dir_all(&target);
     copy_dir(dir.path(), &target);
-    println!("wrote {} (cluster id {cluster_id})", target.display());
+    println!(
+        "wrote {} (cluster id {cluster_id}, producer id {producer_id})",
+        target.display()
+    );
 }
 
-/// Topics, records, committed offsets, a queue cursor, ACLs and a producer id.
-async fn write_kafka_side(broker: &Broker) {
+/// Topics, records, committed offsets, a queue cursor, ACLs; returns the producer id used.
+async fn write_kafka_side(broker: &Broker) -> i64 {
     let configs: BTreeMap<String, String> = ORDERS_CONFIGS
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -298,24 +301,33 @@ async fn write_kafka_side(broker: &Broker) {
     queue.sync().await.unwrap();
 
     broker.create_acls(&acl_bindings()).unwrap();
+    producer_id
+}
+
+/// The durable exchanges: `billing` (topic) and `audit` (fanout).
+pub const EXCHANGES: [(&str, ExchangeKind); 2] = [
+    ("billing", ExchangeKind::Topic),
+    ("audit", ExchangeKind::Fanout),
+];
+
+/// Declares [`EXCHANGES`] (again, when they exist: the same kind is no change).
+pub async fn declare_exchanges(ch: &Channel) {
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    for (name, kind) in EXCHANGES {
+        ch.exchange_declare(name.into(), kind, durable, FieldTable::default())
+            .await
+            .unwrap();
+    }
 }
 
 /// Exchanges, queues, an exchange binding and queue bindings, and messages.
 async fn write_amqp(uri: &str) {
     let conn = connect(uri).await;
     let ch = conn.create_channel().await.unwrap();
-    let durable = ExchangeDeclareOptions {
-        durable: true,
-        ..ExchangeDeclareOptions::default()
-    };
-    for (name, kind) in [
-        ("billing", ExchangeKind::Topic),
-        ("audit", ExchangeKind::Fanout),
-    ] {
-        ch.exchange_declare(name.into(), kind, durable, FieldTable::default())
-            .await
-            .unwrap();
-    }
+    declare_exchanges(&ch).await;
     ch.exchange_bind(
         "audit".into(),
         "billing".into(),
@@ -340,15 +352,7 @@ async fn write_amqp(uri: &str) {
     ];
     for (queue, args, exchange, key) in queues {
         ch.queue_declare(queue.into(), durable, args).await.unwrap();
-        ch.queue_bind(
-            queue.into(),
-            exchange.into(),
-            key.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+        bind(&ch, queue, exchange, key).await;
     }
     ch.confirm_select(ConfirmSelectOptions::default())
         .await

@@ -246,18 +246,11 @@ fn check_queue(broker: &Broker) {
 async fn check_amqp(uri: &str) {
     let conn = connect(uri).await;
     let ch = conn.create_channel().await.unwrap();
+    declare_exchanges(&ch).await;
     let durable_exchange = ExchangeDeclareOptions {
         durable: true,
         ..ExchangeDeclareOptions::default()
     };
-    for (name, kind) in [
-        ("billing", ExchangeKind::Topic),
-        ("audit", ExchangeKind::Fanout),
-    ] {
-        ch.exchange_declare(name.into(), kind, durable_exchange, FieldTable::default())
-            .await
-            .unwrap();
-    }
     let other_kind = conn.create_channel().await.unwrap();
     let other_kind = other_kind.exchange_declare(
         "billing".into(),
