@@ -242,7 +242,7 @@ async fn write_kafka_side(broker: &Broker) -> i64 {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     broker
-        .create_topic(ORDERS, 2, configs.clone(), false)
+        .create_topic(ORDERS, 2, configs, false)
         .await
         .unwrap();
     for (i, codec) in CODECS.into_iter().enumerate() {
