@@ -41,6 +41,7 @@ async fn open(dir: &Path) -> Arc<Broker> {
 }
 
 #[test]
+#[ignore = "run as a child process by the other test of this file"]
 fn queue_crash_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
         return;
@@ -97,6 +98,7 @@ fn acknowledged_records_stay_settled_and_none_is_lost_after_sigkill() {
             let mut child = Command::new(&exe)
                 .args([
                     "--exact",
+                    "--include-ignored",
                     "queue_crash_child",
                     "--nocapture",
                     "--test-threads=1",

@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use lapin::options::{BasicGetOptions, BasicPublishOptions};
+use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueBindOptions};
+use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
 /// Connects to `uri`, retrying for up to a minute while the server starts.
@@ -17,6 +18,19 @@ pub async fn connect(uri: &str) -> Connection {
             Err(e) => panic!("cannot connect to {uri}: {e}"),
         }
     }
+}
+
+/// Binds `queue` to `exchange` with `key`.
+pub async fn bind(ch: &Channel, queue: &str, exchange: &str, key: &str) {
+    ch.queue_bind(
+        queue.into(),
+        exchange.into(),
+        key.into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
 }
 
 /// Publishes `body` to `exchange` with `key` (no confirm awaited).

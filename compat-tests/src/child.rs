@@ -1,8 +1,9 @@
 //! Child processes for the tests that SIGKILL something: a test of the running test binary,
 //! run again on its own in a process the parent can kill.
 //!
-//! Such a child test returns at once unless its environment variable is set, so ordinary runs
-//! pass over it.
+//! Such a child test is `#[ignore]`d, so an ordinary run lists it as ignored instead of as a
+//! test that passed without doing anything; [`spawn_test`] runs it by its exact name. It
+//! still returns at once unless its environment variable is set (a run of the ignored tests).
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};

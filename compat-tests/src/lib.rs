@@ -14,7 +14,7 @@ pub mod sqs;
 pub mod tools;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use neo_amqp::{AmqpConfig, AmqpServer};
@@ -62,12 +62,12 @@ impl TestBroker {
 
     /// A broker over `data_dir`, for tests without a runtime of their own.
     pub fn start_blocking_in(data_dir: &Path) -> TestBroker {
-        Self::launch(
-            data_dir,
-            TopicConfig::default(),
-            KafkaConfig::default(),
-            local_native(),
-        )
+        Self::start_configured(config(data_dir, TopicConfig::default()))
+    }
+
+    /// A broker with all of `config` (data directory, topic defaults, intervals, groups).
+    pub fn start_configured(config: BrokerConfig) -> TestBroker {
+        Self::launch(config, KafkaConfig::default(), local_native())
     }
 
     /// A broker over `data_dir` with `topic_defaults`.
@@ -82,26 +82,20 @@ impl TestBroker {
         topic_defaults: TopicConfig,
         kafka: KafkaConfig,
     ) -> TestBroker {
-        Self::launch(data_dir, topic_defaults, kafka, local_native())
+        Self::launch(config(data_dir, topic_defaults), kafka, local_native())
     }
 
     /// A broker over `data_dir` whose native listener has the settings of `native` (its
     /// `listen` address kept, so a restarted broker can take the port of the one before).
     pub async fn start_with_native(data_dir: &Path, native: NativeConfig) -> TestBroker {
         Self::launch(
-            data_dir,
-            TopicConfig::default(),
+            config(data_dir, TopicConfig::default()),
             KafkaConfig::default(),
             native,
         )
     }
 
-    fn launch(
-        data_dir: &Path,
-        topic_defaults: TopicConfig,
-        kafka: KafkaConfig,
-        native: NativeConfig,
-    ) -> TestBroker {
+    fn launch(config: BrokerConfig, kafka: KafkaConfig, native: NativeConfig) -> TestBroker {
         // Broker logs in the test's output, filtered by RUST_LOG (warnings by default).
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -110,7 +104,6 @@ impl TestBroker {
             )
             .with_test_writer()
             .try_init();
-        let data_dir: PathBuf = data_dir.to_path_buf();
         let (started_tx, started) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -119,13 +112,7 @@ impl TestBroker {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
-                let broker = Broker::open(BrokerConfig {
-                    data_dir,
-                    topic_defaults,
-                    ..BrokerConfig::default()
-                })
-                .await
-                .unwrap();
+                let broker = Broker::open(config).await.unwrap();
                 let server = KafkaServer::bind(KafkaConfig {
                     listen: "127.0.0.1:0".parse().unwrap(),
                     ..kafka
@@ -225,6 +212,15 @@ struct Addresses {
     sqs: SocketAddr,
     native: SocketAddr,
     stop: oneshot::Sender<()>,
+}
+
+/// The default broker configuration over `data_dir` with `topic_defaults`.
+fn config(data_dir: &Path, topic_defaults: TopicConfig) -> BrokerConfig {
+    BrokerConfig {
+        data_dir: data_dir.to_path_buf(),
+        topic_defaults,
+        ..BrokerConfig::default()
+    }
 }
 
 /// The native listener on 127.0.0.1, OS-chosen port.

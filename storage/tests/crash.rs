@@ -29,6 +29,7 @@ fn config() -> LogConfig {
 }
 
 #[test]
+#[ignore = "run as a child process by the other test of this file"]
 fn crash_child_writer() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
         return;
@@ -78,6 +79,7 @@ fn acknowledged_batches_survive_sigkill_at_random_moments() {
         let mut child = Command::new(&exe)
             .args([
                 "--exact",
+                "--include-ignored",
                 "crash_child_writer",
                 "--nocapture",
                 "--test-threads=1",

@@ -21,6 +21,7 @@ const COUNT: u32 = 100_000;
 
 /// Not a test of its own: the broker process the crash test starts and kills.
 #[test]
+#[ignore = "run as a child process by another test of this file"]
 fn amqp_child_broker_until_killed() {
     broker_until_killed(DIR_VAR, |broker| broker.amqp_addr);
 }

@@ -9,13 +9,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicGetOptions, BasicQosOptions,
-    ExchangeBindOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
+    ExchangeBindOptions, ExchangeDeclareOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
 use neo_compat_tests::TestBroker;
-use neo_compat_tests::amqp::{drain, publish};
+use neo_compat_tests::amqp::{bind, drain, publish};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -33,18 +32,6 @@ async fn declare_exchange(ch: &Channel, name: &str, kind: ExchangeKind, args: Fi
 
 async fn declare_queue(ch: &Channel, name: &str, options: QueueDeclareOptions, args: FieldTable) {
     ch.queue_declare(name.into(), options, args).await.unwrap();
-}
-
-async fn bind(ch: &Channel, queue: &str, exchange: &str, key: &str) {
-    ch.queue_bind(
-        queue.into(),
-        exchange.into(),
-        key.into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
 }
 
 fn text_arg(key: &str, value: &str) -> FieldTable {

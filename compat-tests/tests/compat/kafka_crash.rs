@@ -22,6 +22,7 @@ const PORT_VAR: &str = "NEO_CRASH_BROKER_PORT";
 
 /// Not a test of its own: the broker process the crash test starts and kills.
 #[test]
+#[ignore = "run as a child process by another test of this file"]
 fn child_broker_until_killed() {
     let (Ok(dir), Ok(port)) = (std::env::var(DIR_VAR), std::env::var(PORT_VAR)) else {
         return;

@@ -274,6 +274,7 @@ const CHILD_BOOTSTRAP: &str = "NEO_TEST_CHILD_BOOTSTRAP";
 /// Not a test of its own: the group member that `members_leaving_joining_and_dying…` runs in a
 /// child process and kills.
 #[test]
+#[ignore = "run as a child process by another test of this file"]
 fn child_member_until_killed() {
     let Ok(bootstrap) = std::env::var(CHILD_BOOTSTRAP) else {
         return;

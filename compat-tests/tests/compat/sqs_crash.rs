@@ -20,6 +20,7 @@ const IN_FLIGHT: usize = 400;
 
 /// Not a test of its own: the broker process the crash test starts and kills.
 #[test]
+#[ignore = "run as a child process by another test of this file"]
 fn sqs_child_broker_until_killed() {
     broker_until_killed(DIR_VAR, |broker| broker.sqs_addr);
 }

@@ -18,6 +18,7 @@ use aws_sdk_sqs::types::{
 use neo_compat_tests::TestBroker;
 use neo_compat_tests::free_port;
 use neo_compat_tests::sqs::{attributes, client, code};
+use neo_compat_tests::tools;
 
 /// moto's server, stopped when dropped.
 struct Moto(Child);
@@ -33,11 +34,7 @@ fn start_moto() -> Option<(Moto, String)> {
     let bin =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/compat-venv/bin/moto_server");
     if !bin.exists() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "moto is missing: scripts/test installs it"
-        );
-        eprintln!("skipping: moto is not installed (scripts/test installs it)");
+        tools::missing("moto");
         return None;
     }
     let port = free_port();
