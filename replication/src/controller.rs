@@ -140,7 +140,7 @@ impl<S: ReplicatedState> RaftStateMachine<NeoRaft> for ControllerMachine<S> {
         while let Some((entry, responder)) = entries.try_next().await? {
             self.applied = Some(entry.log_id);
             let reply = match &entry.payload {
-                EntryPayload::Normal(proposal) => self.state.write().apply(&proposal.0),
+                EntryPayload::Normal(proposal) => self.state.write().apply(&proposal.bytes),
                 EntryPayload::Membership(membership) => {
                     self.membership =
                         StoredMembershipOf::<NeoRaft>::new(Some(entry.log_id), membership.clone());

@@ -120,7 +120,7 @@ impl<S: ReplicatedState> ControllerGroup<S> {
     /// Proposes `command`; returns the state machine's reply once it is committed and applied.
     pub async fn propose(&self, command: Bytes) -> Result<Bytes, ReplicationError> {
         self.raft
-            .client_write(Proposal(command))
+            .client_write(Proposal::new(command))
             .await
             .map(|response| response.data)
             .map_err(|e| write_error(e, GROUP))

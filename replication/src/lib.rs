@@ -7,6 +7,7 @@ pub mod entry_log;
 pub mod error;
 pub mod group_id;
 pub mod no_peers;
+pub mod partition;
 mod small_file;
 pub mod snapshot_files;
 pub mod types;

@@ -1,19 +1,76 @@
 //! The openraft type configuration every group of a Neo cluster uses.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
 
 /// A broker's id (Kafka's broker id), also its Raft node id.
 pub type NodeId = u64;
 
 /// What a group's log entry carries: a metadata command (controller), or a record batch
-/// (partition groups), as opaque bytes the group's state machine interprets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Proposal(pub Bytes);
+/// (partition groups), as bytes the group's state machine interprets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Proposal {
+    pub bytes: Bytes,
+    /// On the proposing leader only: told what the local append did with a record batch.
+    #[serde(skip)]
+    pub notice: Option<AppendNotice>,
+}
+
+impl Proposal {
+    /// A proposal of `bytes` nobody waits on locally.
+    pub fn new(bytes: Bytes) -> Proposal {
+        Proposal {
+            bytes,
+            notice: None,
+        }
+    }
+}
+
+impl PartialEq for Proposal {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for Proposal {}
 
 impl std::fmt::Display for Proposal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "proposal of {} bytes", self.0.len())
+        write!(f, "proposal of {} bytes", self.bytes.len())
+    }
+}
+
+/// What the leader's append did with a proposed record batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admitted {
+    /// Written at these offsets.
+    Appended { base_offset: i64, last_offset: i64 },
+    /// A retry of a batch already written at these offsets: not written again.
+    Duplicate { base_offset: i64, last_offset: i64 },
+    /// Refused (e.g. an out-of-order sequence number); the reason as the gate gave it.
+    Refused(Bytes),
+}
+
+/// The one-shot channel a proposer waits on for its batch's [`Admitted`].
+#[derive(Debug, Clone, Default)]
+pub struct AppendNotice(Arc<Mutex<Option<oneshot::Sender<Admitted>>>>);
+
+impl AppendNotice {
+    /// A notice and the receiver that gets it.
+    pub fn new() -> (AppendNotice, oneshot::Receiver<Admitted>) {
+        let (tx, rx) = oneshot::channel();
+        (AppendNotice(Arc::new(Mutex::new(Some(tx)))), rx)
+    }
+
+    /// Tells the proposer (once; later calls do nothing).
+    pub fn send(&self, admitted: Admitted) {
+        if let Some(tx) = self.0.lock().take() {
+            let _ = tx.send(admitted);
+        }
     }
 }
 

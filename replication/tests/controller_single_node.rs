@@ -74,7 +74,7 @@ async fn commands_apply_in_order_and_survive_a_restart_past_snapshots() {
         .unwrap();
     for i in 0..50 {
         let reply = raft
-            .client_write(Proposal(Bytes::from(format!("c{i}"))))
+            .client_write(Proposal::new(Bytes::from(format!("c{i}"))))
             .await
             .unwrap();
         assert_eq!(reply.data, Bytes::from((i + 1).to_string()));
@@ -90,7 +90,7 @@ async fn commands_apply_in_order_and_survive_a_restart_past_snapshots() {
         .await
         .unwrap();
     let reply = raft
-        .client_write(Proposal(Bytes::from("after")))
+        .client_write(Proposal::new(Bytes::from("after")))
         .await
         .unwrap();
     assert_eq!(reply.data, Bytes::from("51"));

@@ -1,0 +1,5 @@
+//! Partition groups: a partition's replicas as a Raft group whose log is the partition log
+//! itself (each data entry one record batch at its Kafka offsets), with a sidecar of every
+//! entry. See `docs/replication.md`.
+
+pub mod sidecar;
