@@ -74,12 +74,71 @@ impl AppendNotice {
     }
 }
 
-openraft::declare_raft_types!(
-    /// The type configuration of Neo's Raft groups.
-    pub NeoRaft:
-        D = Proposal,
-        R = bytes::Bytes,
-        NodeId = NodeId,
-        Node = openraft::impls::BasicNode,
-        LeaderId = openraft::impls::leader_id_std::LeaderId<u64, NodeId>,
-);
+/// The type configuration of Neo's Raft groups (written out rather than declared with
+/// `declare_raft_types!` for its responder: a proposer that stops waiting is normal here, e.g.
+/// an `acks=1` producer, and must not be logged as a warning).
+#[derive(Debug, Clone, Copy, Default, Eq, PartialEq, Ord, PartialOrd)]
+pub struct NeoRaft {}
+
+impl openraft::RaftTypeConfig for NeoRaft {
+    type D = Proposal;
+    type R = Bytes;
+    type NodeId = NodeId;
+    type Node = openraft::BasicNode;
+    type Term = u64;
+    type LeaderId = openraft::impls::leader_id_std::LeaderId<u64, NodeId>;
+    type Vote = openraft::impls::Vote<Self::LeaderId>;
+    type Payload = openraft::EntryPayload<Self::D, Self::NodeId, Self::Node>;
+    type Entry =
+        openraft::Entry<<Self::LeaderId as openraft::vote::RaftLeaderId>::Committed, Self::Payload>;
+    type Responder<T>
+        = QuietResponder<T>
+    where
+        T: openraft::OptionalSend + 'static;
+    type Batch<T>
+        = openraft::impls::InlineBatch<T>
+    where
+        T: openraft::OptionalSend + 'static;
+    type AsyncRuntime = openraft_rt_tokio::TokioRuntime;
+    type ErrorSource = openraft::impls::BoxedErrorSource;
+}
+
+/// Tells a proposer that its entry committed and what applying it returned; a proposer that
+/// stopped listening is no error.
+pub struct QuietResponder<T> {
+    commit: Option<oneshot::Sender<()>>,
+    complete: Option<oneshot::Sender<T>>,
+}
+
+impl<T> QuietResponder<T> {
+    /// A responder and the receivers of its commit and its result.
+    pub fn new() -> (
+        QuietResponder<T>,
+        oneshot::Receiver<()>,
+        oneshot::Receiver<T>,
+    ) {
+        let (commit_tx, commit_rx) = oneshot::channel();
+        let (complete_tx, complete_rx) = oneshot::channel();
+        let responder = QuietResponder {
+            commit: Some(commit_tx),
+            complete: Some(complete_tx),
+        };
+        (responder, commit_rx, complete_rx)
+    }
+}
+
+impl<T: openraft::OptionalSend + 'static> openraft::raft::responder::Responder<NeoRaft, T>
+    for QuietResponder<T>
+{
+    fn on_commit(&mut self, _log_id: openraft::alias::LogIdOf<NeoRaft>) {
+        if let Some(tx) = self.commit.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    fn on_complete(mut self, result: T) {
+        if let Some(tx) = self.complete.take() {
+            let _ = tx.send(result);
+        }
+    }
+}

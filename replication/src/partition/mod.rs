@@ -2,4 +2,8 @@
 //! itself (each data entry one record batch at its Kafka offsets), with a sidecar of every
 //! entry. See `docs/replication.md`.
 
+pub mod append_gate;
+pub mod group;
+pub mod machine;
+pub mod raft_log;
 pub mod sidecar;

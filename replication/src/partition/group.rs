@@ -1,0 +1,220 @@
+//! A partition group on one broker: its Raft instance over the partition's log, and the
+//! calls the broker makes on it (propose a batch, learn the high watermark, lead alone).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use neo_storage::PartitionLog;
+use openraft::error::ClientWriteError;
+use openraft::{BasicNode, Config, Raft, RaftNetworkFactory, SnapshotPolicy};
+use tokio::sync::{oneshot, watch};
+
+use super::append_gate::AppendGate;
+use super::machine::PartitionMachine;
+use super::raft_log::PartitionRaftLog;
+use crate::error::ReplicationError;
+use crate::snapshot_files::SnapshotFiles;
+use crate::types::{Admitted, AppendNotice, NeoRaft, NodeId, Proposal, QuietResponder};
+
+/// Timing of partition groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionTiming {
+    pub heartbeat_interval_ms: u64,
+    pub election_timeout_ms: u64,
+}
+
+impl Default for PartitionTiming {
+    fn default() -> Self {
+        PartitionTiming {
+            heartbeat_interval_ms: 150,
+            election_timeout_ms: 1_500,
+        }
+    }
+}
+
+/// One broker's replica of a partition.
+pub struct PartitionGroup {
+    name: String,
+    raft: Raft<NeoRaft, PartitionMachine>,
+    log: PartitionRaftLog,
+    node_id: NodeId,
+    high_watermark: watch::Receiver<i64>,
+}
+
+/// A batch proposed and written by the leader, not yet committed.
+#[derive(Debug)]
+pub struct Proposed {
+    /// What the leader's append did with it.
+    pub admitted: Admitted,
+    committed: oneshot::Receiver<()>,
+}
+
+impl Proposed {
+    /// Waits until the entry is committed (a majority has it, as durable as the topic asks).
+    pub async fn committed(self) -> bool {
+        self.committed.await.is_ok()
+    }
+}
+
+impl PartitionGroup {
+    /// Starts the group over `log` (opened and recovered), named `name` in errors, talking to
+    /// peers through `network`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn open<N>(
+        name: String,
+        log: PartitionLog,
+        gate: Arc<dyn AppendGate>,
+        durable: bool,
+        node_id: NodeId,
+        network: N,
+        timing: PartitionTiming,
+    ) -> Result<PartitionGroup, ReplicationError>
+    where
+        N: RaftNetworkFactory<NeoRaft>,
+        N::Network: openraft::network::NetSnapshot<NeoRaft, SnapshotData = SnapshotFiles>,
+    {
+        let storage = |e: std::io::Error| ReplicationError::Storage {
+            group: name.clone(),
+            reason: e.to_string(),
+        };
+        let raft_log = PartitionRaftLog::open(log, gate, durable).map_err(storage)?;
+        let machine = PartitionMachine::open(raft_log.clone()).map_err(storage)?;
+        let high_watermark = machine.watch_high_watermark();
+        let config = Config {
+            cluster_name: "neo".into(),
+            heartbeat_interval: timing.heartbeat_interval_ms,
+            election_timeout_min: timing.election_timeout_ms,
+            election_timeout_max: timing.election_timeout_ms * 2,
+            // The data is the partition log: nothing to gain from compacting the Raft log
+            // into a snapshot until segments can be sent as one.
+            snapshot_policy: SnapshotPolicy::Never,
+            ..Config::default()
+        }
+        .validate()
+        .map_err(|e| raft_error(&name, e))?;
+        let raft = Raft::new(
+            node_id,
+            Arc::new(config),
+            network,
+            raft_log.clone(),
+            machine,
+        )
+        .await
+        .map_err(|e| raft_error(&name, e))?;
+        Ok(PartitionGroup {
+            name,
+            raft,
+            log: raft_log,
+            node_id,
+            high_watermark,
+        })
+    }
+
+    /// Makes this broker the partition's only replica if the group was never initialized;
+    /// then waits until it leads.
+    pub async fn lead_alone(&self) -> Result<(), ReplicationError> {
+        let name = &self.name;
+        if self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| raft_error(name, e))?
+        {
+            self.raft
+                .trigger()
+                .elect(false)
+                .await
+                .map_err(|e| raft_error(name, e))?;
+        } else {
+            let members = BTreeMap::from([(self.node_id, BasicNode::new(""))]);
+            self.raft
+                .initialize(members)
+                .await
+                .map_err(|e| raft_error(name, e))?;
+        }
+        self.raft
+            .wait(Some(Duration::from_secs(30)))
+            .current_leader(self.node_id, "partition leads")
+            .await
+            .map_err(|e| raft_error(name, e))?;
+        Ok(())
+    }
+
+    /// Proposes a record batch; returns once the leader has written it (or refused it), with
+    /// a handle to wait for its commit.
+    pub async fn propose(&self, batch: Bytes) -> Result<Proposed, ReplicationError> {
+        let (notice, admitted) = AppendNotice::new();
+        let (responder, committed, complete) = QuietResponder::new();
+        let proposal = Proposal {
+            bytes: batch,
+            notice: Some(notice),
+        };
+        self.raft
+            .client_write_ff(proposal, Some(responder))
+            .await
+            .map_err(|e| ReplicationError::ShuttingDown {
+                group: format!("{} ({e})", self.name),
+            })?;
+        match admitted.await {
+            Ok(admitted) => Ok(Proposed {
+                admitted,
+                committed,
+            }),
+            // Not written: the proposal failed before the append; its result says why.
+            Err(_) => Err(match complete.await {
+                Ok(Err(e)) => write_error(&self.name, e),
+                _ => ReplicationError::ShuttingDown {
+                    group: self.name.clone(),
+                },
+            }),
+        }
+    }
+
+    /// The offset readers may read up to (exclusive): the end of the last committed batch.
+    pub fn high_watermark(&self) -> i64 {
+        *self.high_watermark.borrow()
+    }
+
+    /// A receiver of the high watermark, for readers waiting for new records.
+    pub fn watch_high_watermark(&self) -> watch::Receiver<i64> {
+        self.high_watermark.clone()
+    }
+
+    /// Takes up the topic's durability (whether appends count only once fsynced).
+    pub fn set_durable(&self, durable: bool) {
+        self.log.set_durable(durable);
+    }
+
+    /// The current term: the leader epoch Kafka clients see.
+    pub fn term(&self) -> u64 {
+        use openraft::async_runtime::WatchReceiver;
+        self.raft.metrics().borrow_watched().current_term
+    }
+
+    /// Stops the group.
+    pub async fn shutdown(&self) -> Result<(), ReplicationError> {
+        self.raft
+            .shutdown()
+            .await
+            .map_err(|e| raft_error(&self.name, e))
+    }
+}
+
+fn raft_error(group: &str, e: impl std::fmt::Display) -> ReplicationError {
+    ReplicationError::Raft {
+        group: group.into(),
+        reason: e.to_string(),
+    }
+}
+
+fn write_error(group: &str, e: ClientWriteError<NeoRaft>) -> ReplicationError {
+    match e {
+        ClientWriteError::ForwardToLeader(forward) => ReplicationError::NotLeader {
+            group: group.into(),
+            leader: forward.leader_id,
+        },
+        other => raft_error(group, other),
+    }
+}

@@ -1,0 +1,188 @@
+//! A partition group's state machine: what is committed. Applying a data entry moves the
+//! high watermark to its batch's end; readers never read past it. The applied position is
+//! written down now and then (without fsync), so a restart re-applies only the entries after
+//! it, not the whole log.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{Stream, TryStreamExt};
+use neo_record::batch_header::BatchHeader;
+use openraft::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::raft_log::PartitionRaftLog;
+use crate::small_file;
+use crate::snapshot_files::SnapshotFiles;
+use crate::types::NeoRaft;
+
+const APPLIED_FILE: &str = "raft.applied";
+
+/// How often the applied position is written down while entries apply.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Applied {
+    applied: Option<LogIdOf<NeoRaft>>,
+    membership: StoredMembershipOf<NeoRaft>,
+    high_watermark: i64,
+}
+
+/// The state machine openraft drives for one partition.
+pub struct PartitionMachine {
+    log: PartitionRaftLog,
+    state: Applied,
+    high_watermark: watch::Sender<i64>,
+    path: PathBuf,
+    saved_at: Instant,
+}
+
+impl PartitionMachine {
+    /// The machine over `log`, resuming from the applied position last written down. A
+    /// partition with data and no Raft history yet (written before it was replicated) starts
+    /// with everything in it committed.
+    pub fn open(log: PartitionRaftLog) -> io::Result<PartitionMachine> {
+        let path = log.partition_log().dir().join(APPLIED_FILE);
+        let stored = small_file::read::<Applied>(&path)?;
+        let first_open = stored.is_none();
+        let state = match stored {
+            Some(mut state) => {
+                // Never past what the log still holds (its tail may have been cut on recovery).
+                let end = log.partition_log().log_end_offset();
+                state.high_watermark = state.high_watermark.min(end);
+                state
+            }
+            None => Applied {
+                applied: None,
+                membership: StoredMembershipOf::<NeoRaft>::default(),
+                high_watermark: log.partition_log().log_end_offset(),
+            },
+        };
+        let (high_watermark, _) = watch::channel(state.high_watermark);
+        let mut machine = PartitionMachine {
+            log,
+            state,
+            high_watermark,
+            path,
+            saved_at: Instant::now(),
+        };
+        if first_open {
+            // What was there before the group existed counts as committed, now and later.
+            machine.save()?;
+        }
+        Ok(machine)
+    }
+
+    /// A receiver of the high watermark.
+    pub fn watch_high_watermark(&self) -> watch::Receiver<i64> {
+        self.high_watermark.subscribe()
+    }
+
+    fn save(&mut self) -> io::Result<()> {
+        self.saved_at = Instant::now();
+        small_file::write(&self.path, &self.state)
+    }
+}
+
+/// A partition snapshot: its metadata only for now (the data stays in the partition log).
+pub struct PartitionSnapshotBuilder {
+    meta: SnapshotMetaOf<NeoRaft>,
+    dir: PathBuf,
+}
+
+impl RaftSnapshotBuilder<NeoRaft> for PartitionSnapshotBuilder {
+    type SnapshotData = SnapshotFiles;
+
+    async fn build_snapshot(&mut self) -> Result<SnapshotOf<NeoRaft, SnapshotFiles>, io::Error> {
+        Ok(SnapshotOf::<NeoRaft, SnapshotFiles> {
+            meta: self.meta.clone(),
+            snapshot: SnapshotFiles {
+                dir: self.dir.clone(),
+                files: Vec::new(),
+            },
+        })
+    }
+}
+
+impl RaftStateMachine<NeoRaft> for PartitionMachine {
+    type SnapshotData = SnapshotFiles;
+    type SnapshotBuilder = PartitionSnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogIdOf<NeoRaft>>, StoredMembershipOf<NeoRaft>), io::Error> {
+        Ok((self.state.applied, self.state.membership.clone()))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<NeoRaft>, io::Error>> + Unpin + OptionalSend,
+    {
+        while let Some((entry, responder)) = entries.try_next().await? {
+            self.state.applied = Some(entry.log_id);
+            match &entry.payload {
+                EntryPayload::Normal(proposal) => {
+                    if let Ok(header) = BatchHeader::parse(&proposal.bytes) {
+                        self.state.high_watermark = self
+                            .state
+                            .high_watermark
+                            .max(header.base_offset + i64::from(header.last_offset_delta) + 1);
+                    }
+                }
+                EntryPayload::Membership(membership) => {
+                    self.state.membership =
+                        StoredMembershipOf::<NeoRaft>::new(Some(entry.log_id), membership.clone());
+                }
+                EntryPayload::Blank => {}
+            }
+            if let Some(responder) = responder {
+                responder.send(Bytes::new());
+            }
+        }
+        self.high_watermark.send_replace(self.state.high_watermark);
+        if self.saved_at.elapsed() >= SAVE_EVERY {
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        PartitionSnapshotBuilder {
+            meta: SnapshotMetaOf::<NeoRaft> {
+                last_log_id: self.state.applied,
+                last_membership: self.state.membership.clone(),
+            },
+            dir: self.log.partition_log().dir().to_path_buf(),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        _meta: &SnapshotMetaOf<NeoRaft>,
+        _snapshot: SnapshotFiles,
+    ) -> Result<(), io::Error> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "partition snapshots are not sent yet: a follower catches up entry by entry",
+        ))
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<SnapshotOf<NeoRaft, SnapshotFiles>>, io::Error> {
+        Ok(None)
+    }
+}
+
+impl Drop for PartitionMachine {
+    fn drop(&mut self) {
+        if let Err(e) = self.save() {
+            tracing::warn!(file = %self.path.display(), error = %e, "cannot write the applied position");
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! A partition group of one: batches take dense offsets and the term as their leader epoch,
+//! the high watermark follows commits, refused and duplicate batches take no offset, and a
+//! restart keeps the log and the sidecar in agreement.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use neo_record::batch_header::BatchHeader;
+use neo_record::codec::{BatchBuilder, Compression};
+use neo_replication::no_peers::NoPeers;
+use neo_replication::partition::append_gate::{Admission, AppendGate};
+use neo_replication::partition::group::{PartitionGroup, PartitionTiming};
+use neo_replication::types::Admitted;
+use neo_storage::{Flusher, LogConfig, PartitionLog};
+
+fn batch(values: &[&str]) -> Bytes {
+    let mut b = BatchBuilder::new(Compression::None, 1_000);
+    for v in values {
+        b.push(1_000, None, Some(v.as_bytes()), &[]);
+    }
+    b.build().unwrap().freeze()
+}
+
+/// Refuses batches whose first value is "no"; answers "dup" as a duplicate of offset 0.
+#[derive(Default)]
+struct Gate {
+    seen: AtomicUsize,
+}
+
+impl AppendGate for Gate {
+    fn admit(&self, batch: &[u8]) -> Admission {
+        let records = neo_record::codec::decode_records(batch).unwrap();
+        match records[0].value.as_deref() {
+            Some(b"no") => Admission::Refuse(Bytes::from("refused")),
+            Some(b"dup") => Admission::Duplicate {
+                base_offset: 0,
+                last_offset: 1,
+            },
+            _ => Admission::Accept,
+        }
+    }
+    fn appended(&self, _batch: &[u8], _base: i64, _last: i64) {
+        self.seen.fetch_add(1, Ordering::Relaxed);
+    }
+    fn truncated(&self, _offset: i64) {}
+}
+
+async fn open(dir: &Path, gate: Arc<Gate>) -> (PartitionGroup, PartitionLog) {
+    let log = PartitionLog::open(&dir.join("t-0"), LogConfig::default(), Flusher::new(1)).unwrap();
+    let group = PartitionGroup::open(
+        "t-0".into(),
+        log.clone(),
+        gate,
+        true,
+        1,
+        NoPeers,
+        PartitionTiming::default(),
+    )
+    .await
+    .unwrap();
+    group.lead_alone().await.unwrap();
+    (group, log)
+}
+
+#[tokio::test]
+async fn batches_take_dense_offsets_and_commit_moves_the_high_watermark() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = Arc::new(Gate::default());
+    let (group, log) = open(dir.path(), Arc::clone(&gate)).await;
+    let first = group.propose(batch(&["a", "b"])).await.unwrap();
+    assert_eq!(
+        first.admitted,
+        Admitted::Appended {
+            base_offset: 0,
+            last_offset: 1
+        }
+    );
+    assert!(first.committed().await);
+    assert_eq!(group.high_watermark(), 2);
+    let refused = group.propose(batch(&["no"])).await.unwrap();
+    assert_eq!(refused.admitted, Admitted::Refused(Bytes::from("refused")));
+    let dup = group.propose(batch(&["dup"])).await.unwrap();
+    assert!(matches!(dup.admitted, Admitted::Duplicate { .. }));
+    let next = group.propose(batch(&["c"])).await.unwrap();
+    assert_eq!(
+        next.admitted,
+        Admitted::Appended {
+            base_offset: 2,
+            last_offset: 2
+        }
+    );
+    assert!(next.committed().await);
+    assert_eq!(group.high_watermark(), 3);
+    assert_eq!(log.log_end_offset(), 3);
+    let stored = log.read(2, 1 << 20, 3).unwrap().records;
+    let header = BatchHeader::parse(&stored).unwrap();
+    assert_eq!(
+        i64::from(header.partition_leader_epoch),
+        group.term() as i64
+    );
+    assert_eq!(gate.seen.load(Ordering::Relaxed), 2);
+    group.shutdown().await.unwrap();
+    log.close().unwrap();
+    drop(group);
+
+    // After a restart the same group leads again, the committed records are still readable
+    // and new batches follow them.
+    let (group, log) = open(dir.path(), Arc::new(Gate::default())).await;
+    let again = group.propose(batch(&["d"])).await.unwrap();
+    assert_eq!(
+        again.admitted,
+        Admitted::Appended {
+            base_offset: 3,
+            last_offset: 3
+        }
+    );
+    assert!(again.committed().await);
+    assert_eq!(group.high_watermark(), 4);
+    group.shutdown().await.unwrap();
+    log.close().unwrap();
+}
+
+#[tokio::test]
+async fn data_written_before_the_group_existed_counts_as_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(
+        &dir.path().join("t-0"),
+        LogConfig::default(),
+        Flusher::new(1),
+    )
+    .unwrap();
+    let mut old = batch(&["x", "y", "z"]).to_vec();
+    log.append(&mut old).unwrap();
+    log.close().unwrap();
+    drop(log);
+    let (group, log) = open(dir.path(), Arc::new(Gate::default())).await;
+    assert_eq!(group.high_watermark(), 3);
+    let next = group.propose(batch(&["w"])).await.unwrap();
+    assert!(matches!(
+        next.admitted,
+        Admitted::Appended { base_offset: 3, .. }
+    ));
+    group.shutdown().await.unwrap();
+    log.close().unwrap();
+}
