@@ -3,6 +3,10 @@
 
 use std::sync::Arc;
 
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+use neo_replication::partition::group::Proposed;
+
 use crate::error::BrokerError;
 use crate::partition::Partition;
 
@@ -33,16 +37,64 @@ pub struct ProduceOutcome {
 
 /// Records appended but not yet acknowledged: [`Appended::acknowledged`] waits for what the
 /// acknowledgement level promises. Splitting the two lets a front-end append requests in the
-/// order they arrived and wait for their fsyncs concurrently.
-#[derive(Debug, Clone)]
+/// order they arrived and wait for their commits concurrently.
+#[derive(Clone)]
 pub struct Appended {
     partition: Arc<Partition>,
     outcome: ProduceOutcome,
+    /// Resolves true once the append is committed, false if it never will be.
+    committed: Shared<BoxFuture<'static, bool>>,
+}
+
+impl std::fmt::Debug for Appended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Appended")
+            .field("partition", &self.partition.index())
+            .field("outcome", &self.outcome)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Appended {
-    pub(crate) fn new(partition: Arc<Partition>, outcome: ProduceOutcome) -> Appended {
-        Appended { partition, outcome }
+    /// An append whose commit `proposed` reports.
+    pub(crate) fn committed_with(
+        partition: Arc<Partition>,
+        outcome: ProduceOutcome,
+        proposed: Proposed,
+    ) -> Appended {
+        Appended {
+            partition,
+            outcome,
+            committed: proposed.committed().boxed().shared(),
+        }
+    }
+
+    /// A retried batch, already in the log: committed once the high watermark passes it.
+    pub(crate) fn after_high_watermark(
+        partition: Arc<Partition>,
+        outcome: ProduceOutcome,
+    ) -> Appended {
+        let mut watch = partition.watch();
+        let end = outcome.last_offset + 1;
+        let committed = {
+            let partition = Arc::clone(&partition);
+            async move {
+                loop {
+                    watch.mark_unchanged();
+                    if partition.high_watermark() >= end {
+                        return true;
+                    }
+                    if watch.changed().await.is_err() {
+                        return false;
+                    }
+                }
+            }
+        };
+        Appended {
+            partition,
+            outcome,
+            committed: committed.boxed().shared(),
+        }
     }
 
     /// Where the records landed (offsets are final; durability depends on `acks`).
@@ -55,13 +107,15 @@ impl Appended {
         Arc::ptr_eq(&self.partition, &other.partition)
     }
 
-    /// Waits until the append is as safe as `acks` asks: with [`Acks::All`], committed by the
-    /// topic's durability rule (on a durable topic, fsynced).
+    /// Waits until the append is as safe as `acks` asks: with [`Acks::All`], committed (by a
+    /// majority of the replicas, each as durable as the topic asks: on a durable topic,
+    /// fsynced).
     pub async fn acknowledged(self, acks: Acks) -> Result<ProduceOutcome, BrokerError> {
-        if acks == Acks::All {
-            self.partition
-                .wait_committed(self.outcome.last_offset + 1)
-                .await?;
+        if acks == Acks::All && !self.committed.await {
+            return Err(BrokerError::NotCommitted {
+                topic: self.partition.topic().to_string(),
+                partition: self.partition.index(),
+            });
         }
         Ok(self.outcome)
     }

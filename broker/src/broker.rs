@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use neo_record::now_ms;
+use neo_replication::no_peers::NoPeers;
+use neo_replication::partition::group::{PartitionGroup, PartitionTiming};
 use neo_storage::{Flusher, PartitionLog};
 use parking_lot::{Mutex, RwLock};
 
@@ -20,7 +22,7 @@ use crate::queues::{Queue, QueueConfig};
 /// Directory of the queue cursor logs under the data directory.
 const QUEUES_DIR: &str = "queues";
 use crate::metrics::BrokerMetrics;
-use crate::partition::Partition;
+use crate::partition::{Partition, replication_error};
 use crate::producer_ids::ProducerIds;
 use crate::topic::Topic;
 use crate::topic_name::validate_topic_name;
@@ -97,7 +99,7 @@ impl Broker {
         )?;
         let mut topics = HashMap::new();
         for record in store.read(|s| s.topics.values().cloned().collect::<Vec<_>>()) {
-            let topic = open_topic(&config, &flusher, &metrics, &record)?;
+            let topic = open_topic(&config, &flusher, &metrics, &record).await?;
             topics.insert(record.name.clone(), topic);
         }
         metrics
@@ -302,7 +304,7 @@ impl Broker {
                 effective,
             )));
         }
-        let topic = open_topic(&self.config, &self.flusher, &self.metrics, &record)?;
+        let topic = open_topic(&self.config, &self.flusher, &self.metrics, &record).await?;
         self.store
             .apply(MetadataCommand::CreateTopic(record))
             .await?;
@@ -337,6 +339,9 @@ impl Broker {
             }
         }
         for partition in topic.partitions() {
+            if let Err(e) = partition.group().shutdown().await {
+                tracing::warn!(topic = name, partition = partition.index(), error = %e, "cannot stop a deleted partition's group");
+            }
             let log = partition.log().clone();
             let dir = log.dir().to_path_buf();
             let doomed = dir.with_file_name(format!(
@@ -377,9 +382,13 @@ impl Broker {
             return Ok(());
         }
         let config = topic.config();
-        let more = (current..total)
-            .map(|p| open_partition(&self.config, &self.flusher, &self.metrics, name, p, &config))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut more = Vec::new();
+        for p in current..total {
+            more.push(
+                open_partition(&self.config, &self.flusher, &self.metrics, name, p, &config)
+                    .await?,
+            );
+        }
         self.store
             .apply(MetadataCommand::SetPartitionCount {
                 name: name.to_string(),
@@ -504,6 +513,9 @@ impl Broker {
         }
         for topic in self.topics() {
             for partition in topic.partitions() {
+                if let Err(e) = partition.group().shutdown().await {
+                    tracing::error!(topic = topic.name(), partition = partition.index(), error = %e, "stopping the partition's group failed");
+                }
                 if let Err(e) = partition.log().close() {
                     tracing::error!(topic = topic.name(), partition = partition.index(), error = %e, "close failed");
                     first_error.get_or_insert(e.into());
@@ -549,7 +561,7 @@ fn partition_dir(config: &BrokerConfig, topic: &str, partition: i32) -> PathBuf 
     config.data_dir.join(format!("{topic}-{partition}"))
 }
 
-fn open_partition(
+async fn open_partition(
     config: &BrokerConfig,
     flusher: &Arc<Flusher>,
     metrics: &BrokerMetrics,
@@ -569,25 +581,40 @@ fn open_partition(
             "recovered log after unclean shutdown"
         );
     }
+    let group = PartitionGroup::open(
+        format!("{topic}-{index}"),
+        log.clone(),
+        Partition::gate(&log),
+        topic_config.is_durable(),
+        config.node_id,
+        NoPeers,
+        PartitionTiming::default(),
+    )
+    .await
+    .map_err(replication_error)?;
+    group.lead_alone().await.map_err(replication_error)?;
     Ok(Arc::new(Partition::new(
         topic,
         index,
         log,
+        group,
         topic_config,
         metrics.topic_counters(topic),
     )))
 }
 
-fn open_topic(
+async fn open_topic(
     config: &BrokerConfig,
     flusher: &Arc<Flusher>,
     metrics: &BrokerMetrics,
     record: &TopicRecord,
 ) -> Result<Arc<Topic>, BrokerError> {
     let effective = config.topic_defaults.with_overrides(&record.configs)?;
-    let partitions = (0..record.partitions)
-        .map(|p| open_partition(config, flusher, metrics, &record.name, p, &effective))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut partitions = Vec::with_capacity(record.partitions as usize);
+    for p in 0..record.partitions {
+        partitions
+            .push(open_partition(config, flusher, metrics, &record.name, p, &effective).await?);
+    }
     Ok(Arc::new(Topic::new(
         &record.name,
         record.id,

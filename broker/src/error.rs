@@ -69,6 +69,18 @@ pub enum BrokerError {
     },
     #[error("broker is shutting down")]
     ShuttingDown,
+    /// This broker does not lead the partition; `leader` does, if one is known.
+    #[error("not the leader of {partition} (leader: {leader:?})")]
+    NotLeader {
+        partition: String,
+        leader: Option<u64>,
+    },
+    /// An append was made but will not be committed (its leader lost leadership).
+    #[error("append to {topic}-{partition} not committed")]
+    NotCommitted { topic: String, partition: i32 },
+    /// The partition's replication failed.
+    #[error("replication failure: {0}")]
+    Replication(String),
     /// The controller group could not take a metadata change.
     #[error("metadata change not taken: {0}")]
     Controller(String),

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod partition;
 mod position_watch;
 pub mod produce;
+mod producer_gate;
 mod producer_ids;
 pub mod producer_state;
 pub mod queues;

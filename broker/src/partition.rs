@@ -6,8 +6,11 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use bytes::Bytes;
 use neo_record::batch_header::BatchHeader;
+use neo_replication::error::ReplicationError;
+use neo_replication::partition::group::PartitionGroup;
+use neo_replication::types::Admitted;
 use neo_storage::PartitionLog;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 
 use crate::append_policy::AppendPolicy;
 use crate::appended::{Appended, ProduceOutcome};
@@ -15,7 +18,7 @@ use crate::config::TopicConfig;
 use crate::error::BrokerError;
 use crate::metrics::TopicCounters;
 use crate::position_watch::PositionWatch;
-use crate::producer_state::{ProducerStates, SequenceCheck};
+use crate::producer_gate::ProducerGate;
 
 /// A topic partition.
 #[derive(Debug)]
@@ -23,11 +26,11 @@ pub struct Partition {
     topic: String,
     index: i32,
     log: PartitionLog,
+    /// This broker's replica of the partition: every append is a proposal to it.
+    group: PartitionGroup,
     durable: AtomicBool,
     /// What the topic's configs demand of incoming batches.
     policy: RwLock<AppendPolicy>,
-    /// Idempotent producers' recent batches; locked around check-and-append.
-    producers: Mutex<ProducerStates>,
     /// Log end at the last compaction: a log that has not grown is not compacted again.
     compacted_at: AtomicI64,
     counters: TopicCounters,
@@ -46,87 +49,94 @@ pub struct ReadRecords {
     pub log_start_offset: i64,
 }
 
-/// Offsets at the end of the log whose batches rebuild producer state on open.
-const PRODUCER_STATE_WINDOW: i64 = 20_000;
-
 impl Partition {
     pub(crate) fn new(
         topic: &str,
         index: i32,
         log: PartitionLog,
+        group: PartitionGroup,
         config: &TopicConfig,
         counters: TopicCounters,
     ) -> Partition {
-        let producers = Mutex::new(rebuild_producer_state(&log));
         Partition {
             topic: topic.to_string(),
             index,
             log,
+            group,
             durable: AtomicBool::new(config.is_durable()),
             policy: RwLock::new(AppendPolicy::of(config)),
-            producers,
             compacted_at: AtomicI64::new(-1),
             counters,
         }
     }
 
-    /// Appends `records` (one or more RecordBatch v2, offsets assigned in place), checking
-    /// idempotent producers' sequence numbers first: a retried batch is not appended again but
-    /// answered with the offsets it got the first time. Batches the topic wants in another
-    /// codec are re-encoded first. Returns once the records are in the log, before any fsync:
-    /// [`Appended::acknowledged`] waits for what the caller promises its client.
-    pub(crate) fn append(self: &Arc<Self>, records: &mut [u8]) -> Result<Appended, BrokerError> {
-        let policy = *self.policy.read();
-        let mut reencoded = policy.apply(records, &self.topic, self.index)?;
-        let records: &mut [u8] = match reencoded.as_mut() {
-            Some(buffer) => buffer,
-            None => records,
-        };
-        let header = BatchHeader::parse(records)?;
-        let info = if header.producer_id < 0 {
-            self.log.append(records)?
-        } else {
-            if header.total_len() < records.len() {
-                // Sequence numbers are checked per batch: as Kafka, an idempotent producer's
-                // records come one batch at a time.
-                return Err(BrokerError::InvalidRecord {
-                    message: "an idempotent producer's request must hold exactly one record \
-                              batch per partition"
-                        .into(),
-                    record_indexes: Vec::new(),
-                });
-            }
-            let mut producers = self.producers.lock();
-            if let SequenceCheck::Duplicate {
-                base_offset,
-                last_offset,
-            } = producers.check(&header)?
-            {
-                return Ok(self.appended(base_offset, last_offset, -1));
-            }
-            let info = self.log.append(records)?;
-            producers.record(&header, info.base_offset, info.last_offset);
-            info
-        };
-        self.counters.bytes_appended.inc_by(info.bytes as u64);
-        self.counters.records_appended.inc_by(info.records);
-        Ok(self.appended(
-            info.base_offset,
-            info.last_offset,
-            info.log_append_time.unwrap_or(-1),
-        ))
+    /// The gate a partition's group checks idempotent producers' batches with.
+    pub(crate) fn gate(log: &PartitionLog) -> Arc<ProducerGate> {
+        Arc::new(ProducerGate::open(log.clone()))
     }
 
-    fn appended(self: &Arc<Self>, base_offset: i64, last_offset: i64, time: i64) -> Appended {
-        Appended::new(
-            Arc::clone(self),
-            ProduceOutcome {
+    /// Appends `records` (one or more RecordBatch v2) by proposing them to the partition's
+    /// group: the leader's append checks idempotent producers' sequence numbers (a retried
+    /// batch is not written again but answered with the offsets it got the first time) and
+    /// assigns the offsets. Batches the topic wants in another codec are re-encoded first.
+    /// Returns once the records are in the leader's log: [`Appended::acknowledged`] waits for
+    /// what the caller promises its client.
+    pub(crate) async fn append(self: &Arc<Self>, records: Bytes) -> Result<Appended, BrokerError> {
+        let policy = *self.policy.read();
+        let records = match policy.apply(&records, &self.topic, self.index)? {
+            Some(reencoded) => reencoded.freeze(),
+            None => records,
+        };
+        let header = BatchHeader::parse(&records)?;
+        if header.producer_id >= 0 && header.total_len() < records.len() {
+            // Sequence numbers are checked per batch: as Kafka, an idempotent producer's
+            // records come one batch at a time.
+            return Err(BrokerError::InvalidRecord {
+                message: "an idempotent producer's request must hold exactly one record batch \
+                          per partition"
+                    .into(),
+                record_indexes: Vec::new(),
+            });
+        }
+        // Checked whole before it is proposed: what the leader writes, followers store.
+        self.log.validate(&records)?;
+        let bytes = records.len() as u64;
+        let proposed = self
+            .group
+            .propose(records)
+            .await
+            .map_err(replication_error)?;
+        let outcome = |base_offset: i64, last_offset: i64, time: i64| ProduceOutcome {
+            base_offset,
+            last_offset,
+            log_append_time: time,
+            log_start_offset: self.log.log_start_offset(),
+        };
+        match proposed.admitted.clone() {
+            Admitted::Appended {
                 base_offset,
                 last_offset,
-                log_append_time: time,
-                log_start_offset: self.log.log_start_offset(),
-            },
-        )
+                log_append_time,
+            } => {
+                self.counters.bytes_appended.inc_by(bytes);
+                self.counters
+                    .records_appended
+                    .inc_by((last_offset - base_offset + 1) as u64);
+                Ok(Appended::committed_with(
+                    Arc::clone(self),
+                    outcome(base_offset, last_offset, log_append_time.unwrap_or(-1)),
+                    proposed,
+                ))
+            }
+            Admitted::Duplicate {
+                base_offset,
+                last_offset,
+            } => Ok(Appended::after_high_watermark(
+                Arc::clone(self),
+                outcome(base_offset, last_offset, -1),
+            )),
+            Admitted::Refused(reason) => Err(ProducerGate::refusal(&reason)),
+        }
     }
 
     /// Reads whole batches from `offset` on, about `max_bytes` of them (at least one whole
@@ -162,10 +172,10 @@ impl Partition {
         Ok(offset)
     }
 
-    /// A watch that wakes when the partition's positions move (an append, an fsync, a
-    /// truncation): what push consumers and long polls wait on.
+    /// A watch that wakes when the high watermark moves: what push consumers and long polls
+    /// wait on.
     pub fn watch(&self) -> PositionWatch {
-        PositionWatch::new(self.log.subscribe())
+        PositionWatch::new(self.group.watch_high_watermark())
     }
 
     /// The topic's name.
@@ -189,14 +199,16 @@ impl Partition {
         self.log.log_start_offset()
     }
 
-    /// The offset readers may read up to (exclusive). On a durable topic that is the fsynced
-    /// end, so a consumer never sees a record that a crash could take back.
+    /// The offset readers may read up to (exclusive): the end of the last committed batch
+    /// (on a durable topic, fsynced), so a consumer never sees a record that a crash or a
+    /// leader change could take back.
     pub fn high_watermark(&self) -> i64 {
-        if self.durable.load(Ordering::Acquire) {
-            self.log.durable_offset()
-        } else {
-            self.log.log_end_offset()
-        }
+        self.group.high_watermark()
+    }
+
+    /// The partition's group, for the broker's own use (leadership, shutdown).
+    pub(crate) fn group(&self) -> &PartitionGroup {
+        &self.group
     }
 
     /// Bytes the partition's log takes on disk.
@@ -207,15 +219,6 @@ impl Partition {
     /// Whether acknowledgements and reads wait for fsync.
     pub fn is_durable(&self) -> bool {
         self.durable.load(Ordering::Acquire)
-    }
-
-    /// Waits until every offset below `end` is as safe as the topic's durability promises:
-    /// on a durable topic, fsynced.
-    pub(crate) async fn wait_committed(&self, end: i64) -> Result<(), BrokerError> {
-        if self.is_durable() {
-            self.log.wait_durable(end).await?;
-        }
-        Ok(())
     }
 
     /// Compacts the sealed segments (`cleanup.policy=compact`) if the log grew since the last
@@ -251,25 +254,22 @@ impl Partition {
     /// Takes up a topic's changed configs.
     pub(crate) fn apply_config(&self, config: &TopicConfig) {
         self.log.set_config(config.log_config());
+        self.group.set_durable(config.is_durable());
         self.durable.store(config.is_durable(), Ordering::Release);
         *self.policy.write() = AppendPolicy::of(config);
     }
 }
 
-/// Producer state from the batch headers of the last [`PRODUCER_STATE_WINDOW`] offsets.
-fn rebuild_producer_state(log: &PartitionLog) -> ProducerStates {
-    let mut states = ProducerStates::default();
-    let from = log.log_end_offset() - PRODUCER_STATE_WINDOW;
-    let replayed = log.for_each_batch(from, |batch| {
-        if let Ok(header) = BatchHeader::parse(batch)
-            && header.producer_id >= 0
-        {
-            let last = header.base_offset + i64::from(header.last_offset_delta);
-            states.record(&header, header.base_offset, last);
+/// A replication failure in the broker's terms.
+pub(crate) fn replication_error(e: ReplicationError) -> BrokerError {
+    match e {
+        ReplicationError::ShuttingDown { .. } => BrokerError::PartitionClosed,
+        ReplicationError::NotLeader { group, leader } => BrokerError::NotLeader {
+            partition: group,
+            leader,
+        },
+        ReplicationError::Storage { reason, .. } | ReplicationError::Raft { reason, .. } => {
+            BrokerError::Replication(reason)
         }
-    });
-    if let Err(e) = replayed {
-        tracing::warn!(dir = %log.dir().display(), error = %e, "producer state rebuilt only in part");
     }
-    states
 }

@@ -1,12 +1,11 @@
-//! A partition's positions as a watch: push consumers and long polls wait on it for new
+//! A partition's high watermark as a watch: push consumers and long polls wait on it for new
 //! records instead of polling.
 
-use neo_storage::LogPositions;
 use tokio::sync::watch;
 
-/// Wakes its holder when a partition's log end or high watermark moves.
+/// Wakes its holder when a partition's high watermark moves.
 #[derive(Debug, Clone)]
-pub struct PositionWatch(watch::Receiver<LogPositions>);
+pub struct PositionWatch(watch::Receiver<i64>);
 
 /// The partition was closed (deleted, or the broker stopped): nothing more will arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -14,7 +13,7 @@ pub struct PositionWatch(watch::Receiver<LogPositions>);
 pub struct PartitionGone;
 
 impl PositionWatch {
-    pub(crate) fn new(receiver: watch::Receiver<LogPositions>) -> PositionWatch {
+    pub(crate) fn new(receiver: watch::Receiver<i64>) -> PositionWatch {
         PositionWatch(receiver)
     }
 

@@ -1,19 +1,21 @@
 //! Produce: append record batches to a partition, acknowledged at the level asked for.
 
+use bytes::Bytes;
+
 use crate::appended::{Acks, Appended, ProduceOutcome};
 use crate::broker::Broker;
 use crate::error::BrokerError;
 
 impl Broker {
-    /// Appends `records` (one or more RecordBatch v2, offsets assigned in place) to a partition
-    /// and returns once it is in the log, before any fsync.
-    pub fn append(
+    /// Appends `records` (one or more RecordBatch v2; the leader assigns the offsets) to a partition
+    /// and returns once it is in the leader's log, before it is committed.
+    pub async fn append(
         &self,
         topic: &str,
         partition: i32,
-        records: &mut [u8],
+        records: Bytes,
     ) -> Result<Appended, BrokerError> {
-        self.partition(topic, partition)?.append(records)
+        self.partition(topic, partition)?.append(records).await
     }
 
     /// Appends `records` and waits for the acknowledgement level `acks`.
@@ -21,10 +23,11 @@ impl Broker {
         &self,
         topic: &str,
         partition: i32,
-        records: &mut [u8],
+        records: Bytes,
         acks: Acks,
     ) -> Result<ProduceOutcome, BrokerError> {
-        self.append(topic, partition, records)?
+        self.append(topic, partition, records)
+            .await?
             .acknowledged(acks)
             .await
     }

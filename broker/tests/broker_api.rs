@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use neo_broker::{
     Acks, Broker, BrokerConfig, BrokerError, ConfigChange, FetchPartition, FetchRequest, OffsetSpec,
 };
@@ -100,7 +101,7 @@ async fn topics_are_created_altered_and_survive_restart() {
         Err(BrokerError::InvalidPartitions(2))
     ));
     broker
-        .produce("orders", 4, &mut batch(&["a"], 1), Acks::All)
+        .produce("orders", 4, Bytes::from(batch(&["a"], 1)), Acks::All)
         .await
         .unwrap();
     broker.shutdown().await.unwrap();
@@ -169,7 +170,7 @@ async fn produce_then_fetch_returns_the_batches() {
         .await
         .unwrap();
     let out = broker
-        .produce("t", 0, &mut batch(&["a", "b"], 10), Acks::All)
+        .produce("t", 0, Bytes::from(batch(&["a", "b"], 10)), Acks::All)
         .await
         .unwrap();
     assert_eq!(
@@ -177,7 +178,7 @@ async fn produce_then_fetch_returns_the_batches() {
         (0, 1, -1)
     );
     let out = broker
-        .produce("t", 0, &mut batch(&["c"], 20), Acks::Leader)
+        .produce("t", 0, Bytes::from(batch(&["c"], 20)), Acks::Leader)
         .await
         .unwrap();
     assert_eq!(out.base_offset, 2);
@@ -199,7 +200,7 @@ async fn produce_then_fetch_returns_the_batches() {
     ));
     assert!(matches!(
         broker
-            .produce("t", 1, &mut batch(&["x"], 0), Acks::All)
+            .produce("t", 1, Bytes::from(batch(&["x"], 0)), Acks::All)
             .await,
         Err(BrokerError::UnknownTopicOrPartition { .. })
     ));
@@ -225,7 +226,7 @@ async fn a_waiting_fetch_wakes_as_soon_as_data_is_appended() {
     // Produce once the fetch is parked: no fixed sleep, just yield until it is waiting.
     tokio::task::yield_now().await;
     broker
-        .produce("t", 0, &mut batch(&["hello"], 1), Acks::All)
+        .produce("t", 0, Bytes::from(batch(&["hello"], 1)), Acks::All)
         .await
         .unwrap();
     let (elapsed, result) = tokio::time::timeout(Duration::from_secs(10), waiting)
@@ -253,7 +254,7 @@ async fn offsets_by_position_and_time_and_delete_records() {
         .unwrap();
     for i in 0..10 {
         broker
-            .produce("t", 0, &mut batch(&["x", "y"], 1000 * i), Acks::All)
+            .produce("t", 0, Bytes::from(batch(&["x", "y"], 1000 * i)), Acks::All)
             .await
             .unwrap();
     }
@@ -287,7 +288,7 @@ async fn max_message_bytes_is_enforced() {
         .unwrap();
     let big = "x".repeat(500);
     let err = broker
-        .produce("small", 0, &mut batch(&[&big], 0), Acks::All)
+        .produce("small", 0, Bytes::from(batch(&[&big], 0)), Acks::All)
         .await
         .unwrap_err();
     assert!(matches!(
@@ -306,7 +307,7 @@ async fn metrics_report_appends_and_segments() {
         .await
         .unwrap();
     broker
-        .produce("m", 0, &mut batch(&["a"], 0), Acks::All)
+        .produce("m", 0, Bytes::from(batch(&["a"], 0)), Acks::All)
         .await
         .unwrap();
     let text = prometheus::TextEncoder::new()
@@ -342,18 +343,33 @@ async fn idempotent_producers_are_deduplicated_and_ordered_across_restarts() {
         .unwrap();
     let id = broker.new_producer_id().await.unwrap();
     let first = broker
-        .produce("t", 0, &mut idempotent_batch(id, 0, 0, 3), Acks::All)
+        .produce(
+            "t",
+            0,
+            Bytes::from(idempotent_batch(id, 0, 0, 3)),
+            Acks::All,
+        )
         .await
         .unwrap();
     assert_eq!((first.base_offset, first.last_offset), (0, 2));
     let retried = broker
-        .produce("t", 0, &mut idempotent_batch(id, 0, 0, 3), Acks::All)
+        .produce(
+            "t",
+            0,
+            Bytes::from(idempotent_batch(id, 0, 0, 3)),
+            Acks::All,
+        )
         .await
         .unwrap();
     assert_eq!(retried.base_offset, 0, "a retry gets the original offsets");
     assert!(matches!(
         broker
-            .produce("t", 0, &mut idempotent_batch(id, 0, 5, 1), Acks::All)
+            .produce(
+                "t",
+                0,
+                Bytes::from(idempotent_batch(id, 0, 5, 1)),
+                Acks::All
+            )
             .await,
         Err(BrokerError::OutOfOrderSequence { expected: 3, .. })
     ));
@@ -362,12 +378,22 @@ async fn idempotent_producers_are_deduplicated_and_ordered_across_restarts() {
 
     let broker = open(dir.path()).await;
     let retried = broker
-        .produce("t", 0, &mut idempotent_batch(id, 0, 0, 3), Acks::All)
+        .produce(
+            "t",
+            0,
+            Bytes::from(idempotent_batch(id, 0, 0, 3)),
+            Acks::All,
+        )
         .await
         .unwrap();
     assert_eq!(retried.base_offset, 0, "state survives the restart");
     let next = broker
-        .produce("t", 0, &mut idempotent_batch(id, 0, 3, 2), Acks::All)
+        .produce(
+            "t",
+            0,
+            Bytes::from(idempotent_batch(id, 0, 3, 2)),
+            Acks::All,
+        )
         .await
         .unwrap();
     assert_eq!(next.base_offset, 3);
@@ -375,7 +401,7 @@ async fn idempotent_producers_are_deduplicated_and_ordered_across_restarts() {
     let mut two = idempotent_batch(id, 0, 5, 1);
     two.extend(idempotent_batch(id, 0, 6, 1));
     assert!(matches!(
-        broker.produce("t", 0, &mut two, Acks::All).await,
+        broker.produce("t", 0, Bytes::from(two), Acks::All).await,
         Err(BrokerError::InvalidRecord { .. })
     ));
     let end = broker

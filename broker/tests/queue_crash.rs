@@ -61,7 +61,10 @@ fn queue_crash_child() {
             for i in 0..10 {
                 batch.push(now, None, Some(format!("{round}-{i}").as_bytes()), &[]);
             }
-            let appended = queue.enqueue(&mut batch.build().unwrap()).unwrap();
+            let appended = queue
+                .enqueue(batch.build().unwrap().freeze())
+                .await
+                .unwrap();
             let outcome = appended.acknowledged(Acks::All).await.unwrap();
             let (base, last) = (outcome.base_offset, outcome.last_offset);
             writeln!(out, "ENQ {base} {last}").unwrap();

@@ -47,8 +47,12 @@ impl std::fmt::Display for Proposal {
 /// What the leader's append did with a proposed record batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admitted {
-    /// Written at these offsets.
-    Appended { base_offset: i64, last_offset: i64 },
+    /// Written at these offsets (with the broker's timestamp on a LogAppendTime topic).
+    Appended {
+        base_offset: i64,
+        last_offset: i64,
+        log_append_time: Option<i64>,
+    },
     /// A retry of a batch already written at these offsets: not written again.
     Duplicate { base_offset: i64, last_offset: i64 },
     /// Refused (e.g. an out-of-order sequence number); the reason as the gate gave it.

@@ -75,7 +75,8 @@ async fn batches_take_dense_offsets_and_commit_moves_the_high_watermark() {
         first.admitted,
         Admitted::Appended {
             base_offset: 0,
-            last_offset: 1
+            last_offset: 1,
+            log_append_time: None
         }
     );
     assert!(first.committed().await);
@@ -89,7 +90,8 @@ async fn batches_take_dense_offsets_and_commit_moves_the_high_watermark() {
         next.admitted,
         Admitted::Appended {
             base_offset: 2,
-            last_offset: 2
+            last_offset: 2,
+            log_append_time: None
         }
     );
     assert!(next.committed().await);
@@ -114,7 +116,8 @@ async fn batches_take_dense_offsets_and_commit_moves_the_high_watermark() {
         again.admitted,
         Admitted::Appended {
             base_offset: 3,
-            last_offset: 3
+            last_offset: 3,
+            log_append_time: None
         }
     );
     assert!(again.committed().await);

@@ -221,6 +221,12 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Checks `records` as [`Self::append`] would (whole batches, CRC, record counts, offset
+    /// deltas, `max.message.bytes`) without writing them.
+    pub fn validate(&self, records: &[u8]) -> Result<(), LogError> {
+        validate_batches(records, &self.config()).map(drop)
+    }
+
     /// Validates `records` (one or more v2 batches), assigns offsets and the leader epoch in
     /// place, and appends them. Returns once the bytes are written (not yet durable: see
     /// [`PartitionLog::wait_durable`]). Invalid input leaves the log unchanged.

@@ -145,8 +145,8 @@ impl Queue {
 
     /// Appends one or more batches of records through the partition's one append path;
     /// callers that promise durability await [`Appended::acknowledged`].
-    pub fn enqueue(&self, records: &mut [u8]) -> Result<Appended, BrokerError> {
-        self.partition.append(records)
+    pub async fn enqueue(&self, records: Bytes) -> Result<Appended, BrokerError> {
+        self.partition.append(records).await
     }
 
     /// Hands up to `max` records to `consumer`, each held until `deadline` (ms since the

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use neo_record::codec::{BatchBuilder, Compression, Header};
+use neo_replication::no_peers::NoPeers;
+use neo_replication::partition::group::{PartitionGroup, PartitionTiming};
 use neo_storage::{Flusher, PartitionLog};
 use proptest::prelude::*;
 
@@ -328,35 +330,50 @@ proptest! {
 
 // ---- the queue over a real log ----
 
-fn open_partition(dir: &std::path::Path, flusher: &Arc<Flusher>) -> Arc<Partition> {
+async fn open_partition(dir: &std::path::Path, flusher: &Arc<Flusher>) -> Arc<Partition> {
     let config = TopicConfig {
         flush_messages: i64::MAX,
         ..TopicConfig::default()
     };
     let log =
         PartitionLog::open(&dir.join("q-0"), config.log_config(), Arc::clone(flusher)).unwrap();
+    let group = PartitionGroup::open(
+        "q-0".into(),
+        log.clone(),
+        Partition::gate(&log),
+        config.is_durable(),
+        1,
+        NoPeers,
+        PartitionTiming::default(),
+    )
+    .await
+    .unwrap();
+    group.lead_alone().await.unwrap();
     let metrics = crate::metrics::BrokerMetrics::new().unwrap();
     Arc::new(Partition::new(
         "q",
         0,
         log,
+        group,
         &config,
         metrics.topic_counters("q"),
     ))
 }
 
-fn open_queue(dir: &std::path::Path, config: QueueConfig) -> Queue {
+async fn open_queue(dir: &std::path::Path, config: QueueConfig) -> Queue {
     let flusher = Flusher::new(1);
-    let partition = open_partition(dir, &flusher);
+    let partition = open_partition(dir, &flusher).await;
     Queue::open(partition, &dir.join("q-0.cursor"), config, flusher).unwrap()
 }
 
-fn enqueue(queue: &Queue, now: i64, values: &[(&str, Option<&str>, &[Header])]) {
+/// Appends `values` and waits until they are committed (readable from the queue).
+async fn enqueue(queue: &Queue, now: i64, values: &[(&str, Option<&str>, &[Header])]) {
     let mut b = BatchBuilder::new(Compression::None, now);
     for (value, key, headers) in values {
         b.push(now, key.map(str::as_bytes), Some(value.as_bytes()), headers);
     }
-    queue.enqueue(&mut b.build().unwrap()).unwrap();
+    let appended = queue.enqueue(b.build().unwrap().freeze()).await.unwrap();
+    appended.acknowledged(crate::Acks::All).await.unwrap();
 }
 
 fn values(records: &[QueuedRecord]) -> Vec<String> {
@@ -366,18 +383,19 @@ fn values(records: &[QueuedRecord]) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn acknowledged_records_stay_settled_and_held_ones_come_back_after_a_restart() {
+#[tokio::test]
+async fn acknowledged_records_stay_settled_and_held_ones_come_back_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let now = 1_000_000;
     {
-        let queue = open_queue(dir.path(), QueueConfig::default());
+        let queue = open_queue(dir.path(), QueueConfig::default()).await;
         enqueue(
             &queue,
             now,
             &[("a", None, &[]), ("b", None, &[]), ("c", None, &[])],
-        );
-        enqueue(&queue, now, &[("d", None, &[])]);
+        )
+        .await;
+        enqueue(&queue, now, &[("d", None, &[])]).await;
         let got = queue.receive(now, 3, now + 30_000, 1).unwrap();
         assert_eq!(values(&got.delivered), ["a", "b", "c"]);
         assert!(
@@ -394,7 +412,7 @@ fn acknowledged_records_stay_settled_and_held_ones_come_back_after_a_restart() {
         );
         // No close: as after kill -9, the cursor log is replayed from its last snapshot.
     }
-    let queue = open_queue(dir.path(), QueueConfig::default());
+    let queue = open_queue(dir.path(), QueueConfig::default()).await;
     let got = queue.receive(now, 10, now + 30_000, 2).unwrap();
     assert_eq!(values(&got.delivered), ["b", "d"]);
     assert_eq!(
@@ -404,8 +422,8 @@ fn acknowledged_records_stay_settled_and_held_ones_come_back_after_a_restart() {
     assert_eq!(got.delivered[1].deliveries, 1);
 }
 
-#[test]
-fn lock_expiry_release_and_the_delivery_limit() {
+#[tokio::test]
+async fn lock_expiry_release_and_the_delivery_limit() {
     let dir = tempfile::tempdir().unwrap();
     let config = QueueConfig {
         cursor: CursorConfig {
@@ -414,9 +432,9 @@ fn lock_expiry_release_and_the_delivery_limit() {
         },
         ..QueueConfig::default()
     };
-    let queue = open_queue(dir.path(), config);
+    let queue = open_queue(dir.path(), config).await;
     let now = 5_000;
-    enqueue(&queue, now, &[("x", None, &[])]);
+    enqueue(&queue, now, &[("x", None, &[])]).await;
     let first = queue.receive(now, 1, now + 100, 1).unwrap();
     assert_eq!(values(&first.delivered), ["x"]);
     assert!(
@@ -448,8 +466,8 @@ fn lock_expiry_release_and_the_delivery_limit() {
     );
 }
 
-#[test]
-fn delay_time_to_live_and_ordered_groups() {
+#[tokio::test]
+async fn delay_time_to_live_and_ordered_groups() {
     let dir = tempfile::tempdir().unwrap();
     let config = QueueConfig {
         cursor: CursorConfig {
@@ -459,7 +477,7 @@ fn delay_time_to_live_and_ordered_groups() {
         ttl_ms: Some(1_000),
         ..QueueConfig::default()
     };
-    let queue = open_queue(dir.path(), config);
+    let queue = open_queue(dir.path(), config).await;
     let now = 10_000;
     let later = [Header {
         key: NOT_BEFORE_HEADER.into(),
@@ -474,7 +492,8 @@ fn delay_time_to_live_and_ordered_groups() {
             ("g2-a", Some("g2"), &[]),
             ("late", Some("g3"), &later),
         ],
-    );
+    )
+    .await;
     let got = queue.receive(now, 10, now + 5_000, 1).unwrap();
     assert_eq!(
         values(&got.delivered),
@@ -485,21 +504,21 @@ fn delay_time_to_live_and_ordered_groups() {
     let got = queue.receive(now + 500, 10, now + 5_000, 1).unwrap();
     assert_eq!(values(&got.delivered), ["g1-b", "late"]);
     // A record older than the time-to-live is not delivered.
-    enqueue(&queue, now, &[("stale", None, &[])]);
+    enqueue(&queue, now, &[("stale", None, &[])]).await;
     let got = queue.receive(now + 2_000, 10, now + 5_000, 1).unwrap();
     assert!(got.delivered.is_empty());
     assert_eq!(values(&got.expired), ["stale"]);
 }
 
-#[test]
-fn memory_follows_the_records_in_flight_not_the_depth() {
-    let loaded_with = |depth: usize| {
+#[tokio::test]
+async fn memory_follows_the_records_in_flight_not_the_depth() {
+    async fn loaded_with(depth: usize) -> usize {
         let dir = tempfile::tempdir().unwrap();
         let config = QueueConfig {
             scan_window: 1_000,
             ..QueueConfig::default()
         };
-        let queue = open_queue(dir.path(), config);
+        let queue = open_queue(dir.path(), config).await;
         let now = 1;
         let value = [b'v'; 100];
         for _ in 0..depth / 1_000 {
@@ -507,31 +526,33 @@ fn memory_follows_the_records_in_flight_not_the_depth() {
             for _ in 0..1_000 {
                 b.push(now, None, Some(&value), &[]);
             }
-            queue.enqueue(&mut b.build().unwrap()).unwrap();
+            let appended = queue.enqueue(b.build().unwrap().freeze()).await.unwrap();
+            appended.acknowledged(crate::Acks::All).await.unwrap();
         }
         let got = queue.receive(now, 10, now + 30_000, 1).unwrap();
         assert_eq!(got.delivered.len(), 10);
         assert_eq!(queue.counts().available as usize, depth - 10);
         queue.loaded()
-    };
-    let shallow = loaded_with(1_000);
-    let deep = loaded_with(300_000);
+    }
+    let shallow = loaded_with(1_000).await;
+    let deep = loaded_with(300_000).await;
     assert!(
         deep <= shallow,
         "{deep} records loaded for a deep queue, {shallow} for a shallow one"
     );
 }
 
-#[test]
-fn purge_settles_waiting_records_and_optionally_held_ones() {
+#[tokio::test]
+async fn purge_settles_waiting_records_and_optionally_held_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let queue = open_queue(dir.path(), QueueConfig::default());
+    let queue = open_queue(dir.path(), QueueConfig::default()).await;
     let now = 1;
     enqueue(
         &queue,
         now,
         &[("a", None, &[]), ("b", None, &[]), ("c", None, &[])],
-    );
+    )
+    .await;
     queue.receive(now, 1, now + 1_000, 1).unwrap();
     assert_eq!(queue.purge(false).unwrap(), 2);
     assert_eq!(
@@ -542,7 +563,7 @@ fn purge_settles_waiting_records_and_optionally_held_ones() {
         }
     );
     assert!(queue.ack(&[0], Some(1)).unwrap().iter().all(Result::is_ok));
-    enqueue(&queue, now, &[("d", None, &[])]);
+    enqueue(&queue, now, &[("d", None, &[])]).await;
     queue.receive(now, 1, now + 1_000, 1).unwrap();
     assert_eq!(queue.purge(true).unwrap(), 1);
     assert_eq!(
@@ -554,8 +575,8 @@ fn purge_settles_waiting_records_and_optionally_held_ones() {
     );
 }
 
-#[test]
-fn group_runs_hand_over_consecutive_records_of_idle_groups_only() {
+#[tokio::test]
+async fn group_runs_hand_over_consecutive_records_of_idle_groups_only() {
     let dir = tempfile::tempdir().unwrap();
     let config = QueueConfig {
         cursor: CursorConfig {
@@ -564,7 +585,7 @@ fn group_runs_hand_over_consecutive_records_of_idle_groups_only() {
         },
         ..QueueConfig::default()
     };
-    let queue = open_queue(dir.path(), config);
+    let queue = open_queue(dir.path(), config).await;
     let now = 10_000;
     let later = [Header {
         key: NOT_BEFORE_HEADER.into(),
@@ -581,7 +602,8 @@ fn group_runs_hand_over_consecutive_records_of_idle_groups_only() {
             ("g2-c", Some("g2"), &[]),
             ("g1-c", Some("g1"), &[]),
         ],
-    );
+    )
+    .await;
     // g2's run stops at its delayed record: g2-c may not overtake it.
     let got = queue.receive_group_runs(now, 10, now + 5_000, 1).unwrap();
     assert_eq!(values(&got.delivered), ["g1-a", "g2-a", "g1-b", "g1-c"]);
@@ -597,12 +619,12 @@ fn group_runs_hand_over_consecutive_records_of_idle_groups_only() {
     assert_eq!(values(&got.delivered), ["g2-late", "g2-c"]);
 }
 
-#[test]
-fn a_record_whose_lock_ended_can_be_acknowledged_until_it_is_delivered_again() {
+#[tokio::test]
+async fn a_record_whose_lock_ended_can_be_acknowledged_until_it_is_delivered_again() {
     let dir = tempfile::tempdir().unwrap();
-    let queue = open_queue(dir.path(), QueueConfig::default());
+    let queue = open_queue(dir.path(), QueueConfig::default()).await;
     let now = 10_000;
-    enqueue(&queue, now, &[("a", None, &[]), ("b", None, &[])]);
+    enqueue(&queue, now, &[("a", None, &[]), ("b", None, &[])]).await;
     // Never delivered: not settled this way.
     assert!(queue.ack_redelivered(&[0]).unwrap()[0].is_err());
     let got = queue.receive(now, 1, now + 100, 1).unwrap();

@@ -190,8 +190,10 @@ async fn a_silent_peer_is_sent_heartbeats_then_dropped() {
         }
     }
     assert!(heartbeats >= 1, "heartbeats were sent");
+    // Two intervals from the last frame the gateway read, which was before `started`: the
+    // drop comes a little under two seconds after it, never at the first missed beat.
     assert!(
-        started.elapsed() >= Duration::from_secs(2),
+        started.elapsed() >= Duration::from_millis(1_500),
         "not dropped before two intervals"
     );
     broker.stop().await;

@@ -263,16 +263,21 @@ async fn write_kafka_side(broker: &Broker) -> i64 {
         .unwrap();
     for (i, codec) in CODECS.into_iter().enumerate() {
         let start = i as i64 * PER_BATCH;
-        let mut records = batch(0, start..start + PER_BATCH, codec).build().unwrap();
+        let records = batch(0, start..start + PER_BATCH, codec).build().unwrap();
         broker
-            .produce(ORDERS, 0, &mut records, Acks::All)
+            .produce(ORDERS, 0, records.freeze(), Acks::All)
             .await
             .unwrap();
     }
     let producer_id = broker.new_producer_id().await.unwrap();
     for i in 0..IDEMPOTENT_BATCHES {
         broker
-            .produce(ORDERS, 1, &mut idempotent_batch(producer_id, i), Acks::All)
+            .produce(
+                ORDERS,
+                1,
+                idempotent_batch(producer_id, i).into(),
+                Acks::All,
+            )
             .await
             .unwrap();
     }
@@ -302,9 +307,9 @@ async fn write_kafka_side(broker: &Broker) -> i64 {
     for i in 0..TASKS_ENQUEUED {
         tasks.push(now, None, Some(format!("task-{i}").as_bytes()), &[]);
     }
-    let mut tasks = tasks.build().unwrap();
+    let tasks = tasks.build().unwrap();
     broker
-        .produce(TASKS, 0, &mut tasks, Acks::All)
+        .produce(TASKS, 0, tasks.freeze(), Acks::All)
         .await
         .unwrap();
     let queue = broker.queue(TASKS, QueueConfig::default()).unwrap();

@@ -196,9 +196,9 @@ fn assert_record(partition: i32, m: &OwnedMessage) {
 /// offsets; a new producer id is one never handed out before.
 async fn check_idempotent_producer(broker: &Broker, written: &Written) {
     let last = IDEMPOTENT_BATCHES - 1;
-    let mut retry = idempotent_batch(written.producer_id, last);
+    let retry = idempotent_batch(written.producer_id, last);
     let outcome = broker
-        .produce(ORDERS, 1, &mut retry, Acks::All)
+        .produce(ORDERS, 1, retry.into(), Acks::All)
         .await
         .unwrap();
     assert_eq!(outcome.base_offset, last * PER_BATCH);

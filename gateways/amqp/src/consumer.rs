@@ -196,7 +196,9 @@ pub fn spawn(
                     return;
                 }
             };
-            gateway.dead_letter_received(&queue, &got.expired, &got.dead);
+            gateway
+                .dead_letter_received(&queue, &got.expired, &got.dead)
+                .await;
             if got.delivered.is_empty() {
                 tokio::select! {
                     _ = appended.changed() => {}

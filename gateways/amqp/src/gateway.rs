@@ -243,7 +243,9 @@ async fn sweep_expired(gateway: Arc<Gateway>) {
                 .and_then(|q| q.expire(neo_record::now_ms()));
             match expired {
                 Ok(records) => {
-                    gateway.dead_letter(&name, &info, &records, crate::publish::Reason::Expired)
+                    gateway
+                        .dead_letter(&name, &info, &records, crate::publish::Reason::Expired)
+                        .await
                 }
                 Err(e) => tracing::warn!(queue = name, error = %e, "amqp: expiry sweep failed"),
             }

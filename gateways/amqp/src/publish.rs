@@ -52,7 +52,7 @@ impl Reason {
 impl Gateway {
     /// Routes and appends one message; `None` when the exchange does not exist. With
     /// `defer`, appends to queues without length limits are left to the caller.
-    pub fn publish(
+    pub async fn publish(
         &self,
         exchange: &str,
         routing_key: &str,
@@ -83,16 +83,20 @@ impl Gateway {
                 published.refused = true;
                 continue;
             }
-            let mut batch = to_batch(exchange, routing_key, properties, body, now_ms())
+            let batch = to_batch(exchange, routing_key, properties, body, now_ms())
                 .map_err(|e| e.to_string())?;
             if defer && !limited {
                 published.deferred.push((queue, batch));
                 continue;
             }
-            let appended = queue.enqueue(&mut batch).map_err(|e| e.to_string())?;
+            let appended = queue
+                .enqueue(batch.freeze())
+                .await
+                .map_err(|e| e.to_string())?;
             published.appended.push(appended);
             if limited {
                 self.drop_over_limit(name, &info, &queue)
+                    .await
                     .map_err(|e| e.to_string())?;
             }
         }
@@ -101,7 +105,7 @@ impl Gateway {
 
     /// Drops messages from the head of queue `name` (dead-lettering them) until it is within
     /// its `x-max-length` and `x-max-length-bytes`.
-    fn drop_over_limit(
+    async fn drop_over_limit(
         &self,
         name: &str,
         info: &QueueInfo,
@@ -127,13 +131,13 @@ impl Gateway {
             if dropped.is_empty() {
                 return Ok(());
             }
-            self.dead_letter(name, info, &dropped, Reason::Maxlen);
+            self.dead_letter(name, info, &dropped, Reason::Maxlen).await;
         }
     }
 
     /// Dead-letters what a receive settled without delivering: expired records and records
     /// over the delivery limit of the queue behind `queue`.
-    pub fn dead_letter_received(
+    pub async fn dead_letter_received(
         &self,
         queue: &Queue,
         expired: &[QueuedRecord],
@@ -143,13 +147,15 @@ impl Gateway {
             return;
         }
         if let Some((name, info)) = self.topology.queue_by_topic(queue.partition().topic()) {
-            self.dead_letter(&name, &info, expired, Reason::Expired);
-            self.dead_letter(&name, &info, dead, Reason::DeliveryLimit);
+            self.dead_letter(&name, &info, expired, Reason::Expired)
+                .await;
+            self.dead_letter(&name, &info, dead, Reason::DeliveryLimit)
+                .await;
         }
     }
 
     /// Publishes `records` of queue `name` to its dead-letter exchange, if it has one.
-    pub fn dead_letter(
+    pub async fn dead_letter(
         &self,
         name: &str,
         info: &QueueInfo,
@@ -174,7 +180,9 @@ impl Gateway {
                 &env.routing_key,
             );
             let body = record.value.clone().unwrap_or_default();
-            if let Err(e) = self.publish(dlx, &routing_key, &properties, &body, false) {
+            // Boxed: a dead-letter exchange's queue may overflow and dead-letter in turn.
+            let published = Box::pin(self.publish(dlx, &routing_key, &properties, &body, false));
+            if let Err(e) = published.await {
                 tracing::warn!(queue = name, error = %e, "amqp: dead-lettering failed");
             }
         }

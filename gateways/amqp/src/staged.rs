@@ -68,7 +68,7 @@ impl Staged {
 
     /// Appends the messages (one write per run of messages for the same queue) and settles
     /// the acks as `holder`. When an append fails, every confirm of this batch is a nack.
-    pub fn apply(&mut self, holder: u64) -> (Applied, Result<(), BrokerError>) {
+    pub async fn apply(&mut self, holder: u64) -> (Applied, Result<(), BrokerError>) {
         let Staged {
             appends,
             appended,
@@ -83,15 +83,19 @@ impl Staged {
             match &mut run {
                 Some((q, bytes)) if Arc::ptr_eq(q, &queue) => bytes.extend_from_slice(&batch),
                 _ => {
-                    if let Some((q, mut bytes)) = run.take() {
-                        result = result.and_then(|()| append(&q, &mut bytes, &mut waits));
+                    if let Some((q, bytes)) = run.take()
+                        && result.is_ok()
+                    {
+                        result = append(&q, bytes, &mut waits).await;
                     }
                     run = Some((queue, batch));
                 }
             }
         }
-        if let Some((q, mut bytes)) = run {
-            result = result.and_then(|()| append(&q, &mut bytes, &mut waits));
+        if let Some((q, bytes)) = run
+            && result.is_ok()
+        {
+            result = append(&q, bytes, &mut waits).await;
         }
         for (queue, offsets) in by_queue(acks) {
             if let Err(e) = queue.ack(&offsets, Some(holder)) {
@@ -106,12 +110,12 @@ impl Staged {
     }
 }
 
-fn append(
+async fn append(
     queue: &Queue,
-    bytes: &mut BytesMut,
+    bytes: BytesMut,
     waits: &mut Vec<Appended>,
 ) -> Result<(), BrokerError> {
-    match queue.enqueue(bytes) {
+    match queue.enqueue(bytes.freeze()).await {
         Ok(appended) => {
             keep_furthest(waits, appended);
             Ok(())

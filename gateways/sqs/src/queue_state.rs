@@ -37,7 +37,8 @@ pub struct QueueState {
     pub queue: Arc<Queue>,
     /// Woken when messages are sent, so long polls return at once.
     pub arrived: Notify,
-    pub dedup: Mutex<Dedup>,
+    /// Held across a FIFO send's append, so duplicates are caught in append order.
+    pub dedup: tokio::sync::Mutex<Dedup>,
     pub last_purge: Mutex<Option<Instant>>,
     first_receives: Mutex<HashMap<i64, i64>>,
     delayed: Mutex<BTreeMap<i64, u64>>,
@@ -49,7 +50,7 @@ impl QueueState {
         QueueState {
             queue,
             arrived: Notify::new(),
-            dedup: Mutex::new(Dedup::default()),
+            dedup: tokio::sync::Mutex::new(Dedup::default()),
             last_purge: Mutex::new(None),
             first_receives: Mutex::new(HashMap::new()),
             delayed: Mutex::new(BTreeMap::new()),
@@ -73,7 +74,10 @@ impl QueueState {
         let end = partition
             .high_watermark()
             .min(start.saturating_add(MAX_DEDUP_REBUILD));
-        let mut dedup = self.dedup.lock();
+        // Called before the state is shared: nobody else holds the lock.
+        let Ok(mut dedup) = self.dedup.try_lock() else {
+            return;
+        };
         let mut offset = start;
         while offset < end {
             let record = match self.queue.read(offset) {

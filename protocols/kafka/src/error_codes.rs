@@ -32,6 +32,11 @@ fn kind(error: &BrokerError) -> ResponseError {
         // Retriable: a deleted partition is unknown on the retry, a stopping broker's
         // clients move to another one.
         BrokerError::PartitionClosed => ResponseError::NotLeaderOrFollower,
+        // Retriable: the client refreshes its metadata and goes to the leader.
+        BrokerError::NotLeader { .. } | BrokerError::NotCommitted { .. } => {
+            ResponseError::NotLeaderOrFollower
+        }
+        BrokerError::Replication(_) => ResponseError::KafkaStorageError,
         // Retriable: the client sends the change again once the controller takes it.
         BrokerError::Controller(_) => ResponseError::NotController,
         BrokerError::Storage(_) => ResponseError::KafkaStorageError,

@@ -103,7 +103,7 @@ impl Handler {
             R::Metadata(r) => Reply::Now(Box::new(S::Metadata(
                 apis::metadata::handle(self, context, version, r).await,
             ))),
-            R::Produce(r) => apis::produce::handle(self, context, r),
+            R::Produce(r) => apis::produce::handle(self, context, r).await,
             R::Fetch(r) => {
                 let handler = Arc::clone(self);
                 let denied = apis::fetch::unreadable_topics(self, context, &r);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use neo_storage::PartitionLog;
 use openraft::error::ClientWriteError;
+use openraft::raft::ClientWriteResult;
 use openraft::{BasicNode, Config, Raft, RaftNetworkFactory, SnapshotPolicy};
 use tokio::sync::{oneshot, watch};
 
@@ -48,13 +49,22 @@ pub struct PartitionGroup {
 pub struct Proposed {
     /// What the leader's append did with it.
     pub admitted: Admitted,
-    committed: oneshot::Receiver<()>,
+    applied: oneshot::Receiver<ClientWriteResult<NeoRaft>>,
 }
 
 impl Proposed {
-    /// Waits until the entry is committed (a majority has it, as durable as the topic asks).
+    /// Waits until the entry is committed (a majority has it, as durable as the topic asks)
+    /// and applied (the high watermark includes it); false if it never will be.
     pub async fn committed(self) -> bool {
-        self.committed.await.is_ok()
+        matches!(self.applied.await, Ok(Ok(_)))
+    }
+}
+
+impl std::fmt::Debug for PartitionGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionGroup")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -146,7 +156,7 @@ impl PartitionGroup {
     /// a handle to wait for its commit.
     pub async fn propose(&self, batch: Bytes) -> Result<Proposed, ReplicationError> {
         let (notice, admitted) = AppendNotice::new();
-        let (responder, committed, complete) = QuietResponder::new();
+        let (responder, _committed, applied) = QuietResponder::new();
         let proposal = Proposal {
             bytes: batch,
             notice: Some(notice),
@@ -158,12 +168,9 @@ impl PartitionGroup {
                 group: format!("{} ({e})", self.name),
             })?;
         match admitted.await {
-            Ok(admitted) => Ok(Proposed {
-                admitted,
-                committed,
-            }),
+            Ok(admitted) => Ok(Proposed { admitted, applied }),
             // Not written: the proposal failed before the append; its result says why.
-            Err(_) => Err(match complete.await {
+            Err(_) => Err(match applied.await {
                 Ok(Err(e)) => write_error(&self.name, e),
                 _ => ReplicationError::ShuttingDown {
                     group: self.name.clone(),

@@ -127,11 +127,8 @@ impl RaftStateMachine<NeoRaft> for PartitionMachine {
             self.state.applied = Some(entry.log_id);
             match &entry.payload {
                 EntryPayload::Normal(proposal) => {
-                    if let Ok(header) = BatchHeader::parse(&proposal.bytes) {
-                        self.state.high_watermark = self
-                            .state
-                            .high_watermark
-                            .max(header.base_offset + i64::from(header.last_offset_delta) + 1);
+                    if let Some(end) = end_offset(&proposal.bytes) {
+                        self.state.high_watermark = self.state.high_watermark.max(end);
                     }
                 }
                 EntryPayload::Membership(membership) => {
@@ -177,6 +174,17 @@ impl RaftStateMachine<NeoRaft> for PartitionMachine {
     ) -> Result<Option<SnapshotOf<NeoRaft, SnapshotFiles>>, io::Error> {
         Ok(None)
     }
+}
+
+/// The offset after the last record of the batches in `bytes`.
+fn end_offset(bytes: &[u8]) -> Option<i64> {
+    let mut rest = bytes;
+    let mut end = None;
+    while let Ok(header) = BatchHeader::parse(rest) {
+        end = Some(header.base_offset + i64::from(header.last_offset_delta) + 1);
+        rest = rest.get(header.total_len()..).unwrap_or_default();
+    }
+    end
 }
 
 impl Drop for PartitionMachine {

@@ -189,7 +189,11 @@ impl PartitionRaftLog {
                 )));
             }
         }
-        let mut batch = BytesMut::from(&proposal.bytes[..]);
+        // The proposal's bytes are the leader's own only copy in the common case.
+        let mut batch = proposal
+            .bytes
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
         inner
             .log
             .set_leader_epoch(i32::try_from(term).unwrap_or(i32::MAX));
@@ -201,6 +205,7 @@ impl PartitionRaftLog {
             notice.send(Admitted::Appended {
                 base_offset: info.base_offset,
                 last_offset: info.last_offset,
+                log_append_time: info.log_append_time,
             });
         }
         let record = Record {
@@ -257,20 +262,30 @@ impl PartitionRaftLog {
                     let mut rest = read.records;
                     let mut taken = 0;
                     for r in &run {
-                        let Kind::Data { base, .. } = r.kind else {
+                        let Kind::Data { base, last } = r.kind else {
                             break;
                         };
-                        if rest.is_empty() {
+                        // The entry's batches: from its base offset through its last one.
+                        let mut len = 0;
+                        while let Some(tail) = rest.get(len..)
+                            && !tail.is_empty()
+                        {
+                            let header = BatchHeader::parse(tail).map_err(invalid)?;
+                            if len == 0 && header.base_offset != base {
+                                return Err(invalid(format!(
+                                    "entry {} expects a batch at {base}, the log has one at {}",
+                                    r.index, header.base_offset
+                                )));
+                            }
+                            if header.base_offset > last {
+                                break;
+                            }
+                            len += header.total_len();
+                        }
+                        if len == 0 {
                             break;
                         }
-                        let header = BatchHeader::parse(&rest).map_err(invalid)?;
-                        if header.base_offset != base {
-                            return Err(invalid(format!(
-                                "entry {} expects a batch at {base}, the log has one at {}",
-                                r.index, header.base_offset
-                            )));
-                        }
-                        let batch: Bytes = rest.split_to(header.total_len().min(rest.len()));
+                        let batch: Bytes = rest.split_to(len.min(rest.len()));
                         entries.push(EntryOf::<NeoRaft> {
                             log_id: log_id(r.term, r.index),
                             payload: EntryPayload::Normal(Proposal::new(batch)),

@@ -153,27 +153,33 @@ impl Channel {
                 Ok(())
             }
             basic::AMQPMethod::Get(g) => self.get(g).await,
-            basic::AMQPMethod::Ack(a) => self.settle(a.delivery_tag, a.multiple, Settle::Ack),
-            basic::AMQPMethod::Nack(n) => self.settle(
-                n.delivery_tag,
-                n.multiple,
-                if n.requeue {
-                    Settle::Requeue
-                } else {
-                    Settle::Drop
-                },
-            ),
-            basic::AMQPMethod::Reject(r) => self.settle(
-                r.delivery_tag,
-                false,
-                if r.requeue {
-                    Settle::Requeue
-                } else {
-                    Settle::Drop
-                },
-            ),
+            basic::AMQPMethod::Ack(a) => self.settle(a.delivery_tag, a.multiple, Settle::Ack).await,
+            basic::AMQPMethod::Nack(n) => {
+                self.settle(
+                    n.delivery_tag,
+                    n.multiple,
+                    if n.requeue {
+                        Settle::Requeue
+                    } else {
+                        Settle::Drop
+                    },
+                )
+                .await
+            }
+            basic::AMQPMethod::Reject(r) => {
+                self.settle(
+                    r.delivery_tag,
+                    false,
+                    if r.requeue {
+                        Settle::Requeue
+                    } else {
+                        Settle::Drop
+                    },
+                )
+                .await
+            }
             basic::AMQPMethod::Recover(_) | basic::AMQPMethod::RecoverAsync(_) => {
-                let _ = self.settle(0, true, Settle::Requeue);
+                let _ = self.settle(0, true, Settle::Requeue).await;
                 self.send(AMQPClass::Basic(basic::AMQPMethod::RecoverOk(
                     basic::RecoverOk {},
                 )))
@@ -201,7 +207,8 @@ impl Channel {
             .receive(now, 1, now + HOLD_MS, self.deliveries.holder)
             .map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))?;
         self.gateway
-            .dead_letter_received(&queue, &got.expired, &got.dead);
+            .dead_letter_received(&queue, &got.expired, &got.dead)
+            .await;
         let Some(record) = got.delivered.into_iter().next() else {
             self.send(AMQPClass::Basic(basic::AMQPMethod::GetEmpty(
                 basic::GetEmpty {},
@@ -236,7 +243,7 @@ impl Channel {
     }
 
     /// Settles deliveries (in a transaction: at tx.commit). Acks are staged.
-    pub(super) fn settle(
+    pub(super) async fn settle(
         &mut self,
         tag: u64,
         multiple: bool,
@@ -246,10 +253,10 @@ impl Channel {
             tx.settles.push((tag, multiple, how));
             return Ok(());
         }
-        self.settle_now(tag, multiple, how)
+        self.settle_now(tag, multiple, how).await
     }
 
-    pub(super) fn settle_now(
+    pub(super) async fn settle_now(
         &mut self,
         tag: u64,
         multiple: bool,
@@ -283,7 +290,8 @@ impl Channel {
                             .queue_by_topic(queue.partition().topic()),
                     ) {
                         self.gateway
-                            .dead_letter(&name, &info, &[record], Reason::Rejected);
+                            .dead_letter(&name, &info, &[record], Reason::Rejected)
+                            .await;
                     }
                     settled
                 }

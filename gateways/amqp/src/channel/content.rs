@@ -108,6 +108,7 @@ impl Channel {
         let published = self
             .gateway
             .publish(exchange, routing_key, &header.properties, &body, true)
+            .await
             .map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))?
             .ok_or_else(|| {
                 soft(

@@ -193,7 +193,7 @@ impl Channel {
     }
 
     async fn apply_staged(&mut self) -> Result<(), ChannelError> {
-        let (applied, result) = self.staged.apply(self.deliveries.holder);
+        let (applied, result) = self.staged.apply(self.deliveries.holder).await;
         for appended in &applied.waits {
             keep_furthest(&mut self.unsynced, appended.clone());
         }

@@ -30,9 +30,9 @@ impl Channel {
                     self.route(publish, header, body).await?;
                 }
                 for (tag, multiple, how) in tx.settles {
-                    self.settle_now(tag, multiple, how)?;
+                    self.settle_now(tag, multiple, how).await?;
                 }
-                let (applied, result) = self.staged.apply(self.deliveries.holder);
+                let (applied, result) = self.staged.apply(self.deliveries.holder).await;
                 result.map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))?;
                 // commit-ok once what the transaction published is durable.
                 if !wait_committed(applied.waits).await {

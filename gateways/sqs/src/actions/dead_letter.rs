@@ -40,11 +40,11 @@ pub async fn transfer(
             &headers,
         );
     }
-    let mut batch = builder.build().map_err(|e| {
+    let batch = builder.build().map_err(|e| {
         tracing::error!(error = %e, "sqs: cannot encode a batch");
         SqsError::Internal
     })?;
-    let appended = state.queue.enqueue(&mut batch)?;
+    let appended = state.queue.enqueue(batch.freeze()).await?;
     state.appended(appended, records.len()).await
 }
 

@@ -119,7 +119,7 @@ async fn enqueue(
     state: &QueueState,
     messages: &[NewMessage],
 ) -> Result<Vec<Sent>, SqsError> {
-    let (sent, appended) = append(meta, state, messages)?;
+    let (sent, appended) = append(meta, state, messages).await?;
     if let Some(appended) = appended {
         state.appended(appended, messages.len()).await?;
     }
@@ -128,7 +128,7 @@ async fn enqueue(
 
 /// Appends the messages not deduplicated; returns what each send answers and the append,
 /// if any.
-fn append(
+async fn append(
     meta: &QueueMeta,
     state: &QueueState,
     messages: &[NewMessage],
@@ -145,7 +145,12 @@ fn append(
     let now = neo_record::now_ms();
     let fifo = meta.is_fifo();
     let mut builder = BatchBuilder::new(Compression::None, now);
-    let mut dedup = state.dedup.lock();
+    // A FIFO queue's sends go one at a time, checked against and added to the deduplication
+    // ids in the order they are appended; a standard queue's go side by side.
+    let mut dedup = match fifo {
+        true => Some(state.dedup.lock().await),
+        false => None,
+    };
     let mut keys: Vec<Option<String>> = Vec::with_capacity(messages.len());
     let mut slots: Vec<Slot> = Vec::with_capacity(messages.len());
     let mut appended = 0i64;
@@ -154,7 +159,11 @@ fn append(
         let earlier = key
             .as_ref()
             .and_then(|k| keys.iter().position(|e| e.as_ref() == Some(k)));
-        let slot = match (key.as_ref().and_then(|k| dedup.check(k, now)), earlier) {
+        let first_send = key
+            .as_ref()
+            .zip(dedup.as_mut())
+            .and_then(|(k, d)| d.check(k, now));
+        let slot = match (first_send, earlier) {
             (Some(first), _) => Slot::Duplicate(first),
             (None, Some(i)) => Slot::SameAs(i),
             (None, None) => {
@@ -176,11 +185,11 @@ fn append(
     let mut base = 0;
     let mut append = None;
     if appended > 0 {
-        let mut batch = builder.build().map_err(|e| {
+        let batch = builder.build().map_err(|e| {
             tracing::error!(error = %e, "sqs: cannot encode a batch");
             SqsError::Internal
         })?;
-        let done = state.queue.enqueue(&mut batch)?;
+        let done = state.queue.enqueue(batch.freeze()).await?;
         base = done.outcome().base_offset;
         append = Some(done);
     }
@@ -189,7 +198,9 @@ fn append(
         let answer = match slot {
             Slot::Fresh(n, message_id) => {
                 let seq = fifo.then(|| sequence_number(base + n));
-                if let (Some(key), Some(seq)) = (keys.get(i).cloned().flatten(), &seq) {
+                if let (Some(key), Some(seq), Some(dedup)) =
+                    (keys.get(i).cloned().flatten(), &seq, dedup.as_mut())
+                {
                     let first = FirstSend {
                         message_id: message_id.clone(),
                         sequence_number: seq.clone(),

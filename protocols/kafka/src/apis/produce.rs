@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
@@ -23,38 +22,32 @@ enum Outcome {
     Failed(i16, Option<String>, Vec<i32>),
 }
 
-pub fn handle(handler: &Arc<Handler>, context: &Context, request: ProduceRequest) -> Reply {
+pub async fn handle(handler: &Arc<Handler>, context: &Context, request: ProduceRequest) -> Reply {
     let acks = wire_values::acks(request.acks);
     let mut topics = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         let name = topic.name.0.as_str().to_string();
         let refused = handler.refusal(context, Operation::Write, Resource::topic(&name));
-        let partitions: Vec<(i32, Outcome)> = topic
-            .partition_data
-            .into_iter()
-            .map(|data| {
-                let outcome = match (acks, data.records) {
-                    (None, _) => {
-                        Outcome::Failed(ResponseError::InvalidRequiredAcks.code(), None, Vec::new())
+        let mut partitions: Vec<(i32, Outcome)> = Vec::with_capacity(topic.partition_data.len());
+        for data in topic.partition_data {
+            let outcome = match (acks, data.records) {
+                (None, _) => {
+                    Outcome::Failed(ResponseError::InvalidRequiredAcks.code(), None, Vec::new())
+                }
+                (Some(_), _) if let Some(code) = refused => Outcome::Failed(code, None, Vec::new()),
+                (Some(_), None) => {
+                    Outcome::Failed(ResponseError::InvalidRecord.code(), None, Vec::new())
+                }
+                (Some(_), Some(_)) if handler.config.discard_produce => Outcome::Discarded,
+                (Some(_), Some(records)) => {
+                    match handler.broker.append(&name, data.index, records).await {
+                        Ok(appended) => Outcome::Appended(appended),
+                        Err(e) => failed(&name, data.index, &e),
                     }
-                    (Some(_), _) if let Some(code) = refused => {
-                        Outcome::Failed(code, None, Vec::new())
-                    }
-                    (Some(_), None) => {
-                        Outcome::Failed(ResponseError::InvalidRecord.code(), None, Vec::new())
-                    }
-                    (Some(_), Some(_)) if handler.config.discard_produce => Outcome::Discarded,
-                    (Some(_), Some(records)) => {
-                        let mut records = BytesMut::from(&records[..]);
-                        match handler.broker.append(&name, data.index, &mut records) {
-                            Ok(appended) => Outcome::Appended(appended),
-                            Err(e) => failed(&name, data.index, &e),
-                        }
-                    }
-                };
-                (data.index, outcome)
-            })
-            .collect();
+                }
+            };
+            partitions.push((data.index, outcome));
+        }
         topics.push((name, partitions));
     }
     if acks == Some(Acks::None) {

@@ -17,7 +17,7 @@ pub(crate) async fn handle(
     topic: &str,
     partition: i32,
     acks: u8,
-    mut records: BytesMut,
+    records: BytesMut,
     permit: Option<OwnedSemaphorePermit>,
 ) {
     let broker = &connection.context.broker;
@@ -35,7 +35,8 @@ pub(crate) async fn handle(
     let appended = connection
         .context
         .broker
-        .append(topic, partition, &mut records);
+        .append(topic, partition, records.freeze())
+        .await;
     let appended = match appended {
         Ok(appended) => appended,
         Err(e) => {
