@@ -1,4 +1,4 @@
-//! Structured logs with `tracing`: `RUST_LOG` filters (default `info`), text or JSON.
+//! Structured logs with `tracing`: `RUST_LOG` filters (default `info,openraft=error`), text or JSON.
 
 use tracing_subscriber::EnvFilter;
 
@@ -6,7 +6,10 @@ use crate::config::LogFormat;
 
 /// Installs the global subscriber.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // openraft reports routine events of its elections as warnings (one per new partition
+    // group); its errors still show.
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,openraft=error"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

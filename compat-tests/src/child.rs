@@ -47,10 +47,18 @@ pub fn announce_listening(addr: SocketAddr) {
 }
 
 /// Reads `child`'s stdout up to the line [`announce_listening`] prints; returns its address.
+/// The rest of its output (its logs) is passed on to this process's stderr, so the child
+/// never writes into a closed pipe.
 pub fn listening_addr(child: &mut Child) -> SocketAddr {
     let stdout = child.stdout.take().unwrap();
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         if let Some(addr) = line.unwrap().strip_prefix("listening ") {
+            std::thread::spawn(move || {
+                for line in lines.map_while(Result::ok) {
+                    eprintln!("child: {line}");
+                }
+            });
             return addr.trim().parse().unwrap();
         }
     }
