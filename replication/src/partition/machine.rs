@@ -123,6 +123,7 @@ impl RaftStateMachine<NeoRaft> for PartitionMachine {
     where
         Strm: Stream<Item = Result<EntryResponder<NeoRaft>, io::Error>> + Unpin + OptionalSend,
     {
+        let mut responders = Vec::new();
         while let Some((entry, responder)) = entries.try_next().await? {
             self.state.applied = Some(entry.log_id);
             match &entry.payload {
@@ -137,11 +138,14 @@ impl RaftStateMachine<NeoRaft> for PartitionMachine {
                 }
                 EntryPayload::Blank => {}
             }
-            if let Some(responder) = responder {
-                responder.send(Bytes::new());
-            }
+            responders.extend(responder);
         }
+        // The high watermark moves before any proposer hears its entry applied, so a read
+        // right after an acknowledged write sees it.
         self.high_watermark.send_replace(self.state.high_watermark);
+        for responder in responders {
+            responder.send(Bytes::new());
+        }
         if self.saved_at.elapsed() >= SAVE_EVERY {
             self.save()?;
         }
