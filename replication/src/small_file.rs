@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -33,9 +33,17 @@ pub fn write_durably<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
     replace(path, value, true)
 }
 
+/// The temporary file `path` is written through: beside it and named after all of it
+/// (`raft.vote` and `raft.applied` are written by different tasks and must not share one).
+pub fn temporary(path: &Path) -> PathBuf {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    PathBuf::from(tmp)
+}
+
 fn replace<T: Serialize>(path: &Path, value: &T, durable: bool) -> io::Result<()> {
     let bytes = postcard::to_stdvec(value).map_err(io::Error::other)?;
-    let tmp = path.with_extension("tmp");
+    let tmp = temporary(path);
     let mut out = File::create(&tmp)?;
     out.write_all(&bytes)?;
     if durable {

@@ -205,7 +205,7 @@ impl Sidecar {
         if self.first_position < (self.records.len() * RECORD_LEN) as u64 + (1 << 20) {
             return Ok(());
         }
-        let tmp = self.path.with_extension("tmp");
+        let tmp = crate::small_file::temporary(&self.path);
         let mut out = File::create(&tmp)?;
         for record in &self.records {
             out.write_all(&record.encode())?;
