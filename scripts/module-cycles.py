@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Lists the import cycles between the files of a Rust crate.
 
-    scripts/module-cycles.py CRATE_DIR...
+    scripts/module-cycles.py [--edges] CRATE_DIR...
 
 For each crate (a directory with src/lib.rs or src/main.rs) it follows the `mod` declarations
 from the crate root, resolves every in-crate path a file names (`use crate::...`,
@@ -12,7 +12,8 @@ group of files each of which, through the others, depends on itself. Declaring a
 (`mod x;`) is not a dependency; importing a module (`use crate::x;`) is not one either until a
 path through it names an item.
 
-Exits 1 if any crate has a cycle, 0 otherwise. No dependencies beyond Python 3.
+With --edges it also prints every file's in-crate dependencies. Exits 1 if any crate has a
+cycle, 0 otherwise. No dependencies beyond Python 3.
 """
 
 import re
@@ -139,6 +140,8 @@ class Crate:
         root = src / "lib.rs"
         if not root.exists():
             root = src / "main.rs"
+        if not root.exists():
+            sys.exit(f"{root_dir}: no src/lib.rs or src/main.rs")
         self.modules = {}
         self.load_file((), root, mod_rs=True)
         for module in self.modules.values():
@@ -192,7 +195,16 @@ class Crate:
 
     def index(self, module):
         text = module.text
-        module.items = set(ITEM_RE.findall(text))
+        # Items at the top of the module only: a method named like a re-exported item must
+        # not hide the re-export.
+        depth, top = 0, []
+        for ch in text:
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+            top.append(ch if depth == 0 or ch == "\n" else " ")
+        module.items = set(ITEM_RE.findall("".join(top)))
         uses = []
         for m in USE_RE.finditer(text):
             for path, alias in parse_use_tree(m.group(1)):
@@ -329,14 +341,20 @@ def strongly_connected(edges):
 
 
 def main(argv):
-    if len(argv) < 2:
+    show_edges = "--edges" in argv
+    crate_dirs = [a for a in argv[1:] if a != "--edges"]
+    if not crate_dirs:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     found = False
-    for crate_dir in argv[1:]:
+    for crate_dir in crate_dirs:
         crate = Crate(crate_dir)
         edges = crate.graph()
         src = crate.root_dir / "src"
+        if show_edges:
+            for f in sorted(edges):
+                targets = sorted(str(t.relative_to(src)) for t in edges[f])
+                print(f"{crate_dir}/src/{f.relative_to(src)} -> {', '.join(targets)}")
         cycles = [sorted(c) for c in strongly_connected(edges) if len(c) > 1]
         if not cycles:
             print(f"{crate_dir}: no cycles ({len(edges)} files)")
