@@ -108,7 +108,7 @@ impl Gateway {
     }
 
     /// Queues with `x-expires` unused (no consumers, no use) for longer than it.
-    pub fn expired_queues(&self) -> Vec<String> {
+    pub(crate) fn expired_queues(&self) -> Vec<String> {
         let mut last_used = self.last_used.lock();
         self.topology
             .queues_with(|q| q.args.expires_ms.is_some())

@@ -25,6 +25,7 @@ impl AmqpServer {
         Ok(AmqpServer { listener, config })
     }
 
+    /// The address actually bound (port 0 resolved).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
