@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use crate::channel::Channel;
 use crate::frames::{self, PROTOCOL_HEADER, read_frame};
 use crate::gateway::Gateway;
+use crate::outgoing::{Outgoing, send};
 use crate::reply;
 
 /// Frames waiting to be written; senders wait when it is full.
@@ -28,14 +29,6 @@ const OUTGOING: usize = 256;
 const WRITE_COALESCE: usize = 256 * 1024;
 /// Bytes read from the socket at a time.
 const READ_BUFFER: usize = 64 * 1024;
-
-/// Where channels and consumers send frames.
-pub type Outgoing = mpsc::Sender<Vec<u8>>;
-
-/// Sends one frame; false once the connection is gone.
-pub async fn send(out: &Outgoing, frame: AMQPFrame) -> bool {
-    out.send(frames::encode(&frame)).await.is_ok()
-}
 
 /// Serves one client until it closes or breaks the protocol.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, gateway: Arc<Gateway>) {

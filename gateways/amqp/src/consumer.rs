@@ -15,10 +15,10 @@ use neo_record::now_ms;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
-use crate::connection::{Outgoing, send};
 use crate::consumers::Registration;
 use crate::delivery::{envelope, send_content};
 use crate::gateway::Gateway;
+use crate::outgoing::{Outgoing, send};
 
 /// AMQP holds an unacknowledged delivery until it is acknowledged or its channel closes: the
 /// cursor lock is set far ahead and released explicitly.

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use neo_broker::queues::{EXPIRES_AT_HEADER, QueuedRecord};
 use neo_record::codec::{BatchBuilder, Compression, Header};
 
-use crate::connection::Outgoing;
 use crate::frames::{FRAME_BODY, FRAME_END, encode};
+use crate::outgoing::Outgoing;
 
 pub const EXCHANGE_HEADER: &str = "amqp.exchange";
 pub const PROPERTIES_HEADER: &str = "amqp.properties";

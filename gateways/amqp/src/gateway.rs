@@ -1,23 +1,17 @@
-//! The gateway: its listener, and what its connections share (the broker, the topology, the
-//! open queues).
+//! What the gateway's connections share: the broker, the topology, the open queues.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use neo_broker::queues::{CursorConfig, Queue, QueueConfig};
 use neo_broker::{Broker, BrokerError};
-use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-
 use parking_lot::Mutex;
-use tokio::sync::watch;
 
 use crate::alarm::DiskAlarm;
-use crate::consumers::ConsumerRegistry;
-
 use crate::config::AmqpConfig;
+use crate::consumers::ConsumerRegistry;
 use crate::topology::{QueueInfo, Topology, topic_for_queue};
 use crate::topology_store::TopologyStore;
 
@@ -114,7 +108,7 @@ impl Gateway {
     }
 
     /// Queues with `x-expires` unused (no consumers, no use) for longer than it.
-    fn expired_queues(&self) -> Vec<String> {
+    pub(crate) fn expired_queues(&self) -> Vec<String> {
         let mut last_used = self.last_used.lock();
         self.topology
             .queues_with(|q| q.args.expires_ms.is_some())
@@ -180,85 +174,6 @@ fn queue_for_topic(topic: &str) -> Option<String> {
         .into_iter()
         .chain(std::iter::once(rest.to_string()))
         .find(|name| topic_for_queue(name) == topic)
-}
-
-/// The listening AMQP gateway.
-pub struct AmqpServer {
-    listener: TcpListener,
-    config: AmqpConfig,
-}
-
-impl AmqpServer {
-    /// Binds the listen address.
-    pub async fn bind(config: AmqpConfig) -> std::io::Result<AmqpServer> {
-        let listener = TcpListener::bind(config.listen).await?;
-        Ok(AmqpServer { listener, config })
-    }
-
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
-    /// Accepts connections until `shutdown` turns true.
-    pub async fn run(self, broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-        let gateway = Arc::new(Gateway::new(broker, self.config).await);
-        let sweeper = tokio::spawn(sweep_expired(Arc::clone(&gateway)));
-        let _stop_sweeper = AbortOnDrop(sweeper);
-        loop {
-            tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        tokio::spawn(crate::connection::serve(stream, peer, Arc::clone(&gateway)));
-                    }
-                    Err(e) => tracing::warn!(error = %e, "amqp accept failed"),
-                },
-                _ = shutdown.wait_for(|stop| *stop) => return,
-            }
-        }
-    }
-}
-
-/// Twice a second: checks free disk space (the disk alarm), deletes queues unused for their `x-expires`, and moves expired messages
-/// of queues with a dead-letter exchange on even when nobody consumes them (the "delay
-/// queue" pattern: TTL plus dead-letter exchange).
-async fn sweep_expired(gateway: Arc<Gateway>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
-    loop {
-        tick.tick().await;
-        gateway.alarm.check();
-        for name in gateway.expired_queues() {
-            tracing::debug!(
-                queue = name,
-                "amqp: deleting a queue unused for its x-expires"
-            );
-            gateway.delete_queue(&name).await;
-        }
-        for (name, info) in gateway
-            .topology
-            .queues_with(|q| q.args.dead_letter_exchange.is_some())
-        {
-            let expired = gateway
-                .queue(&info)
-                .and_then(|q| q.expire(neo_record::now_ms()));
-            match expired {
-                Ok(records) => {
-                    gateway
-                        .dead_letter(&name, &info, &records, crate::publish::Reason::Expired)
-                        .await
-                }
-                Err(e) => tracing::warn!(queue = name, error = %e, "amqp: expiry sweep failed"),
-            }
-        }
-    }
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 #[cfg(test)]

@@ -11,12 +11,15 @@ mod consumers;
 mod delivery;
 pub mod frames;
 mod gateway;
+mod outgoing;
 mod publish;
 mod queue_args;
 mod reply;
+mod server;
 mod staged;
 mod topology;
 mod topology_store;
 
 pub use config::AmqpConfig;
-pub use gateway::{AmqpServer, Gateway};
+pub use gateway::Gateway;
+pub use server::AmqpServer;

@@ -12,8 +12,8 @@ use neo_broker::queues::Queue;
 use neo_broker::{Acks, Appended, BrokerError, keep_furthest};
 use tokio::sync::mpsc;
 
-use crate::connection::{Outgoing, send};
 use crate::frames::encode;
+use crate::outgoing::{Outgoing, send};
 use crate::publish::Published;
 
 /// Confirm batches waiting for durability; a publisher past this waits.

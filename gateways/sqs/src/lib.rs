@@ -4,6 +4,7 @@
 //! Kafka.
 
 mod actions;
+mod allowed_text;
 mod batch;
 mod config;
 mod dedup;
@@ -11,6 +12,7 @@ pub mod error;
 mod gateway;
 mod message;
 mod message_attribute;
+mod move_runner;
 mod move_tasks;
 mod params;
 mod query_params;
@@ -21,7 +23,9 @@ mod registry;
 mod registry_store;
 pub mod request;
 pub mod response;
+mod sequence_number;
 mod server;
+mod transfer;
 pub mod validate;
 mod xml;
 

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use neo_broker::queues::{EXPIRES_AT_HEADER, NOT_BEFORE_HEADER, QueuedRecord};
 use neo_record::codec::Header;
 
+use crate::allowed_text::allowed_text;
 use crate::error::SqsError;
 use crate::message_attribute::{self, AttributeValue};
 use crate::params::Params;
@@ -19,19 +20,6 @@ pub const TRACE_HEADER: &str = "sqs.trace-header";
 pub const SENT_AT_HEADER: &str = "sqs.sent-at";
 /// The ARN of the queue a dead-lettered message came from.
 pub const SOURCE_ARN_HEADER: &str = "sqs.source-arn";
-
-/// Whether SQS accepts `text` in a body or attribute: #x9, #xA, #xD, #x20-#xD7FF,
-/// #xE000-#xFFFD and #x10000-#x10FFFF.
-pub fn allowed_text(text: &str) -> bool {
-    if text.is_ascii() {
-        return text
-            .bytes()
-            .all(|b| b >= b' ' || matches!(b, b'\t' | b'\n' | b'\r'));
-    }
-    text.chars().all(|c| {
-        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
-    })
-}
 
 /// A message to send, validated.
 #[derive(Debug, Clone)]
@@ -222,17 +210,4 @@ pub fn moved_headers(record: &QueuedRecord, source_arn: Option<&str>) -> Vec<Hea
 /// Whether the message has been in its queues longer than `retention_seconds` at `now`.
 pub fn expired(record: &QueuedRecord, retention_seconds: i64, now: i64) -> bool {
     sent_at(record).saturating_add(retention_seconds.saturating_mul(1000)) <= now
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn allowed_characters_are_sqs_ones() {
-        assert!(allowed_text("hello\tworld\n\r ü 😀"));
-        assert!(!allowed_text("a\u{0}b"));
-        assert!(!allowed_text("\u{1b}"));
-        assert!(!allowed_text("\u{FFFF}"));
-    }
 }

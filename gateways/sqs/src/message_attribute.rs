@@ -8,6 +8,7 @@ use bytes::Bytes;
 use md5::{Digest, Md5};
 use neo_record::codec::Header;
 
+use crate::allowed_text::allowed_text;
 use crate::error::SqsError;
 use crate::params::Params;
 
@@ -125,7 +126,7 @@ fn parse_value(name: &str, value: &Params<'_>) -> Result<AttributeValue, SqsErro
                 "Can't cast the value of message (user) attribute '{name}' to a number."
             )));
         }
-        if !crate::message::allowed_text(text) {
+        if !allowed_text(text) {
             return Err(SqsError::InvalidParameterValue(format!(
                 "Message attribute '{name}' contains characters outside the allowed set."
             )));

@@ -1,21 +1,15 @@
-//! Message move tasks (StartMessageMoveTask): a background task that takes the messages of a
-//! dead-letter queue and sends them back to their source queues or to a chosen queue, at an
-//! optional rate, until the messages there at its start are moved or it is cancelled.
+//! The message move tasks started (StartMessageMoveTask) and their state; `move_runner`
+//! runs each.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use crate::error::SqsError;
-use crate::gateway::Gateway;
-use crate::message::{SOURCE_ARN_HEADER, header_text};
 
 /// Most tasks remembered (finished ones are dropped oldest first).
 const MAX_TASKS: usize = 1000;
-/// How long a moving task holds the messages it is moving.
-const MOVE_LOCK_MS: i64 = 60_000;
 
 /// A task's state, as ListMessageMoveTasks shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +52,13 @@ impl MoveTask {
         self.status.lock().clone()
     }
 
-    fn finish(&self, status: Status, reason: Option<String>) {
+    /// Whether the task was asked to stop.
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Notes how the task ended.
+    pub fn finish(&self, status: Status, reason: Option<String>) {
         *self.status.lock() = (status, reason);
     }
 }
@@ -107,10 +107,9 @@ impl MoveTasks {
         Ok(task)
     }
 
-    /// Starts moving the messages of `source_arn`.
-    pub fn start(
+    /// Adds a running task moving the messages of `source_arn` (for `move_runner` to run).
+    pub fn add(
         &self,
-        gateway: &Arc<Gateway>,
         source_arn: String,
         destination_arn: Option<String>,
         rate: Option<i64>,
@@ -142,7 +141,6 @@ impl MoveTasks {
             tasks.remove(i);
         }
         tasks.push(Arc::clone(&task));
-        tokio::spawn(run(Arc::clone(gateway), Arc::clone(&task)));
         Ok(task)
     }
 }
@@ -154,74 +152,4 @@ fn base64_handle(source_arn: &str) -> String {
         uuid::Uuid::new_v4()
     );
     base64::engine::general_purpose::STANDARD.encode(text)
-}
-
-async fn run(gateway: Arc<Gateway>, task: Arc<MoveTask>) {
-    match move_all(&gateway, &task).await {
-        Ok(true) => task.finish(Status::Cancelled, None),
-        Ok(false) => task.finish(Status::Completed, None),
-        Err(reason) => {
-            tracing::warn!(task = task.handle, reason, "sqs: message move task failed");
-            task.finish(Status::Failed, Some(reason));
-        }
-    }
-}
-
-/// Moves messages until `to_move` are moved, the source is empty or the task is
-/// cancelled (true).
-async fn move_all(gateway: &Gateway, task: &MoveTask) -> Result<bool, String> {
-    let source = gateway
-        .queue_of_arn(&task.source_arn)
-        .ok_or("AWS.SimpleQueueService.NonExistentQueue")?;
-    let state = gateway.state(&source).map_err(|e| e.to_string())?;
-    let fixed_destination = match &task.destination_arn {
-        Some(arn) => Some(
-            gateway
-                .queue_of_arn(arn)
-                .ok_or("AWS.SimpleQueueService.NonExistentQueue")?,
-        ),
-        None => None,
-    };
-    let holder: u64 = rand::random();
-    let per_round = task.rate.map_or(10, |r| r.clamp(1, 10) as usize);
-    while task.moved.load(Ordering::Relaxed) < task.to_move {
-        if task.cancel.load(Ordering::Relaxed) {
-            return Ok(true);
-        }
-        let started = std::time::Instant::now();
-        let left = (task.to_move - task.moved.load(Ordering::Relaxed)) as usize;
-        let now = neo_record::now_ms();
-        let got = state
-            .queue
-            .receive(now, per_round.min(left), now + MOVE_LOCK_MS, holder)
-            .map_err(|e| e.to_string())?;
-        if got.delivered.is_empty() {
-            break;
-        }
-        for record in &got.delivered {
-            let destination = match &fixed_destination {
-                Some(d) => d.clone(),
-                None => header_text(record, SOURCE_ARN_HEADER)
-                    .and_then(|arn| gateway.queue_of_arn(arn))
-                    .ok_or("The source queue of a message no longer exists.")?,
-            };
-            crate::actions::transfer(gateway, std::slice::from_ref(record), &destination, None)
-                .await
-                .map_err(|e| e.to_string())?;
-            state
-                .queue
-                .ack(&[record.offset], Some(holder))
-                .map_err(|e| e.to_string())?;
-            state.forget(&[record.offset]);
-            task.moved.fetch_add(1, Ordering::Relaxed);
-        }
-        state.queue.sync().await.map_err(|e| e.to_string())?;
-        if let Some(rate) = task.rate {
-            let round = Duration::from_secs_f64(got.delivered.len() as f64 / rate.max(1) as f64);
-            if let Some(rest) = round.checked_sub(started.elapsed()) {
-                tokio::time::sleep(rest).await;
-            }
-        }
-    }
-    Ok(task.cancel.load(Ordering::Relaxed))
 }

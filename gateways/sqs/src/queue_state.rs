@@ -11,10 +11,10 @@ use neo_broker::{Acks, Appended, OffsetSpec};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::actions::sequence_number;
 use crate::dedup::{Dedup, FirstSend, WINDOW_MS, key};
 use crate::message::{DEDUP_ID_HEADER, GROUP_ID_HEADER, header_text, message_id_of};
 use crate::message_attribute::sha256_hex;
+use crate::sequence_number::sequence_number;
 
 /// Most records read back at open to rebuild a FIFO queue's deduplication ids.
 const MAX_DEDUP_REBUILD: i64 = 1_000_000;

@@ -16,8 +16,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use crate::context::Context;
+use crate::dispatch;
 use crate::frame::{self, FrameError, Request};
-use crate::handler::{Context, Handler, Reply};
+use crate::handler::Handler;
+use crate::reply::Reply;
 
 /// Serves `stream` until the client closes it, sends a bad frame, or idles too long.
 pub async fn serve(stream: TcpStream, handler: Arc<Handler>) {
@@ -136,7 +139,7 @@ async fn start(
             let api = ApiKey::try_from(header.request_api_key).unwrap_or(ApiKey::ApiVersions);
             let correlation_id = header.correlation_id;
             let client_id = header.client_id.as_deref().unwrap_or_default();
-            match handler.start(context, client_id, version, *body).await {
+            match dispatch::start(handler, context, client_id, version, *body).await {
                 Reply::Now(response) => {
                     let bytes = encode(api, version, correlation_id, &response);
                     async move { bytes }.boxed()

@@ -19,9 +19,9 @@ use neo_broker::acls::Caller;
 use neo_broker::queues::Queue;
 use neo_broker::{Appended, keep_furthest};
 
-use crate::connection::{Outgoing, send};
 use crate::consumer::Deliveries;
 use crate::gateway::Gateway;
+use crate::outgoing::{Outgoing, send};
 use crate::reply;
 use crate::staged::{Confirmer, Staged, wait_committed};
 use crate::topology::QueueInfo;

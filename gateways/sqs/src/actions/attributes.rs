@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::Output;
+use super::output::Output;
 use crate::error::SqsError;
 use crate::gateway::Gateway;
 use crate::params::Params;

@@ -1,52 +1,15 @@
-//! Dead-letter queues: moving a message to another queue (redrive after maxReceiveCount,
-//! move tasks) and ListDeadLetterSourceQueues.
+//! ListDeadLetterSourceQueues: the queues whose redrive policy names a dead-letter queue.
 
 use std::sync::Arc;
 
 use neo_broker::acls::Caller;
-use neo_broker::queues::QueuedRecord;
-use neo_record::codec::{BatchBuilder, Compression};
 
-use super::Output;
 use super::access::may_describe;
+use super::output::Output;
 use super::queues::{decode_token, page};
-use crate::error::SqsError;
 use crate::gateway::Gateway;
-use crate::message::moved_headers;
 use crate::params::Params;
-use crate::registry::QueueMeta;
 use crate::request::Request;
-
-/// Appends copies of `records` to queue `to` (message ids, bodies, attributes and first send
-/// times kept; `source_arn` noted for a later redrive), durably.
-pub async fn transfer(
-    gateway: &Gateway,
-    records: &[QueuedRecord],
-    to: &QueueMeta,
-    source_arn: Option<&str>,
-) -> Result<(), SqsError> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    let state = gateway.state(to)?;
-    let now = neo_record::now_ms();
-    let mut builder = BatchBuilder::new(Compression::None, now);
-    for record in records {
-        let headers = moved_headers(record, source_arn);
-        builder.push(
-            now,
-            record.key.as_deref(),
-            record.value.as_deref(),
-            &headers,
-        );
-    }
-    let batch = builder.build().map_err(|e| {
-        tracing::error!(error = %e, "sqs: cannot encode a batch");
-        SqsError::Internal
-    })?;
-    let appended = state.queue.enqueue(batch.freeze()).await?;
-    state.appended(appended, records.len()).await
-}
 
 pub fn list_sources(gateway: &Arc<Gateway>, request: &Request, caller: &Caller) -> Output {
     let (meta, _) = gateway.resolve(request)?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use neo_broker::queues::CursorError;
 use serde_json::{Map, Value, json};
 
-use super::Output;
+use super::output::Output;
 use crate::batch::{check_entries, failed};
 use crate::error::SqsError;
 use crate::gateway::Gateway;

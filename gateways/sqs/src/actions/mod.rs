@@ -5,6 +5,7 @@ mod attributes;
 mod dead_letter;
 mod delete;
 mod move_tasks;
+mod output;
 mod queues;
 mod receive;
 mod send;
@@ -14,18 +15,13 @@ mod visibility;
 use std::sync::Arc;
 
 use neo_broker::acls::Caller;
-use serde_json::{Map, Value};
 
 pub use access::caller;
-pub use dead_letter::transfer;
-pub use send::sequence_number;
 
 use crate::error::SqsError;
 use crate::gateway::Gateway;
 use crate::request::Request;
-
-/// The result of an action, in the JSON protocol's shape.
-pub type Output = Result<Map<String, Value>, SqsError>;
+use output::Output;
 
 /// Runs `request`'s action for `caller`, if the broker's ACLs let it.
 pub async fn handle(gateway: &Arc<Gateway>, request: &Request, caller: &Caller) -> Output {

@@ -5,9 +5,10 @@ use std::sync::atomic::Ordering;
 
 use serde_json::{Map, Value, json};
 
-use super::Output;
+use super::output::Output;
 use crate::error::SqsError;
 use crate::gateway::Gateway;
+use crate::move_runner;
 use crate::move_tasks::Status;
 use crate::params::Params;
 use crate::request::Request;
@@ -43,13 +44,13 @@ pub fn start(gateway: &Arc<Gateway>, request: &Request) -> Output {
     let state = gateway.state(&source)?;
     state.release_due_locks()?;
     let to_move = state.queue.counts().available;
-    let task = gateway.moves.start(
-        gateway,
+    let task = gateway.moves.add(
         source_arn.to_string(),
         destination.map(str::to_string),
         rate,
         to_move,
     )?;
+    tokio::spawn(move_runner::run(Arc::clone(gateway), Arc::clone(&task)));
     let mut out = Map::new();
     out.insert("TaskHandle".into(), json!(task.handle));
     Ok(out)

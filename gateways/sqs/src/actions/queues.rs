@@ -8,8 +8,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use neo_broker::acls::Caller;
 use serde_json::{Map, Value, json};
 
-use super::Output;
 use super::access::may_describe;
+use super::output::Output;
 use crate::error::SqsError;
 use crate::gateway::Gateway;
 use crate::params::Params;

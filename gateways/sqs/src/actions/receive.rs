@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use neo_broker::queues::QueuedRecord;
 use serde_json::{Map, Value, json};
 
-use super::Output;
-use super::dead_letter::transfer;
+use super::output::Output;
 use crate::error::SqsError;
 use crate::gateway::Gateway;
 use crate::message::{
@@ -22,6 +21,8 @@ use crate::queue_state::QueueState;
 use crate::receipt_handle::ReceiptHandle;
 use crate::registry::QueueMeta;
 use crate::request::Request;
+use crate::sequence_number::sequence_number;
+use crate::transfer::transfer;
 
 /// How often a long poll looks again when nothing wakes it (delays and visibility timeouts
 /// ending, records produced from Kafka).
@@ -224,8 +225,7 @@ fn message_json(
     );
     put(
         "SequenceNumber",
-        meta.is_fifo()
-            .then(|| super::send::sequence_number(record.offset)),
+        meta.is_fifo().then(|| sequence_number(record.offset)),
     );
     put(
         "AWSTraceHeader",

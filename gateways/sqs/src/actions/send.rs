@@ -7,7 +7,7 @@ use neo_broker::Appended;
 use neo_record::codec::{BatchBuilder, Compression};
 use serde_json::{Map, Value, json};
 
-use super::Output;
+use super::output::Output;
 use crate::batch::{check_entries, failed};
 use crate::dedup::FirstSend;
 use crate::error::SqsError;
@@ -18,6 +18,7 @@ use crate::params::Params;
 use crate::queue_state::QueueState;
 use crate::registry::QueueMeta;
 use crate::request::Request;
+use crate::sequence_number::sequence_number;
 
 /// What a send answers per message.
 #[derive(Debug, Clone)]
@@ -105,11 +106,6 @@ fn result(message: &NewMessage, sent: &Sent, id: Option<&str>) -> Map<String, Va
         out.insert("SequenceNumber".into(), json!(seq));
     }
     out
-}
-
-/// The FIFO sequence number of the record at `offset` (20 digits, from 1).
-pub fn sequence_number(offset: i64) -> String {
-    format!("{:020}", offset.max(0) + 1)
 }
 
 /// Appends `messages` (those not deduplicated) as one batch, waits until it is durable and

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, json};
 
-use super::Output;
+use super::output::Output;
 use super::queues::check_tags;
 use crate::error::SqsError;
 use crate::gateway::Gateway;

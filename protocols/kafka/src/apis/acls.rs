@@ -21,8 +21,9 @@ use crate::acl_codes::{
     any_or, operation, operation_code, pattern_filter, pattern_type, pattern_type_code, permission,
     permission_code, resource_type, resource_type_code,
 };
+use crate::context::Context;
 use crate::error_codes;
-use crate::handler::{Context, Handler};
+use crate::handler::Handler;
 
 fn text(s: &Option<StrBytes>) -> Option<String> {
     s.as_ref().map(|s| s.as_str().to_string())

@@ -6,7 +6,8 @@ use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::handler::{Context, Handler};
+use crate::context::Context;
+use crate::handler::Handler;
 
 pub fn describe(
     handler: &Arc<Handler>,

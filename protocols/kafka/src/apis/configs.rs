@@ -16,8 +16,9 @@ use kafka_protocol::protocol::StrBytes;
 use neo_broker::{BrokerError, ConfigChange, ConfigEntry};
 
 use super::topics::{SOURCE_DEFAULT, SOURCE_DYNAMIC_TOPIC};
+use crate::context::Context;
 use crate::error_codes;
-use crate::handler::{Context, Handler};
+use crate::handler::Handler;
 use neo_broker::acls::{Operation, Resource};
 
 const RESOURCE_TOPIC: i8 = 2;

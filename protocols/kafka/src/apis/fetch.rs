@@ -9,8 +9,9 @@ use std::time::Duration;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 
+use crate::context::Context;
 use crate::error_codes;
-use crate::handler::{Context, Handler};
+use crate::handler::Handler;
 use neo_broker::acls::{Operation, Resource};
 
 /// The requested topics the client may not READ, with the refusal's code.

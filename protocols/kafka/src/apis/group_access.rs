@@ -7,7 +7,8 @@ use kafka_protocol::messages::{
 };
 use neo_broker::acls::{Operation, Resource};
 
-use crate::handler::{Context, Handler};
+use crate::context::Context;
+use crate::handler::Handler;
 
 /// The refusal for `request` if it is about a group the client may not READ.
 pub fn refusal(

@@ -20,8 +20,9 @@ use neo_broker::GroupError;
 use neo_broker::acls::{Operation, Resource};
 use neo_broker::groups::JoinRequest;
 
+use crate::context::Context;
 use crate::error_codes::group_code;
-use crate::handler::{Context, Handler};
+use crate::handler::Handler;
 
 fn s(text: impl Into<String>) -> StrBytes {
     StrBytes::from_string(text.into())

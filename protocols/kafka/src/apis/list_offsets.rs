@@ -8,7 +8,8 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
-use crate::handler::{Context, Handler};
+use crate::context::Context;
+use crate::handler::Handler;
 use crate::{error_codes, wire_values};
 use neo_broker::acls::{Operation, Resource};
 

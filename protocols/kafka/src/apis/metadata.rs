@@ -13,8 +13,9 @@ use kafka_protocol::protocol::StrBytes;
 use neo_broker::{BrokerError, Topic};
 
 use super::topic_name;
+use crate::context::Context;
 use crate::error_codes;
-use crate::handler::{Context, Handler};
+use crate::handler::Handler;
 use neo_broker::acls::{Operation, Resource};
 
 pub async fn handle(

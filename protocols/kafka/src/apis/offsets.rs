@@ -22,8 +22,9 @@ use kafka_protocol::protocol::StrBytes;
 use neo_broker::groups::OffsetCommit;
 
 use super::topic_name;
+use crate::context::Context;
 use crate::error_codes::group_code;
-use crate::handler::{Context, Handler};
+use crate::handler::Handler;
 use neo_broker::acls::{Operation, Resource};
 
 pub async fn commit(

@@ -10,7 +10,9 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
 use neo_broker::{Acks, Appended, BrokerError};
 
-use crate::handler::{Context, Handler, Reply};
+use crate::context::Context;
+use crate::handler::Handler;
+use crate::reply::Reply;
 use crate::{error_codes, wire_values};
 use neo_broker::acls::{Operation, Resource};
 

@@ -19,8 +19,9 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::topic_name;
+use crate::context::Context;
 use crate::error_codes;
-use crate::handler::{Context, Handler};
+use crate::handler::Handler;
 use neo_broker::acls::{Operation, Resource};
 
 /// CONFIG_SOURCE values of DescribeConfigs and CreateTopics v5+.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use neo_broker::acls::{Caller, Operation, Resource};
 
-use super::Context;
+use super::context::Context;
 use super::error_map::{authorize, broker_error, error};
 use crate::wire::{ErrorCode, GroupInfo, Message, PartitionInfo, TopicInfo};
 

@@ -16,11 +16,13 @@ use parking_lot::Mutex;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinHandle;
 
-use super::connection::{Connection, SubscriptionHandle};
+use super::connection::Connection;
 use super::consumer_protocol::{ASSIGNORS, assign, decode_assignment};
 use super::credit::Credit;
 use super::error_map::{authorize, error, group_error};
+use super::membership::Membership;
 use super::subscription::{PUSH_OVERHEAD, check_room, push};
+use super::subscription_handle::SubscriptionHandle;
 use crate::wire::{ErrorCode, Message};
 
 /// Session timeout the native member asks for; it heartbeats at a third of it.
@@ -28,15 +30,6 @@ const SESSION_TIMEOUT_MS: u64 = 10_000;
 const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(1_000);
 /// Pause before joining again after the coordinator refused a join.
 const REJOIN_BACKOFF: Duration = Duration::from_millis(100);
-
-/// Who the member is in the group now (for commits and for leaving).
-#[derive(Debug, Default)]
-pub(crate) struct Membership {
-    pub group: String,
-    pub topic: String,
-    pub member_id: String,
-    pub generation: i32,
-}
 
 /// Starts a group subscription whose id is the request's correlation id.
 pub(crate) async fn start(
@@ -101,16 +94,6 @@ pub(crate) async fn start(
             group: Some(membership),
         },
     );
-}
-
-/// Leaves the group (when the subscription or the connection ends).
-pub(crate) fn leave(broker: &Broker, membership: &Mutex<Membership>) {
-    let membership = membership.lock();
-    if !membership.member_id.is_empty() {
-        let _ = broker
-            .groups()
-            .leave(&membership.group, &[(membership.member_id.clone(), None)]);
-    }
 }
 
 /// Commits `offset` for a partition in the member's current generation.

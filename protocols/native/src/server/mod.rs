@@ -4,16 +4,20 @@ mod admin;
 mod config;
 mod connection;
 mod consumer_protocol;
+mod context;
 mod credit;
 mod error_map;
 mod group_subscription;
+mod membership;
 mod offsets;
 mod outbox;
 mod produce;
 mod queue_holds;
 mod queue_subscription;
+mod read_loop;
 mod rpc;
 mod subscription;
+mod subscription_handle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,13 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use config::NativeConfig;
-
-/// What every connection of one server shares.
-pub(crate) struct Context {
-    pub broker: Arc<Broker>,
-    pub config: NativeConfig,
-    pub rpc: rpc::Registry,
-}
+use context::Context;
 
 /// A bound native-protocol listener.
 pub struct NativeServer {
@@ -65,7 +63,7 @@ impl NativeServer {
                         let _ = stream.set_nodelay(true);
                         let context = Arc::clone(&context);
                         let stop = stop.clone();
-                        tokio::spawn(connection::serve(stream, peer, next_id, context, stop));
+                        tokio::spawn(read_loop::serve(stream, peer, next_id, context, stop));
                     }
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.

@@ -3,7 +3,7 @@
 use neo_broker::acls::{Caller, Operation, Resource};
 use neo_broker::groups::OffsetCommit;
 
-use super::Context;
+use super::context::Context;
 use super::error_map::{authorize, group_error};
 use crate::wire::Message;
 

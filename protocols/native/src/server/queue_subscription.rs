@@ -10,11 +10,12 @@ use neo_broker::queues::{Queue, QueueConfig, QueuedRecord};
 use neo_record::now_ms;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
-use super::connection::{Connection, SubscriptionHandle};
+use super::connection::Connection;
 use super::credit::Credit;
 use super::error_map::{authorize, broker_error, error};
 use super::queue_holds::Holds;
 use super::subscription::check_room;
+use super::subscription_handle::{QueueSubscription, SubscriptionHandle};
 use crate::wire::{ErrorCode, Message, QueueRecord};
 
 /// Records acquired per cursor call.
@@ -24,15 +25,6 @@ const RECEIVE_BATCH: usize = 256;
 const IDLE_RECHECK: Duration = Duration::from_millis(200);
 /// Shortest and longest lock a client may ask for.
 const LOCK_MS_RANGE: (u32, u32) = (100, 12 * 60 * 60 * 1000);
-
-/// A queue subscription's state the connection keeps.
-#[derive(Debug, Clone)]
-pub(crate) struct QueueSubscription {
-    pub queue: Arc<Queue>,
-    /// The holder id its deliveries are held by in the queue cursor.
-    pub holder: u64,
-    pub holds: Arc<Holds>,
-}
 
 /// Starts a queue subscription whose id is the request's correlation id.
 pub(crate) async fn start(

@@ -7,9 +7,10 @@ use neo_broker::acls::{Operation, Resource};
 use neo_broker::{BrokerError, OffsetSpec, Partition};
 use tokio::sync::mpsc;
 
-use super::connection::{Connection, SubscriptionHandle};
+use super::connection::Connection;
 use super::credit::Credit;
 use super::error_map::{authorize, broker_error, error};
+use super::subscription_handle::SubscriptionHandle;
 use crate::wire::{ErrorCode, Message, StartAt};
 
 /// Bytes of frame header and fields around the records of a push.
