@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::LogFormat;
+use crate::logging::LogFormat;
 
 /// Neo: Kafka, AMQP 0-9-1 and SQS clients on one log.
 #[derive(Debug, Parser)]

@@ -15,15 +15,7 @@ use neo_sqs::SqsConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::ServeArgs;
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
-}
+use crate::logging::LogFormat;
 
 /// The admin HTTP listener.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,14 +1,10 @@
 //! An append's result and its acknowledgement: the one thing every protocol awaits before
 //! telling its client a write is safe.
 
-use std::sync::Arc;
-
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
-use neo_replication::partition::group::Proposed;
 
 use crate::error::BrokerError;
-use crate::partition::Partition;
 
 /// How much an acknowledgement promises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +36,8 @@ pub struct ProduceOutcome {
 /// order they arrived and wait for their commits concurrently.
 #[derive(Clone)]
 pub struct Appended {
-    partition: Arc<Partition>,
+    topic: String,
+    partition: i32,
     outcome: ProduceOutcome,
     /// Resolves true once the append is committed, false if it never will be.
     committed: Shared<BoxFuture<'static, bool>>,
@@ -49,48 +46,24 @@ pub struct Appended {
 impl std::fmt::Debug for Appended {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Appended")
-            .field("partition", &self.partition.index())
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
             .field("outcome", &self.outcome)
             .finish_non_exhaustive()
     }
 }
 
 impl Appended {
-    /// An append whose commit `proposed` reports.
-    pub(crate) fn committed_with(
-        partition: Arc<Partition>,
+    /// An append to `topic`-`partition`; `committed` resolves true once it is committed,
+    /// false if it never will be.
+    pub(crate) fn new(
+        topic: &str,
+        partition: i32,
         outcome: ProduceOutcome,
-        proposed: Proposed,
+        committed: impl Future<Output = bool> + Send + 'static,
     ) -> Appended {
         Appended {
-            partition,
-            outcome,
-            committed: proposed.committed().boxed().shared(),
-        }
-    }
-
-    /// A retried batch, already in the log: committed once the high watermark passes it.
-    pub(crate) fn after_high_watermark(
-        partition: Arc<Partition>,
-        outcome: ProduceOutcome,
-    ) -> Appended {
-        let mut watch = partition.watch();
-        let end = outcome.last_offset + 1;
-        let committed = {
-            let partition = Arc::clone(&partition);
-            async move {
-                loop {
-                    watch.mark_unchanged();
-                    if partition.high_watermark() >= end {
-                        return true;
-                    }
-                    if watch.changed().await.is_err() {
-                        return false;
-                    }
-                }
-            }
-        };
-        Appended {
+            topic: topic.to_string(),
             partition,
             outcome,
             committed: committed.boxed().shared(),
@@ -104,7 +77,7 @@ impl Appended {
 
     /// Whether `other` appended to the same partition as this.
     pub fn same_partition(&self, other: &Appended) -> bool {
-        Arc::ptr_eq(&self.partition, &other.partition)
+        self.partition == other.partition && self.topic == other.topic
     }
 
     /// Waits until the append is as safe as `acks` asks: with [`Acks::All`], committed (by a
@@ -113,8 +86,8 @@ impl Appended {
     pub async fn acknowledged(self, acks: Acks) -> Result<ProduceOutcome, BrokerError> {
         if acks == Acks::All && !self.committed.await {
             return Err(BrokerError::NotCommitted {
-                topic: self.partition.topic().to_string(),
-                partition: self.partition.index(),
+                topic: self.topic,
+                partition: self.partition,
             });
         }
         Ok(self.outcome)

@@ -134,9 +134,7 @@ impl Broker {
                 weak.upgrade().map(|b| b.log_sizes()).unwrap_or_default()
             }))
             .map_err(|e| BrokerError::Metrics(e.to_string()))?;
-        *broker.maintenance.lock() = Some(tokio::spawn(crate::maintenance::run(Arc::downgrade(
-            &broker,
-        ))));
+        *broker.maintenance.lock() = Some(broker.start_maintenance());
         broker.ready.store(true, Ordering::Release);
         Ok(broker)
     }

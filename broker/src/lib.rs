@@ -5,6 +5,7 @@
 pub mod acls;
 mod append_policy;
 mod appended;
+mod authorize;
 pub mod broker;
 pub mod config;
 pub mod error;

@@ -1,13 +1,19 @@
 //! The background task: `flush.ms` every second, retention every `maintenance_interval`,
 //! compaction of compacted topics every `cleaner_interval`.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use crate::broker::Broker;
 
-/// Runs until the broker is dropped or the task aborted.
-pub(crate) async fn run(broker: Weak<Broker>) {
+impl Broker {
+    /// Starts the background task; it ends when the broker is dropped or the task aborted.
+    pub(crate) fn start_maintenance(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(run(Arc::downgrade(self)))
+    }
+}
+
+async fn run(broker: Weak<Broker>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_retention = Instant::now();

@@ -122,20 +122,41 @@ impl Partition {
                 self.counters
                     .records_appended
                     .inc_by((last_offset - base_offset + 1) as u64);
-                Ok(Appended::committed_with(
-                    Arc::clone(self),
+                Ok(Appended::new(
+                    &self.topic,
+                    self.index,
                     outcome(base_offset, last_offset, log_append_time.unwrap_or(-1)),
-                    proposed,
+                    proposed.committed(),
                 ))
             }
             Admitted::Duplicate {
                 base_offset,
                 last_offset,
-            } => Ok(Appended::after_high_watermark(
-                Arc::clone(self),
+            } => Ok(Appended::new(
+                &self.topic,
+                self.index,
                 outcome(base_offset, last_offset, -1),
+                self.high_watermark_passes(last_offset + 1),
             )),
             Admitted::Refused(reason) => Err(ProducerGate::refusal(&reason)),
+        }
+    }
+
+    /// Resolves true once the high watermark reaches `end` (a retried batch, already in the
+    /// log, is acknowledged as its first copy is), false if the partition closes first.
+    fn high_watermark_passes(self: &Arc<Self>, end: i64) -> impl Future<Output = bool> + use<> {
+        let partition = Arc::clone(self);
+        let mut watch = self.watch();
+        async move {
+            loop {
+                watch.mark_unchanged();
+                if partition.high_watermark() >= end {
+                    return true;
+                }
+                if watch.changed().await.is_err() {
+                    return false;
+                }
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! Who asks (a principal from a host), what about (a resource), and the refusal a front-end
 //! turns into its protocol's error.
 
-use super::binding::{Operation, ResourceType};
+use super::kinds::{Operation, ResourceType};
 
 /// The name of the one cluster resource: the one Kafka's tools use, so that the bindings they
 /// create for the cluster apply.

@@ -1,8 +1,9 @@
 //! Which bindings a describe or delete means: each field either names one value or matches
 //! any (`None`), and the pattern can also ask for every binding that applies to a name.
 
-use super::binding::{AclBinding, Operation, PatternType, Permission, ResourceType};
+use super::binding::AclBinding;
 use super::caller::Resource;
+use super::kinds::{Operation, PatternType, Permission, ResourceType};
 
 /// How a filter selects bindings by pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

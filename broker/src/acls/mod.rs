@@ -2,41 +2,28 @@
 //! denies a principal from a host an operation on a resource (a literal name, a prefix, or
 //! `*`). Deny wins; a resource with no binding at all is open to everyone (Kafka's
 //! `allow.everyone.if.no.acl.found=true`), so a broker without ACLs behaves as before.
-//! Every front-end asks [`Broker::authorize`] and maps a [`Denied`] to its protocol's error.
+//! Every front-end asks `Broker::authorize` and maps a [`Denied`] to its protocol's error.
 //! Bindings are kept in the broker's metadata.
 
 mod binding;
 mod caller;
 mod filter;
+mod kinds;
 mod stored;
 #[cfg(test)]
 mod tests;
 
 use parking_lot::RwLock;
 
-pub use binding::{AclBinding, Operation, PatternType, Permission, ResourceType};
+pub use binding::AclBinding;
 pub use caller::{ANONYMOUS, CLUSTER, Caller, Denied, Resource};
 pub use filter::{AclFilter, PatternFilter};
-
-use crate::broker::Broker;
+pub use kinds::{Operation, PatternType, Permission, ResourceType};
 
 /// The broker's ACLs.
 #[derive(Debug, Default)]
 pub struct Acls {
     bindings: RwLock<Vec<AclBinding>>,
-}
-
-impl Broker {
-    /// Whether `caller` may do `operation` on `resource`, by the broker's ACLs; every
-    /// front-end asks this and answers a [`Denied`] with its protocol's refusal.
-    pub fn authorize(
-        &self,
-        caller: &Caller,
-        operation: Operation,
-        resource: Resource<'_>,
-    ) -> Result<(), Denied> {
-        self.acls().authorize(caller, operation, resource)
-    }
 }
 
 impl Acls {

@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::binding::{AclBinding, Operation, PatternType, Permission, ResourceType};
+use super::binding::AclBinding;
+use super::kinds::{Operation, PatternType, Permission, ResourceType};
 
 /// One binding in the file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,5 +91,19 @@ impl TryFrom<StoredBinding> for AclBinding {
             operation: value(&OPERATIONS, s.operation, "operation")?,
             permission: value(&PERMISSIONS, s.permission, "permission")?,
         })
+    }
+}
+
+/// A binding is stored (and replicated in the metadata) in the file's numeric form.
+impl Serialize for AclBinding {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StoredBinding::from(self.clone()).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for AclBinding {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = StoredBinding::deserialize(deserializer)?;
+        AclBinding::try_from(stored).map_err(serde::de::Error::custom)
     }
 }

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::GroupError;
 use super::consumer_protocol::decode_subscription;
 use super::member::Member;
-use super::{GroupError, JoinOutcome, JoinedMember, SyncOutcome};
+use super::membership_messages::{JoinOutcome, JoinedMember, SyncOutcome};
 
 /// Where a group is in its rebalance cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::{GroupError, JoinOutcome, SyncOutcome};
+use super::GroupError;
+use super::membership_messages::{JoinOutcome, SyncOutcome};
 
 /// A member and what it is waiting for.
 #[derive(Debug)]

@@ -11,6 +11,7 @@ mod group;
 mod group_listing;
 mod member;
 mod membership;
+mod membership_messages;
 mod offsets;
 
 pub use committed_offsets::OffsetCommit;
@@ -19,5 +20,5 @@ pub use coordinator::GroupCoordinator;
 pub use error::GroupError;
 pub use group::GroupState;
 pub use group_listing::{GroupDescription, GroupListing, MemberDescription};
-pub use membership::{JoinOutcome, JoinRequest, JoinedMember, SyncOutcome};
+pub use membership_messages::{JoinOutcome, JoinRequest, JoinedMember, SyncOutcome};
 pub use offsets::{CommittedOffset, OFFSETS_DIR, OffsetStore, TopicPartition};
