@@ -2,4 +2,5 @@
 //! and the cluster RPC between brokers. See `docs/replication.md`.
 
 pub mod group_id;
+pub mod transport;
 pub mod types;
