@@ -28,13 +28,18 @@ pub struct TransportConfig {
     /// How often the leaders of this node's groups send heartbeats. The groups' openraft
     /// `heartbeat_interval` should be the same: openraft waits that long for an answer.
     pub heartbeat_interval: Duration,
-    /// How long a heartbeat waits for others going to the same peer before their frame leaves.
+    /// Heartbeats going to one peer leave together once none came for this long (or a quarter
+    /// of `heartbeat_interval` after the first, whichever is sooner).
     pub heartbeat_window: Duration,
     /// The size of a snapshot file chunk.
     pub snapshot_chunk_bytes: usize,
     /// Snapshot transfers received at once on one connection.
     pub max_snapshot_transfers: usize,
 }
+
+/// A heartbeat batch leaves at the latest this fraction of `heartbeat_interval` after its
+/// first heartbeat.
+pub(crate) const LONGEST_BATCH_WAIT_DIVISOR: u32 = 4;
 
 /// Framing bytes around a snapshot chunk's data (correlation id, message tag, transfer, file
 /// index, offset, length), with room to spare.
@@ -74,9 +79,11 @@ impl TransportConfig {
                 self.snapshot_chunk_bytes, self.max_frame_bytes
             ));
         }
-        if self.heartbeat_interval.is_zero() || self.heartbeat_window >= self.heartbeat_interval {
+        if self.heartbeat_window.is_zero()
+            || self.heartbeat_window >= self.heartbeat_interval / LONGEST_BATCH_WAIT_DIVISOR
+        {
             return invalid(format!(
-                "heartbeat_window ({:?}) must be shorter than heartbeat_interval ({:?})",
+                "heartbeat_window ({:?}) must be above 0 and under a quarter of heartbeat_interval ({:?})",
                 self.heartbeat_window, self.heartbeat_interval
             ));
         }
@@ -109,8 +116,8 @@ mod tests {
             ("chunk larger than a frame", |c| {
                 c.snapshot_chunk_bytes = c.max_frame_bytes
             }),
-            ("window not shorter than the interval", |c| {
-                c.heartbeat_window = c.heartbeat_interval
+            ("window not under a quarter of the interval", |c| {
+                c.heartbeat_window = c.heartbeat_interval / 4
             }),
             ("no request in flight", |c| c.max_in_flight = 0),
             ("backoff bounds crossed", |c| {

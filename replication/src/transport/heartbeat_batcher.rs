@@ -1,5 +1,5 @@
-//! Heartbeat coalescing for one peer: the heartbeats of every group going to the peer within a
-//! short window leave in one frame, and their answers come back in one frame.
+//! Heartbeat coalescing for one peer: the heartbeats of every group going to the peer in one
+//! burst leave in one frame, and their answers come back in one frame.
 //!
 //! openraft sends a heartbeat per group; the node's heartbeat ticker makes the groups send them
 //! at the same moment, and this batcher turns that burst into a single request, so N idle
@@ -42,6 +42,17 @@ struct Queued {
     reply: oneshot::Sender<HeartbeatResult>,
 }
 
+/// When a batch leaves: once no heartbeat came for `quiet`, or `longest` after its first.
+///
+/// A burst from the ticker reaches the batcher spread over the time the groups take to run; on
+/// a busy machine that spread exceeds any short fixed window, while the gap between two
+/// heartbeats of the burst stays short.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchWindow {
+    pub(crate) quiet: Duration,
+    pub(crate) longest: Duration,
+}
+
 /// Collects one peer's heartbeats into batches.
 #[derive(Debug)]
 pub(crate) struct HeartbeatBatcher {
@@ -50,10 +61,10 @@ pub(crate) struct HeartbeatBatcher {
 }
 
 impl HeartbeatBatcher {
-    /// A batcher sending through `link`, waiting `window` after a batch's first heartbeat.
+    /// A batcher sending through `link`; see [`BatchWindow`] for when a batch leaves.
     pub(crate) fn spawn(
         link: Arc<PeerLink>,
-        window: Duration,
+        window: BatchWindow,
         max_frame_bytes: usize,
         counters: Arc<HeartbeatCounters>,
     ) -> Self {
@@ -99,16 +110,17 @@ impl Drop for HeartbeatBatcher {
 async fn run(
     link: Arc<PeerLink>,
     mut queue: mpsc::Receiver<Queued>,
-    window: Duration,
+    window: BatchWindow,
     max_batch: usize,
     counters: Arc<HeartbeatCounters>,
 ) {
     let mut sending = JoinSet::new();
     while let Some(first) = queue.recv().await {
-        let closes_at = Instant::now() + window;
+        let closes_at = Instant::now() + window.longest;
         let mut batch = vec![first];
         while batch.len() < max_batch {
-            match tokio::time::timeout_at(closes_at, queue.recv()).await {
+            let wait_until = (Instant::now() + window.quiet).min(closes_at);
+            match tokio::time::timeout_at(wait_until, queue.recv()).await {
                 Ok(Some(queued)) => batch.push(queued),
                 Ok(None) | Err(_) => break,
             }

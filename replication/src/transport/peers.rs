@@ -7,9 +7,10 @@ use std::sync::atomic::Ordering;
 
 use parking_lot::Mutex;
 
+use super::config::LONGEST_BATCH_WAIT_DIVISOR;
 use super::dial::Dialer;
 use super::error::CallError;
-use super::heartbeat_batcher::{HeartbeatBatcher, HeartbeatCounters};
+use super::heartbeat_batcher::{BatchWindow, HeartbeatBatcher, HeartbeatCounters};
 use super::peer_link::{LinkCounters, PeerLink};
 use crate::types::NodeId;
 
@@ -96,7 +97,10 @@ impl Peers {
         ));
         let heartbeats = HeartbeatBatcher::spawn(
             link.clone(),
-            config.heartbeat_window,
+            BatchWindow {
+                quiet: config.heartbeat_window,
+                longest: config.heartbeat_interval / LONGEST_BATCH_WAIT_DIVISOR,
+            },
             config.max_frame_bytes,
             heartbeat_counters.clone(),
         );
