@@ -2,7 +2,7 @@
 //! serve and the heartbeat ticker, started and stopped together.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use openraft::Raft;
@@ -22,6 +22,7 @@ use super::peer_table::PeerTable;
 use super::peers::{PeerStats, Peers};
 use super::registry::GroupRegistry;
 use super::snapshot_files::SnapshotFiles;
+use super::snapshot_receive::remove_stale_staging;
 use crate::group_id::GroupId;
 use crate::types::{NeoRaft, NodeId};
 
@@ -42,9 +43,9 @@ pub struct ClusterTransport {
 
 impl ClusterTransport {
     /// Listens on `listen` for peers (port 0 picks one: see [`local_addr`](Self::local_addr)).
-    /// `staging_dir` belongs to the transport, which empties it now and stages received
-    /// snapshots in it; it should be on the file system of the data, so that a group can move
-    /// the files it keeps.
+    /// Received snapshots are staged in `staging_dir` (created if missing; what a crash left
+    /// there is removed now); it should be on the file system of the data, so that a group can
+    /// move the files it keeps.
     pub async fn start(
         node_id: NodeId,
         listen: SocketAddr,
@@ -53,7 +54,7 @@ impl ClusterTransport {
     ) -> Result<Self, TransportError> {
         config.validate()?;
         let staging_dir = staging_dir.into();
-        empty_dir(&staging_dir)
+        remove_stale_staging(&staging_dir)
             .await
             .map_err(|source| TransportError::StagingDir {
                 path: staging_dir.clone(),
@@ -168,13 +169,4 @@ impl Drop for ClusterTransport {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-/// Removes what `dir` holds (snapshots staged before a crash) and makes sure it exists.
-async fn empty_dir(dir: &Path) -> std::io::Result<()> {
-    match tokio::fs::remove_dir_all(dir).await {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
-        _ => {}
-    }
-    tokio::fs::create_dir_all(dir).await
 }

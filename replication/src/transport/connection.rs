@@ -20,6 +20,7 @@ use super::frame_io::{EncodedFrame, FrameIoError, read_frame, write_frames};
 use super::message::{RemoteError, Request, Response};
 use super::registry::GroupRegistry;
 use super::snapshot_receive::{StepKind, TransferStep, receive_snapshot};
+use crate::group_id::GroupId;
 use crate::types::NodeId;
 
 /// What every incoming connection of this node serves with.
@@ -90,7 +91,7 @@ async fn serve(mut stream: TcpStream, context: &Arc<ServerContext>) -> Result<()
     };
     tokio::select! {
         read = read_requests(&mut reader, buf, from, context, responder) => read,
-        written = write_frames(writer, None, &mut answers) => {
+        written = write_frames(writer, None, &mut answers, || {}) => {
             written.map_err(|e| ConnectionError::Frames(FrameIoError::Io(e)))
         }
     }
@@ -140,6 +141,12 @@ async fn greet(
     from.map_err(ConnectionError::Refused)
 }
 
+/// A snapshot transfer in progress on the connection.
+struct Transfer {
+    group: GroupId,
+    steps: mpsc::Sender<TransferStep>,
+}
+
 /// Reads requests and starts serving each; returns when the peer closes the connection.
 async fn read_requests(
     reader: &mut OwnedReadHalf,
@@ -151,7 +158,7 @@ async fn read_requests(
     let slots = Arc::new(Semaphore::new(context.config.max_in_flight));
     // Dropped with the connection, which aborts whatever is still being served.
     let mut tasks = JoinSet::new();
-    let mut transfers: HashMap<u64, mpsc::Sender<TransferStep>> = HashMap::new();
+    let mut transfers: HashMap<u64, Transfer> = HashMap::new();
     while let Some((correlation, request)) =
         read_frame::<Request, _>(reader, &mut buf, &context.codec).await?
     {
@@ -162,7 +169,9 @@ async fn read_requests(
         while tasks.try_join_next().is_some() {}
         let (transfer, kind) = match request {
             Request::SnapshotOffer(offer) => {
-                transfers.retain(|_, steps| !steps.is_closed());
+                // A leader sends one snapshot of a group at a time: a new offer replaces an
+                // abandoned one (dropping its channel ends it and removes its files).
+                transfers.retain(|_, t| !t.steps.is_closed() && t.group != offer.group);
                 if transfers.len() >= context.config.max_snapshot_transfers {
                     let busy = RemoteError::SnapshotRefused(format!(
                         "{} transfers already in progress on this connection",
@@ -172,7 +181,11 @@ async fn read_requests(
                     continue;
                 }
                 let (steps, received) = mpsc::channel(1);
-                transfers.insert(offer.transfer, steps);
+                let transfer = Transfer {
+                    group: offer.group,
+                    steps,
+                };
+                transfers.insert(offer.transfer, transfer);
                 tasks.spawn(receive_snapshot(
                     offer,
                     (correlation, permit),
@@ -206,7 +219,7 @@ async fn read_requests(
             permit,
         };
         let delivered = match transfers.get(&transfer) {
-            Some(steps) => steps.send(step).await.is_ok(),
+            Some(transfer) => transfer.steps.send(step).await.is_ok(),
             None => false,
         };
         if !delivered {

@@ -24,7 +24,7 @@ pub enum TransportError {
         /// Why.
         source: io::Error,
     },
-    /// The snapshot staging directory could not be emptied or created.
+    /// The snapshot staging directory could not be created or cleaned up.
     #[error("cannot prepare the snapshot staging directory {path}: {source}")]
     StagingDir {
         /// The directory.

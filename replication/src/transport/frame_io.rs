@@ -57,11 +57,13 @@ where
 }
 
 /// Writes `first`, then every frame the queue yields, flushing whenever the queue is empty so
-/// frames queued together leave in one write. Returns when the queue closes.
+/// frames queued together leave in one write; `on_written` is called per frame. Returns when
+/// the queue closes.
 pub(crate) async fn write_frames<W>(
     writer: W,
     first: Option<EncodedFrame>,
     queue: &mut mpsc::Receiver<EncodedFrame>,
+    mut on_written: impl FnMut(),
 ) -> io::Result<()>
 where
     W: AsyncWrite + Unpin,
@@ -69,6 +71,7 @@ where
     let mut writer = tokio::io::BufWriter::new(writer);
     if let Some(frame) = first {
         writer.write_all(&frame.bytes).await?;
+        on_written();
     }
     loop {
         let frame = match queue.try_recv() {
@@ -82,5 +85,6 @@ where
             }
         };
         writer.write_all(&frame.bytes).await?;
+        on_written();
     }
 }

@@ -157,10 +157,6 @@ impl PeerLink {
             .send(frame)
             .await
             .map_err(|_| CallError::Closed)?;
-        self.shared
-            .counters
-            .frames_sent
-            .fetch_add(1, Ordering::Relaxed);
 
         match tokio::time::timeout_at(deadline, answer).await {
             Ok(Ok(result)) => result,
@@ -231,6 +227,9 @@ async fn serve(
     queue: &mut mpsc::Receiver<EncodedFrame>,
 ) -> String {
     let (mut reader, writer) = stream.into_split();
+    let count_sent = || {
+        shared.counters.frames_sent.fetch_add(1, Ordering::Relaxed);
+    };
     let read = async {
         loop {
             match read_frame::<Response, _>(&mut reader, &mut buf, &shared.codec).await {
@@ -248,7 +247,7 @@ async fn serve(
     };
     tokio::select! {
         reason = read => reason,
-        written = write_frames(writer, Some(first), queue) => match written {
+        written = write_frames(writer, Some(first), queue, count_sent) => match written {
             Ok(()) => "the transport is shutting down".to_owned(),
             Err(e) => format!("write failed: {e}"),
         },

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use openraft::raft::SnapshotResponse;
@@ -22,6 +23,13 @@ use crate::types::{NeoRaft, NodeId};
 /// The longest file name a snapshot may use (a common file system limit).
 const MAX_NAME_BYTES: usize = 255;
 
+/// How a staging directory's name starts; nothing else in the staging directory is touched.
+const STAGING_PREFIX: &str = "incoming-";
+
+/// How long a transfer waits for its next step before it is abandoned (a sender that gave up
+/// without starting a new transfer of the group, which would have replaced this one).
+const STEP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A step of a transfer after its offer, with the request's slot on the connection.
 pub(crate) struct TransferStep {
     pub(crate) correlation: u64,
@@ -35,8 +43,9 @@ pub(crate) enum StepKind {
     Done,
 }
 
-/// Serves one transfer: answers its offer, then each step, until it is installed, refused, or
-/// the connection drops (which removes the staged files).
+/// Serves one transfer: answers its offer, then each step, until it is installed, refused,
+/// replaced by a newer transfer of the group, idle too long, or the connection drops. The staged
+/// files are removed in every case.
 pub(crate) async fn receive_snapshot(
     offer: SnapshotOffer,
     offer_step: (u64, OwnedSemaphorePermit),
@@ -53,11 +62,11 @@ pub(crate) async fn receive_snapshot(
     responder
         .send(correlation, Response::SnapshotProgress)
         .await;
-    while let Some(TransferStep {
+    while let Ok(Some(TransferStep {
         correlation,
         kind,
         permit: _permit,
-    }) = steps.recv().await
+    })) = tokio::time::timeout(STEP_IDLE_TIMEOUT, steps.recv()).await
     {
         let response = match kind {
             StepKind::Chunk { file, offset, data } => {
@@ -78,6 +87,23 @@ pub(crate) async fn receive_snapshot(
             return;
         }
     }
+}
+
+/// Removes the staging directories a previous run left in `root` (a crash mid-transfer), and
+/// makes sure `root` exists.
+pub(crate) async fn remove_stale_staging(root: &Path) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(root).await?;
+    let mut entries = tokio::fs::read_dir(root).await?;
+    while let Some(entry) = entries.next_entry().await? {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(STAGING_PREFIX)
+        {
+            tokio::fs::remove_dir_all(entry.path()).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A staging directory, removed when dropped: on success, failure or an aborted connection.
@@ -136,7 +162,11 @@ impl SnapshotReceiver {
                 )));
             }
         }
-        let dir = StagingDir(root.join(format!("{}-from-{from}-{}", offer.group, offer.transfer)));
+        let name = format!(
+            "{STAGING_PREFIX}{}-from-{from}-{}",
+            offer.group, offer.transfer
+        );
+        let dir = StagingDir(root.join(name));
         let staging_error =
             |e: std::io::Error| refused(format!("staging {}: {e}", dir.0.display()));
         match tokio::fs::remove_dir_all(&dir.0).await {
@@ -254,5 +284,100 @@ impl SnapshotReceiver {
         .await;
         drop(self.dir);
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::type_config::alias::StoredMembershipOf;
+
+    use super::*;
+    use crate::transport::message::SnapshotFileHeader;
+
+    fn offer(files: &[(&str, u64)]) -> SnapshotOffer {
+        SnapshotOffer {
+            group: GroupId::Controller,
+            transfer: 7,
+            vote: openraft::Vote::new(1, 1),
+            meta: SnapshotMetaOf::<NeoRaft> {
+                last_log_id: None,
+                last_membership: StoredMembershipOf::<NeoRaft>::default(),
+            },
+            files: files
+                .iter()
+                .map(|&(name, len)| SnapshotFileHeader {
+                    name: name.to_owned(),
+                    len,
+                })
+                .collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn file_names_must_be_plain_and_unique() {
+        let root = tempfile::tempdir().unwrap();
+        let long = "n".repeat(MAX_NAME_BYTES + 1);
+        let refused: [&[(&str, u64)]; 7] = [
+            &[("", 1)],
+            &[(".", 1)],
+            &[("..", 1)],
+            &[("../escape", 1)],
+            &[("a\\b", 1)],
+            &[(&long, 1)],
+            &[("same", 1), ("same", 2)],
+        ];
+        for files in refused {
+            let opened = SnapshotReceiver::open(root.path(), 2, offer(files)).await;
+            assert!(opened.is_err(), "{files:?}");
+        }
+        let accepted = [("state", 3), ("00000000000000000042.log", 9)];
+        assert!(
+            SnapshotReceiver::open(root.path(), 2, offer(&accepted))
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn chunks_must_continue_the_first_incomplete_file() {
+        let root = tempfile::tempdir().unwrap();
+        let files = [("a", 4), ("empty", 0), ("c", 3)];
+        let mut receiver = SnapshotReceiver::open(root.path(), 2, offer(&files))
+            .await
+            .unwrap();
+        let steps: [(u32, u64, &[u8], bool); 7] = [
+            (2, 0, b"xyz", false), // not the first incomplete file
+            (0, 0, b"ab", true),
+            (0, 0, b"ab", false),  // already written
+            (0, 2, b"cde", false), // past the announced length
+            (0, 2, b"", false),
+            (0, 2, b"cd", true),
+            (2, 0, b"xyz", true), // the empty file is complete from the start
+        ];
+        for (file, offset, data, ok) in steps {
+            let written = receiver.write_chunk(file, offset, data).await;
+            assert_eq!(written.is_ok(), ok, "file {file} at {offset}: {written:?}");
+        }
+        let dir = &receiver.dir.0;
+        assert_eq!(std::fs::read(dir.join("a")).unwrap(), b"abcd");
+        assert_eq!(std::fs::read(dir.join("empty")).unwrap(), b"");
+        assert_eq!(std::fs::read(dir.join("c")).unwrap(), b"xyz");
+        let staged = dir.clone();
+        drop(receiver);
+        assert!(!staged.exists(), "staging removed when the transfer ends");
+    }
+
+    #[tokio::test]
+    async fn only_staging_directories_are_removed_at_start() {
+        let root = tempfile::tempdir().unwrap();
+        let stale = root
+            .path()
+            .join(format!("{STAGING_PREFIX}controller-from-2-9"));
+        std::fs::create_dir_all(&stale).unwrap();
+        std::fs::write(stale.join("state"), b"half").unwrap();
+        std::fs::write(root.path().join("kept"), b"not ours").unwrap();
+        remove_stale_staging(root.path()).await.unwrap();
+        assert!(!stale.exists());
+        assert!(root.path().join("kept").exists());
     }
 }

@@ -5,6 +5,7 @@
 
 mod elections;
 mod heartbeats;
+mod large_entries;
 mod snapshots;
 mod support;
 mod wire;
