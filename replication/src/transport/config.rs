@@ -41,6 +41,9 @@ pub struct TransportConfig {
 /// first heartbeat.
 pub(crate) const LONGEST_BATCH_WAIT_DIVISOR: u32 = 4;
 
+/// The smallest `max_frame_bytes`: room for a hello, votes and a few heartbeats.
+const MIN_FRAME_BYTES: usize = 4 << 10;
+
 /// Framing bytes around a snapshot chunk's data (correlation id, message tag, transfer, file
 /// index, offset, length), with room to spare.
 const CHUNK_OVERHEAD_BYTES: usize = 64;
@@ -69,6 +72,12 @@ impl TransportConfig {
         let invalid = |reason: String| Err(TransportError::InvalidConfig(reason));
         if self.max_in_flight == 0 || self.max_snapshot_transfers == 0 {
             return invalid("max_in_flight and max_snapshot_transfers must be at least 1".into());
+        }
+        if self.max_frame_bytes < MIN_FRAME_BYTES {
+            return invalid(format!(
+                "max_frame_bytes ({}) must be at least {MIN_FRAME_BYTES}",
+                self.max_frame_bytes
+            ));
         }
         if self.snapshot_chunk_bytes == 0
             || self.snapshot_chunk_bytes + CHUNK_OVERHEAD_BYTES > self.max_frame_bytes
@@ -112,7 +121,11 @@ mod tests {
 
     #[test]
     fn settings_that_disagree_are_refused() {
-        let cases: [(&str, Change); 4] = [
+        let cases: [(&str, Change); 5] = [
+            ("frames too small for a heartbeat batch", |c| {
+                c.max_frame_bytes = 1000;
+                c.snapshot_chunk_bytes = 100;
+            }),
             ("chunk larger than a frame", |c| {
                 c.snapshot_chunk_bytes = c.max_frame_bytes
             }),

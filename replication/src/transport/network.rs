@@ -18,6 +18,7 @@ use openraft::{
 use tokio::time::Instant;
 
 use super::error::CallError;
+use super::frame::FrameError;
 use super::message::{Request, Response};
 use super::peers::{Peer, Peers};
 use super::snapshot_files::SnapshotFiles;
@@ -168,12 +169,18 @@ impl RaftNetworkV2<NeoRaft> for GroupNetwork {
         // Entries that do not fit in one frame wait for the next request: openraft resends
         // from the partial success's log id.
         let fit = self.entries_that_fit(&rpc);
-        if fit == 0 && !rpc.entries.is_empty() {
-            let too_large = CallError::Encode(super::frame::FrameError::TooLarge {
-                length: postcard::experimental::serialized_size(&rpc.entries).unwrap_or(0),
+        if fit == 0
+            && let Some(first) = rpc.entries.first()
+        {
+            let too_large = CallError::Encode(FrameError::TooLarge {
+                length: postcard::experimental::serialized_size(first).unwrap_or(usize::MAX),
                 max: self.factory.max_frame_bytes,
             });
-            tracing::error!(group = %self.factory.group, error = %too_large, "a Raft entry does not fit in a cluster frame");
+            tracing::error!(
+                group = %self.factory.group,
+                error = %too_large,
+                "a Raft entry does not fit in a cluster frame: raise max_frame_bytes"
+            );
             return Err(error(self, too_large));
         }
         let cut = (fit < rpc.entries.len()).then(|| {

@@ -153,9 +153,10 @@ impl PeerLink {
             correlation,
             bytes: bytes.freeze(),
         };
-        self.outbox
-            .send(frame)
+        // The queue is full only while the connection cannot write (a peer not reading).
+        tokio::time::timeout_at(deadline, self.outbox.send(frame))
             .await
+            .map_err(|_| timeout.clone())?
             .map_err(|_| CallError::Closed)?;
 
         match tokio::time::timeout_at(deadline, answer).await {
