@@ -84,7 +84,7 @@ impl Dialer {
                 "the address belongs to node {node_id}, not {target}"
             )),
             Ok(Some((_, Response::Error(error)))) => Err(error.to_string()),
-            Ok(Some((_, other))) => Err(format!("unexpected answer to hello: {other:?}")),
+            Ok(Some((_, other))) => Err(format!("answered {} to the hello", other.kind())),
             Ok(None) => Err("closed before answering the hello".to_owned()),
             Err(e) => Err(e.to_string()),
         }
