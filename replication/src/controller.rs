@@ -14,7 +14,7 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
 use crate::small_file;
-use crate::snapshot_files::SnapshotFiles;
+use crate::transport::{SnapshotFile, SnapshotFiles};
 use crate::types::NeoRaft;
 
 /// What the controller replicates: a deterministic state machine over opaque commands.
@@ -71,11 +71,9 @@ impl<S: ReplicatedState> ControllerMachine<S> {
     }
 
     fn files(&self) -> io::Result<SnapshotFiles> {
-        let len = std::fs::metadata(self.dir.join(STATE_FILE))?.len();
-        Ok(SnapshotFiles {
-            dir: self.dir.clone(),
-            files: vec![(STATE_FILE.to_string(), len)],
-        })
+        let path = self.dir.join(STATE_FILE);
+        let len = std::fs::metadata(&path)?.len();
+        Ok(state_file(path, len))
     }
 
     /// Writes the state and its metadata as the current snapshot (state first, then the
@@ -89,6 +87,17 @@ impl<S: ReplicatedState> ControllerMachine<S> {
             &self.dir.join(META_FILE),
             &StoredMeta { meta: meta.clone() },
         )
+    }
+}
+
+/// The one file of a controller snapshot.
+fn state_file(path: PathBuf, len: u64) -> SnapshotFiles {
+    SnapshotFiles {
+        files: vec![SnapshotFile {
+            name: STATE_FILE.to_string(),
+            path,
+            len,
+        }],
     }
 }
 
@@ -115,10 +124,7 @@ impl RaftSnapshotBuilder<NeoRaft> for ControllerSnapshotBuilder {
         )?;
         Ok(SnapshotOf::<NeoRaft, SnapshotFiles> {
             meta: self.meta.clone(),
-            snapshot: SnapshotFiles {
-                dir: self.dir.clone(),
-                files: vec![(STATE_FILE.to_string(), self.bytes.len() as u64)],
-            },
+            snapshot: state_file(self.dir.join(STATE_FILE), self.bytes.len() as u64),
         })
     }
 }
@@ -171,7 +177,12 @@ impl<S: ReplicatedState> RaftStateMachine<NeoRaft> for ControllerMachine<S> {
         meta: &SnapshotMetaOf<NeoRaft>,
         snapshot: SnapshotFiles,
     ) -> Result<(), io::Error> {
-        let bytes = std::fs::read(snapshot.dir.join(STATE_FILE))?;
+        let file = snapshot
+            .files
+            .iter()
+            .find(|f| f.name == STATE_FILE)
+            .ok_or_else(|| other("a controller snapshot without its state file"))?;
+        let bytes = std::fs::read(&file.path)?;
         self.state.write().restore(&bytes).map_err(other)?;
         self.store(meta, &bytes)?;
         self.applied = meta.last_log_id;

@@ -15,7 +15,7 @@ use parking_lot::RwLock;
 use crate::controller::{ControllerMachine, ReplicatedState};
 use crate::entry_log::EntryLog;
 use crate::error::ReplicationError;
-use crate::snapshot_files::SnapshotFiles;
+use crate::transport::SnapshotFiles;
 use crate::types::{NeoRaft, NodeId, Proposal};
 
 const GROUP: &str = "controller";

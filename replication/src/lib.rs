@@ -9,5 +9,5 @@ pub mod group_id;
 pub mod no_peers;
 pub mod partition;
 mod small_file;
-pub mod snapshot_files;
+pub mod transport;
 pub mod types;

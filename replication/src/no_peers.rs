@@ -8,7 +8,7 @@ use openraft::raft::{
 };
 use openraft::{BasicNode, RaftNetworkFactory, RaftNetworkV2};
 
-use crate::snapshot_files::SnapshotFiles;
+use crate::transport::SnapshotFiles;
 use crate::types::{NeoRaft, NodeId};
 
 /// A network with no peers: every send fails as unreachable (a one-member group never sends).

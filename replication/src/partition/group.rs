@@ -16,7 +16,7 @@ use super::append_gate::AppendGate;
 use super::machine::PartitionMachine;
 use super::raft_log::PartitionRaftLog;
 use crate::error::ReplicationError;
-use crate::snapshot_files::SnapshotFiles;
+use crate::transport::SnapshotFiles;
 use crate::types::{Admitted, AppendNotice, NeoRaft, NodeId, Proposal, QuietResponder};
 
 /// Timing of partition groups.
@@ -90,7 +90,7 @@ impl PartitionGroup {
             reason: e.to_string(),
         };
         let raft_log = PartitionRaftLog::open(log, gate, durable).map_err(storage)?;
-        let machine = PartitionMachine::open(raft_log.clone()).map_err(storage)?;
+        let machine = PartitionMachine::open(&raft_log).map_err(storage)?;
         let high_watermark = machine.watch_high_watermark();
         let config = Config {
             cluster_name: "neo".into(),

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use super::raft_log::PartitionRaftLog;
 use crate::small_file;
-use crate::snapshot_files::SnapshotFiles;
+use crate::transport::SnapshotFiles;
 use crate::types::NeoRaft;
 
 const APPLIED_FILE: &str = "raft.applied";
@@ -35,7 +35,6 @@ struct Applied {
 
 /// The state machine openraft drives for one partition.
 pub struct PartitionMachine {
-    log: PartitionRaftLog,
     state: Applied,
     high_watermark: watch::Sender<i64>,
     path: PathBuf,
@@ -46,7 +45,7 @@ impl PartitionMachine {
     /// The machine over `log`, resuming from the applied position last written down. A
     /// partition with data and no Raft history yet (written before it was replicated) starts
     /// with everything in it committed.
-    pub fn open(log: PartitionRaftLog) -> io::Result<PartitionMachine> {
+    pub fn open(log: &PartitionRaftLog) -> io::Result<PartitionMachine> {
         let path = log.partition_log().dir().join(APPLIED_FILE);
         let stored = small_file::read::<Applied>(&path)?;
         let first_open = stored.is_none();
@@ -65,7 +64,6 @@ impl PartitionMachine {
         };
         let (high_watermark, _) = watch::channel(state.high_watermark);
         let mut machine = PartitionMachine {
-            log,
             state,
             high_watermark,
             path,
@@ -92,7 +90,6 @@ impl PartitionMachine {
 /// A partition snapshot: its metadata only for now (the data stays in the partition log).
 pub struct PartitionSnapshotBuilder {
     meta: SnapshotMetaOf<NeoRaft>,
-    dir: PathBuf,
 }
 
 impl RaftSnapshotBuilder<NeoRaft> for PartitionSnapshotBuilder {
@@ -101,10 +98,7 @@ impl RaftSnapshotBuilder<NeoRaft> for PartitionSnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<SnapshotOf<NeoRaft, SnapshotFiles>, io::Error> {
         Ok(SnapshotOf::<NeoRaft, SnapshotFiles> {
             meta: self.meta.clone(),
-            snapshot: SnapshotFiles {
-                dir: self.dir.clone(),
-                files: Vec::new(),
-            },
+            snapshot: SnapshotFiles::default(),
         })
     }
 }
@@ -158,7 +152,6 @@ impl RaftStateMachine<NeoRaft> for PartitionMachine {
                 last_log_id: self.state.applied,
                 last_membership: self.state.membership.clone(),
             },
-            dir: self.log.partition_log().dir().to_path_buf(),
         }
     }
 

@@ -1,0 +1,172 @@
+//! The cluster transport of one node: its listener, its connections to peers, the groups they
+//! serve and the heartbeat ticker, started and stopped together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use openraft::Raft;
+use openraft::storage::RaftStateMachine;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use super::config::TransportConfig;
+use super::connection::ServerContext;
+use super::dial::Dialer;
+use super::error::TransportError;
+use super::frame::FrameCodec;
+use super::heartbeat_ticker::run_heartbeat_ticker;
+use super::listener::accept_connections;
+use super::network::GroupNetworkFactory;
+use super::peer_table::PeerTable;
+use super::peers::{PeerStats, Peers};
+use super::registry::GroupRegistry;
+use super::snapshot_files::SnapshotFiles;
+use super::snapshot_receive::remove_stale_staging;
+use crate::group_id::GroupId;
+use crate::types::{NeoRaft, NodeId};
+
+/// One node's cluster RPC: one connection per peer carries every group's Raft messages.
+///
+/// Start it, tell it the peers' addresses, give each group's Raft [`network`](Self::network)
+/// as its network factory and [`register`](Self::register) the Raft once built; the transport
+/// then delivers peers' requests to it and drives its heartbeats.
+pub struct ClusterTransport {
+    node_id: NodeId,
+    local_addr: SocketAddr,
+    config: Arc<TransportConfig>,
+    peer_table: Arc<PeerTable>,
+    peers: Arc<Peers>,
+    registry: Arc<GroupRegistry>,
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl ClusterTransport {
+    /// Listens on `listen` for peers (port 0 picks one: see [`local_addr`](Self::local_addr)).
+    /// Received snapshots are staged in `staging_dir` (created if missing; what a crash left
+    /// there is removed now); it should be on the file system of the data, so that a group can
+    /// move the files it keeps.
+    pub async fn start(
+        node_id: NodeId,
+        listen: SocketAddr,
+        staging_dir: impl Into<PathBuf>,
+        config: TransportConfig,
+    ) -> Result<Self, TransportError> {
+        config.validate()?;
+        let staging_dir = staging_dir.into();
+        remove_stale_staging(&staging_dir)
+            .await
+            .map_err(|source| TransportError::StagingDir {
+                path: staging_dir.clone(),
+                source,
+            })?;
+        let listen_error = |source| TransportError::Listen {
+            addr: listen,
+            source,
+        };
+        let listener = TcpListener::bind(listen).await.map_err(listen_error)?;
+        let local_addr = listener.local_addr().map_err(listen_error)?;
+
+        let config = Arc::new(config);
+        let codec = FrameCodec::new(config.max_frame_bytes);
+        let registry = Arc::new(GroupRegistry::default());
+        let peer_table = Arc::new(PeerTable::default());
+        let peers = Arc::new(Peers::new(Dialer {
+            node_id,
+            config: config.clone(),
+            codec,
+            peers: peer_table.clone(),
+        }));
+        let context = Arc::new(ServerContext {
+            node_id,
+            config: config.clone(),
+            codec,
+            registry: registry.clone(),
+            staging_dir,
+        });
+        let tasks = [
+            tokio::spawn(accept_connections(listener, context)),
+            tokio::spawn(run_heartbeat_ticker(
+                registry.clone(),
+                config.heartbeat_interval,
+            )),
+        ];
+        tracing::info!(node_id, %local_addr, "cluster transport listening");
+        Ok(Self {
+            node_id,
+            local_addr,
+            config,
+            peer_table,
+            peers,
+            registry,
+            tasks,
+        })
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Sets where `node` listens; an open connection to it stays until it fails.
+    pub fn set_peer(&self, node: NodeId, addr: SocketAddr) {
+        self.peer_table.set(node, addr);
+    }
+
+    /// Forgets where `node` listens: requests to it fail until it is set again.
+    pub fn remove_peer(&self, node: NodeId) {
+        self.peer_table.remove(node);
+    }
+
+    /// The network factory for `group`'s Raft (`Raft::new`'s `network` argument).
+    pub fn network(&self, group: GroupId) -> GroupNetworkFactory {
+        GroupNetworkFactory::new(
+            group,
+            self.node_id,
+            self.peers.clone(),
+            self.config.max_frame_bytes,
+            self.config.snapshot_chunk_bytes,
+        )
+    }
+
+    /// Serves peers' requests for `group` with `raft`, and takes over its heartbeats: its own
+    /// heartbeat timer is turned off, and the node's ticker has it send them every
+    /// `heartbeat_interval` with every other group's.
+    pub fn register<SM>(&self, group: GroupId, raft: &Raft<NeoRaft, SM>)
+    where
+        SM: RaftStateMachine<NeoRaft, SnapshotData = SnapshotFiles>,
+    {
+        raft.runtime_config().heartbeat(false);
+        self.registry.insert(group, Arc::new(raft.clone()));
+    }
+
+    /// Stops serving `group`: peers' requests for it get an unknown-group error.
+    pub fn unregister(&self, group: GroupId) {
+        self.registry.remove(group);
+    }
+
+    /// Traffic on the connection to `node` so far.
+    pub fn peer_stats(&self, node: NodeId) -> PeerStats {
+        self.peers.stats(node)
+    }
+
+    /// Stops listening, closes every connection and the heartbeat ticker. Groups' requests to
+    /// peers fail from now on.
+    pub fn shutdown(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.peers.close();
+    }
+}
+
+impl Drop for ClusterTransport {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
