@@ -4,19 +4,27 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
 
 use openraft::Raft;
 use openraft::storage::RaftStateMachine;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::call_handler::CallHandler;
 use super::config::TransportConfig;
 use super::connection::ServerContext;
 use super::dial::Dialer;
+use super::error::CallError;
 use super::error::TransportError;
 use super::frame::FrameCodec;
 use super::heartbeat_ticker::run_heartbeat_ticker;
+use super::last_heard::LastHeard;
 use super::listener::accept_connections;
+use super::message::{Request, Response};
 use super::network::GroupNetworkFactory;
 use super::peer_table::PeerTable;
 use super::peers::{PeerStats, Peers};
@@ -38,6 +46,8 @@ pub struct ClusterTransport {
     peer_table: Arc<PeerTable>,
     peers: Arc<Peers>,
     registry: Arc<GroupRegistry>,
+    calls: Arc<parking_lot::RwLock<Option<Arc<dyn CallHandler>>>>,
+    last_heard: Arc<LastHeard>,
     tasks: [JoinHandle<()>; 2],
 }
 
@@ -77,12 +87,16 @@ impl ClusterTransport {
             codec,
             peers: peer_table.clone(),
         }));
+        let calls = Arc::new(parking_lot::RwLock::new(None));
+        let last_heard = Arc::new(LastHeard::default());
         let context = Arc::new(ServerContext {
             node_id,
             config: config.clone(),
             codec,
             registry: registry.clone(),
             staging_dir,
+            calls: calls.clone(),
+            last_heard: last_heard.clone(),
         });
         let tasks = [
             tokio::spawn(accept_connections(listener, context)),
@@ -99,8 +113,42 @@ impl ClusterTransport {
             peer_table,
             peers,
             registry,
+            calls,
+            last_heard,
             tasks,
         })
+    }
+
+    /// Sets what answers peers' [`Self::call`]s to this node.
+    pub fn set_call_handler(&self, handler: Arc<dyn CallHandler>) {
+        *self.calls.write() = Some(handler);
+    }
+
+    /// Calls `node` (its broker, not a group) with `payload`; its answer, or why there is none
+    /// within `timeout`.
+    pub async fn call(
+        &self,
+        node: NodeId,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Bytes, TransportError> {
+        let deadline = Instant::now() + timeout;
+        let peer = self
+            .peers
+            .get(node)
+            .map_err(|e| TransportError::Call(e.to_string()))?;
+        match peer.link.call(&Request::Call(payload), deadline).await {
+            Ok(Response::Reply(answer)) => Ok(answer),
+            Ok(other) => Err(TransportError::Call(
+                CallError::unexpected(node, other, "reply").to_string(),
+            )),
+            Err(e) => Err(TransportError::Call(e.to_string())),
+        }
+    }
+
+    /// When `node` last sent this node a request (Raft messages and heartbeats included).
+    pub fn last_heard(&self, node: NodeId) -> Option<std::time::Instant> {
+        self.last_heard.get(node)
     }
 
     /// This node's id.

@@ -13,10 +13,12 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
+use super::call_handler::CallHandler;
 use super::config::TransportConfig;
 use super::dispatch::dispatch;
 use super::frame::FrameCodec;
 use super::frame_io::{EncodedFrame, FrameIoError, read_frame, write_frames};
+use super::last_heard::LastHeard;
 use super::message::{RemoteError, Request, Response};
 use super::registry::GroupRegistry;
 use super::snapshot_receive::{StepKind, TransferStep, receive_snapshot};
@@ -30,6 +32,8 @@ pub(crate) struct ServerContext {
     pub(crate) codec: FrameCodec,
     pub(crate) registry: Arc<GroupRegistry>,
     pub(crate) staging_dir: PathBuf,
+    pub(crate) calls: Arc<parking_lot::RwLock<Option<Arc<dyn CallHandler>>>>,
+    pub(crate) last_heard: Arc<LastHeard>,
 }
 
 /// Queues answers for the connection's writer.
@@ -162,6 +166,7 @@ async fn read_requests(
     while let Some((correlation, request)) =
         read_frame::<Request, _>(reader, &mut buf, &context.codec).await?
     {
+        context.last_heard.heard(from);
         // Never closed: a request waits here for a free slot, and reading waits with it.
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return Ok(());
@@ -203,6 +208,19 @@ async fn read_requests(
                 data,
             } => (transfer, StepKind::Chunk { file, offset, data }),
             Request::SnapshotDone { transfer } => (transfer, StepKind::Done),
+            Request::Call(payload) => {
+                let handler = context.calls.read().clone();
+                let responder = responder.clone();
+                tasks.spawn(async move {
+                    let response = match handler {
+                        Some(handler) => Response::Reply(handler.call(from, payload).await),
+                        None => Response::Error(RemoteError::NoCallHandler),
+                    };
+                    responder.send(correlation, response).await;
+                    drop(permit);
+                });
+                continue;
+            }
             request => {
                 let (context, responder) = (context.clone(), responder.clone());
                 tasks.spawn(async move {

@@ -32,6 +32,7 @@ pub(crate) async fn dispatch(registry: &GroupRegistry, request: Request) -> Resp
             });
             Ok(Response::Heartbeats(join_all(answers).await))
         }
+        Request::Call(_) => Err(RemoteError::NoCallHandler),
         Request::Hello { .. } => Err(RemoteError::HelloOutOfPlace),
         Request::SnapshotOffer(_)
         | Request::SnapshotChunk { .. }

@@ -32,6 +32,9 @@ pub enum TransportError {
         /// Why.
         source: io::Error,
     },
+    /// A call to a peer got no answer.
+    #[error("cluster call failed: {0}")]
+    Call(String),
 }
 
 /// Why one request to a peer got no answer from its group.

@@ -71,6 +71,9 @@ pub enum Request {
         /// The transfer, as named by its offer.
         transfer: u64,
     },
+    /// A call to the receiving broker itself, not to a group (a metadata change forwarded to
+    /// the controller's leader, for instance): answered by [`Response::Reply`].
+    Call(Bytes),
 }
 
 /// One group's heartbeat in a [`Request::Heartbeats`] batch.
@@ -128,6 +131,8 @@ pub enum Response {
     SnapshotInstalled(SnapshotResponse<NeoRaft>),
     /// The request failed on the receiving node.
     Error(RemoteError),
+    /// The answer to a [`Request::Call`].
+    Reply(Bytes),
 }
 
 impl Response {
@@ -142,6 +147,7 @@ impl Response {
             Response::SnapshotProgress => "snapshot progress",
             Response::SnapshotInstalled(_) => "snapshot installed",
             Response::Error(_) => "error",
+            Response::Reply(_) => "reply",
         }
     }
 }
@@ -175,4 +181,7 @@ pub enum RemoteError {
     /// error while staging); the transfer is abandoned.
     #[error("snapshot transfer refused: {0}")]
     SnapshotRefused(String),
+    /// The receiving broker takes no calls (yet: it is starting).
+    #[error("this node takes no calls")]
+    NoCallHandler,
 }

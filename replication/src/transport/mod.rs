@@ -11,6 +11,7 @@
 //! - Snapshots: a snapshot is a set of files ([`SnapshotFiles`]) streamed in chunks
 //!   ([`snapshot_send`]) into a staging directory on the receiver ([`snapshot_receive`]).
 
+mod call_handler;
 mod cluster_transport;
 mod config;
 mod connection;
@@ -21,6 +22,7 @@ pub mod frame;
 mod frame_io;
 mod heartbeat_batcher;
 mod heartbeat_ticker;
+mod last_heard;
 mod listener;
 pub mod message;
 mod network;
@@ -32,6 +34,7 @@ mod snapshot_files;
 mod snapshot_receive;
 mod snapshot_send;
 
+pub use call_handler::CallHandler;
 pub use cluster_transport::ClusterTransport;
 pub use config::TransportConfig;
 pub use error::TransportError;
