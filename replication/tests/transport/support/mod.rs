@@ -111,6 +111,12 @@ pub async fn one_cluster_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
 
 /// Starts `count` nodes (ids 1..=count) on 127.0.0.1..=127.0.0.count, each knowing the others.
 pub async fn start_nodes(count: u8, config: TransportConfig) -> Vec<Node> {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
     let mut nodes = Vec::new();
     for n in 1..=count {
         let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, n));
