@@ -78,8 +78,9 @@ impl Broker {
         let metrics =
             Arc::new(BrokerMetrics::new().map_err(|e| BrokerError::Metrics(e.to_string()))?);
         let fsync = metrics.fsync_seconds.clone();
-        let flusher = Flusher::with_observer(
+        let flusher = Flusher::start(
             config.flush_threads,
+            config.open_segments,
             Some(Box::new(move |d: std::time::Duration| {
                 fsync.observe(d.as_secs_f64())
             })),

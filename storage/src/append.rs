@@ -43,7 +43,8 @@ impl PartitionLog {
             .segment_ms
             .is_some_and(|ms| now - active.created_ms() >= ms as i64);
         let would_overflow = active.size() + total > config.segment_bytes.min(i32::MAX as u64);
-        if !active.is_empty() && (would_overflow || age_expired || active.index_full()) {
+        let roll = !active.is_empty() && (would_overflow || age_expired || active.index_full());
+        if roll {
             self.roll(&mut writer, &config, now)?;
         }
         let active = self.active()?;
@@ -91,9 +92,11 @@ impl PartitionLog {
             writer.unflushed_messages = 0;
         }
         drop(writer);
-        if sync {
+        // After a roll the flusher seals the old segment, even on a topic that syncs rarely.
+        if sync || roll {
             self.request_sync();
         }
+        self.prepare_roll_if_due(&active, &config);
         Ok(AppendInfo {
             base_offset,
             last_offset: next - 1,

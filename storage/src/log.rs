@@ -20,9 +20,13 @@ use crate::flusher::{Flusher, SyncState};
 use crate::positions::LogPositions;
 use crate::recovery::{Recovered, RecoveryReport, recover};
 use crate::segment::Segment;
+use crate::spare::SpareState;
 
 pub(crate) struct Writer {
+    /// Rolled segments the flusher has not yet synced and sealed.
     pub(crate) unsynced: Vec<Arc<Segment>>,
+    /// A segment was created since the directory was last fsynced.
+    pub(crate) dir_dirty: bool,
     pub(crate) unflushed_messages: u64,
 }
 
@@ -43,6 +47,8 @@ pub(crate) struct LogInner {
     /// Held by work that replaces or removes whole segments (compaction, retention), so
     /// they never act on the same segment at once.
     pub(crate) maintenance: Mutex<()>,
+    /// The next segment's files, made ahead of the roll.
+    pub(crate) spare: SpareState,
     pub(crate) me: Weak<LogInner>,
 }
 
@@ -84,7 +90,7 @@ impl PartitionLog {
             segments,
             log_start,
             mut report,
-        } = recover(dir, &config, now)?;
+        } = recover(dir, &config, now, flusher.segment_cache())?;
         let log_end = segments.last().map_or(0, |s| s.next_offset());
         let positions = LogPositions {
             log_end,
@@ -97,6 +103,7 @@ impl PartitionLog {
             segments: RwLock::new(segments),
             writer: Mutex::new(Writer {
                 unsynced: Vec::new(),
+                dir_dirty: false,
                 unflushed_messages: 0,
             }),
             log_start: AtomicI64::new(log_start),
@@ -109,6 +116,7 @@ impl PartitionLog {
             closed: AtomicBool::new(false),
             bytes_appended: AtomicU64::new(0),
             maintenance: Mutex::new(()),
+            spare: SpareState::default(),
             me: me.clone(),
         });
         report.duration = started.elapsed();
@@ -172,14 +180,18 @@ impl PartitionLog {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let _writer = self.inner.writer.lock();
+        let mut writer = self.inner.writer.lock();
         let segments = self.inner.segments.read().clone();
+        // A closed segment has nothing to sync: the cache only closes sealed segments, and a
+        // segment is synced before it is sealed.
         for segment in &segments {
-            segment.sync()?;
+            segment.sync_if_open()?;
+            segment.seal_if_rolled()?;
         }
         if let Some(active) = segments.last() {
             active.seal()?;
         }
+        writer.unsynced.clear();
         let end = self.log_end_offset();
         checkpoint::write_i64(&self.inner.dir, RECOVERY_POINT, end)?;
         checkpoint::mark_clean(&self.inner.dir)?;

@@ -61,6 +61,22 @@ impl PartitionLog {
             });
         }
         let upper = max_offset.min(log_end);
+        self.read_below(offset, max_bytes, upper).map_err(|error| {
+            // Retention may have deleted the segment while it was closed: that is a read
+            // below the (new) log start, not an I/O failure.
+            let log_start = self.log_start_offset();
+            match offset < log_start {
+                true => LogError::OffsetOutOfRange {
+                    offset,
+                    log_start,
+                    log_end,
+                },
+                false => error,
+            }
+        })
+    }
+
+    fn read_below(&self, offset: i64, max_bytes: usize, upper: i64) -> Result<ReadSlice, LogError> {
         let empty = ReadSlice {
             records: Bytes::new(),
             next_offset: offset,
