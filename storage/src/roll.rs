@@ -30,7 +30,9 @@ impl PartitionLog {
         });
         let cache = self.inner.flusher.segment_cache();
         let segment = Segment::open(dir, base, Some(config.max_index_bytes), now, cache)?;
-        segment.load_tail(config.index_interval_bytes)?;
+        // The files are new and empty: a scan finds nothing and clears the preallocated
+        // indexes, which would otherwise read as entries of zeros.
+        segment.scan(config.index_interval_bytes)?;
         old.mark_rolled();
         self.inner.segments.write().push(segment);
         writer.unsynced.push(old);
