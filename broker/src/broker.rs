@@ -95,11 +95,10 @@ impl Broker {
             Arc::clone(&flusher),
             config.groups.clone(),
         )?;
-        let mut topics = HashMap::new();
-        for record in store.load()? {
-            let topic = open_topic(&config, &flusher, &record)?;
-            topics.insert(record.name.clone(), topic);
-        }
+        let topics: HashMap<_, _> = open_topics(&config, &flusher, &store.load()?)?
+            .into_iter()
+            .map(|topic| (topic.name().to_string(), topic))
+            .collect();
         metrics
             .recovery_seconds
             .set(started.elapsed().as_secs_f64());
@@ -291,7 +290,10 @@ impl Broker {
                 effective,
             )));
         }
-        let topic = open_topic(&self.config, &self.flusher, &record)?;
+        let topic = open_topics(&self.config, &self.flusher, std::slice::from_ref(&record))?
+            .into_iter()
+            .next()
+            .ok_or(BrokerError::InvalidPartitions(record.partitions))?;
         let mut records = self.records();
         records.push(record);
         self.store.save(&records)?;
@@ -445,7 +447,15 @@ impl Broker {
     /// Runs retention and `flush.ms` checks on every partition once.
     pub fn run_maintenance(&self, retention: bool, cleaning: bool) {
         let now = now_ms();
-        for topic in self.topics() {
+        let topics: Vec<_> = self.topics.read().values().cloned().collect();
+        for topic in topics {
+            // Most ticks have nothing to do for most topics: an idle partition costs no work.
+            let busy = topic.with_config(|c| {
+                retention || c.flush_ms != i64::MAX || cleaning && c.is_compacted()
+            });
+            if !busy {
+                continue;
+            }
             let config = topic.config();
             for partition in topic.partitions() {
                 partition.log().flush_if_due(now);
@@ -487,12 +497,16 @@ impl Broker {
                 first_error.get_or_insert(e);
             }
         }
-        for topic in self.topics() {
-            for partition in topic.partitions() {
-                if let Err(e) = partition.log().close() {
-                    tracing::error!(topic = topic.name(), partition = partition.index(), error = %e, "close failed");
-                    first_error.get_or_insert(BrokerError::Log(e));
-                }
+        let partitions: Vec<_> = self
+            .topics()
+            .iter()
+            .flat_map(|topic| topic.partitions())
+            .collect();
+        let closed = crate::parallel::map(&partitions, |partition| partition.log().close());
+        for (partition, result) in partitions.iter().zip(closed) {
+            if let Err(e) = result {
+                tracing::error!(topic = partition.topic(), partition = partition.index(), error = %e, "close failed");
+                first_error.get_or_insert(BrokerError::Log(e));
             }
         }
         if let Err(e) = self.groups.close() {
@@ -552,20 +566,41 @@ fn open_partition(
     Ok(Arc::new(Partition::new(topic, index, log, topic_config)))
 }
 
-fn open_topic(
+/// Opens the topics of `records`, all their partitions at once (see `parallel`).
+fn open_topics(
     config: &BrokerConfig,
     flusher: &Arc<Flusher>,
-    record: &TopicRecord,
-) -> Result<Arc<Topic>, BrokerError> {
-    let effective = config.topic_defaults.with_overrides(&record.configs)?;
-    let partitions = (0..record.partitions)
-        .map(|p| open_partition(config, flusher, &record.name, p, &effective))
+    records: &[TopicRecord],
+) -> Result<Vec<Arc<Topic>>, BrokerError> {
+    let effective = records
+        .iter()
+        .map(|r| config.topic_defaults.with_overrides(&r.configs))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Arc::new(Topic::new(
-        &record.name,
-        record.id,
-        partitions,
-        record.configs.clone(),
-        effective,
-    )))
+    let jobs: Vec<(usize, i32)> = records
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| (0..r.partitions).map(move |p| (i, p)))
+        .collect();
+    let mut partitions = crate::parallel::map(&jobs, |&(i, p)| {
+        let (record, topic_config) = (&records[i], &effective[i]);
+        open_partition(config, flusher, &record.name, p, topic_config)
+    })
+    .into_iter();
+    records
+        .iter()
+        .zip(effective)
+        .map(|(record, effective)| {
+            let opened = partitions
+                .by_ref()
+                .take(record.partitions.max(0) as usize)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Arc::new(Topic::new(
+                &record.name,
+                record.id,
+                opened,
+                record.configs.clone(),
+                effective,
+            )))
+        })
+        .collect()
 }

@@ -13,6 +13,7 @@ pub mod list_offsets;
 mod maintenance;
 pub mod metadata_store;
 pub mod metrics;
+mod parallel;
 pub mod partition;
 pub mod produce;
 mod producer_ids;
