@@ -576,13 +576,12 @@ fn open_topics(
         .iter()
         .map(|r| config.topic_defaults.with_overrides(&r.configs))
         .collect::<Result<Vec<_>, _>>()?;
-    let jobs: Vec<(usize, i32)> = records
+    let jobs: Vec<(&TopicRecord, &TopicConfig, i32)> = records
         .iter()
-        .enumerate()
-        .flat_map(|(i, r)| (0..r.partitions).map(move |p| (i, p)))
+        .zip(&effective)
+        .flat_map(|(r, c)| (0..r.partitions).map(move |p| (r, c, p)))
         .collect();
-    let mut partitions = crate::parallel::map(&jobs, |&(i, p)| {
-        let (record, topic_config) = (&records[i], &effective[i]);
+    let mut partitions = crate::parallel::map(&jobs, |&(record, topic_config, p)| {
         open_partition(config, flusher, &record.name, p, topic_config)
     })
     .into_iter();
