@@ -42,11 +42,6 @@ impl SegmentCache {
         })
     }
 
-    /// The configured limit.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-
     /// How many sealed segments have their files open through this cache now.
     pub fn open_segments(&self) -> usize {
         let mut open = self.open.lock();
