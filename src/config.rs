@@ -235,6 +235,9 @@ pub struct BrokerSection {
     pub num_partitions: i32,
     /// Threads that fsync logs (group commit).
     pub flush_threads: usize,
+    /// Sealed segments, over all partitions, whose files stay open (each costs one file
+    /// descriptor); older ones are reopened when read.
+    pub open_segments: usize,
     /// Seconds between retention passes.
     pub retention_check_interval_secs: u64,
     /// Milliseconds between compaction passes over compacted topics
@@ -257,6 +260,7 @@ impl Default for BrokerSection {
         Self {
             num_partitions: defaults.num_partitions,
             flush_threads: defaults.flush_threads,
+            open_segments: defaults.open_segments,
             retention_check_interval_secs: defaults.maintenance_interval.as_secs(),
             log_cleaner_backoff_ms: defaults.cleaner_interval.as_millis() as u64,
             group_initial_rebalance_delay_ms: defaults.groups.initial_rebalance_delay.as_millis()
@@ -392,6 +396,10 @@ impl NeoConfig {
             self.broker.flush_threads >= 1,
             "config: broker.flush_threads must be at least 1"
         );
+        anyhow::ensure!(
+            self.broker.open_segments >= 1,
+            "config: broker.open_segments must be at least 1"
+        );
         self.kafka.kafka_config()?;
         // Every topic default must be a value a topic could be created with.
         let mut probe = TopicConfig::default();
@@ -413,6 +421,7 @@ impl NeoConfig {
             topic_defaults: self.topic_defaults.clone(),
             num_partitions: self.broker.num_partitions,
             flush_threads: self.broker.flush_threads,
+            open_segments: self.broker.open_segments,
             maintenance_interval: Duration::from_secs(
                 self.broker.retention_check_interval_secs.max(1),
             ),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use futures_util::future::join_all;
 use neo_record::now_ms;
 use neo_replication::no_peers::NoPeers;
 use neo_replication::partition::group::{PartitionGroup, PartitionTiming};
@@ -80,8 +81,9 @@ impl Broker {
         let metrics =
             Arc::new(BrokerMetrics::new().map_err(|e| BrokerError::Metrics(e.to_string()))?);
         let fsync = metrics.fsync_seconds.clone();
-        let flusher = Flusher::with_observer(
+        let flusher = Flusher::start(
             config.flush_threads,
+            config.open_segments,
             Some(Box::new(move |d: std::time::Duration| {
                 fsync.observe(d.as_secs_f64())
             })),
@@ -97,11 +99,12 @@ impl Broker {
             Arc::clone(&flusher),
             config.groups.clone(),
         )?;
-        let mut topics = HashMap::new();
-        for record in store.read(|s| s.topics.values().cloned().collect::<Vec<_>>()) {
-            let topic = open_topic(&config, &flusher, &metrics, &record).await?;
-            topics.insert(record.name.clone(), topic);
-        }
+        let records = store.read(|s| s.topics.values().cloned().collect::<Vec<_>>());
+        let topics: HashMap<_, _> = open_topics(&config, &flusher, &metrics, records)
+            .await?
+            .into_iter()
+            .map(|topic| (topic.name().to_string(), topic))
+            .collect();
         metrics
             .recovery_seconds
             .set(started.elapsed().as_secs_f64());
@@ -302,7 +305,16 @@ impl Broker {
                 effective,
             )));
         }
-        let topic = open_topic(&self.config, &self.flusher, &self.metrics, &record).await?;
+        let topic = open_topics(
+            &self.config,
+            &self.flusher,
+            &self.metrics,
+            vec![record.clone()],
+        )
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(BrokerError::InvalidPartitions(record.partitions))?;
         self.store
             .apply(MetadataCommand::CreateTopic(record))
             .await?;
@@ -382,10 +394,8 @@ impl Broker {
         let config = topic.config();
         let mut more = Vec::new();
         for p in current..total {
-            more.push(
-                open_partition(&self.config, &self.flusher, &self.metrics, name, p, &config)
-                    .await?,
-            );
+            let log = open_log(&self.config, &self.flusher, name, p, &config)?;
+            more.push(open_partition(&self.config, &self.metrics, name, p, &config, log).await?);
         }
         self.store
             .apply(MetadataCommand::SetPartitionCount {
@@ -467,7 +477,15 @@ impl Broker {
     /// Runs retention and `flush.ms` checks on every partition once.
     pub fn run_maintenance(&self, retention: bool, cleaning: bool) {
         let now = now_ms();
-        for topic in self.topics() {
+        let topics: Vec<_> = self.topics.read().values().cloned().collect();
+        for topic in topics {
+            // Most ticks have nothing to do for most topics: an idle partition costs no work.
+            let busy = topic.with_config(|c| {
+                retention || c.flush_ms != i64::MAX || cleaning && c.is_compacted()
+            });
+            if !busy {
+                continue;
+            }
             let config = topic.config();
             for partition in topic.partitions() {
                 partition.log().flush_if_due(now);
@@ -509,15 +527,27 @@ impl Broker {
                 first_error.get_or_insert(e);
             }
         }
-        for topic in self.topics() {
-            for partition in topic.partitions() {
-                if let Err(e) = partition.group().shutdown().await {
-                    tracing::error!(topic = topic.name(), partition = partition.index(), error = %e, "stopping the partition's group failed");
-                }
-                if let Err(e) = partition.log().close() {
-                    tracing::error!(topic = topic.name(), partition = partition.index(), error = %e, "close failed");
-                    first_error.get_or_insert(e.into());
-                }
+        let partitions: Vec<_> = self
+            .topics()
+            .iter()
+            .flat_map(|topic| topic.partitions())
+            .collect();
+        let stopped = join_all(partitions.iter().map(|p| p.group().shutdown())).await;
+        for (partition, result) in partitions.iter().zip(stopped) {
+            if let Err(e) = result {
+                tracing::error!(topic = partition.topic(), partition = partition.index(), error = %e, "stopping the partition's group failed");
+            }
+        }
+        let closing = partitions.clone();
+        let closed = tokio::task::spawn_blocking(move || {
+            crate::parallel::map(&closing, |partition| partition.log().close())
+        })
+        .await
+        .unwrap_or_default();
+        for (partition, result) in partitions.iter().zip(closed) {
+            if let Err(e) = result {
+                tracing::error!(topic = partition.topic(), partition = partition.index(), error = %e, "close failed");
+                first_error.get_or_insert(e.into());
             }
         }
         if let Err(e) = self.groups.close() {
@@ -559,14 +589,14 @@ fn partition_dir(config: &BrokerConfig, topic: &str, partition: i32) -> PathBuf 
     config.data_dir.join(format!("{topic}-{partition}"))
 }
 
-async fn open_partition(
+/// Opens (recovering) the log of one partition.
+fn open_log(
     config: &BrokerConfig,
     flusher: &Arc<Flusher>,
-    metrics: &BrokerMetrics,
     topic: &str,
     index: i32,
     topic_config: &TopicConfig,
-) -> Result<Arc<Partition>, BrokerError> {
+) -> Result<PartitionLog, BrokerError> {
     let dir = partition_dir(config, topic, index);
     let (log, report) =
         PartitionLog::open_with_report(&dir, topic_config.log_config(), Arc::clone(flusher))?;
@@ -579,6 +609,18 @@ async fn open_partition(
             "recovered log after unclean shutdown"
         );
     }
+    Ok(log)
+}
+
+/// The partition over `log`, with its Raft group started and leading (a group of one).
+async fn open_partition(
+    config: &BrokerConfig,
+    metrics: &BrokerMetrics,
+    topic: &str,
+    index: i32,
+    topic_config: &TopicConfig,
+    log: PartitionLog,
+) -> Result<Arc<Partition>, BrokerError> {
     let group = PartitionGroup::open(
         format!("{topic}-{index}"),
         log.clone(),
@@ -601,23 +643,55 @@ async fn open_partition(
     )))
 }
 
-async fn open_topic(
+/// Opens the topics of `records`, all their partitions at once: the logs on threads (see
+/// `parallel`), then their groups together.
+async fn open_topics(
     config: &BrokerConfig,
     flusher: &Arc<Flusher>,
     metrics: &BrokerMetrics,
-    record: &TopicRecord,
-) -> Result<Arc<Topic>, BrokerError> {
-    let effective = config.topic_defaults.with_overrides(&record.configs)?;
-    let mut partitions = Vec::with_capacity(record.partitions as usize);
-    for p in 0..record.partitions {
-        partitions
-            .push(open_partition(config, flusher, metrics, &record.name, p, &effective).await?);
-    }
-    Ok(Arc::new(Topic::new(
-        &record.name,
-        record.id,
-        partitions,
-        record.configs.clone(),
-        effective,
-    )))
+    records: Vec<TopicRecord>,
+) -> Result<Vec<Arc<Topic>>, BrokerError> {
+    let effective = records
+        .iter()
+        .map(|r| config.topic_defaults.with_overrides(&r.configs))
+        .collect::<Result<Vec<_>, _>>()?;
+    let jobs: Vec<(String, TopicConfig, i32)> = records
+        .iter()
+        .zip(&effective)
+        .flat_map(|(r, c)| (0..r.partitions).map(move |p| (r.name.clone(), c.clone(), p)))
+        .collect();
+    let logs = {
+        let (config, flusher, jobs) = (config.clone(), Arc::clone(flusher), jobs.clone());
+        tokio::task::spawn_blocking(move || {
+            crate::parallel::map(&jobs, |(topic, topic_config, p)| {
+                open_log(&config, &flusher, topic, *p, topic_config)
+            })
+        })
+        .await
+        .map_err(|e| BrokerError::Replication(e.to_string()))?
+    };
+    let opening = jobs
+        .iter()
+        .zip(logs)
+        .map(|((topic, topic_config, p), log)| async move {
+            open_partition(config, metrics, topic, *p, topic_config, log?).await
+        });
+    let mut partitions = join_all(opening).await.into_iter();
+    records
+        .iter()
+        .zip(effective)
+        .map(|(record, effective)| {
+            let opened = partitions
+                .by_ref()
+                .take(record.partitions.max(0) as usize)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Arc::new(Topic::new(
+                &record.name,
+                record.id,
+                opened,
+                record.configs.clone(),
+                effective,
+            )))
+        })
+        .collect()
 }

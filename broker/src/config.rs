@@ -23,6 +23,8 @@ pub struct BrokerConfig {
     pub num_partitions: i32,
     /// Threads that fsync logs (group commit).
     pub flush_threads: usize,
+    /// Sealed segments (of all partitions) whose files stay open; older ones reopen when read.
+    pub open_segments: usize,
     /// How often retention and `flush.ms` are checked.
     pub maintenance_interval: Duration,
     /// How often compacted topics are compacted (`log.cleaner.backoff.ms`).
@@ -39,6 +41,7 @@ impl Default for BrokerConfig {
             topic_defaults: TopicConfig::default(),
             num_partitions: 1,
             flush_threads: 4,
+            open_segments: neo_storage::DEFAULT_OPEN_SEGMENTS,
             maintenance_interval: Duration::from_secs(30),
             cleaner_interval: Duration::from_secs(15),
             groups: crate::groups::GroupConfig::default(),

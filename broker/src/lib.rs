@@ -15,6 +15,7 @@ pub mod list_offsets;
 mod maintenance;
 pub mod metadata;
 pub mod metrics;
+mod parallel;
 pub mod partition;
 mod position_watch;
 pub mod produce;

@@ -71,6 +71,11 @@ impl Topic {
         self.config.read().clone()
     }
 
+    /// Looks at the effective configuration without copying it.
+    pub(crate) fn with_config<R>(&self, look: impl FnOnce(&TopicConfig) -> R) -> R {
+        look(&self.config.read())
+    }
+
     /// Configs set on this topic (overrides of broker defaults).
     pub fn overrides(&self) -> BTreeMap<String, String> {
         self.overrides.read().clone()

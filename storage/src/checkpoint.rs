@@ -23,6 +23,12 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
 
 /// Writes `value` to `dir/name` atomically and durably.
 pub(crate) fn write_i64(dir: &Path, name: &str, value: i64) -> Result<(), LogError> {
+    replace_i64(dir, name, value)?;
+    sync_dir(dir)
+}
+
+/// Writes `value` to `dir/name` atomically; durable once the directory is synced.
+pub(crate) fn replace_i64(dir: &Path, name: &str, value: i64) -> Result<(), LogError> {
     let path = dir.join(name);
     // Unique per write: the flusher and a closing writer may both write the same checkpoint.
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -34,8 +40,7 @@ pub(crate) fn write_i64(dir: &Path, name: &str, value: i64) -> Result<(), LogErr
     file.write_all(value.to_string().as_bytes())
         .map_err(LogError::io(&tmp))?;
     file.sync_all().map_err(LogError::io(&tmp))?;
-    std::fs::rename(&tmp, &path).map_err(LogError::io(&path))?;
-    sync_dir(dir)
+    std::fs::rename(&tmp, &path).map_err(LogError::io(&path))
 }
 
 /// Reads a value written by [`write_i64`]; `None` if the file is missing or unreadable.
@@ -47,12 +52,11 @@ pub(crate) fn read_i64(dir: &Path, name: &str) -> Option<i64> {
         .ok()
 }
 
-/// Creates the clean-shutdown marker durably.
+/// Creates the clean-shutdown marker durably (an empty file: syncing the directory that
+/// holds it is enough).
 pub(crate) fn mark_clean(dir: &Path) -> Result<(), LogError> {
     let path = dir.join(CLEAN_SHUTDOWN);
-    File::create(&path)
-        .and_then(|f| f.sync_all())
-        .map_err(LogError::io(&path))?;
+    File::create(&path).map_err(LogError::io(&path))?;
     sync_dir(dir)
 }
 

@@ -16,7 +16,8 @@ use bytes::Bytes;
 use crate::checkpoint;
 use crate::error::LogError;
 use crate::log::PartitionLog;
-use crate::segment::{Segment, segment_path};
+use crate::segment::Segment;
+use crate::segment_files::segment_path;
 use neo_record::batch_header::{self, BatchHeader};
 use neo_record::codec::{BatchBuilder, Compression, Record, decode_records};
 
@@ -111,13 +112,14 @@ impl PartitionLog {
             base,
             Some(config.max_index_bytes),
             neo_record::now_ms(),
+            self.inner.flusher.segment_cache(),
         )?;
         fresh.scan(config.index_interval_bytes)?;
         fresh.seal()?;
         let mut writer = self.inner.writer.lock();
         let mut segments = self.inner.segments.write();
         if let Some(slot) = segments.iter_mut().find(|s| Arc::ptr_eq(s, old)) {
-            *slot = Arc::new(fresh);
+            *slot = fresh;
         }
         writer.unsynced.retain(|s| !Arc::ptr_eq(s, old));
         Ok(())

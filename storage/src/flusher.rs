@@ -3,6 +3,10 @@
 //! A log asks for a sync after an append. If a sync of that log is already running, the request
 //! is remembered and one more sync follows it, covering every append that arrived meanwhile —
 //! so N concurrent appenders waiting for durability share one fsync rather than queuing N.
+//!
+//! The same threads do the slow part of a segment roll off the writer's lock (sealing the old
+//! segment, the directory fsync, making the next segment's files ahead of time), and the
+//! flusher carries what every log of a broker shares: the cache of open sealed segments.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -10,6 +14,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
+
+use crate::segment_cache::{DEFAULT_OPEN_SEGMENTS, SegmentCache};
 
 /// A log the flusher can sync.
 pub(crate) trait SyncTarget: Send + Sync {
@@ -45,6 +51,7 @@ struct Shared {
 pub struct Flusher {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    segments: Arc<SegmentCache>,
 }
 
 impl Flusher {
@@ -55,6 +62,16 @@ impl Flusher {
 
     /// Starts `threads` fsync threads reporting each sync's duration to `observer`.
     pub fn with_observer(threads: usize, observer: Option<SyncObserver>) -> Arc<Flusher> {
+        Self::start(threads, DEFAULT_OPEN_SEGMENTS, observer)
+    }
+
+    /// Starts `threads` fsync threads reporting each sync's duration to `observer`; at most
+    /// `open_segments` sealed segments of the logs using it keep their files open.
+    pub fn start(
+        threads: usize,
+        open_segments: usize,
+        observer: Option<SyncObserver>,
+    ) -> Arc<Flusher> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 pending: VecDeque::new(),
@@ -76,7 +93,13 @@ impl Flusher {
         Arc::new(Flusher {
             shared,
             threads: Mutex::new(handles),
+            segments: SegmentCache::new(open_segments),
         })
+    }
+
+    /// The open sealed segments of the logs using this flusher.
+    pub fn segment_cache(&self) -> &Arc<SegmentCache> {
+        &self.segments
     }
 
     /// Asks for `target` to be synced soon; coalesces with a sync already queued or running.

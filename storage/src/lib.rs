@@ -6,23 +6,37 @@
 //! readers run concurrently and only ever see whole batches. Durability is group-committed by a
 //! shared [`Flusher`].
 
+mod append;
 mod checkpoint;
 mod compaction;
 pub mod config;
+mod durability;
 pub mod error;
 mod flusher;
 mod log;
 mod offset_index;
+mod positions;
+mod read;
 mod recovery;
 mod retention;
+mod roll;
 mod segment;
+mod segment_cache;
+mod segment_files;
+mod segment_load;
+mod spare;
 mod sparse_index;
 mod time_index;
 mod time_lookup;
+mod truncate;
 
+pub use append::AppendInfo;
 pub use compaction::CompactionReport;
 pub use config::{FlushPolicy, LogConfig, TimestampType};
 pub use error::LogError;
 pub use flusher::{Flusher, SyncObserver};
-pub use log::{AppendInfo, LogPositions, PartitionLog, ReadSlice};
+pub use log::PartitionLog;
+pub use positions::LogPositions;
+pub use read::ReadSlice;
 pub use recovery::RecoveryReport;
+pub use segment_cache::{DEFAULT_OPEN_SEGMENTS, SegmentCache};

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use crate::checkpoint::{self, LOG_START, RECOVERY_POINT};
 use crate::config::LogConfig;
 use crate::error::LogError;
-use crate::segment::{ScanOutcome, Segment};
+use crate::segment::Segment;
+use crate::segment_cache::SegmentCache;
+use crate::segment_load::ScanOutcome;
 
 /// What a recovery on open did, for logs and metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,7 +57,12 @@ pub(crate) struct Recovered {
 }
 
 /// Opens and, if the last run did not close cleanly, recovers the segments in `dir`.
-pub(crate) fn recover(dir: &Path, config: &LogConfig, now: i64) -> Result<Recovered, LogError> {
+pub(crate) fn recover(
+    dir: &Path,
+    config: &LogConfig,
+    now: i64,
+    cache: &Arc<SegmentCache>,
+) -> Result<Recovered, LogError> {
     if !dir.exists() {
         std::fs::create_dir_all(dir).map_err(LogError::io(dir))?;
         if let Some(parent) = dir.parent() {
@@ -80,29 +87,47 @@ pub(crate) fn recover(dir: &Path, config: &LogConfig, now: i64) -> Result<Recove
     let mut segments: Vec<Arc<Segment>> = Vec::with_capacity(bases.len());
     for (i, &base) in bases.iter().enumerate() {
         let last = i + 1 == bases.len();
-        let segment = Segment::open(dir, base, last.then_some(config.max_index_bytes), now)?;
+        let capacity = last.then_some(config.max_index_bytes);
+        let segment = Segment::open(dir, base, capacity, now, cache)?;
         let next_base = bases.get(i + 1).copied();
-        let outcome = if !clean && next_base.is_none_or(|n| n > recovery_point) {
+        let past_recovery_point = !clean && next_base.is_none_or(|n| n > recovery_point);
+        if past_recovery_point {
             report.segments_scanned += 1;
+        }
+        let outcome = if last && past_recovery_point {
             segment.scan(config.index_interval_bytes)?
         } else if last {
             segment.load_tail(config.index_interval_bytes)?
+        } else if past_recovery_point || !segment.indexes_consistent()? {
+            if !past_recovery_point {
+                tracing::info!(path = %segment.log_path().display(), "rebuilding inconsistent indexes");
+            }
+            // A crash can leave a rolled segment's indexes untrimmed: rebuild them with room,
+            // then trim them as a roll would have.
+            segment.unseal(config.max_index_bytes)?;
+            let outcome = segment.scan(config.index_interval_bytes)?;
+            if outcome == ScanOutcome::Clean {
+                segment.seal()?;
+            }
+            outcome
         } else {
-            segment.load_sealed(next_base.unwrap_or(base), config.index_interval_bytes)?
+            segment.load_sealed(next_base.unwrap_or(base))?;
+            ScanOutcome::Clean
         };
         let file_len = std::fs::metadata(segment.log_path()).map_or(0, |m| m.len());
-        segments.push(Arc::new(segment));
+        if !last && outcome == ScanOutcome::Clean {
+            // Checked: from here on its files open when it is read.
+            segment.close_files();
+        }
+        segments.push(segment);
         if let ScanOutcome::Truncated { position } = outcome {
             report.bytes_truncated += file_len.saturating_sub(position);
             tracing::warn!(dir = %dir.display(), base, position, "truncated torn or corrupt log tail");
             for &later in bases.get(i + 1..).unwrap_or_default() {
-                let dropped = Segment::open(dir, later, None, now)?;
+                let dropped = Segment::open(dir, later, None, now, cache)?;
                 report.bytes_truncated += dropped.size();
                 dropped.delete_files()?;
                 report.segments_dropped += 1;
-            }
-            if let Some(s) = segments.last().filter(|_| !last) {
-                s.unseal(config.max_index_bytes)?;
             }
             break;
         }
@@ -113,11 +138,14 @@ pub(crate) fn recover(dir: &Path, config: &LogConfig, now: i64) -> Result<Recove
         .unwrap_or(first_base)
         .max(first_base)
         .min(log_end);
-    if let Some(active) = segments.last() {
-        // Whatever survived recovery is on disk from here on.
-        active.sync()?;
+    if !clean {
+        // Whatever survived recovery is on disk from here on. After a clean shutdown it
+        // already was, and taking the marker synced the directory.
+        if let Some(active) = segments.last() {
+            active.sync()?;
+        }
+        checkpoint::sync_dir(dir)?;
     }
-    checkpoint::sync_dir(dir)?;
     Ok(Recovered {
         segments,
         log_start,

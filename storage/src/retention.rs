@@ -51,6 +51,8 @@ impl PartitionLog {
             let mut writer = self.inner.writer.lock();
             if Arc::ptr_eq(&active, &self.active()?) {
                 self.roll(&mut writer, &config, now)?;
+                drop(writer);
+                self.request_sync();
             }
         }
         let segments = self.inner.segments.read().clone();

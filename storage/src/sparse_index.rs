@@ -3,11 +3,16 @@
 //! The active segment's index is preallocated to its maximum size and mapped; a sealed one is
 //! trimmed to its entries. Entries are only ever appended in key order, so lookups are binary
 //! searches. The lock guards memory only: no I/O happens while it is held except `seal`/`flush`.
+//!
+//! No descriptor stays open: the mapping outlives it, so an index costs a mapping but none of
+//! the process's open-file limit. Resizing (seal, unseal) reopens the file by path and checks
+//! it is still the same inode: compaction may have put a new segment's index at that path.
 
 #![allow(unsafe_code)] // memory-mapping a file is unsafe in memmap2; see `map` below.
 
 use std::fs::{File, OpenOptions};
 use std::marker::PhantomData;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use memmap2::MmapMut;
@@ -26,7 +31,6 @@ pub(crate) trait IndexEntry: Copy {
 }
 
 struct Mapped {
-    file: File,
     map: Option<MmapMut>,
     entries: usize,
     capacity: usize,
@@ -35,8 +39,20 @@ struct Mapped {
 /// An index file of `E` entries.
 pub(crate) struct SparseIndex<E: IndexEntry> {
     path: PathBuf,
+    /// The file's inode: a resize leaves a file that has replaced it at `path` alone.
+    inode: u64,
     inner: Mutex<Mapped>,
     _entry: PhantomData<E>,
+}
+
+fn open_rw(path: &Path, create: bool) -> Result<File, LogError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(false)
+        .open(path)
+        .map_err(LogError::io(path))
 }
 
 /// Maps `file` (of non-zero length) into memory.
@@ -51,14 +67,9 @@ impl<E: IndexEntry> SparseIndex<E> {
     /// Opens (creating if missing) the index at `path`. `capacity_bytes` is the preallocated size
     /// for an active segment, or `None` for a sealed one that will take no more entries.
     pub fn open(path: &Path, capacity_bytes: Option<u32>) -> Result<Self, LogError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(LogError::io(path))?;
-        let len = file.metadata().map_err(LogError::io(path))?.len() as usize;
+        let file = open_rw(path, true)?;
+        let metadata = file.metadata().map_err(LogError::io(path))?;
+        let len = metadata.len() as usize;
         if !len.is_multiple_of(E::SIZE) {
             return Err(LogError::SegmentCorrupt {
                 path: path.to_path_buf(),
@@ -69,27 +80,56 @@ impl<E: IndexEntry> SparseIndex<E> {
         let entries = len / E::SIZE;
         let index = Self {
             path: path.to_path_buf(),
+            inode: metadata.ino(),
             inner: Mutex::new(Mapped {
-                file,
                 map: None,
                 entries,
                 capacity: entries,
             }),
             _entry: PhantomData,
         };
-        index.resize(capacity_bytes.map_or(entries, |c| (c as usize / E::SIZE).max(entries)))?;
+        let capacity = capacity_bytes.map_or(entries, |c| (c as usize / E::SIZE).max(entries));
+        index.resize_file(&file, &mut index.inner.lock(), capacity, len)?;
         Ok(index)
     }
 
+    /// Resizes the file to `capacity` entries and maps it again; a no-op when the file at
+    /// `path` is gone or is no longer this index's (its segment was replaced or removed).
     fn resize(&self, capacity: usize) -> Result<(), LogError> {
-        let mut m = self.inner.lock();
+        let file = match open_rw(&self.path, false) {
+            Ok(file) => file,
+            Err(LogError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let metadata = file.metadata().map_err(LogError::io(&self.path))?;
+        if metadata.ino() != self.inode {
+            return Ok(());
+        }
+        self.resize_file(
+            &file,
+            &mut self.inner.lock(),
+            capacity,
+            metadata.len() as usize,
+        )
+    }
+
+    fn resize_file(
+        &self,
+        file: &File,
+        m: &mut Mapped,
+        capacity: usize,
+        len: usize,
+    ) -> Result<(), LogError> {
         m.map = None;
-        m.file
-            .set_len((capacity * E::SIZE) as u64)
-            .map_err(LogError::io(&self.path))?;
+        if len != capacity * E::SIZE {
+            file.set_len((capacity * E::SIZE) as u64)
+                .map_err(LogError::io(&self.path))?;
+        }
         m.capacity = capacity;
         if capacity > 0 {
-            m.map = Some(map(&m.file, &self.path)?);
+            m.map = Some(map(file, &self.path)?);
         }
         Ok(())
     }
@@ -185,10 +225,5 @@ impl<E: IndexEntry> SparseIndex<E> {
     pub fn unseal(&self, capacity_bytes: u32) -> Result<(), LogError> {
         let entries = self.inner.lock().entries;
         self.resize((capacity_bytes as usize / E::SIZE).max(entries))
-    }
-
-    /// Path of the index file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }

@@ -86,7 +86,7 @@ fn produce(
         .set("bootstrap.servers", bootstrap)
         .set("acks", acks(w))
         .set("linger.ms", "5")
-        .set("queue.buffering.max.messages", "1000000")
+        .set("queue.buffering.max.messages", w.kafka_queue.to_string())
         .create_with_context(Acked {
             started,
             state: Mutex::new((histogram()?, Timeline::default(), 0)),

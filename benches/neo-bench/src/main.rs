@@ -50,6 +50,10 @@ struct Args {
     /// Seconds of each fixed-rate phase.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Records librdkafka may queue unacknowledged in the produce phase
+    /// (`queue.buffering.max.messages`); at full speed the ack latency is the wait in it.
+    #[arg(long, default_value_t = 1_000_000)]
+    kafka_queue: u64,
     /// Acknowledgement level: `leader` (Kafka acks=1) or `durable` (acks=all, fsynced).
     #[arg(long, default_value = "leader")]
     acks: String,
@@ -89,6 +93,7 @@ fn main() -> anyhow::Result<()> {
         rate: args.rate.max(1),
         seconds: args.seconds.max(1),
         durable,
+        kafka_queue: args.kafka_queue.max(1),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

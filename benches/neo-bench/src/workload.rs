@@ -17,6 +17,9 @@ pub struct Workload {
     pub seconds: u64,
     /// Wait for durability (fsync) before acknowledging, rather than for the leader.
     pub durable: bool,
+    /// Records the Kafka producer may hold unacknowledged (`queue.buffering.max.messages`):
+    /// the produce phase's ack latency is mostly the wait in this queue.
+    pub kafka_queue: u64,
 }
 
 impl Workload {

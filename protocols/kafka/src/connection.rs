@@ -67,21 +67,10 @@ pub async fn serve(stream: TcpStream, handler: Arc<Handler>) {
     let mut pending: FuturesOrdered<BoxFuture<'static, Response>> = FuturesOrdered::new();
     let mut reading = true;
     loop {
+        // Answers first: a response that is ready goes out before the next request is
+        // started, so an ack never waits behind the next append.
         tokio::select! {
-            frame = frames.recv(), if reading && pending.len() < max_in_flight => {
-                let Some(frame) = frame else {
-                    reading = false;
-                    if pending.is_empty() { break; }
-                    continue;
-                };
-                match frame::decode(frame) {
-                    Ok(request) => pending.push_back(start(&handler, &context, request).await),
-                    Err(e) => {
-                        tracing::warn!(?peer, error = %e, "closing kafka connection");
-                        break;
-                    }
-                }
-            }
+            biased;
             Some(response) = pending.next(), if !pending.is_empty() => {
                 match response {
                     Response::Frame(bytes) => {
@@ -96,6 +85,20 @@ pub async fn serve(stream: TcpStream, handler: Arc<Handler>) {
                 }
                 if !reading && pending.is_empty() {
                     break;
+                }
+            }
+            frame = frames.recv(), if reading && pending.len() < max_in_flight => {
+                let Some(frame) = frame else {
+                    reading = false;
+                    if pending.is_empty() { break; }
+                    continue;
+                };
+                match frame::decode(frame) {
+                    Ok(request) => pending.push_back(start(&handler, &context, request).await),
+                    Err(e) => {
+                        tracing::warn!(?peer, error = %e, "closing kafka connection");
+                        break;
+                    }
                 }
             }
         }
