@@ -60,4 +60,13 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// This broker's id, unique in its cluster.
+    #[arg(long)]
+    pub node_id: Option<u64>,
+    /// Address of the cluster RPC listener (other brokers connect here).
+    #[arg(long)]
+    pub cluster_listen: Option<SocketAddr>,
+    /// Every broker of the cluster, this one included: `1@host:9645,2@host:9645,...`.
+    #[arg(long, alias = "seeds")]
+    pub voters: Option<String>,
 }

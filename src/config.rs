@@ -1,6 +1,7 @@
 //! The configuration of `neo serve`: defaults < `neo.toml` < `NEO_*` environment < flags.
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use neo_amqp::AmqpConfig;
-use neo_broker::{BrokerConfig, GroupConfig, TopicConfig};
+use neo_broker::{BrokerConfig, ClusterConfig, GroupConfig, TopicConfig};
 use neo_kafka::KafkaConfig;
 use neo_native::NativeConfig;
 use neo_sqs::SqsConfig;
@@ -272,6 +273,84 @@ impl Default for BrokerSection {
     }
 }
 
+/// The cluster this broker belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSection {
+    /// This broker's id, unique in the cluster (Kafka's `node.id`).
+    pub node_id: u64,
+    /// Where the other brokers reach this one (cluster RPC).
+    pub listen: SocketAddr,
+    /// The address the other brokers are told; default: this broker's address in `voters`.
+    pub advertised: Option<SocketAddr>,
+    /// Every broker of the cluster as `id@host:port` (its cluster address), this one included;
+    /// empty for a cluster of one. The lowest id forms the cluster when it first starts.
+    pub voters: Vec<String>,
+    /// A broker of another cluster is refused.
+    pub cluster_id: String,
+    /// How often leaders send heartbeats.
+    pub heartbeat_interval_ms: u64,
+    /// A follower that hears nothing from its leader for this long starts an election.
+    pub election_timeout_ms: u64,
+}
+
+impl Default for ClusterSection {
+    fn default() -> Self {
+        let defaults = ClusterConfig::default();
+        Self {
+            node_id: 1,
+            listen: SocketAddr::from(([0, 0, 0, 0], 9645)),
+            advertised: None,
+            voters: Vec::new(),
+            cluster_id: defaults.cluster_id,
+            heartbeat_interval_ms: defaults.heartbeat_interval.as_millis() as u64,
+            election_timeout_ms: defaults.election_timeout.as_millis() as u64,
+        }
+    }
+}
+
+impl ClusterSection {
+    /// The broker's cluster settings, resolving every voter's address.
+    pub fn cluster_config(&self) -> anyhow::Result<ClusterConfig> {
+        let mut voters = BTreeMap::new();
+        for voter in &self.voters {
+            let (id, address) = voter.split_once('@').with_context(|| {
+                format!("config: cluster.voters entry {voter:?} is not id@host:port")
+            })?;
+            let id: u64 = id
+                .parse()
+                .with_context(|| format!("config: cluster.voters entry {voter:?}: bad id"))?;
+            let addr = address
+                .to_socket_addrs()
+                .with_context(|| format!("config: cluster.voters entry {voter:?}: bad address"))?
+                .next()
+                .with_context(|| format!("config: cluster.voters entry {voter:?}: no address"))?;
+            anyhow::ensure!(
+                voters.insert(id, addr).is_none(),
+                "config: cluster.voters names node {id} twice"
+            );
+        }
+        anyhow::ensure!(
+            voters.is_empty() || voters.contains_key(&self.node_id),
+            "config: cluster.voters does not name this broker (node_id {})",
+            self.node_id
+        );
+        anyhow::ensure!(
+            self.heartbeat_interval_ms >= 1
+                && self.election_timeout_ms > self.heartbeat_interval_ms,
+            "config: cluster.election_timeout_ms must be larger than heartbeat_interval_ms"
+        );
+        Ok(ClusterConfig {
+            listen: self.listen,
+            advertised: self.advertised,
+            voters,
+            cluster_id: self.cluster_id.clone(),
+            heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms),
+            election_timeout: Duration::from_millis(self.election_timeout_ms),
+        })
+    }
+}
+
 /// Everything `neo serve` is configured with.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -286,6 +365,7 @@ pub struct NeoConfig {
     pub sqs: SqsSection,
     pub native: NativeSection,
     pub broker: BrokerSection,
+    pub cluster: ClusterSection,
     /// Defaults of every topic, under Kafka's config names (`"retention.ms" = 86400000`).
     pub topic_defaults: TopicConfig,
 }
@@ -301,6 +381,7 @@ impl Default for NeoConfig {
             sqs: SqsSection::default(),
             native: NativeSection::default(),
             broker: BrokerSection::default(),
+            cluster: ClusterSection::default(),
             topic_defaults: TopicConfig::default(),
         }
     }
@@ -323,6 +404,19 @@ struct FlagLayer {
     sqs: Option<ListenFlag>,
     #[serde(skip_serializing_if = "Option::is_none")]
     native: Option<ListenFlag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<ClusterFlags>,
+}
+
+/// The cluster flags given.
+#[derive(Debug, Default, Serialize)]
+struct ClusterFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    voters: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -341,6 +435,7 @@ const ENV_KEYS: &[&str] = &[
     "sqs",
     "native",
     "broker",
+    "cluster",
 ];
 
 impl NeoConfig {
@@ -377,6 +472,19 @@ impl NeoConfig {
             amqp: args.amqp_listen.map(|listen| ListenFlag { listen }),
             sqs: args.sqs_listen.map(|listen| ListenFlag { listen }),
             native: args.native_listen.map(|listen| ListenFlag { listen }),
+            cluster: (args.node_id.is_some()
+                || args.cluster_listen.is_some()
+                || args.voters.is_some())
+            .then(|| ClusterFlags {
+                node_id: args.node_id,
+                listen: args.cluster_listen,
+                voters: args.voters.as_ref().map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                }),
+            }),
         };
         figment = figment.merge(Serialized::defaults(flags));
         let config: NeoConfig = figment
@@ -401,6 +509,7 @@ impl NeoConfig {
             "config: broker.open_segments must be at least 1"
         );
         self.kafka.kafka_config()?;
+        self.cluster.cluster_config()?;
         // Every topic default must be a value a topic could be created with.
         let mut probe = TopicConfig::default();
         for key in TopicConfig::ENFORCED_KEYS {
@@ -413,10 +522,22 @@ impl NeoConfig {
         Ok(())
     }
 
+    /// This broker's id: `cluster.node_id`, or the older `kafka.node_id` when only that one
+    /// was changed.
+    pub fn node_id(&self) -> u64 {
+        let kafka = u64::try_from(self.kafka.node_id).unwrap_or(1);
+        if self.cluster.node_id == 1 && kafka != 1 {
+            kafka
+        } else {
+            self.cluster.node_id
+        }
+    }
+
     /// The broker's configuration.
     pub fn broker_config(&self) -> BrokerConfig {
         BrokerConfig {
-            node_id: u64::try_from(self.kafka.node_id).unwrap_or_default(),
+            node_id: self.node_id(),
+            cluster: self.cluster.cluster_config().unwrap_or_default(),
             data_dir: self.data_dir.clone(),
             topic_defaults: self.topic_defaults.clone(),
             num_partitions: self.broker.num_partitions,

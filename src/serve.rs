@@ -20,7 +20,10 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     let admin = TcpListener::bind(admin_addr)
         .await
         .with_context(|| format!("admin listener {admin_addr}"))?;
-    let kafka_config = config.kafka.kafka_config()?;
+    let kafka_config = neo_kafka::KafkaConfig {
+        node_id: i32::try_from(config.node_id()).context("cluster.node_id must fit in 31 bits")?,
+        ..config.kafka.kafka_config()?
+    };
     let kafka = KafkaServer::bind(kafka_config)
         .await
         .with_context(|| format!("kafka listener {}", config.kafka.listen))?;

@@ -8,12 +8,13 @@ use std::time::Instant;
 
 use futures_util::future::join_all;
 use neo_record::now_ms;
-use neo_replication::no_peers::NoPeers;
+use neo_replication::group_id::GroupId;
 use neo_replication::partition::group::{PartitionGroup, PartitionTiming};
 use neo_storage::{Flusher, PartitionLog};
 use parking_lot::{Mutex, RwLock};
 
 use crate::acls::{AclBinding, AclFilter, Acls};
+use crate::cluster::ClusterNode;
 use crate::config::{BrokerConfig, ConfigEntry, TopicConfig};
 use crate::error::BrokerError;
 use crate::groups::GroupCoordinator;
@@ -38,6 +39,7 @@ pub struct Broker {
     /// Serializes topic creation, deletion and config changes with the metadata file.
     admin: tokio::sync::Mutex<()>,
     store: MetadataStore,
+    cluster: Arc<ClusterNode>,
     cluster_id: String,
     groups: Arc<GroupCoordinator>,
     acls: Acls,
@@ -88,8 +90,10 @@ impl Broker {
                 fsync.observe(d.as_secs_f64())
             })),
         );
+        let cluster = Arc::new(ClusterNode::start(&config).await?);
         let store =
-            MetadataStore::open(&config.data_dir, config.node_id, Arc::clone(&flusher)).await?;
+            MetadataStore::open(&config.data_dir, Arc::clone(&cluster), Arc::clone(&flusher))
+                .await?;
         let cluster_id = store.cluster_id()?;
         let producer_ids = ProducerIds::open(&store);
         let acls = Acls::new(store.read(|s| s.acls.clone()));
@@ -100,7 +104,12 @@ impl Broker {
             config.groups.clone(),
         )?;
         let records = store.read(|s| s.topics.values().cloned().collect::<Vec<_>>());
-        let topics: HashMap<_, _> = open_topics(&config, &flusher, &metrics, records)
+        let context = PartitionContext {
+            config: &config,
+            metrics: &metrics,
+            cluster: &cluster,
+        };
+        let topics: HashMap<_, _> = open_topics(&context, &flusher, records)
             .await?
             .into_iter()
             .map(|topic| (topic.name().to_string(), topic))
@@ -119,6 +128,7 @@ impl Broker {
             topics: RwLock::new(topics),
             admin: tokio::sync::Mutex::new(()),
             store,
+            cluster,
             cluster_id,
             groups,
             acls,
@@ -137,6 +147,7 @@ impl Broker {
                 weak.upgrade().map(|b| b.log_sizes()).unwrap_or_default()
             }))
             .map_err(|e| BrokerError::Metrics(e.to_string()))?;
+        broker.answer_calls();
         *broker.maintenance.lock() = Some(broker.start_maintenance());
         broker.ready.store(true, Ordering::Release);
         Ok(broker)
@@ -171,6 +182,20 @@ impl Broker {
         )?);
         queues.insert(topic.to_string(), Arc::clone(&queue));
         Ok(queue)
+    }
+
+    /// What opening a partition takes besides its log.
+    fn partition_context(&self) -> PartitionContext<'_> {
+        PartitionContext {
+            config: &self.config,
+            metrics: &self.metrics,
+            cluster: &self.cluster,
+        }
+    }
+
+    /// This broker's place in its cluster.
+    pub fn cluster(&self) -> &ClusterNode {
+        &self.cluster
     }
 
     /// The broker's metadata: front-ends read their documents from it and change them with
@@ -306,9 +331,8 @@ impl Broker {
             )));
         }
         let topic = open_topics(
-            &self.config,
+            &self.partition_context(),
             &self.flusher,
-            &self.metrics,
             vec![record.clone()],
         )
         .await?
@@ -395,7 +419,10 @@ impl Broker {
         let mut more = Vec::new();
         for p in current..total {
             let log = open_log(&self.config, &self.flusher, name, p, &config)?;
-            more.push(open_partition(&self.config, &self.metrics, name, p, &config, log).await?);
+            more.push(
+                open_partition(&self.partition_context(), name, topic.id(), p, &config, log)
+                    .await?,
+            );
         }
         self.store
             .apply(MetadataCommand::SetPartitionCount {
@@ -558,6 +585,7 @@ impl Broker {
             tracing::error!(error = %e, "closing the metadata log failed");
             first_error.get_or_insert(e);
         }
+        self.cluster.shutdown();
         self.flusher.stop();
         tracing::info!("broker stopped cleanly");
         first_error.map_or(Ok(()), Err)
@@ -612,26 +640,42 @@ fn open_log(
     Ok(log)
 }
 
+/// What opening a partition takes besides its log.
+struct PartitionContext<'a> {
+    config: &'a BrokerConfig,
+    metrics: &'a BrokerMetrics,
+    cluster: &'a ClusterNode,
+}
+
 /// The partition over `log`, with its Raft group started and leading (a group of one).
 async fn open_partition(
-    config: &BrokerConfig,
-    metrics: &BrokerMetrics,
+    context: &PartitionContext<'_>,
     topic: &str,
+    topic_id: uuid::Uuid,
     index: i32,
     topic_config: &TopicConfig,
     log: PartitionLog,
 ) -> Result<Arc<Partition>, BrokerError> {
+    let group_id = GroupId::Partition {
+        topic_id: topic_id.as_u128(),
+        partition: u32::try_from(index).unwrap_or_default(),
+    };
+    let timing = PartitionTiming {
+        heartbeat_interval_ms: context.cluster.heartbeat_interval().as_millis() as u64,
+        election_timeout_ms: context.cluster.election_timeout().as_millis() as u64,
+    };
     let group = PartitionGroup::open(
         format!("{topic}-{index}"),
         log.clone(),
         Partition::gate(&log),
         topic_config.is_durable(),
-        config.node_id,
-        NoPeers,
-        PartitionTiming::default(),
+        context.config.node_id,
+        context.cluster.network(group_id),
+        timing,
     )
     .await
     .map_err(replication_error)?;
+    group.register_with(context.cluster.transport(), group_id);
     group.lead_alone().await.map_err(replication_error)?;
     Ok(Arc::new(Partition::new(
         topic,
@@ -639,31 +683,31 @@ async fn open_partition(
         log,
         group,
         topic_config,
-        metrics.topic_counters(topic),
+        context.metrics.topic_counters(topic),
     )))
 }
 
 /// Opens the topics of `records`, all their partitions at once: the logs on threads (see
 /// `parallel`), then their groups together.
 async fn open_topics(
-    config: &BrokerConfig,
+    context: &PartitionContext<'_>,
     flusher: &Arc<Flusher>,
-    metrics: &BrokerMetrics,
     records: Vec<TopicRecord>,
 ) -> Result<Vec<Arc<Topic>>, BrokerError> {
+    let config = context.config;
     let effective = records
         .iter()
         .map(|r| config.topic_defaults.with_overrides(&r.configs))
         .collect::<Result<Vec<_>, _>>()?;
-    let jobs: Vec<(String, TopicConfig, i32)> = records
+    let jobs: Vec<(String, uuid::Uuid, TopicConfig, i32)> = records
         .iter()
         .zip(&effective)
-        .flat_map(|(r, c)| (0..r.partitions).map(move |p| (r.name.clone(), c.clone(), p)))
+        .flat_map(|(r, c)| (0..r.partitions).map(move |p| (r.name.clone(), r.id, c.clone(), p)))
         .collect();
     let logs = {
         let (config, flusher, jobs) = (config.clone(), Arc::clone(flusher), jobs.clone());
         tokio::task::spawn_blocking(move || {
-            crate::parallel::map(&jobs, |(topic, topic_config, p)| {
+            crate::parallel::map(&jobs, |(topic, _, topic_config, p)| {
                 open_log(&config, &flusher, topic, *p, topic_config)
             })
         })
@@ -673,8 +717,8 @@ async fn open_topics(
     let opening = jobs
         .iter()
         .zip(logs)
-        .map(|((topic, topic_config, p), log)| async move {
-            open_partition(config, metrics, topic, *p, topic_config, log?).await
+        .map(|((topic, id, topic_config, p), log)| async move {
+            open_partition(context, topic, *id, *p, topic_config, log?).await
         });
     let mut partitions = join_all(opening).await.into_iter();
     records

@@ -1,6 +1,7 @@
 //! Broker configuration and per-topic configuration under Kafka's config names.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -31,6 +32,40 @@ pub struct BrokerConfig {
     pub cleaner_interval: Duration,
     /// Consumer group settings.
     pub groups: crate::groups::GroupConfig,
+    /// The cluster this broker is part of (a cluster of one without voters).
+    pub cluster: ClusterConfig,
+}
+
+/// How a broker finds and talks to the others of its cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// Where this broker listens for the other brokers (cluster RPC).
+    pub listen: SocketAddr,
+    /// Where the other brokers reach this one; default: its address among `voters`, else the
+    /// listen address.
+    pub advertised: Option<SocketAddr>,
+    /// Every broker of the cluster (node id → cluster address), this one included; empty for
+    /// a cluster of one. The lowest id forms the cluster the first time.
+    pub voters: BTreeMap<u64, SocketAddr>,
+    /// Brokers of other clusters are refused.
+    pub cluster_id: String,
+    /// How often leaders send heartbeats.
+    pub heartbeat_interval: Duration,
+    /// A follower that hears nothing from its leader for this long starts an election.
+    pub election_timeout: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertised: None,
+            voters: BTreeMap::new(),
+            cluster_id: "neo".to_string(),
+            heartbeat_interval: Duration::from_millis(150),
+            election_timeout: Duration::from_millis(1_500),
+        }
+    }
 }
 
 impl Default for BrokerConfig {
@@ -45,6 +80,7 @@ impl Default for BrokerConfig {
             maintenance_interval: Duration::from_secs(30),
             cleaner_interval: Duration::from_secs(15),
             groups: crate::groups::GroupConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }

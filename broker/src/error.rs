@@ -81,6 +81,9 @@ pub enum BrokerError {
     /// The partition's replication failed.
     #[error("replication failure: {0}")]
     Replication(String),
+    /// The cluster RPC failed (listening, or a call to another broker).
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// The controller group could not take a metadata change.
     #[error("metadata change not taken: {0}")]
     Controller(String),

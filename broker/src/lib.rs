@@ -7,6 +7,8 @@ mod append_policy;
 mod appended;
 mod authorize;
 pub mod broker;
+mod broker_calls;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod fetch;
@@ -28,7 +30,7 @@ pub mod topic_name;
 
 pub use appended::{Acks, Appended, ProduceOutcome, keep_furthest};
 pub use broker::{Broker, ConfigChange, MAX_PARTITIONS};
-pub use config::{BrokerConfig, CleanupPolicy, ConfigEntry, TopicConfig};
+pub use config::{BrokerConfig, CleanupPolicy, ClusterConfig, ConfigEntry, TopicConfig};
 pub use error::BrokerError;
 pub use fetch::{FetchPartition, FetchRequest, FetchedData, FetchedPartition};
 pub use groups::{GroupConfig, GroupCoordinator, GroupError};

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
+use neo_broker::BrokerConfig;
+use neo_broker::cluster::ClusterNode;
 use neo_broker::metadata::{
     DocumentChange, DocumentKind, MetadataCommand, MetadataStore, TopicRecord,
 };
@@ -21,7 +24,14 @@ fn topic(name: &str) -> TopicRecord {
 }
 
 async fn open(dir: &Path) -> MetadataStore {
-    MetadataStore::open(dir, 1, Flusher::new(1)).await.unwrap()
+    let config = BrokerConfig {
+        data_dir: dir.to_path_buf(),
+        ..BrokerConfig::default()
+    };
+    let cluster = Arc::new(ClusterNode::start(&config).await.unwrap());
+    MetadataStore::open(dir, cluster, Flusher::new(1))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

@@ -29,7 +29,8 @@ data="$(mktemp -d)"
 log="$work/neo.log"
 # The suite expects auto-created topics to have 4 partitions, like its own test clusters.
 NEO_BROKER__NUM_PARTITIONS=4 "$root/target/debug/neo" serve --data-dir "$data" --admin-listen 127.0.0.1:0 \
-    --kafka-listen 127.0.0.1:0 --amqp-listen 127.0.0.1:0 --sqs-listen 127.0.0.1:0 >"$log" 2>&1 &
+    --kafka-listen 127.0.0.1:0 --amqp-listen 127.0.0.1:0 --sqs-listen 127.0.0.1:0 \
+    --native-listen 127.0.0.1:0 --cluster-listen 127.0.0.1:0 >"$log" 2>&1 &
 neo=$!
 trap 'kill $neo 2>/dev/null || true; wait $neo 2>/dev/null || true; rm -rf "$data" || true' EXIT
 for _ in $(seq 1 100); do

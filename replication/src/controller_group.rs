@@ -2,6 +2,7 @@
 //! [`ControllerMachine`], and the calls the broker makes on it.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,9 +13,13 @@ use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, Config, Raft, RaftNetworkFactory, SnapshotPolicy};
 use parking_lot::RwLock;
 
+use openraft::async_runtime::WatchReceiver;
+
 use crate::controller::{ControllerMachine, ReplicatedState};
 use crate::entry_log::EntryLog;
 use crate::error::ReplicationError;
+use crate::group_id::GroupId;
+use crate::transport::ClusterTransport;
 use crate::transport::SnapshotFiles;
 use crate::types::{NeoRaft, NodeId, Proposal};
 
@@ -92,6 +97,57 @@ impl<S: ReplicatedState> ControllerGroup<S> {
             .await
             .map_err(raft_error)?;
         Ok(ControllerGroup { raft, log, node_id })
+    }
+
+    /// Has `transport` deliver the other brokers' messages for the controller to this group.
+    pub fn register_with(&self, transport: &ClusterTransport) {
+        transport.register(GroupId::Controller, &self.raft);
+    }
+
+    /// Forms the controller group of `voters` (node id → cluster address) if it was never
+    /// formed: the voter with the lowest id does it. Then waits until the group has a leader
+    /// and this broker has applied the log up to the leader's first entry. A cluster of one
+    /// leads at once.
+    pub async fn bootstrap(
+        &self,
+        voters: &[(NodeId, SocketAddr)],
+        wait: Duration,
+    ) -> Result<(), ReplicationError> {
+        if let [(only, address)] = voters
+            && *only == self.node_id
+        {
+            return self.bootstrap_alone(&address.to_string()).await;
+        }
+        let first = voters.iter().map(|(id, _)| *id).min();
+        if first == Some(self.node_id) && !self.raft.is_initialized().await.map_err(raft_error)? {
+            let members: BTreeMap<NodeId, BasicNode> = voters
+                .iter()
+                .map(|(id, addr)| (*id, BasicNode::new(addr.to_string())))
+                .collect();
+            self.raft.initialize(members).await.map_err(raft_error)?;
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut metrics = self.raft.metrics();
+        loop {
+            let leader = metrics.borrow_watched().current_leader;
+            if leader.is_some() {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, metrics.changed())
+                .await
+                .is_err()
+            {
+                return Err(ReplicationError::Raft {
+                    group: GROUP.into(),
+                    reason: format!("no controller leader within {wait:?}: are the voters up?"),
+                });
+            }
+        }
+    }
+
+    /// The controller's leader, as this broker knows it.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.raft.metrics().borrow_watched().current_leader
     }
 
     /// Makes this broker a cluster of one, if the group was never initialized; then waits

@@ -8,12 +8,13 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// The flags of the listeners `neo serve` opens.
-const LISTENERS: [&str; 5] = [
+const LISTENERS: [&str; 6] = [
     "--admin-listen",
     "--kafka-listen",
     "--amqp-listen",
     "--native-listen",
     "--sqs-listen",
+    "--cluster-listen",
 ];
 
 /// `neo` without the caller's `RUST_LOG`, in a neutral working directory.

@@ -29,16 +29,21 @@ pub(crate) enum Refusal {
     },
     /// The command did not decode (written by a broker of another version).
     Undecodable(String),
+    /// The controller could not take it (no leader, a broker unreachable): try again.
+    Unavailable(String),
 }
 
 impl Refusal {
-    fn of(e: BrokerError) -> Refusal {
+    pub fn of(e: BrokerError) -> Refusal {
         match e {
             BrokerError::TopicAlreadyExists(name) => Refusal::TopicAlreadyExists(name),
             BrokerError::UnknownTopicOrPartition { topic, .. } => Refusal::UnknownTopic(topic),
             BrokerError::InvalidPartitions(n) => Refusal::InvalidPartitions(n),
             BrokerError::InvalidConfig { key, value, reason } => {
                 Refusal::InvalidConfig { key, value, reason }
+            }
+            BrokerError::Controller(reason) | BrokerError::Cluster(reason) => {
+                Refusal::Unavailable(reason)
             }
             other => Refusal::Undecodable(other.to_string()),
         }
@@ -60,6 +65,7 @@ impl Refusal {
                 path: "controller log".into(),
                 reason,
             },
+            Refusal::Unavailable(reason) => BrokerError::Controller(reason),
         }
     }
 }

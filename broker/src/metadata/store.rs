@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use neo_replication::controller_group::{ControllerGroup, ControllerTiming};
 use neo_replication::error::ReplicationError;
-use neo_replication::no_peers::NoPeers;
+use neo_replication::group_id::GroupId;
 use neo_storage::Flusher;
 use parking_lot::RwLock;
 
@@ -17,12 +17,15 @@ use super::command::MetadataCommand;
 use super::legacy;
 use super::machine::{MetadataMachine, Outcome};
 use super::state::MetadataState;
+use crate::cluster::{ClusterCall, ClusterNode};
 use crate::error::BrokerError;
 
 /// Directory of the store under the data directory.
 const DIR: &str = "meta";
 /// The controller group's log and snapshots, under [`DIR`].
 const RAFT_DIR: &str = "raft";
+/// How long a starting broker waits for the controller group to have a leader.
+const BOOTSTRAP_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 /// The cluster id file, under [`DIR`].
 const CLUSTER_ID_FILE: &str = "cluster.id";
 
@@ -31,6 +34,7 @@ pub struct MetadataStore {
     dir: PathBuf,
     machine: Arc<RwLock<MetadataMachine>>,
     controller: ControllerGroup<MetadataMachine>,
+    cluster: Arc<ClusterNode>,
 }
 
 impl std::fmt::Debug for MetadataStore {
@@ -42,12 +46,12 @@ impl std::fmt::Debug for MetadataStore {
 }
 
 impl MetadataStore {
-    /// Opens the store under `data_dir` as broker `node_id`: starts its member of the
-    /// controller group (a cluster of one) and waits until it has applied its log. A data
-    /// directory of the first format (JSON files) is taken over into the new group.
+    /// Opens the store under `data_dir`: starts this broker's member of the controller group
+    /// (forming the group if it was never formed) and waits until the group has a leader. A
+    /// data directory of the first format (JSON files) is taken over into the new group.
     pub async fn open(
         data_dir: &Path,
-        node_id: u64,
+        cluster: Arc<ClusterNode>,
         flusher: Arc<Flusher>,
     ) -> Result<MetadataStore, BrokerError> {
         let dir = data_dir.join(DIR);
@@ -56,24 +60,30 @@ impl MetadataStore {
             source,
         })?;
         let machine = Arc::new(RwLock::new(MetadataMachine::default()));
+        let timing = ControllerTiming {
+            heartbeat_interval_ms: cluster.heartbeat_interval().as_millis() as u64,
+            election_timeout_ms: cluster.election_timeout().as_millis() as u64,
+        };
         let controller = ControllerGroup::open(
             &dir.join(RAFT_DIR),
-            node_id,
+            cluster.node_id(),
             flusher,
             Arc::clone(&machine),
-            NoPeers,
-            ControllerTiming::default(),
+            cluster.network(GroupId::Controller),
+            timing,
         )
         .await
         .map_err(controller_error)?;
+        controller.register_with(cluster.transport());
         controller
-            .bootstrap_alone(&format!("node-{node_id}"))
+            .bootstrap(&cluster.voters(), BOOTSTRAP_WAIT)
             .await
             .map_err(controller_error)?;
         let store = MetadataStore {
             dir,
             machine,
             controller,
+            cluster,
         };
         store.take_over_legacy().await?;
         Ok(store)
@@ -109,11 +119,19 @@ impl MetadataStore {
             path: self.dir.clone(),
             reason: e.to_string(),
         })?;
-        let reply = self
-            .controller
-            .propose(Bytes::from(encoded))
-            .await
-            .map_err(controller_error)?;
+        let reply = match self.controller.propose(Bytes::from(encoded)).await {
+            Ok(reply) => reply,
+            // Another broker leads the controller: it proposes the change for this one.
+            Err(ReplicationError::NotLeader {
+                leader: Some(leader),
+                ..
+            }) if leader != self.cluster.node_id() => {
+                let call = serde_json::to_vec(&ClusterCall::ProposeMetadata(command))
+                    .map_err(|e| BrokerError::Controller(e.to_string()))?;
+                self.cluster.call(leader, Bytes::from(call)).await?
+            }
+            Err(e) => return Err(controller_error(e)),
+        };
         let outcome: Outcome =
             serde_json::from_slice(&reply).map_err(|e| BrokerError::MetadataCorrupt {
                 path: self.dir.clone(),
@@ -148,6 +166,21 @@ impl MetadataStore {
         let id = uuid::Uuid::new_v4().simple().to_string();
         write_atomically(&self.dir, CLUSTER_ID_FILE, id.as_bytes())?;
         Ok(id)
+    }
+
+    /// Proposes `command` on behalf of another broker (this one should lead the controller);
+    /// the outcome, encoded for the caller.
+    pub async fn apply_for_peer(&self, command: MetadataCommand) -> Bytes {
+        let outcome: Outcome = match self.apply(command).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(super::machine::Refusal::of(e)),
+        };
+        Bytes::from(serde_json::to_vec(&outcome).unwrap_or_default())
+    }
+
+    /// The controller's leader, as this broker knows it.
+    pub fn controller_leader(&self) -> Option<u64> {
+        self.controller.leader()
     }
 
     /// Stops this broker's member of the controller group.

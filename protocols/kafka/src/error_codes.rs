@@ -38,7 +38,7 @@ fn kind(error: &BrokerError) -> ResponseError {
         }
         BrokerError::Replication(_) => ResponseError::KafkaStorageError,
         // Retriable: the client sends the change again once the controller takes it.
-        BrokerError::Controller(_) => ResponseError::NotController,
+        BrokerError::Controller(_) | BrokerError::Cluster(_) => ResponseError::NotController,
         BrokerError::Storage(_) => ResponseError::KafkaStorageError,
         BrokerError::DataDir { .. } => ResponseError::KafkaStorageError,
         BrokerError::MetadataCorrupt { .. } | BrokerError::Metrics(_) => {

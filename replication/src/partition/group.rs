@@ -16,6 +16,8 @@ use super::append_gate::AppendGate;
 use super::machine::PartitionMachine;
 use super::raft_log::PartitionRaftLog;
 use crate::error::ReplicationError;
+use crate::group_id::GroupId;
+use crate::transport::ClusterTransport;
 use crate::transport::SnapshotFiles;
 use crate::types::{Admitted, AppendNotice, NeoRaft, NodeId, Proposal, QuietResponder};
 
@@ -100,6 +102,9 @@ impl PartitionGroup {
             // The data is the partition log: nothing to gain from compacting the Raft log
             // into a snapshot until segments can be sent as one.
             snapshot_policy: SnapshotPolicy::Never,
+            // A group of one needs no timer (it leads from the start, see `lead_alone`), and
+            // thousands of idle groups would each wake every few milliseconds.
+            enable_tick: false,
             ..Config::default()
         }
         .validate()
@@ -120,6 +125,11 @@ impl PartitionGroup {
             node_id,
             high_watermark,
         })
+    }
+
+    /// Has `transport` deliver the other replicas' messages for `group` to this one.
+    pub fn register_with(&self, transport: &ClusterTransport, group: GroupId) {
+        transport.register(group, &self.raft);
     }
 
     /// Makes this broker the partition's only replica if the group was never initialized;

@@ -1,0 +1,12 @@
+//! What one broker asks another (beside Raft's own messages), encoded for the cluster RPC.
+
+use serde::{Deserialize, Serialize};
+
+use crate::metadata::MetadataCommand;
+
+/// A call to another broker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum ClusterCall {
+    /// A metadata change for the controller's leader to propose; answered with its outcome.
+    ProposeMetadata(MetadataCommand),
+}
