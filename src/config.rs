@@ -234,6 +234,9 @@ impl KafkaSection {
 pub struct BrokerSection {
     /// Partitions of a topic created without a count (`num.partitions`).
     pub num_partitions: i32,
+    /// Replicas of a topic created without a replication factor
+    /// (`default.replication.factor`).
+    pub default_replication_factor: i16,
     /// Threads that fsync logs (group commit).
     pub flush_threads: usize,
     /// Sealed segments, over all partitions, whose files stay open (each costs one file
@@ -260,6 +263,7 @@ impl Default for BrokerSection {
         let defaults = BrokerConfig::default();
         Self {
             num_partitions: defaults.num_partitions,
+            default_replication_factor: defaults.default_replication_factor,
             flush_threads: defaults.flush_threads,
             open_segments: defaults.open_segments,
             retention_check_interval_secs: defaults.maintenance_interval.as_secs(),
@@ -541,6 +545,7 @@ impl NeoConfig {
             data_dir: self.data_dir.clone(),
             topic_defaults: self.topic_defaults.clone(),
             num_partitions: self.broker.num_partitions,
+            default_replication_factor: self.broker.default_replication_factor,
             flush_threads: self.broker.flush_threads,
             open_segments: self.broker.open_segments,
             maintenance_interval: Duration::from_secs(

@@ -82,7 +82,7 @@ fn main() {
         .block_on(
             broker
                 .broker
-                .create_topic("bench", 1, Default::default(), false),
+                .create_topic("bench", 1, -1, Default::default(), false),
         )
         .unwrap();
     // Built once, outside the counted difference: only the broker's work grows per request.

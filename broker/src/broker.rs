@@ -1,33 +1,29 @@
 //! The broker: owns topics and their partition logs, and serves the protocol-neutral API.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use futures_util::future::join_all;
 use neo_record::now_ms;
-use neo_replication::group_id::GroupId;
-use neo_replication::partition::group::{PartitionGroup, PartitionTiming};
-use neo_storage::{Flusher, PartitionLog};
+use neo_storage::Flusher;
 use parking_lot::{Mutex, RwLock};
 
 use crate::acls::{AclBinding, AclFilter, Acls};
 use crate::cluster::ClusterNode;
-use crate::config::{BrokerConfig, ConfigEntry, TopicConfig};
+use crate::config::{BrokerConfig, ConfigEntry};
 use crate::error::BrokerError;
 use crate::groups::GroupCoordinator;
-use crate::metadata::{MetadataCommand, MetadataStore, TopicRecord};
+use crate::metadata::{BrokerRecord, MetadataCommand, MetadataStore};
 use crate::queues::{Queue, QueueConfig};
 
 /// Directory of the queue cursor logs under the data directory.
 const QUEUES_DIR: &str = "queues";
 use crate::metrics::BrokerMetrics;
-use crate::partition::{Partition, replication_error};
+use crate::partition::Partition;
 use crate::producer_ids::ProducerIds;
 use crate::topic::Topic;
-use crate::topic_name::validate_topic_name;
 
 /// Most partitions one topic may have.
 pub const MAX_PARTITIONS: i32 = 10_000;
@@ -51,6 +47,9 @@ pub struct Broker {
     ready: AtomicBool,
     stopping: AtomicBool,
     maintenance: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Held while the local topics are brought in line with the metadata.
+    reconciling: tokio::sync::Mutex<()>,
+    me: Weak<Broker>,
 }
 
 impl std::fmt::Debug for Broker {
@@ -59,15 +58,6 @@ impl std::fmt::Debug for Broker {
             .field("data_dir", &self.config.data_dir)
             .finish()
     }
-}
-
-/// An alteration of one topic config.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfigChange {
-    /// Set the config to a value.
-    Set(String, String),
-    /// Remove the override: the broker default applies again.
-    Delete(String),
 }
 
 impl Broker {
@@ -103,29 +93,9 @@ impl Broker {
             Arc::clone(&flusher),
             config.groups.clone(),
         )?;
-        let records = store.read(|s| s.topics.values().cloned().collect::<Vec<_>>());
-        let context = PartitionContext {
-            config: &config,
-            metrics: &metrics,
-            cluster: &cluster,
-        };
-        let topics: HashMap<_, _> = open_topics(&context, &flusher, records)
-            .await?
-            .into_iter()
-            .map(|topic| (topic.name().to_string(), topic))
-            .collect();
-        metrics
-            .recovery_seconds
-            .set(started.elapsed().as_secs_f64());
-        tracing::info!(
-            topics = topics.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            data_dir = %config.data_dir.display(),
-            "logs recovered"
-        );
-        let broker = Arc::new(Broker {
+        let broker = Arc::new_cyclic(|me| Broker {
             config,
-            topics: RwLock::new(topics),
+            topics: RwLock::new(HashMap::new()),
             admin: tokio::sync::Mutex::new(()),
             store,
             cluster,
@@ -139,7 +109,22 @@ impl Broker {
             ready: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             maintenance: Mutex::new(None),
+            reconciling: tokio::sync::Mutex::new(()),
+            me: me.clone(),
         });
+        broker.register().await?;
+        broker.reconcile().await?;
+        broker
+            .metrics
+            .recovery_seconds
+            .set(started.elapsed().as_secs_f64());
+        tracing::info!(
+            topics = broker.topics.read().len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            data_dir = %broker.config.data_dir.display(),
+            "logs recovered"
+        );
+        broker.follow_metadata();
         let weak = Arc::downgrade(&broker);
         broker
             .metrics
@@ -151,6 +136,106 @@ impl Broker {
         *broker.maintenance.lock() = Some(broker.start_maintenance());
         broker.ready.store(true, Ordering::Release);
         Ok(broker)
+    }
+
+    /// This broker, for the tasks it starts.
+    pub(crate) fn weak_self(&self) -> Weak<Broker> {
+        self.me.clone()
+    }
+
+    /// Held while topics are created, deleted or changed by this broker.
+    pub(crate) async fn admin_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.admin.lock().await
+    }
+
+    /// Held while the local topics are brought in line with the metadata.
+    pub(crate) fn reconciling(&self) -> &tokio::sync::Mutex<()> {
+        &self.reconciling
+    }
+
+    /// The group commit every log of this broker shares.
+    pub(crate) fn flusher(&self) -> &Arc<Flusher> {
+        &self.flusher
+    }
+
+    /// Adds a topic to the local ones.
+    pub(crate) fn insert_topic(&self, topic: Arc<Topic>) {
+        self.topics.write().insert(topic.name().to_string(), topic);
+    }
+
+    /// Takes a topic out of the local ones.
+    pub(crate) fn remove_topic_entry(&self, name: &str) {
+        self.topics.write().remove(name);
+    }
+
+    /// Closes and deletes the queue cursor of a deleted topic, if it had one.
+    pub(crate) fn close_queue(&self, name: &str) {
+        if let Some(queue) = self.queues.lock().remove(name) {
+            let _ = queue.close();
+            let dir = self.config.data_dir.join(QUEUES_DIR).join(name);
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a deleted queue's cursor");
+            }
+        }
+    }
+
+    /// The brokers of the cluster (registered, this one included), by id.
+    pub fn broker_ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.store.read(|s| s.brokers.keys().copied().collect());
+        if !ids.contains(&self.config.node_id) {
+            ids.push(self.config.node_id);
+            ids.sort_unstable();
+        }
+        ids
+    }
+
+    /// Tells the cluster where this broker is (and, with `endpoint`, where clients of a
+    /// protocol reach it: `("kafka", "host:port")`).
+    pub async fn register(&self) -> Result<(), BrokerError> {
+        self.register_endpoint(None).await
+    }
+
+    /// Registers this broker with one more client endpoint.
+    pub async fn register_endpoint(
+        &self,
+        endpoint: Option<(&str, String)>,
+    ) -> Result<(), BrokerError> {
+        let id = self.config.node_id;
+        let mut record = self
+            .store
+            .read(|s| s.brokers.get(&id).cloned())
+            .unwrap_or_else(|| BrokerRecord {
+                cluster_address: String::new(),
+                endpoints: BTreeMap::new(),
+            });
+        let before = record.clone();
+        record.cluster_address = self.cluster.advertised().to_string();
+        if let Some((protocol, address)) = endpoint {
+            record.endpoints.insert(protocol.to_string(), address);
+        }
+        if self.store.read(|s| s.brokers.contains_key(&id)) && record == before {
+            return Ok(());
+        }
+        self.store
+            .apply(MetadataCommand::RegisterBroker { id, broker: record })
+            .await
+    }
+
+    /// Keeps the local topics in line with the metadata as it changes (changes made through
+    /// other brokers included).
+    fn follow_metadata(self: &Arc<Self>) {
+        let me = Arc::downgrade(self);
+        let mut changes = self.store.watch_changes();
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                let Some(broker) = me.upgrade() else {
+                    return;
+                };
+                if let Err(e) = broker.reconcile().await {
+                    tracing::warn!(error = %e, "cannot open or close replicas the metadata names");
+                }
+            }
+        });
     }
 
     /// True once every log is recovered and the broker can serve.
@@ -182,15 +267,6 @@ impl Broker {
         )?);
         queues.insert(topic.to_string(), Arc::clone(&queue));
         Ok(queue)
-    }
-
-    /// What opening a partition takes besides its log.
-    fn partition_context(&self) -> PartitionContext<'_> {
-        PartitionContext {
-            config: &self.config,
-            metrics: &self.metrics,
-            cluster: &self.cluster,
-        }
     }
 
     /// This broker's place in its cluster.
@@ -253,7 +329,7 @@ impl Broker {
         &self.config
     }
 
-    fn check_running(&self) -> Result<(), BrokerError> {
+    pub(crate) fn check_running(&self) -> Result<(), BrokerError> {
         if self.stopping.load(Ordering::Acquire) {
             return Err(BrokerError::ShuttingDown);
         }
@@ -273,7 +349,7 @@ impl Broker {
     }
 
     /// Topic `name`, or UnknownTopicOrPartition.
-    fn existing_topic(&self, name: &str) -> Result<Arc<Topic>, BrokerError> {
+    pub(crate) fn existing_topic(&self, name: &str) -> Result<Arc<Topic>, BrokerError> {
         self.topic(name)
             .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
                 topic: name.to_string(),
@@ -289,199 +365,6 @@ impl Broker {
                 topic: topic.to_string(),
                 partition,
             })
-    }
-
-    /// Creates a topic with `partitions` partitions (`-1` for the broker's `num.partitions`) and
-    /// the given config overrides. With `validate_only`, checks everything and creates nothing.
-    pub async fn create_topic(
-        &self,
-        name: &str,
-        partitions: i32,
-        configs: BTreeMap<String, String>,
-        validate_only: bool,
-    ) -> Result<Arc<Topic>, BrokerError> {
-        self.check_running()?;
-        validate_topic_name(name)?;
-        let partitions = if partitions == -1 {
-            self.config.num_partitions
-        } else {
-            partitions
-        };
-        if !(1..=MAX_PARTITIONS).contains(&partitions) {
-            return Err(BrokerError::InvalidPartitions(partitions));
-        }
-        let effective = self.config.topic_defaults.with_overrides(&configs)?;
-        let _admin = self.admin.lock().await;
-        if self.topics.read().contains_key(name) {
-            return Err(BrokerError::TopicAlreadyExists(name.to_string()));
-        }
-        let record = TopicRecord {
-            name: name.to_string(),
-            id: uuid::Uuid::new_v4(),
-            partitions,
-            configs,
-        };
-        if validate_only {
-            return Ok(Arc::new(Topic::new(
-                name,
-                record.id,
-                Vec::new(),
-                record.configs,
-                effective,
-            )));
-        }
-        let topic = open_topics(
-            &self.partition_context(),
-            &self.flusher,
-            vec![record.clone()],
-        )
-        .await?
-        .into_iter()
-        .next()
-        .ok_or(BrokerError::InvalidPartitions(record.partitions))?;
-        self.store
-            .apply(MetadataCommand::CreateTopic(record))
-            .await?;
-        self.topics
-            .write()
-            .insert(name.to_string(), Arc::clone(&topic));
-        tracing::info!(topic = name, partitions, "created topic");
-        Ok(topic)
-    }
-
-    /// Deletes a topic and its data.
-    pub async fn delete_topic(&self, name: &str) -> Result<(), BrokerError> {
-        self.check_running()?;
-        let _admin = self.admin.lock().await;
-        let Some(topic) = self.topic(name) else {
-            return Err(BrokerError::UnknownTopicOrPartition {
-                topic: name.to_string(),
-                partition: -1,
-            });
-        };
-        self.store
-            .apply(MetadataCommand::DeleteTopic {
-                name: name.to_string(),
-            })
-            .await?;
-        self.topics.write().remove(name);
-        if let Some(queue) = self.queues.lock().remove(name) {
-            let _ = queue.close();
-            let dir = self.config.data_dir.join(QUEUES_DIR).join(name);
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a deleted queue's cursor");
-            }
-        }
-        for partition in topic.partitions() {
-            if let Err(e) = partition.group().shutdown().await {
-                tracing::warn!(topic = name, partition = partition.index(), error = %e, "cannot stop a deleted partition's group");
-            }
-            let log = partition.log().clone();
-            let dir = log.dir().to_path_buf();
-            let doomed = dir.with_file_name(format!(
-                "{}.{}-delete",
-                dir.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                topic.id().simple()
-            ));
-            if let Err(e) = std::fs::rename(&dir, &doomed) {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot rename deleted partition");
-            }
-            let _ = log.close();
-            if let Err(e) = std::fs::remove_dir_all(&doomed) {
-                tracing::warn!(dir = %doomed.display(), error = %e, "cannot remove deleted partition");
-            }
-        }
-        self.metrics.remove_topic(name);
-        tracing::info!(topic = name, "deleted topic");
-        Ok(())
-    }
-
-    /// Grows a topic to `total` partitions.
-    pub async fn create_partitions(
-        &self,
-        name: &str,
-        total: i32,
-        validate_only: bool,
-    ) -> Result<(), BrokerError> {
-        self.check_running()?;
-        let _admin = self.admin.lock().await;
-        let topic = self.existing_topic(name)?;
-        let current = topic.partition_count();
-        if total <= current || total > MAX_PARTITIONS {
-            return Err(BrokerError::InvalidPartitions(total));
-        }
-        if validate_only {
-            return Ok(());
-        }
-        let config = topic.config();
-        let mut more = Vec::new();
-        for p in current..total {
-            let log = open_log(&self.config, &self.flusher, name, p, &config)?;
-            more.push(
-                open_partition(&self.partition_context(), name, topic.id(), p, &config, log)
-                    .await?,
-            );
-        }
-        self.store
-            .apply(MetadataCommand::SetPartitionCount {
-                name: name.to_string(),
-                partitions: total,
-            })
-            .await?;
-        topic.add_partitions(more);
-        tracing::info!(topic = name, from = current, to = total, "added partitions");
-        Ok(())
-    }
-
-    /// Applies config changes to a topic. `incremental=false` replaces every override with the
-    /// `Set` changes (Kafka's AlterConfigs); `true` applies them one by one
-    /// (IncrementalAlterConfigs).
-    pub async fn alter_topic_config(
-        &self,
-        name: &str,
-        changes: Vec<ConfigChange>,
-        incremental: bool,
-        validate_only: bool,
-    ) -> Result<(), BrokerError> {
-        self.check_running()?;
-        let _admin = self.admin.lock().await;
-        let topic = self.existing_topic(name)?;
-        let mut overrides = if incremental {
-            topic.overrides()
-        } else {
-            BTreeMap::new()
-        };
-        for change in changes {
-            match change {
-                ConfigChange::Set(key, value) => {
-                    overrides.insert(key, value);
-                }
-                ConfigChange::Delete(key) => {
-                    if !TopicConfig::is_known_key(&key) {
-                        return Err(BrokerError::InvalidConfig {
-                            key,
-                            value: String::new(),
-                            reason: "unknown topic config".to_string(),
-                        });
-                    }
-                    overrides.remove(&key);
-                }
-            }
-        }
-        let effective = self.config.topic_defaults.with_overrides(&overrides)?;
-        if validate_only {
-            return Ok(());
-        }
-        self.store
-            .apply(MetadataCommand::SetTopicConfigs {
-                name: name.to_string(),
-                configs: overrides.clone(),
-            })
-            .await?;
-        topic.set_config(overrides, effective);
-        Ok(())
     }
 
     /// Every config of a topic with its effective value.
@@ -611,131 +494,4 @@ fn remove_deleted_dirs(data_dir: &std::path::Path) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
-}
-
-fn partition_dir(config: &BrokerConfig, topic: &str, partition: i32) -> PathBuf {
-    config.data_dir.join(format!("{topic}-{partition}"))
-}
-
-/// Opens (recovering) the log of one partition.
-fn open_log(
-    config: &BrokerConfig,
-    flusher: &Arc<Flusher>,
-    topic: &str,
-    index: i32,
-    topic_config: &TopicConfig,
-) -> Result<PartitionLog, BrokerError> {
-    let dir = partition_dir(config, topic, index);
-    let (log, report) =
-        PartitionLog::open_with_report(&dir, topic_config.log_config(), Arc::clone(flusher))?;
-    if !report.clean && (report.segments_scanned > 0 || report.bytes_truncated > 0) {
-        tracing::info!(
-            topic,
-            partition = index,
-            scanned = report.segments_scanned,
-            truncated_bytes = report.bytes_truncated,
-            "recovered log after unclean shutdown"
-        );
-    }
-    Ok(log)
-}
-
-/// What opening a partition takes besides its log.
-struct PartitionContext<'a> {
-    config: &'a BrokerConfig,
-    metrics: &'a BrokerMetrics,
-    cluster: &'a ClusterNode,
-}
-
-/// The partition over `log`, with its Raft group started and leading (a group of one).
-async fn open_partition(
-    context: &PartitionContext<'_>,
-    topic: &str,
-    topic_id: uuid::Uuid,
-    index: i32,
-    topic_config: &TopicConfig,
-    log: PartitionLog,
-) -> Result<Arc<Partition>, BrokerError> {
-    let group_id = GroupId::Partition {
-        topic_id: topic_id.as_u128(),
-        partition: u32::try_from(index).unwrap_or_default(),
-    };
-    let timing = PartitionTiming {
-        heartbeat_interval_ms: context.cluster.heartbeat_interval().as_millis() as u64,
-        election_timeout_ms: context.cluster.election_timeout().as_millis() as u64,
-    };
-    let group = PartitionGroup::open(
-        format!("{topic}-{index}"),
-        log.clone(),
-        Partition::gate(&log),
-        topic_config.is_durable(),
-        context.config.node_id,
-        context.cluster.network(group_id),
-        timing,
-    )
-    .await
-    .map_err(replication_error)?;
-    group.register_with(context.cluster.transport(), group_id);
-    group.lead_alone().await.map_err(replication_error)?;
-    Ok(Arc::new(Partition::new(
-        topic,
-        index,
-        log,
-        group,
-        topic_config,
-        context.metrics.topic_counters(topic),
-    )))
-}
-
-/// Opens the topics of `records`, all their partitions at once: the logs on threads (see
-/// `parallel`), then their groups together.
-async fn open_topics(
-    context: &PartitionContext<'_>,
-    flusher: &Arc<Flusher>,
-    records: Vec<TopicRecord>,
-) -> Result<Vec<Arc<Topic>>, BrokerError> {
-    let config = context.config;
-    let effective = records
-        .iter()
-        .map(|r| config.topic_defaults.with_overrides(&r.configs))
-        .collect::<Result<Vec<_>, _>>()?;
-    let jobs: Vec<(String, uuid::Uuid, TopicConfig, i32)> = records
-        .iter()
-        .zip(&effective)
-        .flat_map(|(r, c)| (0..r.partitions).map(move |p| (r.name.clone(), r.id, c.clone(), p)))
-        .collect();
-    let logs = {
-        let (config, flusher, jobs) = (config.clone(), Arc::clone(flusher), jobs.clone());
-        tokio::task::spawn_blocking(move || {
-            crate::parallel::map(&jobs, |(topic, _, topic_config, p)| {
-                open_log(&config, &flusher, topic, *p, topic_config)
-            })
-        })
-        .await
-        .map_err(|e| BrokerError::Replication(e.to_string()))?
-    };
-    let opening = jobs
-        .iter()
-        .zip(logs)
-        .map(|((topic, id, topic_config, p), log)| async move {
-            open_partition(context, topic, *id, *p, topic_config, log?).await
-        });
-    let mut partitions = join_all(opening).await.into_iter();
-    records
-        .iter()
-        .zip(effective)
-        .map(|(record, effective)| {
-            let opened = partitions
-                .by_ref()
-                .take(record.partitions.max(0) as usize)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Arc::new(Topic::new(
-                &record.name,
-                record.id,
-                opened,
-                record.configs.clone(),
-                effective,
-            )))
-        })
-        .collect()
 }

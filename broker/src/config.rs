@@ -22,6 +22,9 @@ pub struct BrokerConfig {
     pub topic_defaults: TopicConfig,
     /// Partitions of an auto-created topic (`num.partitions`).
     pub num_partitions: i32,
+    /// Replicas of a topic created without a replication factor
+    /// (`default.replication.factor`).
+    pub default_replication_factor: i16,
     /// Threads that fsync logs (group commit).
     pub flush_threads: usize,
     /// Sealed segments (of all partitions) whose files stay open; older ones reopen when read.
@@ -75,6 +78,7 @@ impl Default for BrokerConfig {
             data_dir: PathBuf::from("./neo-data"),
             topic_defaults: TopicConfig::default(),
             num_partitions: 1,
+            default_replication_factor: 1,
             flush_threads: 4,
             open_segments: neo_storage::DEFAULT_OPEN_SEGMENTS,
             maintenance_interval: Duration::from_secs(30),

@@ -14,6 +14,8 @@ pub enum BrokerError {
     InvalidTopic { name: String, reason: String },
     #[error("invalid partition count {0}")]
     InvalidPartitions(i32),
+    #[error("replication factor {factor} with {brokers} brokers")]
+    InvalidReplicationFactor { factor: i16, brokers: usize },
     #[error("invalid config {key}={value:?}: {reason}")]
     InvalidConfig {
         key: String,

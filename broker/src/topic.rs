@@ -8,28 +8,30 @@ use parking_lot::RwLock;
 use crate::config::{ConfigEntry, TopicConfig};
 use crate::partition::Partition;
 
-/// A topic and its partitions.
+/// A topic and the partitions this broker has a replica of.
 #[derive(Debug)]
 pub struct Topic {
     name: String,
     id: uuid::Uuid,
-    partitions: RwLock<Vec<Arc<Partition>>>,
+    /// One slot per partition of the topic; empty where another broker has the replicas.
+    partitions: RwLock<Vec<Option<Arc<Partition>>>>,
     overrides: RwLock<BTreeMap<String, String>>,
     config: RwLock<TopicConfig>,
 }
 
 impl Topic {
+    /// A topic of `count` partitions, none of them open here yet.
     pub(crate) fn new(
         name: &str,
         id: uuid::Uuid,
-        partitions: Vec<Arc<Partition>>,
+        count: i32,
         overrides: BTreeMap<String, String>,
         config: TopicConfig,
     ) -> Topic {
         Topic {
             name: name.to_string(),
             id,
-            partitions: RwLock::new(partitions),
+            partitions: RwLock::new(vec![None; usize::try_from(count).unwrap_or_default()]),
             overrides: RwLock::new(overrides),
             config: RwLock::new(config),
         }
@@ -50,20 +52,34 @@ impl Topic {
         self.partitions.read().len() as i32
     }
 
-    /// Partition `index`, if it exists.
+    /// Partition `index`, if this broker has a replica of it.
     pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
         usize::try_from(index)
             .ok()
-            .and_then(|i| self.partitions.read().get(i).cloned())
+            .and_then(|i| self.partitions.read().get(i).cloned().flatten())
     }
 
-    /// All partitions, in order.
+    /// The partitions this broker has a replica of, in order.
     pub fn partitions(&self) -> Vec<Arc<Partition>> {
-        self.partitions.read().clone()
+        self.partitions.read().iter().flatten().cloned().collect()
     }
 
-    pub(crate) fn add_partitions(&self, more: Vec<Arc<Partition>>) {
-        self.partitions.write().extend(more);
+    /// Grows the topic to `count` partitions.
+    pub(crate) fn grow(&self, count: i32) {
+        let count = usize::try_from(count).unwrap_or_default();
+        let mut partitions = self.partitions.write();
+        if partitions.len() < count {
+            partitions.resize(count, None);
+        }
+    }
+
+    /// Puts the replica of partition `index` in its slot.
+    pub(crate) fn set_partition(&self, index: i32, partition: Arc<Partition>) {
+        if let Ok(i) = usize::try_from(index)
+            && let Some(slot) = self.partitions.write().get_mut(i)
+        {
+            *slot = Some(partition);
+        }
     }
 
     /// The effective configuration.
@@ -87,7 +103,7 @@ impl Topic {
     }
 
     pub(crate) fn set_config(&self, overrides: BTreeMap<String, String>, config: TopicConfig) {
-        for partition in self.partitions.read().iter() {
+        for partition in self.partitions.read().iter().flatten() {
             partition.apply_config(&config);
         }
         *self.overrides.write() = overrides;

@@ -49,36 +49,38 @@ async fn topics_are_created_altered_and_survive_restart() {
     let broker = open(dir.path()).await;
     let configs = BTreeMap::from([("retention.ms".to_string(), "60000".to_string())]);
     broker
-        .create_topic("orders", 3, configs, false)
+        .create_topic("orders", 3, -1, configs, false)
         .await
         .unwrap();
     broker
-        .create_topic("audit", -1, BTreeMap::new(), false)
+        .create_topic("audit", -1, -1, BTreeMap::new(), false)
         .await
         .unwrap();
     assert!(matches!(
         broker
-            .create_topic("orders", 1, BTreeMap::new(), false)
+            .create_topic("orders", 1, -1, BTreeMap::new(), false)
             .await,
         Err(BrokerError::TopicAlreadyExists(_))
     ));
     assert!(matches!(
         broker
-            .create_topic("bad name", 1, BTreeMap::new(), false)
+            .create_topic("bad name", 1, -1, BTreeMap::new(), false)
             .await,
         Err(BrokerError::InvalidTopic { .. })
     ));
     assert!(matches!(
-        broker.create_topic("zero", 0, BTreeMap::new(), false).await,
+        broker
+            .create_topic("zero", 0, -1, BTreeMap::new(), false)
+            .await,
         Err(BrokerError::InvalidPartitions(0))
     ));
     let bad = BTreeMap::from([("retention.ms".to_string(), "x".to_string())]);
     assert!(matches!(
-        broker.create_topic("cfg", 1, bad, false).await,
+        broker.create_topic("cfg", 1, -1, bad, false).await,
         Err(BrokerError::InvalidConfig { .. })
     ));
     broker
-        .create_topic("dry", 1, BTreeMap::new(), true)
+        .create_topic("dry", 1, -1, BTreeMap::new(), true)
         .await
         .unwrap();
     assert!(
@@ -147,7 +149,7 @@ async fn topics_are_created_altered_and_survive_restart() {
     assert!(broker.topic("orders").is_none());
     assert!(!dir.path().join("orders-0").exists());
     broker
-        .create_topic("orders", 1, BTreeMap::new(), false)
+        .create_topic("orders", 1, -1, BTreeMap::new(), false)
         .await
         .unwrap();
     assert_eq!(
@@ -166,7 +168,7 @@ async fn produce_then_fetch_returns_the_batches() {
     let dir = tempfile::tempdir().unwrap();
     let broker = open(dir.path()).await;
     broker
-        .create_topic("t", 1, BTreeMap::new(), false)
+        .create_topic("t", 1, -1, BTreeMap::new(), false)
         .await
         .unwrap();
     let out = broker
@@ -212,7 +214,7 @@ async fn a_waiting_fetch_wakes_as_soon_as_data_is_appended() {
     let dir = tempfile::tempdir().unwrap();
     let broker = open(dir.path()).await;
     broker
-        .create_topic("t", 1, BTreeMap::new(), false)
+        .create_topic("t", 1, -1, BTreeMap::new(), false)
         .await
         .unwrap();
     let waiting = {
@@ -249,7 +251,7 @@ async fn offsets_by_position_and_time_and_delete_records() {
     let dir = tempfile::tempdir().unwrap();
     let broker = open(dir.path()).await;
     broker
-        .create_topic("t", 1, BTreeMap::new(), false)
+        .create_topic("t", 1, -1, BTreeMap::new(), false)
         .await
         .unwrap();
     for i in 0..10 {
@@ -283,7 +285,7 @@ async fn max_message_bytes_is_enforced() {
     let broker = open(dir.path()).await;
     let configs = BTreeMap::from([("max.message.bytes".to_string(), "200".to_string())]);
     broker
-        .create_topic("small", 1, configs, false)
+        .create_topic("small", 1, -1, configs, false)
         .await
         .unwrap();
     let big = "x".repeat(500);
@@ -303,7 +305,7 @@ async fn metrics_report_appends_and_segments() {
     let dir = tempfile::tempdir().unwrap();
     let broker = open(dir.path()).await;
     broker
-        .create_topic("m", 1, BTreeMap::new(), false)
+        .create_topic("m", 1, -1, BTreeMap::new(), false)
         .await
         .unwrap();
     broker
@@ -338,7 +340,7 @@ async fn idempotent_producers_are_deduplicated_and_ordered_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let broker = open(dir.path()).await;
     broker
-        .create_topic("t", 1, BTreeMap::new(), false)
+        .create_topic("t", 1, -1, BTreeMap::new(), false)
         .await
         .unwrap();
     let id = broker.new_producer_id().await.unwrap();

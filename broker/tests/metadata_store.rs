@@ -20,6 +20,7 @@ fn topic(name: &str) -> TopicRecord {
         id: uuid::Uuid::new_v4(),
         partitions: 1,
         configs: BTreeMap::from([("retention.ms".into(), "1000".into())]),
+        replicas: Vec::new(),
     }
 }
 

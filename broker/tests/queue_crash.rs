@@ -33,7 +33,7 @@ async fn open(dir: &Path) -> Arc<Broker> {
     .unwrap();
     if broker.topic("q").is_none() {
         broker
-            .create_topic("q", 1, BTreeMap::new(), false)
+            .create_topic("q", 1, -1, BTreeMap::new(), false)
             .await
             .unwrap();
     }

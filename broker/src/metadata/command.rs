@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::acls::AclBinding;
-use crate::metadata::TopicRecord;
+use crate::metadata::{BrokerRecord, TopicRecord};
 
 /// One change to the broker's metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,8 +16,13 @@ pub enum MetadataCommand {
     CreateTopic(TopicRecord),
     /// A topic goes, with its configs.
     DeleteTopic { name: String },
-    /// A topic grows to `partitions` partitions.
-    SetPartitionCount { name: String, partitions: i32 },
+    /// A topic grows to `partitions` partitions; the new ones have replicas `added`.
+    SetPartitionCount {
+        name: String,
+        partitions: i32,
+        #[serde(default)]
+        added: Vec<Vec<u64>>,
+    },
     /// A topic's config overrides are replaced.
     SetTopicConfigs {
         name: String,
@@ -32,6 +37,16 @@ pub enum MetadataCommand {
     ReserveProducerIds { count: i64 },
     /// Front-end documents are put or removed, all at once.
     ChangeDocuments(Vec<DocumentChange>),
+    /// A broker joins, or says where it is again.
+    RegisterBroker { id: u64, broker: BrokerRecord },
+    /// A partition's new leader, as it reports itself (ignored when an equal or newer term
+    /// is known).
+    SetPartitionLeader {
+        topic: String,
+        partition: i32,
+        leader: u64,
+        epoch: u64,
+    },
 }
 
 /// The kinds of documents front-ends keep in the broker's metadata: what they declare

@@ -5,15 +5,27 @@
 use bytes::Bytes;
 use neo_replication::controller::ReplicatedState;
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 use super::command::MetadataCommand;
 use super::state::MetadataState;
 use crate::error::BrokerError;
 
 /// The metadata state, driven by the controller group.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct MetadataMachine {
     pub state: MetadataState,
+    /// Counts the changes applied, for those who follow them.
+    pub changes: watch::Sender<u64>,
+}
+
+impl Default for MetadataMachine {
+    fn default() -> Self {
+        MetadataMachine {
+            state: MetadataState::default(),
+            changes: watch::channel(0).0,
+        }
+    }
 }
 
 /// Why a committed command did not change the state (sent back to its proposer).
@@ -83,6 +95,9 @@ impl ReplicatedState for MetadataMachine {
                 .map_err(Refusal::of),
             Err(e) => Err(Refusal::Undecodable(e.to_string())),
         };
+        if outcome.is_ok() {
+            self.changes.send_modify(|n| *n += 1);
+        }
         // Encoding a plain enum of strings cannot fail; an empty reply reads as refused.
         Bytes::from(serde_json::to_vec(&outcome).unwrap_or_default())
     }
@@ -93,6 +108,7 @@ impl ReplicatedState for MetadataMachine {
 
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), String> {
         self.state = serde_json::from_slice(snapshot).map_err(|e| e.to_string())?;
+        self.changes.send_modify(|n| *n += 1);
         Ok(())
     }
 }

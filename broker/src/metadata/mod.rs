@@ -13,4 +13,4 @@ mod topic_record;
 pub use command::{DocumentChange, DocumentKind, MetadataCommand};
 pub use state::MetadataState;
 pub use store::MetadataStore;
-pub use topic_record::TopicRecord;
+pub use topic_record::{BrokerRecord, LeaderRecord, TopicRecord};

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::command::{DocumentKind, MetadataCommand};
-use super::topic_record::TopicRecord;
+use super::topic_record::{BrokerRecord, LeaderRecord, TopicRecord};
 use crate::acls::AclBinding;
 use crate::error::BrokerError;
 
@@ -19,6 +19,11 @@ pub struct MetadataState {
     /// Producer ids below this were reserved by earlier runs.
     pub producer_ids_reserved: i64,
     pub documents: BTreeMap<DocumentKind, BTreeMap<String, serde_json::Value>>,
+    #[serde(default)]
+    pub brokers: BTreeMap<u64, BrokerRecord>,
+    /// Each partition's leader, by topic and partition.
+    #[serde(default)]
+    pub leaders: BTreeMap<String, BTreeMap<i32, LeaderRecord>>,
 }
 
 impl MetadataState {
@@ -38,15 +43,15 @@ impl MetadataState {
             {
                 Err(unknown(name))
             }
-            MetadataCommand::SetPartitionCount { name, partitions } => {
-                match self.topics.get(name) {
-                    None => Err(unknown(name)),
-                    Some(t) if *partitions <= t.partitions => {
-                        Err(BrokerError::InvalidPartitions(*partitions))
-                    }
-                    Some(_) => Ok(()),
+            MetadataCommand::SetPartitionCount {
+                name, partitions, ..
+            } => match self.topics.get(name) {
+                None => Err(unknown(name)),
+                Some(t) if *partitions <= t.partitions => {
+                    Err(BrokerError::InvalidPartitions(*partitions))
                 }
-            }
+                Some(_) => Ok(()),
+            },
             MetadataCommand::ReserveProducerIds { count } if *count <= 0 => {
                 Err(BrokerError::InvalidConfig {
                     key: "producer ids".into(),
@@ -66,10 +71,18 @@ impl MetadataState {
             }
             MetadataCommand::DeleteTopic { name } => {
                 self.topics.remove(&name);
+                self.leaders.remove(&name);
             }
-            MetadataCommand::SetPartitionCount { name, partitions } => {
+            MetadataCommand::SetPartitionCount {
+                name,
+                partitions,
+                added,
+            } => {
                 if let Some(topic) = self.topics.get_mut(&name) {
                     topic.partitions = partitions;
+                    if !topic.replicas.is_empty() {
+                        topic.replicas.extend(added);
+                    }
                 }
             }
             MetadataCommand::SetTopicConfigs { name, configs } => {
@@ -104,6 +117,25 @@ impl MetadataState {
                 }
                 self.documents.retain(|_, documents| !documents.is_empty());
             }
+            MetadataCommand::RegisterBroker { id, broker } => {
+                self.brokers.insert(id, broker);
+            }
+            MetadataCommand::SetPartitionLeader {
+                topic,
+                partition,
+                leader,
+                epoch,
+            } => {
+                if self.topics.contains_key(&topic) {
+                    let leaders = self.leaders.entry(topic).or_default();
+                    if leaders
+                        .get(&partition)
+                        .is_none_or(|known| known.epoch < epoch)
+                    {
+                        leaders.insert(partition, LeaderRecord { leader, epoch });
+                    }
+                }
+            }
         }
     }
 
@@ -124,6 +156,7 @@ mod tests {
             id: uuid::Uuid::new_v4(),
             partitions,
             configs: BTreeMap::new(),
+            replicas: Vec::new(),
         }
     }
 
@@ -144,6 +177,7 @@ mod tests {
         let grow = |partitions| MetadataCommand::SetPartitionCount {
             name: "t".into(),
             partitions,
+            added: Vec::new(),
         };
         assert!(matches!(
             run(&mut state, grow(1)),

@@ -178,6 +178,11 @@ impl MetadataStore {
         Bytes::from(serde_json::to_vec(&outcome).unwrap_or_default())
     }
 
+    /// A receiver that wakes at every change applied (by any broker's proposal).
+    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.machine.read().changes.subscribe()
+    }
+
     /// The controller's leader, as this broker knows it.
     pub fn controller_leader(&self) -> Option<u64> {
         self.controller.leader()

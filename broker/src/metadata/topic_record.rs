@@ -1,4 +1,4 @@
-//! What the metadata keeps of one topic.
+//! What the metadata keeps of topics, brokers and partition leaders.
 
 use std::collections::BTreeMap;
 
@@ -13,4 +13,36 @@ pub struct TopicRecord {
     /// Configs set on the topic (overrides of the broker defaults), under Kafka's names.
     #[serde(default)]
     pub configs: BTreeMap<String, String>,
+    /// Each partition's replicas (broker ids), the preferred leader first. Empty in metadata
+    /// written before clusters: every partition is then on the broker that has its data.
+    #[serde(default)]
+    pub replicas: Vec<Vec<u64>>,
+}
+
+impl TopicRecord {
+    /// The replicas of `partition`; `local` when the record predates replica sets.
+    pub fn replicas_of(&self, partition: i32, local: u64) -> Vec<u64> {
+        usize::try_from(partition)
+            .ok()
+            .and_then(|p| self.replicas.get(p))
+            .cloned()
+            .unwrap_or_else(|| vec![local])
+    }
+}
+
+/// A broker of the cluster, as it registered itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerRecord {
+    /// Where the other brokers reach it.
+    pub cluster_address: String,
+    /// Where clients reach it, by protocol (`kafka` → `host:port`).
+    pub endpoints: BTreeMap<String, String>,
+}
+
+/// Who leads a partition, as its leader last reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderRecord {
+    pub leader: u64,
+    /// The Raft term of its leadership: Kafka's leader epoch.
+    pub epoch: u64,
 }

@@ -345,6 +345,7 @@ async fn open_partition(dir: &std::path::Path, flusher: &Arc<Flusher>) -> Arc<Pa
         1,
         NoPeers,
         PartitionTiming::default(),
+        false,
     )
     .await
     .unwrap();

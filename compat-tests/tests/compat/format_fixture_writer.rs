@@ -258,7 +258,7 @@ async fn write_kafka_side(broker: &Broker) -> i64 {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     broker
-        .create_topic(ORDERS, 2, configs, false)
+        .create_topic(ORDERS, 2, -1, configs, false)
         .await
         .unwrap();
     for (i, codec) in CODECS.into_iter().enumerate() {
@@ -299,7 +299,7 @@ async fn write_kafka_side(broker: &Broker) -> i64 {
 
     let retained = BTreeMap::from([("retention.ms".to_string(), "-1".to_string())]);
     broker
-        .create_topic(TASKS, 1, retained, false)
+        .create_topic(TASKS, 1, -1, retained, false)
         .await
         .unwrap();
     let now = neo_record::now_ms();

@@ -151,7 +151,7 @@ impl Gateway {
         }
         match self
             .broker
-            .create_topic(topic, 1, BTreeMap::new(), false)
+            .create_topic(topic, 1, -1, BTreeMap::new(), false)
             .await
         {
             Ok(_) | Err(BrokerError::TopicAlreadyExists(_)) => Ok(()),

@@ -183,7 +183,7 @@ impl Gateway {
                 .collect();
             match self
                 .broker
-                .create_topic(&meta.topic, 1, configs, false)
+                .create_topic(&meta.topic, 1, -1, configs, false)
                 .await
             {
                 Ok(_) | Err(BrokerError::TopicAlreadyExists(_)) => {}

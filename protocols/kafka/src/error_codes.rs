@@ -16,6 +16,7 @@ fn kind(error: &BrokerError) -> ResponseError {
         BrokerError::TopicAlreadyExists(_) => ResponseError::TopicAlreadyExists,
         BrokerError::InvalidTopic { .. } => ResponseError::InvalidTopicException,
         BrokerError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
+        BrokerError::InvalidReplicationFactor { .. } => ResponseError::InvalidReplicationFactor,
         BrokerError::InvalidConfig { .. } => ResponseError::InvalidConfig,
         BrokerError::ShuttingDown => ResponseError::NotLeaderOrFollower,
         BrokerError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use neo_storage::PartitionLog;
+use openraft::async_runtime::WatchReceiver;
 use openraft::error::ClientWriteError;
 use openraft::raft::ClientWriteResult;
 use openraft::{BasicNode, Config, Raft, RaftNetworkFactory, SnapshotPolicy};
@@ -73,6 +74,9 @@ impl std::fmt::Debug for PartitionGroup {
 impl PartitionGroup {
     /// Starts the group over `log` (opened and recovered), named `name` in errors, talking to
     /// peers through `network`.
+    /// `replicated` says whether the partition has other replicas: a group of one needs no
+    /// timer (it leads from the start, see [`Self::lead_alone`]), and thousands of idle groups
+    /// would each wake every few milliseconds.
     #[allow(clippy::too_many_arguments)]
     pub async fn open<N>(
         name: String,
@@ -82,6 +86,7 @@ impl PartitionGroup {
         node_id: NodeId,
         network: N,
         timing: PartitionTiming,
+        replicated: bool,
     ) -> Result<PartitionGroup, ReplicationError>
     where
         N: RaftNetworkFactory<NeoRaft>,
@@ -102,9 +107,7 @@ impl PartitionGroup {
             // The data is the partition log: nothing to gain from compacting the Raft log
             // into a snapshot until segments can be sent as one.
             snapshot_policy: SnapshotPolicy::Never,
-            // A group of one needs no timer (it leads from the start, see `lead_alone`), and
-            // thousands of idle groups would each wake every few milliseconds.
-            enable_tick: false,
+            enable_tick: replicated,
             ..Config::default()
         }
         .validate()
@@ -162,6 +165,58 @@ impl PartitionGroup {
         Ok(())
     }
 
+    /// Forms the group of `replicas` (node id → cluster address) if it was never formed; only
+    /// one replica should (the first of the replica set). The others wait to be contacted.
+    pub async fn form(&self, replicas: BTreeMap<NodeId, String>) -> Result<(), ReplicationError> {
+        let name = &self.name;
+        if !self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| raft_error(name, e))?
+        {
+            let members = replicas
+                .into_iter()
+                .map(|(id, addr)| (id, BasicNode::new(addr)))
+                .collect::<BTreeMap<_, _>>();
+            self.raft
+                .initialize(members)
+                .await
+                .map_err(|e| raft_error(name, e))?;
+        }
+        Ok(())
+    }
+
+    /// Whether this replica leads the partition now.
+    pub fn is_leader(&self) -> bool {
+        self.raft.is_leader()
+    }
+
+    /// The partition's leader as this replica knows it, and the term.
+    pub fn leadership(&self) -> (Option<NodeId>, u64) {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow_watched();
+        (metrics.current_leader, metrics.current_term)
+    }
+
+    /// Waits until the leadership differs from `known` (or the group stops: `None`).
+    pub async fn leadership_changed(
+        &self,
+        known: (Option<NodeId>, u64),
+    ) -> Option<(Option<NodeId>, u64)> {
+        let mut metrics = self.raft.metrics();
+        loop {
+            let now = {
+                let m = metrics.borrow_watched();
+                (m.current_leader, m.current_term)
+            };
+            if now != known {
+                return Some(now);
+            }
+            metrics.changed().await.ok()?;
+        }
+    }
+
     /// Proposes a record batch; returns once the leader has written it (or refused it), with
     /// a handle to wait for its commit.
     pub async fn propose(&self, batch: Bytes) -> Result<Proposed, ReplicationError> {
@@ -206,7 +261,6 @@ impl PartitionGroup {
 
     /// The current term: the leader epoch Kafka clients see.
     pub fn term(&self) -> u64 {
-        use openraft::async_runtime::WatchReceiver;
         self.raft.metrics().borrow_watched().current_term
     }
 

@@ -100,7 +100,7 @@ async fn lookup_or_create(
     }
     match handler
         .broker
-        .create_topic(name, -1, BTreeMap::new(), false)
+        .create_topic(name, -1, -1, BTreeMap::new(), false)
         .await
     {
         Ok(topic) => Ok(topic),

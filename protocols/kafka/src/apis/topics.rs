@@ -42,18 +42,6 @@ pub async fn create(
             results.push(result.with_error_code(code));
             continue;
         }
-        // One broker holds one copy: 1 or the broker default (-1) is all it can honour.
-        if !matches!(topic.replication_factor, -1 | 1) {
-            results.push(
-                result
-                    .with_error_code(ResponseError::InvalidReplicationFactor.code())
-                    .with_error_message(Some(StrBytes::from_string(format!(
-                        "replication factor {} is larger than the 1 available broker",
-                        topic.replication_factor
-                    )))),
-            );
-            continue;
-        }
         let partitions = if topic.assignments.is_empty() {
             topic.num_partitions
         } else if topic.num_partitions != -1 {
@@ -75,7 +63,13 @@ pub async fn create(
             .collect();
         match handler
             .broker
-            .create_topic(&name, partitions, configs, request.validate_only)
+            .create_topic(
+                &name,
+                partitions,
+                topic.replication_factor,
+                configs,
+                request.validate_only,
+            )
             .await
         {
             Ok(created) => {
@@ -85,7 +79,10 @@ pub async fn create(
                         -1 => handler.broker.config().num_partitions,
                         n => n,
                     })
-                    .with_replication_factor(1);
+                    .with_replication_factor(match topic.replication_factor {
+                        -1 => handler.broker.config().default_replication_factor,
+                        n => n,
+                    });
                 if version >= 5 {
                     let configs = created
                         .describe_configs()

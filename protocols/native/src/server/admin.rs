@@ -20,7 +20,7 @@ pub(crate) async fn create_topic(
         return refused;
     }
     match broker
-        .create_topic(name, partitions, BTreeMap::new(), false)
+        .create_topic(name, partitions, -1, BTreeMap::new(), false)
         .await
     {
         Ok(_) => Message::Ok,

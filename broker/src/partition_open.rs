@@ -1,0 +1,85 @@
+//! Opening one replica of a partition: its log (recovering it), and its Raft group over the
+//! cluster RPC.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use neo_replication::group_id::GroupId;
+use neo_replication::partition::group::{PartitionGroup, PartitionTiming};
+use neo_storage::{Flusher, PartitionLog};
+
+use crate::broker::Broker;
+use crate::config::{BrokerConfig, TopicConfig};
+use crate::error::BrokerError;
+use crate::partition::{Partition, replication_error};
+
+/// The directory of partition `partition` of `topic`.
+pub(crate) fn partition_dir(config: &BrokerConfig, topic: &str, partition: i32) -> PathBuf {
+    config.data_dir.join(format!("{topic}-{partition}"))
+}
+
+/// Opens (recovering) the log of one partition.
+pub(crate) fn open_log(
+    config: &BrokerConfig,
+    flusher: &Arc<Flusher>,
+    topic: &str,
+    index: i32,
+    topic_config: &TopicConfig,
+) -> Result<PartitionLog, BrokerError> {
+    let dir = partition_dir(config, topic, index);
+    let (log, report) =
+        PartitionLog::open_with_report(&dir, topic_config.log_config(), Arc::clone(flusher))?;
+    if !report.clean && (report.segments_scanned > 0 || report.bytes_truncated > 0) {
+        tracing::info!(
+            topic,
+            partition = index,
+            scanned = report.segments_scanned,
+            truncated_bytes = report.bytes_truncated,
+            "recovered log after unclean shutdown"
+        );
+    }
+    Ok(log)
+}
+
+/// The replica over `log`, its Raft group started and reachable by the other replicas
+/// (`replicated`: the partition has others). Not yet leading or formed: see `reconcile`.
+pub(crate) async fn open_partition(
+    broker: &Broker,
+    topic: &str,
+    topic_id: uuid::Uuid,
+    index: i32,
+    topic_config: &TopicConfig,
+    log: PartitionLog,
+    replicated: bool,
+) -> Result<Arc<Partition>, BrokerError> {
+    let cluster = broker.cluster();
+    let group_id = GroupId::Partition {
+        topic_id: topic_id.as_u128(),
+        partition: u32::try_from(index).unwrap_or_default(),
+    };
+    let timing = PartitionTiming {
+        heartbeat_interval_ms: cluster.heartbeat_interval().as_millis() as u64,
+        election_timeout_ms: cluster.election_timeout().as_millis() as u64,
+    };
+    let group = PartitionGroup::open(
+        format!("{topic}-{index}"),
+        log.clone(),
+        Partition::gate(&log),
+        topic_config.is_durable(),
+        broker.config().node_id,
+        cluster.network(group_id),
+        timing,
+        replicated,
+    )
+    .await
+    .map_err(replication_error)?;
+    group.register_with(cluster.transport(), group_id);
+    Ok(Arc::new(Partition::new(
+        topic,
+        index,
+        log,
+        group,
+        topic_config,
+        broker.metrics().topic_counters(topic),
+    )))
+}
