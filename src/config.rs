@@ -296,6 +296,9 @@ pub struct ClusterSection {
     pub heartbeat_interval_ms: u64,
     /// A follower that hears nothing from its leader for this long starts an election.
     pub election_timeout_ms: u64,
+    /// A follower that has not acknowledged its leader for this long leaves the in-sync
+    /// replicas (Kafka's `replica.lag.time.max.ms`).
+    pub replica_lag_time_max_ms: u64,
 }
 
 impl Default for ClusterSection {
@@ -309,6 +312,7 @@ impl Default for ClusterSection {
             cluster_id: defaults.cluster_id,
             heartbeat_interval_ms: defaults.heartbeat_interval.as_millis() as u64,
             election_timeout_ms: defaults.election_timeout.as_millis() as u64,
+            replica_lag_time_max_ms: defaults.replica_lag_time_max.as_millis() as u64,
         }
     }
 }
@@ -351,6 +355,7 @@ impl ClusterSection {
             cluster_id: self.cluster_id.clone(),
             heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms),
             election_timeout: Duration::from_millis(self.election_timeout_ms),
+            replica_lag_time_max: Duration::from_millis(self.replica_lag_time_max_ms),
         })
     }
 }

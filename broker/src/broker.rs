@@ -21,7 +21,6 @@ use crate::queues::{Queue, QueueConfig};
 /// Directory of the queue cursor logs under the data directory.
 const QUEUES_DIR: &str = "queues";
 use crate::metrics::BrokerMetrics;
-use crate::partition::Partition;
 use crate::producer_ids::ProducerIds;
 use crate::topic::Topic;
 
@@ -84,7 +83,7 @@ impl Broker {
         let store =
             MetadataStore::open(&config.data_dir, Arc::clone(&cluster), Arc::clone(&flusher))
                 .await?;
-        let cluster_id = store.cluster_id()?;
+        let cluster_id = store.cluster_id().await?;
         let producer_ids = ProducerIds::open(&store);
         let acls = Acls::new(store.read(|s| s.acls.clone()));
         remove_deleted_dirs(&config.data_dir);
@@ -112,6 +111,9 @@ impl Broker {
             reconciling: tokio::sync::Mutex::new(()),
             me: me.clone(),
         });
+        // Other brokers may call this one (to propose a metadata change) as soon as it
+        // leads the controller, which may be before it has opened.
+        broker.answer_calls();
         broker.register().await?;
         broker.reconcile().await?;
         broker
@@ -132,7 +134,6 @@ impl Broker {
                 weak.upgrade().map(|b| b.log_sizes()).unwrap_or_default()
             }))
             .map_err(|e| BrokerError::Metrics(e.to_string()))?;
-        broker.answer_calls();
         *broker.maintenance.lock() = Some(broker.start_maintenance());
         broker.ready.store(true, Ordering::Release);
         Ok(broker)
@@ -187,6 +188,22 @@ impl Broker {
             ids.sort_unstable();
         }
         ids
+    }
+
+    /// Where clients of `protocol` reach each broker that registered an endpoint for it, by
+    /// broker id.
+    pub fn endpoints(&self, protocol: &str) -> Vec<(u64, String)> {
+        self.store.read(|s| {
+            s.brokers
+                .iter()
+                .filter_map(|(id, b)| b.endpoints.get(protocol).map(|e| (*id, e.clone())))
+                .collect()
+        })
+    }
+
+    /// The broker leading the controller group, if one is known.
+    pub fn controller(&self) -> Option<u64> {
+        self.store.controller_leader()
     }
 
     /// Tells the cluster where this broker is (and, with `endpoint`, where clients of a
@@ -354,16 +371,6 @@ impl Broker {
             .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
                 topic: name.to_string(),
                 partition: -1,
-            })
-    }
-
-    /// Partition `partition` of `topic`.
-    pub fn partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>, BrokerError> {
-        self.topic(topic)
-            .and_then(|t| t.partition(partition))
-            .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
-                topic: topic.to_string(),
-                partition,
             })
     }
 

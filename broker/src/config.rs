@@ -56,6 +56,9 @@ pub struct ClusterConfig {
     pub heartbeat_interval: Duration,
     /// A follower that hears nothing from its leader for this long starts an election.
     pub election_timeout: Duration,
+    /// A follower that has not acknowledged its leader for this long is out of the in-sync
+    /// replicas (`replica.lag.time.max.ms`).
+    pub replica_lag_time_max: Duration,
 }
 
 impl Default for ClusterConfig {
@@ -67,6 +70,7 @@ impl Default for ClusterConfig {
             cluster_id: "neo".to_string(),
             heartbeat_interval: Duration::from_millis(150),
             election_timeout: Duration::from_millis(1_500),
+            replica_lag_time_max: Duration::from_secs(30),
         }
     }
 }

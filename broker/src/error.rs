@@ -77,6 +77,20 @@ pub enum BrokerError {
         partition: String,
         leader: Option<u64>,
     },
+    /// The caller's leader epoch is older than the leader's: it missed a leader change.
+    #[error("leader epoch {epoch} of {partition} is fenced (current {current})")]
+    FencedLeaderEpoch {
+        partition: String,
+        epoch: u64,
+        current: u64,
+    },
+    /// The caller's leader epoch is newer than this broker knows: it has not caught up yet.
+    #[error("leader epoch {epoch} of {partition} is not known here (current {current})")]
+    UnknownLeaderEpoch {
+        partition: String,
+        epoch: u64,
+        current: u64,
+    },
     /// An append was made but will not be committed (its leader lost leadership).
     #[error("append to {topic}-{partition} not committed")]
     NotCommitted { topic: String, partition: i32 },

@@ -19,6 +19,8 @@ pub struct FetchPartition {
     pub offset: i64,
     /// Most bytes from this partition (at least one whole batch is returned regardless).
     pub max_bytes: usize,
+    /// The leader epoch the reader knows, checked against the leader's (`None`: unchecked).
+    pub leader_epoch: Option<u64>,
 }
 
 /// A fetch across partitions.
@@ -58,33 +60,46 @@ impl Broker {
     /// is appended (or, on a durable topic, fsynced), not at the end of its wait.
     pub async fn fetch(&self, request: &FetchRequest) -> Vec<FetchedPartition> {
         let deadline = tokio::time::Instant::now() + request.max_wait;
-        let partitions: Vec<Option<Arc<Partition>>> = request
-            .partitions
-            .iter()
-            .map(|p| self.partition(&p.topic, p.partition).ok())
-            .collect();
+        let mut partitions = Vec::with_capacity(request.partitions.len());
+        let mut refused = Vec::new();
+        for p in &request.partitions {
+            match self.leader_partition(&p.topic, p.partition, p.leader_epoch) {
+                Ok(partition) => partitions.push(Some(partition)),
+                Err(e) => {
+                    partitions.push(None);
+                    refused.push(e);
+                }
+            }
+        }
+        if !refused.is_empty() {
+            // Answer at once: the client must look for the partition elsewhere.
+            return self.read_once(request, &partitions, refused).0;
+        }
         let mut watchers: Vec<_> = partitions.iter().flatten().map(|p| p.watch()).collect();
         loop {
             for w in &mut watchers {
                 w.mark_unchanged();
             }
-            let (results, bytes, failed) = self.read_once(request, &partitions);
+            let (results, bytes, failed) = self.read_once(request, &partitions, Vec::new());
             let expired = tokio::time::Instant::now() >= deadline;
             if bytes >= request.min_bytes.max(1) || failed || expired || watchers.is_empty() {
                 return results;
             }
             let changed = select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                return self.read_once(request, &partitions).0;
+                return self.read_once(request, &partitions, Vec::new()).0;
             }
         }
     }
 
+    /// Reads each partition once; `refused` holds, in order, the errors of those not read.
     fn read_once(
         &self,
         request: &FetchRequest,
         partitions: &[Option<Arc<Partition>>],
+        refused: Vec<BrokerError>,
     ) -> (Vec<FetchedPartition>, usize, bool) {
+        let mut refused = refused.into_iter();
         let mut budget = request.max_bytes;
         let mut total = 0usize;
         let mut failed = false;
@@ -94,10 +109,12 @@ impl Broker {
             .zip(partitions)
             .map(|(want, partition)| {
                 let result = match partition {
-                    None => Err(BrokerError::UnknownTopicOrPartition {
-                        topic: want.topic.clone(),
-                        partition: want.partition,
-                    }),
+                    None => Err(refused.next().unwrap_or_else(|| {
+                        BrokerError::UnknownTopicOrPartition {
+                            topic: want.topic.clone(),
+                            partition: want.partition,
+                        }
+                    })),
                     Some(p) => {
                         let limit = want.max_bytes.min(budget);
                         let read = if limit == 0 && total > 0 {

@@ -20,6 +20,7 @@ pub mod metrics;
 mod parallel;
 pub mod partition;
 mod partition_open;
+mod placement;
 mod position_watch;
 pub mod produce;
 mod producer_gate;

@@ -22,6 +22,8 @@ pub enum OffsetSpec {
 pub struct OffsetAndTimestamp {
     pub offset: i64,
     pub timestamp: i64,
+    /// The leader epoch (Raft term) of the leader that answered.
+    pub leader_epoch: u64,
 }
 
 impl Partition {
@@ -30,37 +32,51 @@ impl Partition {
     pub fn list_offset(&self, spec: OffsetSpec) -> Result<Option<OffsetAndTimestamp>, BrokerError> {
         let log = self.log();
         let hw = self.high_watermark();
+        let leader_epoch = self.group().term();
         let found = match spec {
             OffsetSpec::Earliest => Some(OffsetAndTimestamp {
                 offset: log.log_start_offset(),
                 timestamp: -1,
+                leader_epoch,
             }),
             OffsetSpec::Latest => Some(OffsetAndTimestamp {
                 offset: hw,
                 timestamp: -1,
+                leader_epoch,
             }),
             OffsetSpec::MaxTimestamp => log
                 .max_timestamp()?
                 .filter(|&(_, offset)| offset < hw)
-                .map(|(timestamp, offset)| OffsetAndTimestamp { offset, timestamp }),
+                .map(|(timestamp, offset)| OffsetAndTimestamp {
+                    offset,
+                    timestamp,
+                    leader_epoch,
+                }),
             OffsetSpec::Timestamp(ts) => log
                 .offset_for_timestamp(ts)?
                 .filter(|&(offset, _)| offset < hw)
-                .map(|(offset, timestamp)| OffsetAndTimestamp { offset, timestamp }),
+                .map(|(offset, timestamp)| OffsetAndTimestamp {
+                    offset,
+                    timestamp,
+                    leader_epoch,
+                }),
         };
         Ok(found)
     }
 }
 
 impl Broker {
-    /// Looks up an offset of a partition (see [`Partition::list_offset`]).
+    /// Looks up an offset of a partition this broker leads (see [`Partition::list_offset`]),
+    /// checking the caller's leader epoch as [`Broker::leader_partition`] does.
     pub fn list_offset(
         &self,
         topic: &str,
         partition: i32,
         spec: OffsetSpec,
+        leader_epoch: Option<u64>,
     ) -> Result<Option<OffsetAndTimestamp>, BrokerError> {
-        self.partition(topic, partition)?.list_offset(spec)
+        self.leader_partition(topic, partition, leader_epoch)?
+            .list_offset(spec)
     }
 
     /// Moves a partition's log start offset to `offset` (`-1` for the high watermark), deleting
@@ -71,7 +87,7 @@ impl Broker {
         partition: i32,
         offset: i64,
     ) -> Result<i64, BrokerError> {
-        let partition = self.partition(topic, partition)?;
+        let partition = self.leader_partition(topic, partition, None)?;
         let target = if offset == -1 {
             partition.high_watermark()
         } else {

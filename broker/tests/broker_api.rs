@@ -36,6 +36,7 @@ fn fetch_one(topic: &str, offset: i64, wait_ms: u64) -> FetchRequest {
             partition: 0,
             offset,
             max_bytes: 1 << 20,
+            leader_epoch: None,
         }],
         max_wait: Duration::from_millis(wait_ms),
         min_bytes: 1,
@@ -131,7 +132,7 @@ async fn topics_are_created_altered_and_survive_restart() {
     assert!(get("cleanup.policy").is_default);
     assert_eq!(
         broker
-            .list_offset("orders", 4, OffsetSpec::Latest)
+            .list_offset("orders", 4, OffsetSpec::Latest, None)
             .unwrap()
             .unwrap()
             .offset,
@@ -154,7 +155,7 @@ async fn topics_are_created_altered_and_survive_restart() {
         .unwrap();
     assert_eq!(
         broker
-            .list_offset("orders", 0, OffsetSpec::Latest)
+            .list_offset("orders", 0, OffsetSpec::Latest, None)
             .unwrap()
             .unwrap()
             .offset,
@@ -262,7 +263,7 @@ async fn offsets_by_position_and_time_and_delete_records() {
     }
     let at = |spec| {
         broker
-            .list_offset("t", 0, spec)
+            .list_offset("t", 0, spec, None)
             .unwrap()
             .map(|o| (o.offset, o.timestamp))
     };
@@ -407,7 +408,7 @@ async fn idempotent_producers_are_deduplicated_and_ordered_across_restarts() {
         Err(BrokerError::InvalidRecord { .. })
     ));
     let end = broker
-        .list_offset("t", 0, OffsetSpec::Latest)
+        .list_offset("t", 0, OffsetSpec::Latest, None)
         .unwrap()
         .unwrap();
     assert_eq!(end.offset, 5);

@@ -89,6 +89,9 @@ impl<S: ReplicatedState> ControllerGroup<S> {
             election_timeout_max: timing.election_timeout_ms * 2,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY),
             max_in_snapshot_log_to_keep: 100,
+            // A follower whose data directory was lost starts over from an empty log; the
+            // leader then replicates to it from the start instead of stopping.
+            allow_log_reversion: Some(true),
             ..Config::default()
         }
         .validate()

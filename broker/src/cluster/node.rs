@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use neo_replication::group_id::GroupId;
 use neo_replication::transport::{
-    CallHandler, ClusterTransport, GroupNetworkFactory, TransportConfig,
+    CallHandler, ClusterTransport, GroupNetworkFactory, TransportConfig, TransportError,
 };
 
 use crate::config::{BrokerConfig, ClusterConfig};
@@ -114,12 +114,21 @@ impl ClusterNode {
         self.transport.set_call_handler(handler);
     }
 
-    /// Calls broker `node` with `payload`.
-    pub async fn call(&self, node: u64, payload: Bytes) -> Result<Bytes, BrokerError> {
+    /// Calls broker `node` with `payload`. `TransportError::Unreachable` says the call was
+    /// not sent (safe to send again).
+    pub async fn call(&self, node: u64, payload: Bytes) -> Result<Bytes, TransportError> {
         self.transport
             .call(node, payload, self.config.election_timeout * 2)
             .await
-            .map_err(|e| BrokerError::Cluster(e.to_string()))
+    }
+
+    /// Whether broker `node` was heard from within `within` (this broker always is).
+    pub fn heard_within(&self, node: u64, within: Duration) -> bool {
+        node == self.node_id
+            || self
+                .transport
+                .last_heard(node)
+                .is_some_and(|at| at.elapsed() <= within)
     }
 
     /// Stops the cluster RPC.

@@ -47,6 +47,8 @@ pub enum MetadataCommand {
         leader: u64,
         epoch: u64,
     },
+    /// The cluster's id, chosen by the first broker to propose one (later ones are ignored).
+    SetClusterId(String),
 }
 
 /// The kinds of documents front-ends keep in the broker's metadata: what they declare

@@ -43,6 +43,8 @@ pub(crate) enum Refusal {
     Undecodable(String),
     /// The controller could not take it (no leader, a broker unreachable): try again.
     Unavailable(String),
+    /// The broker asked to propose it does not lead the controller: it was not proposed.
+    NotLeader,
 }
 
 impl Refusal {
@@ -78,6 +80,9 @@ impl Refusal {
                 reason,
             },
             Refusal::Unavailable(reason) => BrokerError::Controller(reason),
+            Refusal::NotLeader => {
+                BrokerError::Controller("the controller's leader changed".to_string())
+            }
         }
     }
 }

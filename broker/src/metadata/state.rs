@@ -24,6 +24,9 @@ pub struct MetadataState {
     /// Each partition's leader, by topic and partition.
     #[serde(default)]
     pub leaders: BTreeMap<String, BTreeMap<i32, LeaderRecord>>,
+    /// The id every broker of the cluster reports (Kafka's cluster id).
+    #[serde(default)]
+    pub cluster_id: Option<String>,
 }
 
 impl MetadataState {
@@ -135,6 +138,9 @@ impl MetadataState {
                         leaders.insert(partition, LeaderRecord { leader, epoch });
                     }
                 }
+            }
+            MetadataCommand::SetClusterId(id) => {
+                self.cluster_id.get_or_insert(id);
             }
         }
     }

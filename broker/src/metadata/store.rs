@@ -10,12 +10,13 @@ use bytes::Bytes;
 use neo_replication::controller_group::{ControllerGroup, ControllerTiming};
 use neo_replication::error::ReplicationError;
 use neo_replication::group_id::GroupId;
+use neo_replication::transport::TransportError;
 use neo_storage::Flusher;
 use parking_lot::RwLock;
 
 use super::command::MetadataCommand;
 use super::legacy;
-use super::machine::{MetadataMachine, Outcome};
+use super::machine::{MetadataMachine, Outcome, Refusal};
 use super::state::MetadataState;
 use crate::cluster::{ClusterCall, ClusterNode};
 use crate::error::BrokerError;
@@ -26,7 +27,9 @@ const DIR: &str = "meta";
 const RAFT_DIR: &str = "raft";
 /// How long a starting broker waits for the controller group to have a leader.
 const BOOTSTRAP_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
-/// The cluster id file, under [`DIR`].
+/// How long a change waits for the controller to have a reachable leader.
+const PROPOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The cluster id file of a data directory from before clusters, under [`DIR`].
 const CLUSTER_ID_FILE: &str = "cluster.id";
 
 /// The broker's metadata (`<data>/meta`).
@@ -112,28 +115,75 @@ impl MetadataStore {
     }
 
     /// Proposes `command`; returns once it is committed and applied, with its outcome.
+    /// While the controller has no leader (an election), or its leader cannot be reached, the
+    /// change is sent again until [`PROPOSE_WAIT`] passes: it was not proposed, so it cannot
+    /// apply twice.
     pub async fn apply(&self, command: MetadataCommand) -> Result<(), BrokerError> {
         // Refused early when it cannot apply; checked again when it applies, in log order.
         self.read(|s| s.check(&command))?;
-        let encoded = serde_json::to_vec(&command).map_err(|e| BrokerError::MetadataCorrupt {
-            path: self.dir.clone(),
-            reason: e.to_string(),
-        })?;
-        let reply = match self.controller.propose(Bytes::from(encoded)).await {
-            Ok(reply) => reply,
-            // Another broker leads the controller: it proposes the change for this one.
+        let encoded = Bytes::from(serde_json::to_vec(&command).map_err(|e| {
+            BrokerError::MetadataCorrupt {
+                path: self.dir.clone(),
+                reason: e.to_string(),
+            }
+        })?);
+        let deadline = tokio::time::Instant::now() + PROPOSE_WAIT;
+        let mut backoff = std::time::Duration::from_millis(10);
+        loop {
+            let why = match self.propose_once(&command, &encoded).await? {
+                Attempt::Done(reply) => return self.outcome(&reply),
+                Attempt::NotSent(why) => why,
+            };
+            if tokio::time::Instant::now() + backoff > deadline {
+                return Err(BrokerError::Controller(why));
+            }
+            tracing::debug!(reason = why, "metadata change not sent yet: trying again");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(std::time::Duration::from_millis(500));
+        }
+    }
+
+    /// Proposes `command` here if this broker leads the controller, else sends it to the
+    /// leader.
+    async fn propose_once(
+        &self,
+        command: &MetadataCommand,
+        encoded: &Bytes,
+    ) -> Result<Attempt, BrokerError> {
+        let leader = match self.controller.propose(encoded.clone()).await {
+            Ok(reply) => return Ok(Attempt::Done(reply)),
             Err(ReplicationError::NotLeader {
                 leader: Some(leader),
                 ..
-            }) if leader != self.cluster.node_id() => {
-                let call = serde_json::to_vec(&ClusterCall::ProposeMetadata(command))
-                    .map_err(|e| BrokerError::Controller(e.to_string()))?;
-                self.cluster.call(leader, Bytes::from(call)).await?
+            }) if leader != self.cluster.node_id() => leader,
+            Err(ReplicationError::NotLeader { .. }) => {
+                return Ok(Attempt::NotSent("the controller has no leader".into()));
             }
             Err(e) => return Err(controller_error(e)),
         };
+        let call = serde_json::to_vec(&ClusterCall::ProposeMetadata(command.clone()))
+            .map_err(|e| BrokerError::Controller(e.to_string()))?;
+        match self.cluster.call(leader, Bytes::from(call)).await {
+            Ok(reply)
+                if matches!(
+                    serde_json::from_slice::<Outcome>(&reply),
+                    Ok(Err(Refusal::NotLeader))
+                ) =>
+            {
+                Ok(Attempt::NotSent(format!(
+                    "node {leader} no longer leads the controller"
+                )))
+            }
+            Ok(reply) => Ok(Attempt::Done(reply)),
+            Err(e @ TransportError::Unreachable(_)) => Ok(Attempt::NotSent(e.to_string())),
+            Err(e) => Err(BrokerError::Cluster(e.to_string())),
+        }
+    }
+
+    /// A command's outcome from its encoded reply.
+    fn outcome(&self, reply: &[u8]) -> Result<(), BrokerError> {
         let outcome: Outcome =
-            serde_json::from_slice(&reply).map_err(|e| BrokerError::MetadataCorrupt {
+            serde_json::from_slice(reply).map_err(|e| BrokerError::MetadataCorrupt {
                 path: self.dir.clone(),
                 reason: e.to_string(),
             })?;
@@ -156,24 +206,34 @@ impl MetadataStore {
         legacy::retire(&self.dir, name);
     }
 
-    /// The cluster's id, chosen once when the data directory is new (`meta/cluster.id`).
-    pub fn cluster_id(&self) -> Result<String, BrokerError> {
-        if let Some(id) = legacy::read(&self.dir, CLUSTER_ID_FILE)?
-            && !id.trim().is_empty()
-        {
-            return Ok(id.trim().to_string());
+    /// The cluster's id, the same on every broker: the first broker to start proposes the id
+    /// its data directory had (`meta/cluster.id`, from before clusters) or a new one.
+    pub async fn cluster_id(&self) -> Result<String, BrokerError> {
+        if let Some(id) = self.read(|s| s.cluster_id.clone()) {
+            return Ok(id);
         }
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        write_atomically(&self.dir, CLUSTER_ID_FILE, id.as_bytes())?;
-        Ok(id)
+        let id = match legacy::read(&self.dir, CLUSTER_ID_FILE)? {
+            Some(id) if !id.trim().is_empty() => id.trim().to_string(),
+            _ => uuid::Uuid::new_v4().simple().to_string(),
+        };
+        self.apply(MetadataCommand::SetClusterId(id)).await?;
+        self.read(|s| s.cluster_id.clone())
+            .ok_or_else(|| BrokerError::Controller("the cluster id was not recorded".into()))
     }
 
-    /// Proposes `command` on behalf of another broker (this one should lead the controller);
-    /// the outcome, encoded for the caller.
+    /// Proposes `command` on behalf of another broker, if this one leads the controller
+    /// (never forwarded further: the caller tries again); the outcome, encoded for the caller.
     pub async fn apply_for_peer(&self, command: MetadataCommand) -> Bytes {
-        let outcome: Outcome = match self.apply(command).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(super::machine::Refusal::of(e)),
+        let outcome: Outcome = match self.read(|s| s.check(&command)) {
+            Err(e) => Err(Refusal::of(e)),
+            Ok(()) => match serde_json::to_vec(&command) {
+                Err(e) => Err(Refusal::Undecodable(e.to_string())),
+                Ok(encoded) => match self.controller.propose(Bytes::from(encoded)).await {
+                    Ok(reply) => return reply,
+                    Err(ReplicationError::NotLeader { .. }) => Err(Refusal::NotLeader),
+                    Err(e) => Err(Refusal::of(controller_error(e))),
+                },
+            },
         };
         Bytes::from(serde_json::to_vec(&outcome).unwrap_or_default())
     }
@@ -194,27 +254,17 @@ impl MetadataStore {
     }
 }
 
+/// One try at proposing a change.
+enum Attempt {
+    /// Proposed and applied: the encoded outcome.
+    Done(Bytes),
+    /// Not proposed (why): safe to try again.
+    NotSent(String),
+}
+
 fn controller_error(e: ReplicationError) -> BrokerError {
     match e {
         ReplicationError::ShuttingDown { .. } => BrokerError::ShuttingDown,
         other => BrokerError::Controller(other.to_string()),
     }
-}
-
-/// Temporary file, fsync, rename, fsync directory.
-fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), BrokerError> {
-    use std::io::Write;
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BrokerError::DataDir { path, source }
-    };
-    let path = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp"));
-    let mut out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    out.write_all(bytes).map_err(io(&tmp))?;
-    out.sync_all().map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
 }

@@ -37,6 +37,8 @@ fn kind(error: &BrokerError) -> ResponseError {
         BrokerError::NotLeader { .. } | BrokerError::NotCommitted { .. } => {
             ResponseError::NotLeaderOrFollower
         }
+        BrokerError::FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
+        BrokerError::UnknownLeaderEpoch { .. } => ResponseError::UnknownLeaderEpoch,
         BrokerError::Replication(_) => ResponseError::KafkaStorageError,
         // Retriable: the client sends the change again once the controller takes it.
         BrokerError::Controller(_) | BrokerError::Cluster(_) => ResponseError::NotController,

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::messages::BrokerId;
 use neo_broker::Broker;
 use neo_broker::acls::{Operation, Resource};
 
@@ -48,5 +49,38 @@ impl Handler {
                 i32::from(context.local_addr.port()),
             ),
         }
+    }
+
+    /// The brokers clients are told about, as `(id, host, port)`: this one as the client's
+    /// connection reaches it, the others at the Kafka address they registered.
+    pub fn brokers(&self, context: &Context) -> Vec<(BrokerId, String, i32)> {
+        let (host, port) = self.advertised(context);
+        let me = self.config.node_id;
+        let mut brokers = vec![(BrokerId(me), host, port)];
+        for (id, address) in self.broker.endpoints("kafka") {
+            let Ok(id) = i32::try_from(id) else {
+                continue;
+            };
+            let Some((host, port)) = address.rsplit_once(':') else {
+                continue;
+            };
+            if id != me
+                && let Ok(port) = port.parse::<i32>()
+            {
+                brokers.push((BrokerId(id), host.to_string(), port));
+            }
+        }
+        brokers.sort_by_key(|(id, _, _)| *id);
+        brokers
+    }
+
+    /// The broker clients are told is the controller: the controller group's leader (this
+    /// broker while none is known).
+    pub fn controller_id(&self) -> BrokerId {
+        let node = self
+            .broker
+            .controller()
+            .and_then(|id| i32::try_from(id).ok());
+        BrokerId(node.unwrap_or(self.config.node_id))
     }
 }

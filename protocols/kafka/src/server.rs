@@ -30,7 +30,28 @@ impl KafkaServer {
     }
 
     /// Serves `broker` until `stop` turns true. Open connections end with the process.
+    /// Where the other brokers send Kafka clients to reach this one: the advertised listener,
+    /// else the listening address (a wildcard one as the host the cluster reaches).
+    fn endpoint(&self, broker: &Broker) -> String {
+        if let Some((host, port)) = &self.config.advertised {
+            return format!("{host}:{port}");
+        }
+        let Ok(mut addr) = self.listener.local_addr() else {
+            return String::new();
+        };
+        if addr.ip().is_unspecified() {
+            addr.set_ip(broker.cluster().advertised().ip());
+        }
+        addr.to_string()
+    }
+
     pub async fn run(self, broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+        if let Err(e) = broker
+            .register_endpoint(Some(("kafka", self.endpoint(&broker))))
+            .await
+        {
+            tracing::warn!(error = %e, "cannot tell the cluster where Kafka clients reach this broker");
+        }
         let handler = Arc::new(Handler {
             broker,
             config: Arc::new(self.config),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use neo_storage::PartitionLog;
+use openraft::Instant as _;
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::ClientWriteError;
 use openraft::raft::ClientWriteResult;
@@ -108,6 +109,9 @@ impl PartitionGroup {
             // into a snapshot until segments can be sent as one.
             snapshot_policy: SnapshotPolicy::Never,
             enable_tick: replicated,
+            // A follower whose data directory was lost starts over from an empty log; the
+            // leader then replicates to it from the start instead of stopping.
+            allow_log_reversion: Some(true),
             ..Config::default()
         }
         .validate()
@@ -189,14 +193,41 @@ impl PartitionGroup {
 
     /// Whether this replica leads the partition now.
     pub fn is_leader(&self) -> bool {
-        self.raft.is_leader()
+        self.leadership().0 == Some(self.node_id)
     }
 
-    /// The partition's leader as this replica knows it, and the term.
+    /// The partition's leader as this replica knows it, and the term; no leader once this
+    /// replica has stopped (its view would be stale).
     pub fn leadership(&self) -> (Option<NodeId>, u64) {
         let metrics = self.raft.metrics();
         let metrics = metrics.borrow_watched();
-        (metrics.current_leader, metrics.current_term)
+        let leader = metrics
+            .current_leader
+            .filter(|_| metrics.running_state.is_ok());
+        (leader, metrics.current_term)
+    }
+
+    /// On the leader, the replicas in sync: itself and each follower that acknowledged the
+    /// leader within `lag` (appends and heartbeats are acknowledged only by a follower whose
+    /// log matches the leader's). Elsewhere, empty: only the leader knows.
+    pub fn in_sync(&self, lag: Duration) -> Vec<NodeId> {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow_watched();
+        let Some(heartbeats) = &metrics.heartbeat else {
+            return Vec::new();
+        };
+        let mut in_sync: Vec<NodeId> = heartbeats
+            .iter()
+            .filter(|(id, acked)| {
+                **id == self.node_id || acked.as_ref().is_some_and(|at| at.elapsed() <= lag)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        if !in_sync.contains(&self.node_id) {
+            in_sync.push(self.node_id);
+            in_sync.sort_unstable();
+        }
+        in_sync
     }
 
     /// Waits until the leadership differs from `known` (or the group stops: `None`).

@@ -24,7 +24,7 @@ use super::frame::FrameCodec;
 use super::heartbeat_ticker::run_heartbeat_ticker;
 use super::last_heard::LastHeard;
 use super::listener::accept_connections;
-use super::message::{Request, Response};
+use super::message::{RemoteError, Request, Response};
 use super::network::GroupNetworkFactory;
 use super::peer_table::PeerTable;
 use super::peers::{PeerStats, Peers};
@@ -136,14 +136,21 @@ impl ClusterTransport {
         let peer = self
             .peers
             .get(node)
-            .map_err(|e| TransportError::Call(e.to_string()))?;
-        match peer.link.call(&Request::Call(payload), deadline).await {
-            Ok(Response::Reply(answer)) => Ok(answer),
-            Ok(other) => Err(TransportError::Call(
-                CallError::unexpected(node, other, "reply").to_string(),
-            )),
-            Err(e) => Err(TransportError::Call(e.to_string())),
-        }
+            .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+        let error = match peer.link.call(&Request::Call(payload), deadline).await {
+            Ok(Response::Reply(answer)) => return Ok(answer),
+            Ok(other) => CallError::unexpected(node, other, "reply"),
+            Err(e) => e,
+        };
+        Err(match error {
+            CallError::NoAddress(_)
+            | CallError::Connect { .. }
+            | CallError::Remote {
+                error: RemoteError::NoCallHandler,
+                ..
+            } => TransportError::Unreachable(error.to_string()),
+            _ => TransportError::Call(error.to_string()),
+        })
     }
 
     /// When `node` last sent this node a request (Raft messages and heartbeats included).

@@ -32,9 +32,12 @@ pub enum TransportError {
         /// Why.
         source: io::Error,
     },
-    /// A call to a peer got no answer.
+    /// A call to a peer got no answer (it may or may not have been carried out).
     #[error("cluster call failed: {0}")]
     Call(String),
+    /// A call could not be sent (no address, or no connection): it was not carried out.
+    #[error("cluster call not sent: {0}")]
+    Unreachable(String),
 }
 
 /// Why one request to a peer got no answer from its group.

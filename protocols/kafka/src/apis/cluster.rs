@@ -1,9 +1,9 @@
-//! DescribeCluster: this one broker.
+//! DescribeCluster: the brokers of the cluster and its controller.
 
 use std::sync::Arc;
 
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
-use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
+use kafka_protocol::messages::{DescribeClusterRequest, DescribeClusterResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::context::Context;
@@ -14,17 +14,20 @@ pub fn describe(
     context: &Context,
     _request: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
-    let (host, port) = handler.advertised(context);
-    let node = BrokerId(handler.config.node_id);
+    let brokers = handler
+        .brokers(context)
+        .into_iter()
+        .map(|(id, host, port)| {
+            DescribeClusterBroker::default()
+                .with_broker_id(id)
+                .with_host(StrBytes::from_string(host))
+                .with_port(port)
+        })
+        .collect();
     DescribeClusterResponse::default()
         .with_cluster_id(StrBytes::from_string(
             handler.broker.cluster_id().to_string(),
         ))
-        .with_controller_id(node)
-        .with_brokers(vec![
-            DescribeClusterBroker::default()
-                .with_broker_id(node)
-                .with_host(StrBytes::from_string(host))
-                .with_port(port),
-        ])
+        .with_controller_id(handler.controller_id())
+        .with_brokers(brokers)
 }

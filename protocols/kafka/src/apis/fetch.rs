@@ -12,6 +12,7 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use crate::context::Context;
 use crate::error_codes;
 use crate::handler::Handler;
+use crate::wire_values;
 use neo_broker::acls::{Operation, Resource};
 
 /// The requested topics the client may not READ, with the refusal's code.
@@ -54,6 +55,7 @@ pub async fn handle(
                 partition: p.partition,
                 offset: p.fetch_offset,
                 max_bytes: p.partition_max_bytes.max(0) as usize,
+                leader_epoch: wire_values::leader_epoch(p.current_leader_epoch),
             });
         }
     }

@@ -37,12 +37,20 @@ pub fn handle(
                         return response.with_error_code(code);
                     }
                     let spec = wire_values::offset_spec(p.timestamp);
-                    match handler.broker.list_offset(name, p.partition_index, spec) {
+                    let epoch = wire_values::leader_epoch(p.current_leader_epoch);
+                    match handler
+                        .broker
+                        .list_offset(name, p.partition_index, spec, epoch)
+                    {
                         Ok(Some(found)) => response
                             .with_offset(found.offset)
                             .with_timestamp(found.timestamp)
                             // The field exists from v4; earlier versions must leave it unset.
-                            .with_leader_epoch(if version >= 4 { 0 } else { -1 }),
+                            .with_leader_epoch(if version >= 4 {
+                                wire_values::epoch_to_kafka(found.leader_epoch)
+                            } else {
+                                -1
+                            }),
                         Ok(None) => response,
                         Err(e) => response.with_error_code(error_codes::code(&e)),
                     }

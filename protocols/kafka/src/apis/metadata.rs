@@ -16,6 +16,7 @@ use super::topic_name;
 use crate::context::Context;
 use crate::error_codes;
 use crate::handler::Handler;
+use crate::wire_values;
 use neo_broker::acls::{Operation, Resource};
 
 pub async fn handle(
@@ -24,8 +25,6 @@ pub async fn handle(
     version: i16,
     request: MetadataRequest,
 ) -> MetadataResponse {
-    let (host, port) = handler.advertised(context);
-    let node = BrokerId(handler.config.node_id);
     let broker = &handler.broker;
     let topics = match request.topics {
         None => all_topics(handler, context),
@@ -67,15 +66,20 @@ pub async fn handle(
             out
         }
     };
-    MetadataResponse::default()
-        .with_brokers(vec![
+    let brokers = handler
+        .brokers(context)
+        .into_iter()
+        .map(|(id, host, port)| {
             MetadataResponseBroker::default()
-                .with_node_id(node)
+                .with_node_id(id)
                 .with_host(StrBytes::from_string(host))
-                .with_port(port),
-        ])
+                .with_port(port)
+        })
+        .collect();
+    MetadataResponse::default()
+        .with_brokers(brokers)
         .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id().to_string())))
-        .with_controller_id(node)
+        .with_controller_id(handler.controller_id())
         .with_topics(topics)
 }
 
@@ -114,15 +118,27 @@ async fn lookup_or_create(
 }
 
 fn describe(handler: &Handler, topic: &Topic) -> MetadataResponseTopic {
-    let node = BrokerId(handler.config.node_id);
+    let ids = |ids: Vec<u64>| -> Vec<BrokerId> {
+        ids.into_iter()
+            .filter_map(|id| i32::try_from(id).ok().map(BrokerId))
+            .collect()
+    };
     let partitions = (0..topic.partition_count())
         .map(|index| {
+            let placement = handler.broker.placement(topic, index);
+            let leader = placement.leader.and_then(|id| i32::try_from(id).ok());
             MetadataResponsePartition::default()
                 .with_partition_index(index)
-                .with_leader_id(node)
-                .with_leader_epoch(0)
-                .with_replica_nodes(vec![node])
-                .with_isr_nodes(vec![node])
+                // Retriable: the client asks again once the election is over.
+                .with_error_code(if leader.is_some() {
+                    0
+                } else {
+                    ResponseError::LeaderNotAvailable.code()
+                })
+                .with_leader_id(BrokerId(leader.unwrap_or(-1)))
+                .with_leader_epoch(wire_values::epoch_to_kafka(placement.epoch))
+                .with_replica_nodes(ids(placement.replicas))
+                .with_isr_nodes(ids(placement.in_sync))
         })
         .collect();
     MetadataResponseTopic::default()
