@@ -139,7 +139,7 @@ impl Broker {
     }
 
     /// Starts a replica's group: a replica alone leads at once; the first of a replica set
-    /// forms the group, the others wait to be contacted. A replica of a set reports each
+    /// forms the group (once), the others wait to be contacted. A replica of a set reports each
     /// leadership it wins to the controller (Kafka clients learn leaders from the metadata).
     async fn start_replica(
         &self,
@@ -155,7 +155,14 @@ impl Broker {
                 .await
                 .map_err(crate::partition::replication_error);
         }
-        if replicas.first() == Some(&node) {
+        // A group that already had a leader was formed: a replica whose data was lost waits
+        // to be brought up to date by it instead of starting an election of its own.
+        let formed = self.metadata().read(|s| {
+            s.leaders
+                .get(partition.topic())
+                .is_some_and(|l| l.contains_key(&partition.index()))
+        });
+        if replicas.first() == Some(&node) && !formed {
             let members = replicas
                 .iter()
                 .map(|id| (*id, addresses.get(id).cloned().unwrap_or_default()))

@@ -9,6 +9,8 @@
 
 pub mod amqp;
 pub mod child;
+pub mod cluster;
+pub mod history;
 pub mod rabbitmq;
 pub mod sqs;
 pub mod tools;

@@ -176,13 +176,25 @@ impl<S: ReplicatedState> ControllerGroup<S> {
         Ok(())
     }
 
-    /// Proposes `command`; returns the state machine's reply once it is committed and applied.
-    pub async fn propose(&self, command: Bytes) -> Result<Bytes, ReplicationError> {
+    /// Proposes `command`; returns the state machine's reply once it is committed and
+    /// applied, with the index of its entry.
+    pub async fn propose(&self, command: Bytes) -> Result<(u64, Bytes), ReplicationError> {
         self.raft
             .client_write(Proposal::new(command))
             .await
-            .map(|response| response.data)
+            .map(|response| (response.log_id.index, response.data))
             .map_err(|e| write_error(e, GROUP))
+    }
+
+    /// Waits until this broker has applied the entry at `index` (proposed through another
+    /// broker), so that what it reads next includes it.
+    pub async fn wait_applied(&self, index: u64, wait: Duration) -> Result<(), ReplicationError> {
+        self.raft
+            .wait(Some(wait))
+            .applied_index_at_least(Some(index), "a change made elsewhere is applied here")
+            .await
+            .map(|_| ())
+            .map_err(raft_error)
     }
 
     /// Stops the group and closes its log.

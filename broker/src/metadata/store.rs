@@ -131,7 +131,7 @@ impl MetadataStore {
         let mut backoff = std::time::Duration::from_millis(10);
         loop {
             let why = match self.propose_once(&command, &encoded).await? {
-                Attempt::Done(reply) => return self.outcome(&reply),
+                Attempt::Done(outcome) => return outcome.map_err(Refusal::into_error),
                 Attempt::NotSent(why) => why,
             };
             if tokio::time::Instant::now() + backoff > deadline {
@@ -151,7 +151,7 @@ impl MetadataStore {
         encoded: &Bytes,
     ) -> Result<Attempt, BrokerError> {
         let leader = match self.controller.propose(encoded.clone()).await {
-            Ok(reply) => return Ok(Attempt::Done(reply)),
+            Ok((_, reply)) => return Ok(Attempt::Done(self.decode(&reply)?)),
             Err(ReplicationError::NotLeader {
                 leader: Some(leader),
                 ..
@@ -163,31 +163,33 @@ impl MetadataStore {
         };
         let call = serde_json::to_vec(&ClusterCall::ProposeMetadata(command.clone()))
             .map_err(|e| BrokerError::Controller(e.to_string()))?;
-        match self.cluster.call(leader, Bytes::from(call)).await {
-            Ok(reply)
-                if matches!(
-                    serde_json::from_slice::<Outcome>(&reply),
-                    Ok(Err(Refusal::NotLeader))
-                ) =>
-            {
-                Ok(Attempt::NotSent(format!(
-                    "node {leader} no longer leads the controller"
-                )))
-            }
-            Ok(reply) => Ok(Attempt::Done(reply)),
-            Err(e @ TransportError::Unreachable(_)) => Ok(Attempt::NotSent(e.to_string())),
-            Err(e) => Err(BrokerError::Cluster(e.to_string())),
+        let reply = match self.cluster.call(leader, Bytes::from(call)).await {
+            Ok(reply) => reply,
+            Err(e @ TransportError::Unreachable(_)) => return Ok(Attempt::NotSent(e.to_string())),
+            Err(e) => return Err(BrokerError::Cluster(e.to_string())),
+        };
+        let reply: PeerReply = self.decode(&reply)?;
+        if reply.outcome == Err(Refusal::NotLeader) {
+            return Ok(Attempt::NotSent(format!(
+                "node {leader} no longer leads the controller"
+            )));
         }
+        // Read-your-writes: the caller reads this broker's copy next.
+        if let Some(index) = reply.index {
+            self.controller
+                .wait_applied(index, PROPOSE_WAIT)
+                .await
+                .map_err(controller_error)?;
+        }
+        Ok(Attempt::Done(reply.outcome))
     }
 
-    /// A command's outcome from its encoded reply.
-    fn outcome(&self, reply: &[u8]) -> Result<(), BrokerError> {
-        let outcome: Outcome =
-            serde_json::from_slice(reply).map_err(|e| BrokerError::MetadataCorrupt {
-                path: self.dir.clone(),
-                reason: e.to_string(),
-            })?;
-        outcome.map_err(|refusal| refusal.into_error())
+    /// Decodes a reply of the controller or of another broker.
+    fn decode<T: serde::de::DeserializeOwned>(&self, reply: &[u8]) -> Result<T, BrokerError> {
+        serde_json::from_slice(reply).map_err(|e| BrokerError::MetadataCorrupt {
+            path: self.dir.clone(),
+            reason: e.to_string(),
+        })
     }
 
     /// Reads the state.
@@ -222,20 +224,34 @@ impl MetadataStore {
     }
 
     /// Proposes `command` on behalf of another broker, if this one leads the controller
-    /// (never forwarded further: the caller tries again); the outcome, encoded for the caller.
+    /// (never forwarded further: the caller tries again); the outcome and the index of its
+    /// entry, encoded for the caller.
     pub async fn apply_for_peer(&self, command: MetadataCommand) -> Bytes {
-        let outcome: Outcome = match self.read(|s| s.check(&command)) {
+        let proposed = match self.read(|s| s.check(&command)) {
             Err(e) => Err(Refusal::of(e)),
             Ok(()) => match serde_json::to_vec(&command) {
                 Err(e) => Err(Refusal::Undecodable(e.to_string())),
                 Ok(encoded) => match self.controller.propose(Bytes::from(encoded)).await {
-                    Ok(reply) => return reply,
+                    Ok((index, reply)) => self
+                        .decode::<Outcome>(&reply)
+                        .map(|outcome| (index, outcome))
+                        .map_err(Refusal::of),
                     Err(ReplicationError::NotLeader { .. }) => Err(Refusal::NotLeader),
                     Err(e) => Err(Refusal::of(controller_error(e))),
                 },
             },
         };
-        Bytes::from(serde_json::to_vec(&outcome).unwrap_or_default())
+        let reply = match proposed {
+            Ok((index, outcome)) => PeerReply {
+                index: Some(index),
+                outcome,
+            },
+            Err(refusal) => PeerReply {
+                index: None,
+                outcome: Err(refusal),
+            },
+        };
+        Bytes::from(serde_json::to_vec(&reply).unwrap_or_default())
     }
 
     /// A receiver that wakes at every change applied (by any broker's proposal).
@@ -254,10 +270,18 @@ impl MetadataStore {
     }
 }
 
+/// The controller leader's answer to a change another broker sent it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct PeerReply {
+    /// The change's entry, when it was proposed.
+    index: Option<u64>,
+    outcome: Outcome,
+}
+
 /// One try at proposing a change.
 enum Attempt {
-    /// Proposed and applied: the encoded outcome.
-    Done(Bytes),
+    /// Proposed and applied (here too): its outcome.
+    Done(Outcome),
     /// Not proposed (why): safe to try again.
     NotSent(String),
 }
