@@ -68,6 +68,8 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
     }
+    // Clients still connected are told of the new leaders before the listeners close.
+    broker.hand_over_leadership().await;
     let _ = stop_tx.send(true);
     let _ = kafka_task.await;
     let _ = amqp_task.await;

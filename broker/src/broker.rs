@@ -21,6 +21,7 @@ use crate::queues::{Queue, QueueConfig};
 /// Directory of the queue cursor logs under the data directory.
 const QUEUES_DIR: &str = "queues";
 use crate::metrics::BrokerMetrics;
+use crate::partition::Partition;
 use crate::producer_ids::ProducerIds;
 use crate::topic::Topic;
 
@@ -187,6 +188,15 @@ impl Broker {
             ids.push(self.config.node_id);
             ids.sort_unstable();
         }
+        ids
+    }
+
+    /// The brokers heard from lately (within two election timeouts), this one included: those
+    /// new replicas are placed on.
+    pub fn live_broker_ids(&self) -> Vec<u64> {
+        let recent = self.config.cluster.election_timeout * 2;
+        let mut ids = self.broker_ids();
+        ids.retain(|id| self.cluster.heard_within(*id, recent));
         ids
     }
 
@@ -427,12 +437,35 @@ impl Broker {
         }
     }
 
+    /// Hands every partition this broker leads, and the controller if it leads it, to another
+    /// replica (graceful shutdown: clients move to the new leaders without waiting out an
+    /// election). Partitions without another replica stay.
+    pub async fn hand_over_leadership(&self) {
+        let wait = self.config.cluster.election_timeout;
+        let led: Vec<Arc<Partition>> = self
+            .topics()
+            .iter()
+            .flat_map(|topic| topic.partitions())
+            .filter(|p| p.group().is_leader())
+            .collect();
+        let moved = join_all(led.iter().map(|p| p.group().hand_over(wait))).await;
+        let moved = moved.iter().filter(|moved| **moved).count();
+        let controller = self.store.hand_over(wait).await;
+        tracing::info!(
+            partitions = moved,
+            of = led.len(),
+            controller,
+            "leadership handed over"
+        );
+    }
+
     /// Stops the background task, flushes every log and writes clean-shutdown markers.
     pub async fn shutdown(&self) -> Result<(), BrokerError> {
         if self.stopping.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
         self.ready.store(false, Ordering::Release);
+        self.hand_over_leadership().await;
         if let Some(task) = self.maintenance.lock().take() {
             task.abort();
         }

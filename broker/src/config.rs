@@ -136,6 +136,9 @@ pub struct TopicConfig {
     /// `producer` (store batches as sent) or the codec batches are stored in.
     #[serde(rename = "compression.type")]
     pub compression_type: String,
+    /// Replicas that must be in sync for an `acks=all` write to be taken.
+    #[serde(rename = "min.insync.replicas")]
+    pub min_insync_replicas: i64,
 }
 
 impl Default for TopicConfig {
@@ -154,6 +157,7 @@ impl Default for TopicConfig {
             message_timestamp_type: "CreateTime".to_string(),
             compression_type: "producer".to_string(),
             delete_retention_ms: 86_400_000,
+            min_insync_replicas: 1,
         }
     }
 }
@@ -174,7 +178,6 @@ const PASSIVE_KEYS: &[(&str, &str)] = &[
     ("message.timestamp.difference.max.ms", "9223372036854775807"),
     ("min.cleanable.dirty.ratio", "0.5"),
     ("min.compaction.lag.ms", "0"),
-    ("min.insync.replicas", "1"),
     ("preallocate", "false"),
     ("remote.storage.enable", "false"),
     ("segment.jitter.ms", "0"),
@@ -220,6 +223,7 @@ impl TopicConfig {
         "index.interval.bytes",
         "max.message.bytes",
         "message.timestamp.type",
+        "min.insync.replicas",
         "retention.bytes",
         "retention.ms",
         "segment.bytes",
@@ -253,6 +257,7 @@ impl TopicConfig {
             "flush.messages" => self.flush_messages = parse_long(key, value, 1)?,
             "flush.ms" => self.flush_ms = parse_long(key, value, 0)?,
             "delete.retention.ms" => self.delete_retention_ms = parse_long(key, value, 0)?,
+            "min.insync.replicas" => self.min_insync_replicas = parse_long(key, value, 1)?,
             "cleanup.policy" => {
                 let mut parts: Vec<&str> = value.split(',').map(str::trim).collect();
                 parts.sort_unstable();
@@ -304,6 +309,7 @@ impl TopicConfig {
             "flush.messages" => self.flush_messages.to_string(),
             "flush.ms" => self.flush_ms.to_string(),
             "delete.retention.ms" => self.delete_retention_ms.to_string(),
+            "min.insync.replicas" => self.min_insync_replicas.to_string(),
             "cleanup.policy" => match self.cleanup_policy {
                 CleanupPolicy::Delete => "delete",
                 CleanupPolicy::Compact => "compact",

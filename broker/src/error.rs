@@ -14,7 +14,7 @@ pub enum BrokerError {
     InvalidTopic { name: String, reason: String },
     #[error("invalid partition count {0}")]
     InvalidPartitions(i32),
-    #[error("replication factor {factor} with {brokers} brokers")]
+    #[error("replication factor {factor}: {brokers} brokers are live")]
     InvalidReplicationFactor { factor: i16, brokers: usize },
     #[error("invalid config {key}={value:?}: {reason}")]
     InvalidConfig {
@@ -90,6 +90,14 @@ pub enum BrokerError {
         partition: String,
         epoch: u64,
         current: u64,
+    },
+    /// Fewer replicas are in sync than the topic's `min.insync.replicas` asks for an
+    /// `acks=all` write.
+    #[error("{partition}: {in_sync} replicas in sync, min.insync.replicas is {required}")]
+    NotEnoughReplicas {
+        partition: String,
+        in_sync: usize,
+        required: i64,
     },
     /// An append was made but will not be committed (its leader lost leadership).
     #[error("append to {topic}-{partition} not committed")]

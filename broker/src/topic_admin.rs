@@ -181,7 +181,7 @@ impl Broker {
         self.reconcile().await
     }
 
-    /// Replica sets for `count` partitions starting at `first`, each of `factor` brokers
+    /// Replica sets for `count` partitions starting at `first`, each of `factor` live brokers
     /// (`-1`: the broker default): successive brokers from a point that moves with the
     /// partition and the topic count, so that leaders (the first of each set) spread.
     fn assign_replicas(
@@ -190,7 +190,7 @@ impl Broker {
         count: i32,
         factor: i16,
     ) -> Result<Vec<Vec<u64>>, BrokerError> {
-        let brokers = self.broker_ids();
+        let brokers = self.live_broker_ids();
         let factor = if factor == -1 {
             self.config().default_replication_factor
         } else {

@@ -197,6 +197,12 @@ impl<S: ReplicatedState> ControllerGroup<S> {
             .map_err(raft_error)
     }
 
+    /// If this broker leads the controller, hands leadership to the voter furthest along
+    /// and waits up to `wait`; whether another broker leads now.
+    pub async fn hand_over(&self, wait: Duration) -> bool {
+        crate::hand_over::hand_over(&self.raft, self.node_id, wait).await
+    }
+
     /// Stops the group and closes its log.
     pub async fn shutdown(&self) -> Result<(), ReplicationError> {
         self.raft.shutdown().await.map_err(raft_error)?;

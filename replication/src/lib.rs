@@ -6,6 +6,7 @@ pub mod controller_group;
 pub mod entry_log;
 pub mod error;
 pub mod group_id;
+mod hand_over;
 pub mod no_peers;
 pub mod partition;
 mod small_file;

@@ -264,6 +264,12 @@ impl MetadataStore {
         self.controller.leader()
     }
 
+    /// Hands the controller's leadership to another voter if this broker has it; whether
+    /// another broker leads it now.
+    pub async fn hand_over(&self, wait: std::time::Duration) -> bool {
+        self.controller.hand_over(wait).await
+    }
+
     /// Stops this broker's member of the controller group.
     pub async fn close(&self) -> Result<(), BrokerError> {
         self.controller.shutdown().await.map_err(controller_error)

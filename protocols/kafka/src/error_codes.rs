@@ -37,6 +37,7 @@ fn kind(error: &BrokerError) -> ResponseError {
         BrokerError::NotLeader { .. } | BrokerError::NotCommitted { .. } => {
             ResponseError::NotLeaderOrFollower
         }
+        BrokerError::NotEnoughReplicas { .. } => ResponseError::NotEnoughReplicas,
         BrokerError::FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
         BrokerError::UnknownLeaderEpoch { .. } => ResponseError::UnknownLeaderEpoch,
         BrokerError::Replication(_) => ResponseError::KafkaStorageError,

@@ -230,6 +230,13 @@ impl PartitionGroup {
         in_sync
     }
 
+    /// If this replica leads, hands leadership to the follower furthest along and waits up
+    /// to `wait` for it to take over (graceful shutdown: clients move without an election
+    /// timeout). Whether another replica leads now.
+    pub async fn hand_over(&self, wait: Duration) -> bool {
+        crate::hand_over::hand_over(&self.raft, self.node_id, wait).await
+    }
+
     /// Waits until the leadership differs from `known` (or the group stops: `None`).
     pub async fn leadership_changed(
         &self,

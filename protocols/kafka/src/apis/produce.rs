@@ -41,8 +41,12 @@ pub async fn handle(handler: &Arc<Handler>, context: &Context, request: ProduceR
                     Outcome::Failed(ResponseError::InvalidRecord.code(), None, Vec::new())
                 }
                 (Some(_), Some(_)) if handler.config.discard_produce => Outcome::Discarded,
-                (Some(_), Some(records)) => {
-                    match handler.broker.append(&name, data.index, records).await {
+                (Some(acks), Some(records)) => {
+                    match handler
+                        .broker
+                        .append(&name, data.index, records, acks)
+                        .await
+                    {
                         Ok(appended) => Outcome::Appended(appended),
                         Err(e) => failed(&name, data.index, &e),
                     }

@@ -35,7 +35,7 @@ pub(crate) async fn handle(
     let appended = connection
         .context
         .broker
-        .append(topic, partition, records.freeze())
+        .append(topic, partition, records.freeze(), native_acks(acks))
         .await;
     let appended = match appended {
         Ok(appended) => appended,
@@ -71,5 +71,15 @@ pub(crate) async fn handle(
                 drop(permit);
             });
         }
+    }
+}
+
+/// The broker's acknowledgement level for the native protocol's `acks` byte (0 none, 1 the
+/// leader, anything else durable on the replicas).
+fn native_acks(acks: u8) -> Acks {
+    match acks {
+        0 => Acks::None,
+        1 => Acks::Leader,
+        _ => Acks::All,
     }
 }
