@@ -18,8 +18,8 @@ pub struct Cli {
 /// What `neo` does.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a single broker.
-    Serve(ServeArgs),
+    /// Run a broker: a cluster of one, or one broker of a cluster (`--voters`).
+    Serve(Box<ServeArgs>),
     /// Compare the native protocol with the Kafka protocol against a broker (runs `neo-bench`;
     /// `neo bench --help` lists its options).
     Bench(BenchArgs),
