@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds librdkafka's own regression suite from the source bundled in the rdkafka-sys crate
 # and runs the tests listed in tests.allow (or those given as arguments) against a Neo broker
-# started here, as its README describes for an existing cluster (test.conf).
+# (or a cluster of them: NEO_RDKAFKA_BROKERS=3) started here, as its README describes for an
+# existing cluster (test.conf).
 #
 #   compat-tests/librdkafka/run.sh            # the allowed tests
 #   compat-tests/librdkafka/run.sh 0001 0002  # just these
@@ -25,20 +26,45 @@ if [ ! -x "$work/tests/test-runner" ]; then
 fi
 
 (cd "$root" && cargo build --quiet --bin neo)
+# NEO_RDKAFKA_BROKERS=3 runs the suite against a cluster of three brokers on 127.0.0.1/2/3
+# (topics replicated 3 times unless a test asks otherwise); default one broker.
+brokers="${NEO_RDKAFKA_BROKERS:-1}"
+free_port() { python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$1"; }
+voters=""
+if [ "$brokers" -gt 1 ]; then
+    for n in $(seq 1 "$brokers"); do
+        voters="${voters:+$voters,}$n@127.0.0.$n:$(free_port 127.0.0.$n)"
+    done
+fi
 data="$(mktemp -d)"
-log="$work/neo.log"
-# The suite expects auto-created topics to have 4 partitions, like its own test clusters.
-NEO_BROKER__NUM_PARTITIONS=4 "$root/target/debug/neo" serve --data-dir "$data" --admin-listen 127.0.0.1:0 \
-    --kafka-listen 127.0.0.1:0 --amqp-listen 127.0.0.1:0 --sqs-listen 127.0.0.1:0 \
-    --native-listen 127.0.0.1:0 --cluster-listen 127.0.0.1:0 >"$log" 2>&1 &
-neo=$!
-trap 'kill $neo 2>/dev/null || true; wait $neo 2>/dev/null || true; rm -rf "$data" || true' EXIT
-for _ in $(seq 1 100); do
-    addr="$(sed -n 's/.*kafka listening on \([0-9.:]*\).*/\1/p' "$log" | head -1)"
-    [ -n "$addr" ] && break
-    sleep 0.1
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true; rm -rf "$data" || true' EXIT
+for n in $(seq 1 "$brokers"); do
+    ip="127.0.0.$n"
+    cluster=(--cluster-listen "$ip:0")
+    if [ -n "$voters" ]; then
+        cluster=(--node-id "$n" --voters "$voters"
+            --cluster-listen "$(tr ',' '\n' <<<"$voters" | sed -n "s/^$n@//p")")
+    fi
+    # The suite expects auto-created topics to have 4 partitions, like its own test clusters.
+    NEO_BROKER__NUM_PARTITIONS=4 NEO_BROKER__DEFAULT_REPLICATION_FACTOR="$brokers" \
+        "$root/target/debug/neo" serve --data-dir "$data/$n" --admin-listen "$ip:0" \
+        --kafka-listen "$ip:0" --amqp-listen "$ip:0" --sqs-listen "$ip:0" \
+        --native-listen "$ip:0" "${cluster[@]}" >"$work/neo-$n.log" 2>&1 &
+    pids+=($!)
 done
-[ -n "$addr" ] || { cat "$log"; echo "neo did not start"; exit 1; }
+addrs=()
+for n in $(seq 1 "$brokers"); do
+    addr=""
+    for _ in $(seq 1 600); do
+        addr="$(sed -n 's/.*kafka listening on \([0-9.:]*\).*/\1/p' "$work/neo-$n.log" | head -1)"
+        [ -n "$addr" ] && break
+        sleep 0.1
+    done
+    [ -n "$addr" ] || { cat "$work/neo-$n.log"; echo "neo $n did not start"; exit 1; }
+    addrs+=("$addr")
+done
+addr="$(IFS=,; echo "${addrs[*]}")"
 printf 'bootstrap.servers=%s\n' "$addr" > "$work/tests/test.conf"
 # Tests that shell out to the Kafka CLI to create topics get a stand-in (kafka-cli/).
 venv="$root/target/compat-venv"
