@@ -299,6 +299,10 @@ pub struct ClusterSection {
     /// A follower that has not acknowledged its leader for this long leaves the in-sync
     /// replicas (Kafka's `replica.lag.time.max.ms`).
     pub replica_lag_time_max_ms: u64,
+    /// How often a broker hands partitions it leads back to their preferred replica (the
+    /// first of the set) when that one is in sync; 0 turns it off (Kafka's
+    /// `leader.imbalance.check.interval.seconds` with `auto.leader.rebalance.enable`).
+    pub leader_rebalance_interval_secs: u64,
 }
 
 impl Default for ClusterSection {
@@ -313,6 +317,9 @@ impl Default for ClusterSection {
             heartbeat_interval_ms: defaults.heartbeat_interval.as_millis() as u64,
             election_timeout_ms: defaults.election_timeout.as_millis() as u64,
             replica_lag_time_max_ms: defaults.replica_lag_time_max.as_millis() as u64,
+            leader_rebalance_interval_secs: defaults
+                .leader_rebalance_interval
+                .map_or(0, |d| d.as_secs()),
         }
     }
 }
@@ -356,6 +363,8 @@ impl ClusterSection {
             heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms),
             election_timeout: Duration::from_millis(self.election_timeout_ms),
             replica_lag_time_max: Duration::from_millis(self.replica_lag_time_max_ms),
+            leader_rebalance_interval: (self.leader_rebalance_interval_secs > 0)
+                .then(|| Duration::from_secs(self.leader_rebalance_interval_secs)),
         })
     }
 }

@@ -59,6 +59,8 @@ pub struct ClusterConfig {
     /// A follower that has not acknowledged its leader for this long is out of the in-sync
     /// replicas (`replica.lag.time.max.ms`).
     pub replica_lag_time_max: Duration,
+    /// How often leaders are handed back to their preferred replicas; `None`: never.
+    pub leader_rebalance_interval: Option<Duration>,
 }
 
 impl Default for ClusterConfig {
@@ -71,6 +73,7 @@ impl Default for ClusterConfig {
             heartbeat_interval: Duration::from_millis(150),
             election_timeout: Duration::from_millis(1_500),
             replica_lag_time_max: Duration::from_secs(30),
+            leader_rebalance_interval: Some(Duration::from_secs(300)),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The background task: `flush.ms` every second, retention every `maintenance_interval`,
-//! compaction of compacted topics every `cleaner_interval`.
+//! compaction of compacted topics every `cleaner_interval`, leaders handed back to their
+//! preferred replicas every `leader_rebalance_interval`.
 
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ async fn run(broker: Weak<Broker>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_retention = Instant::now();
     let mut last_cleaning = Instant::now();
+    let mut last_rebalance = Instant::now();
     loop {
         tick.tick().await;
         let Some(broker) = broker.upgrade() else {
@@ -34,8 +36,50 @@ async fn run(broker: Weak<Broker>) {
         if retention {
             broker.groups().expire_offsets().await;
         }
+        if let Some(every) = broker.config().cluster.leader_rebalance_interval
+            && last_rebalance.elapsed() >= every
+        {
+            last_rebalance = Instant::now();
+            broker.prefer_leaders().await;
+        }
         let b = broker.clone();
         // Retention and compaction write and delete files: keep that off the async workers.
         let _ = tokio::task::spawn_blocking(move || b.run_maintenance(retention, cleaning)).await;
+    }
+}
+
+impl Broker {
+    /// Hands each partition this broker leads to its preferred replica (the first of its set,
+    /// where assignment spread the leaders) when that replica is in sync: after a broker
+    /// restarts, the leadership it lost comes back to it.
+    pub async fn prefer_leaders(&self) {
+        let node = self.config().node_id;
+        let lag = self.config().cluster.replica_lag_time_max;
+        let wait = self.config().cluster.election_timeout;
+        for topic in self.topics() {
+            for partition in topic.partitions() {
+                let group = partition.group();
+                if !group.is_leader() {
+                    continue;
+                }
+                let preferred = self
+                    .placement(&topic, partition.index())
+                    .replicas
+                    .first()
+                    .copied();
+                if let Some(preferred) = preferred
+                    && preferred != node
+                    && group.in_sync(lag).contains(&preferred)
+                    && !group.transfer_to(preferred, wait).await
+                {
+                    tracing::debug!(
+                        topic = topic.name(),
+                        partition = partition.index(),
+                        preferred,
+                        "the preferred replica did not take the leadership"
+                    );
+                }
+            }
+        }
     }
 }

@@ -26,12 +26,20 @@ struct Node {
 pub struct Cluster {
     dir: tempfile::TempDir,
     voters: String,
+    /// `NEO_*` settings every broker gets.
+    env: Vec<(String, String)>,
     nodes: Vec<Node>,
 }
 
 impl Cluster {
     /// Starts `n` brokers (at most 9) and waits until each serves.
     pub fn start(n: u64) -> Cluster {
+        Self::start_with(n, &[])
+    }
+
+    /// [`Cluster::start`] with settings given to every broker as environment variables
+    /// (`("NEO_CLUSTER__ELECTION_TIMEOUT_MS", "1000")`).
+    pub fn start_with(n: u64, env: &[(&str, &str)]) -> Cluster {
         let nodes: Vec<Node> = (1..=n).map(Node::new).collect();
         let voters = nodes
             .iter()
@@ -41,6 +49,10 @@ impl Cluster {
         let mut cluster = Cluster {
             dir: tempfile::tempdir().unwrap(),
             voters,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             nodes,
         };
         // All at once: each waits for the controller, which needs a majority.
@@ -61,6 +73,11 @@ impl Cluster {
     /// Broker `id`'s Kafka listener.
     pub fn kafka_addr(&self, id: u64) -> SocketAddr {
         self.node(id).kafka
+    }
+
+    /// The process id of broker `id`, while it runs.
+    pub fn pid(&self, id: u64) -> Option<u32> {
+        self.node(id).child.as_ref().map(Child::id)
     }
 
     /// Broker `id`'s data directory.
@@ -98,10 +115,10 @@ impl Cluster {
             .iter()
             .map(|&id| {
                 let dir = self.data_dir(id);
-                let voters = self.voters.clone();
+                let (voters, env) = (self.voters.clone(), self.env.clone());
                 let node = self.node_mut(id);
                 assert!(node.child.is_none(), "broker {id} is running");
-                let (child, ready) = node.spawn(&dir, &voters);
+                let (child, ready) = node.spawn(&dir, &voters, &env);
                 node.child = Some(child);
                 (id, ready)
             })
@@ -167,7 +184,12 @@ impl Node {
 
     /// Starts the process; the receiver gets a message once it serves Kafka clients. Its log
     /// goes to this process's stderr, each line prefixed with the broker's id.
-    fn spawn(&self, data_dir: &Path, voters: &str) -> (Child, mpsc::Receiver<()>) {
+    fn spawn(
+        &self,
+        data_dir: &Path,
+        voters: &str,
+        env: &[(String, String)],
+    ) -> (Child, mpsc::Receiver<()>) {
         let mut cmd = Command::new(neo_binary());
         cmd.arg("serve").arg("--data-dir").arg(data_dir).args([
             "--node-id",
@@ -179,6 +201,7 @@ impl Node {
             cmd.args([*flag, &addr.to_string()]);
         }
         let mut child = cmd
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env(
                 "RUST_LOG",
                 std::env::var("NEO_CLUSTER_LOG").unwrap_or_else(|_| "warn,neo::serve=info".into()),

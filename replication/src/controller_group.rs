@@ -200,7 +200,7 @@ impl<S: ReplicatedState> ControllerGroup<S> {
     /// If this broker leads the controller, hands leadership to the voter furthest along
     /// and waits up to `wait`; whether another broker leads now.
     pub async fn hand_over(&self, wait: Duration) -> bool {
-        crate::hand_over::hand_over(&self.raft, self.node_id, wait).await
+        crate::hand_over::hand_over(&self.raft, self.node_id, None, wait).await
     }
 
     /// Stops the group and closes its log.

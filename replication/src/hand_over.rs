@@ -1,4 +1,5 @@
-//! Handing a group's leadership to a follower before this broker stops.
+//! Handing a group's leadership to a follower: before this broker stops, or back to the
+//! preferred replica.
 
 use std::time::Duration;
 
@@ -7,9 +8,14 @@ use openraft::async_runtime::WatchReceiver;
 
 use crate::types::{NeoRaft, NodeId};
 
-/// Hands `raft`'s leadership (if `me` leads) to its follower with the longest matching log;
-/// whether another node leads within `wait`.
-pub(crate) async fn hand_over<SM>(raft: &Raft<NeoRaft, SM>, me: NodeId, wait: Duration) -> bool
+/// Hands `raft`'s leadership (if `me` leads) to `to`, or to the follower with the longest
+/// matching log; whether another node leads within `wait`.
+pub(crate) async fn hand_over<SM>(
+    raft: &Raft<NeoRaft, SM>,
+    me: NodeId,
+    to: Option<NodeId>,
+    wait: Duration,
+) -> bool
 where
     SM: openraft::storage::RaftStateMachine<NeoRaft>,
 {
@@ -22,7 +28,7 @@ where
         metrics.replication.as_ref().and_then(|followers| {
             followers
                 .iter()
-                .filter(|(id, _)| **id != me)
+                .filter(|(id, _)| **id != me && to.is_none_or(|to| **id == to))
                 .max_by_key(|(_, matched)| matched.map(|log_id| log_id.index))
                 .map(|(id, _)| *id)
         })

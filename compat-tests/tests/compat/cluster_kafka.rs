@@ -79,10 +79,12 @@ async fn acknowledged_writes_survive_leader_kills_a_wiped_follower_and_a_full_re
 }
 
 /// Each broker in turn stops with SIGTERM (handing its leaderships over) and starts again,
-/// while the producer sends: no send fails and nothing acknowledged is lost.
+/// while the producer sends: no send fails and nothing acknowledged is lost; afterwards the
+/// leaders go back to their preferred replicas.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_under_acks_all_loses_nothing_and_fails_no_send() {
-    let mut cluster = Cluster::start(3);
+    let mut cluster =
+        Cluster::start_with(3, &[("NEO_CLUSTER__LEADER_REBALANCE_INTERVAL_SECS", "1")]);
     let bootstrap = cluster.bootstrap_servers();
     create_topic(&bootstrap).await;
     let producer = idempotent_producer(&bootstrap);
@@ -99,6 +101,7 @@ async fn a_rolling_restart_under_acks_all_loses_nothing_and_fails_no_send() {
         cluster.start_nodes(&[id]);
     }
     sending.await.unwrap();
+    leaders_are_preferred(&producer);
     let log = read_all(&bootstrap);
     let history = history.lock().unwrap();
     assert_eq!(history.acked_count(), total as usize);
@@ -108,6 +111,31 @@ async fn a_rolling_restart_under_acks_all_loses_nothing_and_fails_no_send() {
             problems.len(),
             problems[..problems.len().min(20)].join("\n")
         );
+    }
+}
+
+/// Waits until every partition is led by the first of its replicas.
+fn leaders_are_preferred(producer: &FutureProducer) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metadata = producer
+            .client()
+            .fetch_metadata(Some(TOPIC), Duration::from_secs(5))
+            .unwrap();
+        let off: Vec<(i32, i32, i32)> = metadata.topics()[0]
+            .partitions()
+            .iter()
+            .filter(|p| p.replicas().first() != Some(&p.leader()))
+            .map(|p| (p.id(), p.leader(), p.replicas()[0]))
+            .collect();
+        if off.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "(partition, leader, preferred) not back: {off:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

@@ -234,7 +234,14 @@ impl PartitionGroup {
     /// to `wait` for it to take over (graceful shutdown: clients move without an election
     /// timeout). Whether another replica leads now.
     pub async fn hand_over(&self, wait: Duration) -> bool {
-        crate::hand_over::hand_over(&self.raft, self.node_id, wait).await
+        crate::hand_over::hand_over(&self.raft, self.node_id, None, wait).await
+    }
+
+    /// If this replica leads, hands leadership to replica `to` and waits up to `wait`;
+    /// whether `to` leads now.
+    pub async fn transfer_to(&self, to: NodeId, wait: Duration) -> bool {
+        crate::hand_over::hand_over(&self.raft, self.node_id, Some(to), wait).await
+            && self.leadership().0 == Some(to)
     }
 
     /// Waits until the leadership differs from `known` (or the group stops: `None`).
