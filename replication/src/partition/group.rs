@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use neo_storage::PartitionLog;
 use openraft::Instant as _;
+use openraft::vote::RaftLeaderId as _;
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::ClientWriteError;
 use openraft::raft::ClientWriteResult;
@@ -253,16 +254,18 @@ impl PartitionGroup {
         &self,
         known: (Option<NodeId>, u64),
     ) -> Option<(Option<NodeId>, u64)> {
-        let mut metrics = self.raft.metrics();
+        // The server metrics change with votes and leaders only; the full metrics change
+        // with every heartbeat acknowledgement, which would wake every waiter of every group.
+        let mut server = self.raft.server_metrics();
         loop {
             let now = {
-                let m = metrics.borrow_watched();
-                (m.current_leader, m.current_term)
+                let m = server.borrow_watched();
+                (m.current_leader, m.vote.leader_id().term())
             };
             if now != known {
                 return Some(now);
             }
-            metrics.changed().await.ok()?;
+            server.changed().await.ok()?;
         }
     }
 
