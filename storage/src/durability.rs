@@ -66,6 +66,9 @@ impl SyncTarget for LogInner {
                 std::mem::take(&mut writer.dir_dirty),
             )
         };
+        // Read before any sync, so the companion's sync covers every write counted.
+        let companion = self.companion.get();
+        let companion_written = companion.map_or(0, |c| c.written());
         let active = self.segments.read().last().cloned();
         let synced = rolled
             .iter()
@@ -74,6 +77,10 @@ impl SyncTarget for LogInner {
             .and_then(|()| match dir_dirty {
                 true => checkpoint::sync_dir(&self.dir),
                 false => Ok(()),
+            })
+            .and_then(|()| match companion {
+                Some(c) => c.sync().map_err(LogError::io(&self.dir)),
+                None => Ok(()),
             });
         self.last_sync_ms.store(now_ms(), Ordering::Relaxed);
         if let Err(error) = synced {
@@ -82,8 +89,9 @@ impl SyncTarget for LogInner {
             return;
         }
         self.positions.send_if_modified(|p| {
-            let advance = end > p.durable;
+            let advance = end > p.durable || companion_written > p.companion_synced;
             p.durable = p.durable.max(end);
+            p.companion_synced = p.companion_synced.max(companion_written);
             advance
         });
         self.finish_rolls(rolled);

@@ -9,6 +9,7 @@
 mod append;
 mod checkpoint;
 mod compaction;
+mod companion;
 pub mod config;
 mod durability;
 pub mod error;
@@ -32,6 +33,7 @@ mod truncate;
 
 pub use append::AppendInfo;
 pub use compaction::CompactionReport;
+pub use companion::Companion;
 pub use config::{FlushPolicy, LogConfig, TimestampType};
 pub use error::LogError;
 pub use flusher::{Flusher, SyncObserver};

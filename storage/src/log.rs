@@ -5,13 +5,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
 use crate::checkpoint::{self, RECOVERY_POINT};
+use crate::companion::Companion;
 use crate::config::LogConfig;
 use neo_record::now_ms;
 
@@ -49,6 +50,8 @@ pub(crate) struct LogInner {
     pub(crate) maintenance: Mutex<()>,
     /// The next segment's files, made ahead of the roll.
     pub(crate) spare: SpareState,
+    /// A file synced with the log, if any.
+    pub(crate) companion: OnceLock<Arc<dyn Companion>>,
     pub(crate) me: Weak<LogInner>,
 }
 
@@ -95,6 +98,7 @@ impl PartitionLog {
         let positions = LogPositions {
             log_end,
             durable: log_end,
+            companion_synced: 0,
             failed: false,
         };
         let inner = Arc::new_cyclic(|me| LogInner {
@@ -117,6 +121,7 @@ impl PartitionLog {
             bytes_appended: AtomicU64::new(0),
             maintenance: Mutex::new(()),
             spare: SpareState::default(),
+            companion: OnceLock::new(),
             me: me.clone(),
         });
         report.duration = started.elapsed();
@@ -192,6 +197,13 @@ impl PartitionLog {
             active.seal()?;
         }
         writer.unsynced.clear();
+        if let Some(companion) = self.inner.companion.get() {
+            let written = companion.written();
+            companion.sync().map_err(LogError::io(&self.inner.dir))?;
+            self.inner
+                .positions
+                .send_modify(|p| p.companion_synced = p.companion_synced.max(written));
+        }
         let end = self.log_end_offset();
         // One directory sync makes both durable.
         checkpoint::replace_i64(&self.inner.dir, RECOVERY_POINT, end)?;

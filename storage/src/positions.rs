@@ -13,6 +13,8 @@ pub struct LogPositions {
     pub log_end: i64,
     /// Every offset below this is fsynced.
     pub durable: i64,
+    /// The companion file's writes counted up to this are synced (see `Companion`).
+    pub companion_synced: u64,
     /// An fsync failed: nothing further is acknowledged as durable.
     pub failed: bool,
 }

@@ -7,3 +7,4 @@ pub mod group;
 pub mod machine;
 pub mod raft_log;
 pub mod sidecar;
+pub mod synced_sidecar;

@@ -9,6 +9,7 @@ use std::ops::{Bound, RangeBounds};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use neo_record::batch_header::BatchHeader;
@@ -21,6 +22,7 @@ use parking_lot::Mutex;
 
 use super::append_gate::{Admission, AppendGate};
 use super::sidecar::{Kind, Record, Sidecar};
+use super::synced_sidecar::SyncedSidecar;
 use crate::small_file;
 use crate::types::{Admitted, NeoRaft, NodeId, Proposal};
 
@@ -29,6 +31,9 @@ const VOTE_FILE: &str = "raft.vote";
 const COMMITTED_FILE: &str = "raft.committed";
 const PURGED_FILE: &str = "raft.purged";
 const MEMBERSHIP_FILE: &str = "raft.membership";
+
+/// How often the committed id is written down while entries commit.
+const SAVE_COMMITTED_EVERY: Duration = Duration::from_secs(1);
 
 type MembershipOf = Membership<NodeId, openraft::BasicNode>;
 
@@ -41,11 +46,13 @@ pub struct PartitionRaftLog {
 struct Inner {
     dir: PathBuf,
     log: PartitionLog,
-    sidecar: Mutex<Sidecar>,
+    sidecar: Arc<SyncedSidecar>,
     /// Membership entries not purged, in index order.
     memberships: Mutex<Vec<(LogIdOf<NeoRaft>, MembershipOf)>>,
     vote: Mutex<Option<VoteOf<NeoRaft>>>,
     last_purged: Mutex<Option<Purged>>,
+    /// When the committed id was last written down.
+    committed_saved_at: Mutex<Option<Instant>>,
     gate: Arc<dyn AppendGate>,
     /// Whether an append counts as flushed only once fsynced (the topic's durability).
     durable: AtomicBool,
@@ -103,14 +110,17 @@ impl PartitionRaftLog {
         let last_index = sidecar.last().map(|r| r.index);
         memberships.retain(|(id, _)| last_index.is_some_and(|last| id.index <= last));
         let vote = small_file::read(&dir.join(VOTE_FILE))?;
+        let sidecar = Arc::new(SyncedSidecar::new(sidecar));
+        log.set_companion(Arc::clone(&sidecar) as Arc<dyn neo_storage::Companion>);
         Ok(PartitionRaftLog {
             inner: Arc::new(Inner {
                 dir,
                 log,
-                sidecar: Mutex::new(sidecar),
+                sidecar,
                 memberships: Mutex::new(memberships),
                 vote: Mutex::new(vote),
                 last_purged: Mutex::new(last_purged),
+                committed_saved_at: Mutex::new(None),
                 gate,
                 durable: AtomicBool::new(durable),
             }),
@@ -399,7 +409,16 @@ impl RaftLogStorage<NeoRaft> for PartitionRaftLog {
         &mut self,
         committed: Option<LogIdOf<NeoRaft>>,
     ) -> Result<(), io::Error> {
-        // Not fsynced: a committed id lost in a crash only delays re-applying after restart.
+        // Not fsynced, and at most once per SAVE_COMMITTED_EVERY (every commit replaced the
+        // file, a create and a rename each time): a committed id lost in a crash, or behind,
+        // only delays re-applying after a restart.
+        {
+            let mut saved_at = self.inner.committed_saved_at.lock();
+            if saved_at.is_some_and(|at| at.elapsed() < SAVE_COMMITTED_EVERY) {
+                return Ok(());
+            }
+            *saved_at = Some(Instant::now());
+        }
         small_file::write(&self.inner.dir.join(COMMITTED_FILE), &committed)
     }
 
@@ -449,26 +468,17 @@ impl RaftLogStorage<NeoRaft> for PartitionRaftLog {
             let memberships = self.inner.memberships.lock().clone();
             small_file::write_durably(&self.membership_file(), &memberships)?;
         }
-        let sidecar_file = {
-            let mut sidecar = self.inner.sidecar.lock();
-            sidecar.append(&records)?;
-            sidecar.file()?
-        };
+        self.inner.sidecar.lock().append(&records)?;
+        let written = self.inner.sidecar.changed();
         if !self.inner.durable.load(Ordering::Acquire) {
             callback.io_completed(Ok(()));
             return Ok(());
         }
+        // One flusher round syncs the log and the sidecar for every append waiting.
         let log = self.inner.log.clone();
         tokio::spawn(async move {
-            let synced = async {
-                if let Some(end) = data_end {
-                    log.wait_durable(end).await.map_err(other)?;
-                }
-                tokio::task::spawn_blocking(move || sidecar_file.sync_data())
-                    .await
-                    .map_err(other)?
-            };
-            callback.io_completed(synced.await);
+            let synced = log.wait_synced(data_end.unwrap_or(0), written).await;
+            callback.io_completed(synced.map_err(other));
         });
         Ok(())
     }

@@ -6,8 +6,10 @@
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Bytes of one record: index, term, kind, base offset, last offset, CRC-32C of the rest.
 pub const RECORD_LEN: usize = 8 + 8 + 1 + 8 + 8 + 4;
@@ -81,7 +83,8 @@ impl Record {
 #[derive(Debug)]
 pub struct Sidecar {
     path: PathBuf,
-    file: File,
+    /// Shared with whoever syncs it (see [`Self::handle`]); no second descriptor.
+    file: Arc<File>,
     /// Records kept, in index order; `records[0]` is at file position `first_position`.
     records: VecDeque<Record>,
     first_position: u64,
@@ -116,7 +119,7 @@ impl Sidecar {
         }
         let mut sidecar = Sidecar {
             path: path.to_path_buf(),
-            file,
+            file: Arc::new(file),
             records,
             first_position: 0,
         };
@@ -166,8 +169,7 @@ impl Sidecar {
             self.records.push_back(*record);
         }
         let end = self.end_position() - bytes.len() as u64;
-        self.file.seek(SeekFrom::Start(end))?;
-        self.file.write_all(&bytes)
+        self.file.write_all_at(&bytes, end)
     }
 
     /// Removes the records after entry `index` (all of them for `None`); returns the first
@@ -215,7 +217,7 @@ impl Sidecar {
         if let Some(dir) = self.path.parent() {
             File::open(dir)?.sync_all()?;
         }
-        self.file = OpenOptions::new().read(true).write(true).open(&self.path)?;
+        self.file = Arc::new(OpenOptions::new().read(true).write(true).open(&self.path)?);
         self.first_position = 0;
         Ok(())
     }
@@ -225,9 +227,9 @@ impl Sidecar {
         self.file.sync_data()
     }
 
-    /// A handle for syncing without holding the sidecar.
-    pub fn file(&self) -> io::Result<File> {
-        self.file.try_clone()
+    /// The open file, for syncing without holding the sidecar.
+    pub fn handle(&self) -> Arc<File> {
+        Arc::clone(&self.file)
     }
 
     fn end_position(&self) -> u64 {
