@@ -5,6 +5,7 @@ use bytes::Bytes;
 use crate::appended::{Acks, Appended, ProduceOutcome};
 use crate::broker::Broker;
 use crate::error::BrokerError;
+use crate::topic_name::refuse_internal;
 
 impl Broker {
     /// Appends `records` (one or more RecordBatch v2; the leader assigns the offsets) to a partition
@@ -15,6 +16,7 @@ impl Broker {
         partition: i32,
         records: Bytes,
     ) -> Result<Appended, BrokerError> {
+        refuse_internal(topic)?;
         self.partition(topic, partition)?.append(records).await
     }
 
