@@ -17,7 +17,7 @@ use crate::appended::Acks;
 use crate::error::BrokerError;
 use crate::partition::Partition;
 
-/// How often a load waiting for its partition's commit checks whether it was given up.
+/// How long a load waits before it tries again to confirm the leadership.
 const LOAD_RECHECK: Duration = Duration::from_millis(100);
 
 /// The offsets of one offsets partition this broker leads.
@@ -74,25 +74,27 @@ impl OffsetsShard {
         self.retired.store(true, Ordering::Release);
     }
 
-    /// Replays the partition: once everything its log held when the leadership began is
-    /// committed (the new leader's first entry commits it), every record up to there.
-    /// Returns false if the leadership ended first.
+    /// Replays the partition once this broker confirmed with a majority that it leads it
+    /// (so that everything committed before, by any leader, is here and nothing stale is
+    /// served): every committed record. Returns false if the leadership ended first.
     pub async fn load(&self) -> Result<bool, BrokerError> {
         let partition = Arc::clone(&self.partition);
-        let end = partition.log().log_end_offset();
-        let mut watch = partition.watch();
         loop {
             if self.retired.load(Ordering::Acquire) {
                 return Ok(false);
             }
-            watch.mark_unchanged();
-            if partition.high_watermark() >= end {
-                break;
-            }
-            if let Ok(Err(_gone)) = tokio::time::timeout(LOAD_RECHECK, watch.changed()).await {
-                return Ok(false);
+            match partition.group().confirm_leadership().await {
+                Ok(()) => break,
+                // Not confirmed yet (a majority unreachable, or a leader that restarted with a
+                // stale view and is about to learn of the new one): tried again until the
+                // leadership is known to have ended.
+                Err(e) => {
+                    tracing::debug!(partition = partition.index(), error = %e, "leadership of an offsets partition not confirmed yet");
+                    tokio::time::sleep(LOAD_RECHECK).await;
+                }
             }
         }
+        let end = partition.high_watermark();
         let replayed = tokio::task::spawn_blocking(move || replay(&partition, end))
             .await
             .map_err(|e| BrokerError::Replication(e.to_string()))??;
