@@ -256,6 +256,13 @@ pub struct BrokerSection {
     /// Committed offsets of a group without members are dropped this long after its last
     /// commit (`offsets.retention.minutes`).
     pub offsets_retention_minutes: u64,
+    /// Partitions of the offsets topic, `__consumer_offsets`, fixed when the cluster creates
+    /// it (`offsets.topic.num.partitions`); each is a Raft group coordinating its share of
+    /// the groups.
+    pub offsets_topic_num_partitions: i32,
+    /// Replicas of each offsets partition, at most the number of voters
+    /// (`offsets.topic.replication.factor`).
+    pub offsets_topic_replication_factor: i16,
 }
 
 impl Default for BrokerSection {
@@ -273,6 +280,8 @@ impl Default for BrokerSection {
             group_min_session_timeout_ms: defaults.groups.min_session_timeout.as_millis() as u64,
             group_max_session_timeout_ms: defaults.groups.max_session_timeout.as_millis() as u64,
             offsets_retention_minutes: defaults.groups.offsets_retention.as_secs() / 60,
+            offsets_topic_num_partitions: defaults.groups.offsets_topic_partitions,
+            offsets_topic_replication_factor: defaults.groups.offsets_topic_replication_factor,
         }
     }
 }
@@ -519,6 +528,15 @@ impl NeoConfig {
             neo_broker::MAX_PARTITIONS
         );
         anyhow::ensure!(
+            (1..=neo_broker::MAX_PARTITIONS).contains(&self.broker.offsets_topic_num_partitions),
+            "config: broker.offsets_topic_num_partitions must be between 1 and {}",
+            neo_broker::MAX_PARTITIONS
+        );
+        anyhow::ensure!(
+            self.broker.offsets_topic_replication_factor >= 1,
+            "config: broker.offsets_topic_replication_factor must be at least 1"
+        );
+        anyhow::ensure!(
             self.broker.flush_threads >= 1,
             "config: broker.flush_threads must be at least 1"
         );
@@ -577,6 +595,8 @@ impl NeoConfig {
                     self.broker.group_max_session_timeout_ms,
                 ),
                 offsets_retention: Duration::from_secs(self.broker.offsets_retention_minutes * 60),
+                offsets_topic_partitions: self.broker.offsets_topic_num_partitions,
+                offsets_topic_replication_factor: self.broker.offsets_topic_replication_factor,
             },
         }
     }

@@ -88,11 +88,7 @@ impl Broker {
         let producer_ids = ProducerIds::open(&store);
         let acls = Acls::new(store.read(|s| s.acls.clone()));
         remove_deleted_dirs(&config.data_dir);
-        let groups = GroupCoordinator::open(
-            &config.data_dir,
-            Arc::clone(&flusher),
-            config.groups.clone(),
-        )?;
+        let groups = GroupCoordinator::new(config.groups.clone());
         let broker = Arc::new_cyclic(|me| Broker {
             config,
             topics: RwLock::new(HashMap::new()),
@@ -117,6 +113,7 @@ impl Broker {
         broker.answer_calls();
         broker.register().await?;
         broker.reconcile().await?;
+        broker.start_group_coordinator().await?;
         broker
             .metrics
             .recovery_seconds
@@ -500,10 +497,7 @@ impl Broker {
                 first_error.get_or_insert(e.into());
             }
         }
-        if let Err(e) = self.groups.close() {
-            tracing::error!(error = %e, "closing the offsets log failed");
-            first_error.get_or_insert(e);
-        }
+        self.groups.close();
         if let Err(e) = self.store.close().await {
             tracing::error!(error = %e, "closing the metadata log failed");
             first_error.get_or_insert(e);

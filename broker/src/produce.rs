@@ -5,6 +5,7 @@ use bytes::Bytes;
 use crate::appended::{Acks, Appended, ProduceOutcome};
 use crate::broker::Broker;
 use crate::error::BrokerError;
+use crate::topic_name::refuse_internal;
 
 impl Broker {
     /// Appends `records` (one or more RecordBatch v2; the leader assigns the offsets) to a partition
@@ -18,6 +19,7 @@ impl Broker {
         records: Bytes,
         acks: Acks,
     ) -> Result<Appended, BrokerError> {
+        refuse_internal(topic)?;
         if acks == Acks::All {
             self.check_in_sync(topic, partition)?;
         }

@@ -128,7 +128,10 @@ impl Broker {
         let mut first_error = None;
         for (opening, result) in openings.iter().zip(opened) {
             match result {
-                Ok(partition) => opening.topic.set_partition(opening.index, partition),
+                Ok(partition) => {
+                    self.coordinate(&partition, opening.record.partitions);
+                    opening.topic.set_partition(opening.index, partition);
+                }
                 Err(e) => {
                     tracing::error!(topic = opening.record.name, partition = opening.index, error = %e, "cannot open a replica");
                     first_error.get_or_insert(e);

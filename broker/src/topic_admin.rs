@@ -10,7 +10,7 @@ use crate::config::TopicConfig;
 use crate::error::BrokerError;
 use crate::metadata::{MetadataCommand, TopicRecord};
 use crate::topic::Topic;
-use crate::topic_name::validate_topic_name;
+use crate::topic_name::{refuse_internal, validate_topic_name};
 
 /// An alteration of one topic config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,7 @@ impl Broker {
     ) -> Result<Arc<Topic>, BrokerError> {
         self.check_running()?;
         validate_topic_name(name)?;
+        refuse_internal(name)?;
         let partitions = if partitions == -1 {
             self.config().num_partitions
         } else {
@@ -80,6 +81,7 @@ impl Broker {
     /// Deletes a topic and, on every broker, its data.
     pub async fn delete_topic(&self, name: &str) -> Result<(), BrokerError> {
         self.check_running()?;
+        refuse_internal(name)?;
         let _admin = self.admin_lock().await;
         if self.topic(name).is_none() {
             return Err(BrokerError::UnknownTopicOrPartition {
@@ -103,6 +105,7 @@ impl Broker {
         validate_only: bool,
     ) -> Result<(), BrokerError> {
         self.check_running()?;
+        refuse_internal(name)?;
         let _admin = self.admin_lock().await;
         let topic = self.existing_topic(name)?;
         let current = topic.partition_count();
@@ -184,7 +187,7 @@ impl Broker {
     /// Replica sets for `count` partitions starting at `first`, each of `factor` live brokers
     /// (`-1`: the broker default): successive brokers from a point that moves with the
     /// partition and the topic count, so that leaders (the first of each set) spread.
-    fn assign_replicas(
+    pub(crate) fn assign_replicas(
         &self,
         first: i32,
         count: i32,

@@ -27,6 +27,22 @@ pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
     })
 }
 
+/// Whether `name` is a topic the brokers keep for themselves (Kafka's internal topics).
+pub fn is_internal(name: &str) -> bool {
+    name == crate::groups::OFFSETS_TOPIC
+}
+
+/// Refuses a client's creation, growth, deletion of or write to an internal topic.
+pub fn refuse_internal(name: &str) -> Result<(), BrokerError> {
+    if !is_internal(name) {
+        return Ok(());
+    }
+    Err(BrokerError::InvalidTopic {
+        name: name.to_string(),
+        reason: "an internal topic is managed by the brokers".to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

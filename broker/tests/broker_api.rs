@@ -116,7 +116,7 @@ async fn topics_are_created_altered_and_survive_restart() {
         .iter()
         .map(|t| t.name().to_string())
         .collect();
-    assert_eq!(names, vec!["audit", "orders"]);
+    assert_eq!(names, vec!["__consumer_offsets", "audit", "orders"]);
     let orders = broker.topic("orders").unwrap();
     assert_eq!(orders.partition_count(), 5);
     let configs = broker.describe_topic_configs("orders").unwrap();

@@ -5,7 +5,8 @@ use neo_record::now_ms;
 use super::coordinator::GroupCoordinator;
 use super::error::GroupError;
 use super::group::GroupState;
-use super::offsets::{CommittedOffset, TopicPartition};
+use super::offsets::{CommittedOffset, OffsetChange, TopicPartition};
+use super::shard::OffsetsShard;
 
 /// A commit of one partition's offset.
 #[derive(Debug, Clone)]
@@ -31,6 +32,7 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return Err(GroupError::InvalidGroupId);
         }
+        let shard = self.shard_of(group_id)?;
         {
             let groups = self.groups.lock();
             match groups.get(group_id) {
@@ -51,39 +53,38 @@ impl GroupCoordinator {
             }
         }
         let now = now_ms();
-        let offsets = commits
+        let changes = commits
             .into_iter()
             .map(|c| {
-                (
-                    (c.topic, c.partition),
-                    CommittedOffset {
-                        offset: c.offset,
-                        leader_epoch: c.leader_epoch,
-                        metadata: c.metadata,
-                        commit_timestamp: now,
-                    },
-                )
+                let committed = CommittedOffset {
+                    offset: c.offset,
+                    leader_epoch: c.leader_epoch,
+                    metadata: c.metadata,
+                    commit_timestamp: now,
+                };
+                ((c.topic, c.partition), Some(committed))
             })
             .collect();
-        self.offsets.commit(group_id, offsets).await.map_err(|e| {
-            tracing::error!(group = group_id, error = %e, "cannot store committed offsets");
-            GroupError::Storage
-        })
+        shard.write(group_id, changes).await
     }
 
-    /// The committed offset of one partition, if any.
+    /// The committed offset of one partition, if any (none where this broker does not
+    /// coordinate the group: see [`Self::check`]).
     pub fn committed(
         &self,
         group_id: &str,
         topic: &str,
         partition: i32,
     ) -> Option<CommittedOffset> {
-        self.offsets.get(group_id, topic, partition)
+        let shard = self.shard_of(group_id).ok()?;
+        shard.read(|o| o.get(group_id, topic, partition))
     }
 
-    /// Every committed offset of a group.
+    /// Every committed offset of a group (none where this broker does not coordinate it).
     pub fn all_committed(&self, group_id: &str) -> Vec<(TopicPartition, CommittedOffset)> {
-        self.offsets.all(group_id)
+        self.shard_of(group_id)
+            .map(|shard| shard.read(|o| o.all(group_id)))
+            .unwrap_or_default()
     }
 
     /// OffsetDelete: drops committed offsets of partitions the group does not subscribe to.
@@ -92,11 +93,12 @@ impl GroupCoordinator {
         group_id: &str,
         partitions: &[TopicPartition],
     ) -> Result<Vec<Result<(), GroupError>>, GroupError> {
+        let shard = self.shard_of(group_id)?;
         let subscribed = {
             let groups = self.groups.lock();
             match groups.get(group_id) {
                 Some(group) => group.subscribed_topics(),
-                None if self.offsets.all(group_id).is_empty() => {
+                None if !shard.read(|o| o.contains(group_id)) => {
                     return Err(GroupError::GroupIdNotFound);
                 }
                 None => Vec::new(),
@@ -106,10 +108,13 @@ impl GroupCoordinator {
             .iter()
             .cloned()
             .partition(|(topic, _)| subscribed.contains(topic));
-        self.offsets
-            .delete(group_id, Some(&free))
-            .await
-            .map_err(|_| GroupError::Storage)?;
+        let doomed = shard.read(|o| {
+            free.into_iter()
+                .filter(|(topic, partition)| o.get(group_id, topic, *partition).is_some())
+                .map(|tp| (tp, None))
+                .collect()
+        });
+        shard.write(group_id, doomed).await?;
         Ok(partitions
             .iter()
             .map(|p| {
@@ -125,20 +130,26 @@ impl GroupCoordinator {
     /// Drops offsets of member-less groups whose last commit is older than the retention.
     pub async fn expire_offsets(&self) {
         let cutoff = now_ms() - self.config.offsets_retention.as_millis() as i64;
-        let stale: Vec<String> = {
-            let groups = self.groups.lock();
-            self.offsets
-                .stale_groups(cutoff)
-                .into_iter()
-                .filter(|g| groups.get(g).is_none_or(|g| g.members.is_empty()))
-                .collect()
-        };
-        for group in stale {
-            if let Err(e) = self.offsets.delete(&group, None).await {
-                tracing::warn!(group, error = %e, "cannot expire group offsets");
-            } else {
-                tracing::info!(group, "expired committed offsets");
+        for shard in self.loaded_shards() {
+            let stale: Vec<String> = {
+                let groups = self.groups.lock();
+                shard
+                    .read(|o| o.stale_groups(cutoff))
+                    .into_iter()
+                    .filter(|g| groups.get(g).is_none_or(|g| g.members.is_empty()))
+                    .collect()
+            };
+            for group in stale {
+                match shard.write(&group, deletions(&shard, &group)).await {
+                    Ok(()) => tracing::info!(group, "expired committed offsets"),
+                    Err(e) => tracing::warn!(group, error = %e, "cannot expire group offsets"),
+                }
             }
         }
     }
+}
+
+/// Deletions of every committed offset of `group`.
+pub(super) fn deletions(shard: &OffsetsShard, group: &str) -> Vec<OffsetChange> {
+    shard.read(|o| o.all(group).into_iter().map(|(tp, _)| (tp, None)).collect())
 }

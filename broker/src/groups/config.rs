@@ -14,6 +14,12 @@ pub struct GroupConfig {
     /// `offsets.retention.minutes`: offsets of a group without members are dropped this long
     /// after its last commit.
     pub offsets_retention: Duration,
+    /// `offsets.topic.num.partitions`: partitions of the offsets topic, fixed when the topic
+    /// is created. Each is a Raft group and coordinates the groups that hash to it.
+    pub offsets_topic_partitions: i32,
+    /// `offsets.topic.replication.factor`: replicas of each offsets partition, at most the
+    /// number of brokers in the voters list.
+    pub offsets_topic_replication_factor: i16,
 }
 
 impl Default for GroupConfig {
@@ -23,6 +29,8 @@ impl Default for GroupConfig {
             max_session_timeout: Duration::from_millis(1_800_000),
             initial_rebalance_delay: Duration::from_millis(300),
             offsets_retention: Duration::from_secs(7 * 24 * 3600),
+            offsets_topic_partitions: 8,
+            offsets_topic_replication_factor: 3,
         }
     }
 }

@@ -1,23 +1,36 @@
-//! The group coordinator: its groups and offsets, the timer that ends expired sessions,
-//! and closing.
+//! The group coordinator: the groups of the offsets partitions this broker leads, their
+//! offsets, the timer that ends expired sessions, and which broker coordinates a group.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use neo_storage::Flusher;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch;
 
 use super::config::GroupConfig;
+use super::error::GroupError;
 use super::group::{Group, GroupState};
-use super::offsets::OffsetStore;
+use super::offsets_topic::offsets_partition_for;
+use super::shard::OffsetsShard;
 
 /// Groups and their offsets.
 pub struct GroupCoordinator {
     pub(super) config: GroupConfig,
+    /// Groups with members (or members being admitted), of the shards led here.
     pub(super) groups: Mutex<HashMap<String, Group>>,
-    pub(super) offsets: OffsetStore,
+    pub(super) shards: RwLock<Shards>,
+    /// Counts shards loaded and dropped, for those waiting for a load.
+    pub(super) shard_changes: watch::Sender<u64>,
+}
+
+/// The offsets partitions this broker leads.
+#[derive(Debug, Default)]
+pub(super) struct Shards {
+    /// Partitions of the offsets topic (0 until one is led here).
+    pub count: i32,
+    /// The shards led here, by partition.
+    pub led: HashMap<i32, Arc<OffsetsShard>>,
 }
 
 impl std::fmt::Debug for GroupCoordinator {
@@ -30,17 +43,14 @@ impl std::fmt::Debug for GroupCoordinator {
 const TICK: Duration = Duration::from_millis(100);
 
 impl GroupCoordinator {
-    /// Opens the offsets log under `data_dir` and starts the session timer.
-    pub fn open(
-        data_dir: &Path,
-        flusher: Arc<Flusher>,
-        config: GroupConfig,
-    ) -> Result<Arc<GroupCoordinator>, crate::BrokerError> {
-        let offsets = OffsetStore::open(data_dir, flusher)?;
+    /// A coordinator of no group yet (it coordinates the groups of the offsets partitions
+    /// this broker comes to lead), with its session timer started.
+    pub fn new(config: GroupConfig) -> Arc<GroupCoordinator> {
         let coordinator = Arc::new(GroupCoordinator {
             config,
             groups: Mutex::new(HashMap::new()),
-            offsets,
+            shards: RwLock::new(Shards::default()),
+            shard_changes: watch::channel(0).0,
         });
         let weak = Arc::downgrade(&coordinator);
         tokio::spawn(async move {
@@ -54,7 +64,7 @@ impl GroupCoordinator {
                 coordinator.tick();
             }
         });
-        Ok(coordinator)
+        coordinator
     }
 
     fn tick(&self) {
@@ -68,8 +78,42 @@ impl GroupCoordinator {
         groups.retain(|_, g| g.state != GroupState::Empty || !g.pending_ids.is_empty());
     }
 
-    /// Closes the offsets log.
-    pub fn close(&self) -> Result<(), crate::BrokerError> {
-        self.offsets.close()
+    /// Nothing if this broker coordinates `group` now; NotCoordinator if another does (or
+    /// none), CoordinatorLoadInProgress while its offsets are being loaded.
+    pub fn check(&self, group: &str) -> Result<(), GroupError> {
+        self.shard_of(group).map(drop)
+    }
+
+    /// The shard holding `group`, if this broker coordinates it.
+    pub(super) fn shard_of(&self, group: &str) -> Result<Arc<OffsetsShard>, GroupError> {
+        let shards = self.shards.read();
+        if shards.count == 0 {
+            return Err(GroupError::NotCoordinator);
+        }
+        match shards.led.get(&offsets_partition_for(group, shards.count)) {
+            None => Err(GroupError::NotCoordinator),
+            Some(shard) if !shard.is_loaded() => Err(GroupError::CoordinatorLoadInProgress),
+            Some(shard) => Ok(Arc::clone(shard)),
+        }
+    }
+
+    /// The loaded shards.
+    pub(super) fn loaded_shards(&self) -> Vec<Arc<OffsetsShard>> {
+        self.shards
+            .read()
+            .led
+            .values()
+            .filter(|s| s.is_loaded())
+            .cloned()
+            .collect()
+    }
+
+    /// Gives up every group (the broker stops): their members are told to find another
+    /// coordinator.
+    pub fn close(&self) {
+        let indexes: Vec<i32> = self.shards.read().led.keys().copied().collect();
+        for index in indexes {
+            self.resign(index);
+        }
     }
 }

@@ -27,4 +27,14 @@ pub enum GroupError {
     GroupSubscribedToTopic,
     #[error("storing offsets failed")]
     Storage,
+    /// Another broker coordinates the group (or none does yet): the client finds it again.
+    #[error("this broker is not the group's coordinator")]
+    NotCoordinator,
+    /// This broker became the group's coordinator and is still loading its offsets.
+    #[error("the coordinator is loading the group's offsets")]
+    CoordinatorLoadInProgress,
+    /// No broker coordinates the group now (the offsets topic is being created, or its
+    /// partition has no leader).
+    #[error("no coordinator is available for the group")]
+    CoordinatorNotAvailable,
 }

@@ -255,6 +255,18 @@ impl Group {
         }
     }
 
+    /// Fails whatever every member waits for with `error` (the group is given up here).
+    pub fn abandon(&mut self, error: GroupError) {
+        for member in &mut self.members {
+            if let Some(waiting) = member.awaiting_join.take() {
+                let _ = waiting.send(Err(error.clone()));
+            }
+            if let Some(waiting) = member.awaiting_sync.take() {
+                let _ = waiting.send(Err(error.clone()));
+            }
+        }
+    }
+
     /// Removes a member, failing whatever it waits for, and rebalances the rest.
     pub fn remove_member(&mut self, member_id: &str, now: Instant, initial_delay: Duration) {
         let Some(index) = self.members.iter().position(|m| m.id == member_id) else {

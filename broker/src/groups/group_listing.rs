@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::committed_offsets::deletions;
 use super::coordinator::GroupCoordinator;
 use super::error::GroupError;
 use super::group::GroupState;
@@ -36,8 +37,12 @@ pub struct GroupListing {
 }
 
 impl GroupCoordinator {
-    /// DescribeGroups for one group.
+    /// DescribeGroups for one group (as "Dead" where this broker does not coordinate it: see
+    /// [`Self::check`]).
     pub fn describe(&self, group_id: &str) -> GroupDescription {
+        let has_offsets = self
+            .shard_of(group_id)
+            .is_ok_and(|shard| shard.read(|o| o.contains(group_id)));
         let groups = self.groups.lock();
         match groups.get(group_id) {
             Some(group) => {
@@ -60,7 +65,7 @@ impl GroupCoordinator {
                     protocol,
                 }
             }
-            None if !self.offsets.all(group_id).is_empty() => GroupDescription {
+            None if has_offsets => GroupDescription {
                 state: Some(GroupState::Empty),
                 protocol_type: "consumer".to_string(),
                 protocol: String::new(),
@@ -75,8 +80,14 @@ impl GroupCoordinator {
         }
     }
 
-    /// ListGroups: groups with members and groups that only have committed offsets.
+    /// ListGroups: the groups this broker coordinates, with members or with only committed
+    /// offsets.
     pub fn list(&self) -> Vec<GroupListing> {
+        let with_offsets: Vec<String> = self
+            .loaded_shards()
+            .iter()
+            .flat_map(|shard| shard.read(|o| o.groups().cloned().collect::<Vec<_>>()))
+            .collect();
         let groups = self.groups.lock();
         let mut out: Vec<GroupListing> = groups
             .iter()
@@ -86,7 +97,7 @@ impl GroupCoordinator {
                 state: g.state,
             })
             .collect();
-        for id in self.offsets.groups() {
+        for id in with_offsets {
             if !groups.contains_key(&id) {
                 out.push(GroupListing {
                     group_id: id,
@@ -101,6 +112,7 @@ impl GroupCoordinator {
 
     /// DeleteGroups for one group: only an empty group can go.
     pub async fn delete_group(&self, group_id: &str) -> Result<(), GroupError> {
+        let shard = self.shard_of(group_id)?;
         {
             let mut groups = self.groups.lock();
             match groups.get(group_id) {
@@ -108,15 +120,12 @@ impl GroupCoordinator {
                 Some(_) => {
                     groups.remove(group_id);
                 }
-                None if self.offsets.all(group_id).is_empty() => {
+                None if !shard.read(|o| o.contains(group_id)) => {
                     return Err(GroupError::GroupIdNotFound);
                 }
                 None => {}
             }
         }
-        self.offsets.delete(group_id, None).await.map_err(|e| {
-            tracing::error!(group = group_id, error = %e, "cannot delete group offsets");
-            GroupError::Storage
-        })
+        shard.write(group_id, deletions(&shard, group_id)).await
     }
 }

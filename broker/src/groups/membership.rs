@@ -27,6 +27,7 @@ impl GroupCoordinator {
         if request.group_id.is_empty() {
             return Err(GroupError::InvalidGroupId);
         }
+        self.check(&request.group_id)?;
         let session = Duration::from_millis(request.session_timeout_ms);
         if session < self.config.min_session_timeout || session > self.config.max_session_timeout {
             return Err(GroupError::InvalidSessionTimeout);
@@ -151,6 +152,7 @@ impl GroupCoordinator {
         instance_id: Option<&str>,
         assignments: Vec<(String, Bytes)>,
     ) -> Result<SyncOutcome, GroupError> {
+        self.check(group_id)?;
         let waiting = {
             let mut groups = self.groups.lock();
             let group = groups
@@ -199,6 +201,7 @@ impl GroupCoordinator {
         member_id: &str,
         instance_id: Option<&str>,
     ) -> Result<(), GroupError> {
+        self.check(group_id)?;
         let mut groups = self.groups.lock();
         let group = groups
             .get_mut(group_id)
@@ -220,16 +223,17 @@ impl GroupCoordinator {
         &self,
         group_id: &str,
         members: &[(String, Option<String>)],
-    ) -> Vec<Result<String, GroupError>> {
+    ) -> Result<Vec<Result<String, GroupError>>, GroupError> {
+        self.check(group_id)?;
         let now = Instant::now();
         let mut groups = self.groups.lock();
         let Some(group) = groups.get_mut(group_id) else {
-            return members
+            return Ok(members
                 .iter()
                 .map(|_| Err(GroupError::UnknownMemberId))
-                .collect();
+                .collect());
         };
-        members
+        Ok(members
             .iter()
             .map(|(member_id, instance_id)| {
                 let id = match instance_id {
@@ -251,6 +255,6 @@ impl GroupCoordinator {
                 group.remove_member(&id, now, self.config.initial_rebalance_delay);
                 Ok(id)
             })
-            .collect()
+            .collect())
     }
 }

@@ -1,21 +1,15 @@
-//! Committed group offsets, kept durably in an internal log (`<data>/__consumer_offsets`,
-//! like Kafka's topic of that name) and in memory. Each commit appends one batch and waits for
-//! its fsync before it is acknowledged; on open the log is replayed.
+//! Committed group offsets: the record format they are stored in (one record per committed
+//! partition, keyed by group, topic and partition; a record without a value deletes) and the
+//! offsets of every group as replaying those records gives them. The records live in the
+//! partitions of the offsets topic; a data directory from before clusters kept them in one
+//! log, `<data>/__consumer_offsets`, of the same format.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use neo_record::BatchError;
 use neo_record::codec::{BatchBuilder, Compression, decode_records};
 use neo_record::now_ms;
-use neo_storage::{Flusher, LogConfig, PartitionLog};
-use parking_lot::Mutex;
-
-use crate::error::BrokerError;
-
-/// Directory of the offsets log under the data directory.
-pub const OFFSETS_DIR: &str = "__consumer_offsets";
 
 /// One committed offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,136 +23,73 @@ pub struct CommittedOffset {
 /// `(topic, partition)`.
 pub type TopicPartition = (String, i32);
 
+/// A change to one partition's committed offset: a commit, or a deletion (`None`).
+pub(super) type OffsetChange = (TopicPartition, Option<CommittedOffset>);
+
 type GroupOffsets = HashMap<TopicPartition, CommittedOffset>;
 
-/// The offsets of every group.
-pub struct OffsetStore {
-    log: PartitionLog,
-    groups: Mutex<HashMap<String, GroupOffsets>>,
-}
-
-impl std::fmt::Debug for OffsetStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OffsetStore").finish_non_exhaustive()
-    }
-}
+/// The committed offsets of every group, by group.
+#[derive(Debug, Default)]
+pub(super) struct OffsetsByGroup(HashMap<String, GroupOffsets>);
 
 const KEY_VERSION: u8 = 0;
 const VALUE_VERSION: u8 = 0;
 
-impl OffsetStore {
-    /// Opens (recovering and replaying) the offsets log under `data_dir`.
-    pub fn open(data_dir: &Path, flusher: Arc<Flusher>) -> Result<OffsetStore, BrokerError> {
-        let config = LogConfig {
-            segment_bytes: 100 << 20,
-            retention_ms: None,
-            retention_bytes: None,
-            ..LogConfig::default()
-        };
-        let log = PartitionLog::open(&data_dir.join(OFFSETS_DIR), config, flusher)?;
-        let mut groups: HashMap<String, GroupOffsets> = HashMap::new();
-        let mut undecodable = None;
-        log.for_each_batch(0, |batch| match decode_records(batch) {
-            Ok(records) => {
-                for record in records {
-                    apply(&mut groups, record.key, record.value);
+impl OffsetsByGroup {
+    /// Applies `changes` of `group`.
+    pub fn apply(&mut self, group: &str, changes: impl IntoIterator<Item = OffsetChange>) {
+        for (tp, change) in changes {
+            match change {
+                Some(committed) => {
+                    self.0
+                        .entry(group.to_string())
+                        .or_default()
+                        .insert(tp, committed);
+                }
+                None => {
+                    if let Some(offsets) = self.0.get_mut(group) {
+                        offsets.remove(&tp);
+                        if offsets.is_empty() {
+                            self.0.remove(group);
+                        }
+                    }
                 }
             }
-            Err(e) => {
-                undecodable.get_or_insert(e);
-            }
-        })?;
-        if let Some(e) = undecodable {
-            return Err(e.into());
         }
-        Ok(OffsetStore {
-            log,
-            groups: Mutex::new(groups),
-        })
     }
 
-    /// Stores `offsets` of `group` durably, then makes them visible.
-    pub async fn commit(
-        &self,
-        group: &str,
-        offsets: Vec<(TopicPartition, CommittedOffset)>,
-    ) -> Result<(), BrokerError> {
-        if offsets.is_empty() {
-            return Ok(());
-        }
-        let now = now_ms();
-        let mut builder = BatchBuilder::new(Compression::None, now);
-        for ((topic, partition), committed) in &offsets {
-            let key = encode_key(group, topic, *partition);
-            let value = encode_value(committed);
-            builder.push(now, Some(&key), Some(&value), &[]);
-        }
-        let mut batch = builder.build()?;
-        self.log.append_durable(&mut batch).await?;
-        let mut groups = self.groups.lock();
-        let entry = groups.entry(group.to_string()).or_default();
-        for (tp, committed) in offsets {
-            entry.insert(tp, committed);
-        }
-        Ok(())
-    }
-
-    /// Removes offsets of `group`: the given partitions, or all of them with `None`.
-    pub async fn delete(
-        &self,
-        group: &str,
-        partitions: Option<&[TopicPartition]>,
-    ) -> Result<(), BrokerError> {
-        let doomed: Vec<TopicPartition> = {
-            let groups = self.groups.lock();
-            let Some(offsets) = groups.get(group) else {
-                return Ok(());
+    /// Applies every record of one stored batch; an unreadable record is skipped (logged).
+    pub fn apply_batch(&mut self, batch: &[u8]) -> Result<(), BatchError> {
+        for record in decode_records(batch)? {
+            let Some((group, topic, partition)) = record.key.and_then(decode_key) else {
+                tracing::warn!("skipping an unreadable record of committed offsets");
+                continue;
             };
-            match partitions {
-                None => offsets.keys().cloned().collect(),
-                Some(ps) => ps
-                    .iter()
-                    .filter(|p| offsets.contains_key(*p))
-                    .cloned()
-                    .collect(),
-            }
-        };
-        if doomed.is_empty() {
-            return Ok(());
-        }
-        let now = now_ms();
-        let mut builder = BatchBuilder::new(Compression::None, now);
-        for (topic, partition) in &doomed {
-            builder.push(now, Some(&encode_key(group, topic, *partition)), None, &[]);
-        }
-        let mut batch = builder.build()?;
-        self.log.append_durable(&mut batch).await?;
-        let mut groups = self.groups.lock();
-        if let Some(offsets) = groups.get_mut(group) {
-            for tp in &doomed {
-                offsets.remove(tp);
-            }
-            if offsets.is_empty() {
-                groups.remove(group);
-            }
+            let change = match record.value.map(decode_value) {
+                Some(Some(committed)) => Some(committed),
+                Some(None) => {
+                    tracing::warn!(group, "skipping an unreadable committed offset");
+                    continue;
+                }
+                None => None,
+            };
+            self.apply(&group, [((topic, partition), change)]);
         }
         Ok(())
     }
 
     /// The committed offset of one partition.
     pub fn get(&self, group: &str, topic: &str, partition: i32) -> Option<CommittedOffset> {
-        self.groups
-            .lock()
+        self.0
             .get(group)
             .and_then(|g| g.get(&(topic.to_string(), partition)))
             .cloned()
     }
 
-    /// Every committed offset of `group`.
+    /// Every committed offset of `group`, sorted by topic and partition.
     pub fn all(&self, group: &str) -> Vec<(TopicPartition, CommittedOffset)> {
         let mut all: Vec<_> = self
-            .groups
-            .lock()
+            .0
             .get(group)
             .map(|g| g.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
@@ -166,49 +97,44 @@ impl OffsetStore {
         all
     }
 
+    /// Whether `group` has committed offsets.
+    pub fn contains(&self, group: &str) -> bool {
+        self.0.contains_key(group)
+    }
+
     /// Groups that have committed offsets.
-    pub fn groups(&self) -> Vec<String> {
-        self.groups.lock().keys().cloned().collect()
+    pub fn groups(&self) -> impl Iterator<Item = &String> {
+        self.0.keys()
     }
 
     /// Groups whose newest commit is older than `cutoff_ms` (for `offsets.retention.minutes`).
     pub fn stale_groups(&self, cutoff_ms: i64) -> Vec<String> {
-        self.groups
-            .lock()
+        self.0
             .iter()
             .filter(|(_, offsets)| offsets.values().all(|c| c.commit_timestamp < cutoff_ms))
             .map(|(g, _)| g.clone())
             .collect()
     }
 
-    /// Flushes and closes the log.
-    pub fn close(&self) -> Result<(), BrokerError> {
-        Ok(self.log.close()?)
+    /// Every group's offsets as changes (what a store of them would be written as).
+    pub fn into_changes(self) -> impl Iterator<Item = (String, Vec<OffsetChange>)> {
+        self.0.into_iter().map(|(group, offsets)| {
+            let changes = offsets.into_iter().map(|(tp, c)| (tp, Some(c))).collect();
+            (group, changes)
+        })
     }
 }
 
-fn apply(groups: &mut HashMap<String, GroupOffsets>, key: Option<Bytes>, value: Option<Bytes>) {
-    let Some((group, topic, partition)) = key.and_then(decode_key) else {
-        tracing::warn!("skipping an unreadable record in the offsets log");
-        return;
-    };
-    match value.map(decode_value) {
-        Some(Some(committed)) => {
-            groups
-                .entry(group)
-                .or_default()
-                .insert((topic, partition), committed);
-        }
-        Some(None) => tracing::warn!(group, "skipping an unreadable offset value"),
-        None => {
-            if let Some(offsets) = groups.get_mut(&group) {
-                offsets.remove(&(topic, partition));
-                if offsets.is_empty() {
-                    groups.remove(&group);
-                }
-            }
-        }
+/// One record batch holding `changes` of `group`.
+pub(super) fn encode_batch(group: &str, changes: &[OffsetChange]) -> Result<Bytes, BatchError> {
+    let now = now_ms();
+    let mut builder = BatchBuilder::new(Compression::None, now);
+    for ((topic, partition), change) in changes {
+        let key = encode_key(group, topic, *partition);
+        let value = change.as_ref().map(encode_value);
+        builder.push(now, Some(&key), value.as_deref(), &[]);
     }
+    Ok(builder.build()?.freeze())
 }
 
 fn put_str(out: &mut BytesMut, s: &str) {
@@ -284,43 +210,34 @@ fn decode_value(mut value: Bytes) -> Option<CommittedOffset> {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn commits_survive_reopen_and_deletes_stick() {
-        let dir = tempfile::tempdir().unwrap();
-        let flusher = Flusher::new(1);
-        let committed = |offset| CommittedOffset {
+    fn committed(offset: i64) -> CommittedOffset {
+        CommittedOffset {
             offset,
             leader_epoch: -1,
             metadata: Some("m".into()),
             commit_timestamp: 5,
-        };
-        {
-            let store = OffsetStore::open(dir.path(), flusher.clone()).unwrap();
-            store
-                .commit(
-                    "g",
-                    vec![
-                        (("t".into(), 0), committed(10)),
-                        (("t".into(), 1), committed(20)),
-                    ],
-                )
-                .await
-                .unwrap();
-            store
-                .commit("g", vec![(("t".into(), 0), committed(11))])
-                .await
-                .unwrap();
-            store
-                .commit("h", vec![(("u".into(), 0), committed(1))])
-                .await
-                .unwrap();
-            store.delete("h", None).await.unwrap();
-            store.close().unwrap();
         }
-        let store = OffsetStore::open(dir.path(), flusher).unwrap();
-        assert_eq!(store.get("g", "t", 0), Some(committed(11)));
-        assert_eq!(store.get("g", "t", 1), Some(committed(20)));
-        assert_eq!(store.get("h", "u", 0), None);
-        assert_eq!(store.groups(), vec!["g".to_string()]);
+    }
+
+    #[test]
+    fn replayed_batches_give_the_last_commit_and_deletes_stick() {
+        let t = |p: i32| ("t".to_string(), p);
+        let batches = [
+            encode_batch(
+                "g",
+                &[(t(0), Some(committed(10))), (t(1), Some(committed(20)))],
+            ),
+            encode_batch("g", &[(t(0), Some(committed(11)))]),
+            encode_batch("h", &[(("u".into(), 0), Some(committed(1)))]),
+            encode_batch("h", &[(("u".into(), 0), None)]),
+        ];
+        let mut replayed = OffsetsByGroup::default();
+        for batch in batches {
+            replayed.apply_batch(&batch.unwrap()).unwrap();
+        }
+        assert_eq!(replayed.get("g", "t", 0), Some(committed(11)));
+        assert_eq!(replayed.get("g", "t", 1), Some(committed(20)));
+        assert_eq!(replayed.get("h", "u", 0), None);
+        assert_eq!(replayed.groups().collect::<Vec<_>>(), ["g"]);
     }
 }

@@ -61,6 +61,7 @@ async fn check(written: &Written) {
         ..BrokerConfig::default()
     });
     check_metadata(&broker.broker, written);
+    assert!(dir.path().join("__consumer_offsets.migrated").is_dir());
     check_records(&broker);
     check_idempotent_producer(&broker.broker, written).await;
     check_queue(&broker.broker);
@@ -78,6 +79,8 @@ fn check_metadata(broker: &Broker, written: &Written) {
         .map(|t| (t.name().to_string(), t.partition_count()))
         .collect();
     let want = [
+        // Created at the first start; the fixture's offsets log was taken over into it.
+        ("__consumer_offsets", 8),
         ("amqp.audit-log", 1),
         ("amqp.invoices", 1),
         (ORDERS, 2),

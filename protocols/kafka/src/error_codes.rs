@@ -85,6 +85,10 @@ pub fn group_code(error: &neo_broker::GroupError) -> i16 {
         G::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
         // Retriable: the client tries the commit again.
         G::Storage => ResponseError::CoordinatorNotAvailable,
+        // Retriable: the client finds the coordinator again.
+        G::NotCoordinator => ResponseError::NotCoordinator,
+        G::CoordinatorLoadInProgress => ResponseError::CoordinatorLoadInProgress,
+        G::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
     }
     .code()
 }

@@ -9,10 +9,10 @@ use bytes::Bytes;
 use neo_storage::PartitionLog;
 use openraft::Instant as _;
 use openraft::async_runtime::WatchReceiver;
-use openraft::error::ClientWriteError;
+use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
 use openraft::raft::ClientWriteResult;
 use openraft::vote::RaftLeaderId as _;
-use openraft::{BasicNode, Config, Raft, RaftNetworkFactory, SnapshotPolicy};
+use openraft::{BasicNode, Config, Raft, RaftNetworkFactory, ReadPolicy, SnapshotPolicy};
 use tokio::sync::{oneshot, watch};
 
 use super::append_gate::AppendGate;
@@ -296,6 +296,25 @@ impl PartitionGroup {
                     group: self.name.clone(),
                 },
             }),
+        }
+    }
+
+    /// Confirms with a majority that this replica leads (its first entry as leader is
+    /// committed, and the others still follow it), then waits until everything committed
+    /// before is applied: from then on the high watermark covers every committed batch, so a
+    /// state rebuilt from the partition is complete (a linearizable read). A replica that does
+    /// not lead, or a leader that lost its majority (one restarted with a stale view, say),
+    /// gets an error.
+    pub async fn confirm_leadership(&self) -> Result<(), ReplicationError> {
+        match self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+            Ok(_) => Ok(()),
+            Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(forward))) => {
+                Err(ReplicationError::NotLeader {
+                    group: self.name.clone(),
+                    leader: forward.leader_id,
+                })
+            }
+            Err(e) => Err(raft_error(&self.name, e)),
         }
     }
 

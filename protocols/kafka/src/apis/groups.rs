@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -24,37 +25,69 @@ use crate::context::Context;
 use crate::error_codes::group_code;
 use crate::handler::Handler;
 
+/// FindCoordinator's key type of a group (1 is a transaction id).
+const GROUP_KEY: i8 = 0;
+
 fn s(text: impl Into<String>) -> StrBytes {
     StrBytes::from_string(text.into())
 }
 
-/// FindCoordinator: this broker coordinates every group (and every transaction id).
+/// FindCoordinator: a group's coordinator is the leader of its offsets partition, reached at
+/// the Kafka endpoint it registered; COORDINATOR_NOT_AVAILABLE while there is none. A
+/// transaction id's is this broker (transactions are refused at InitProducerId).
 pub fn find_coordinator(
     handler: &Arc<Handler>,
     context: &Context,
     version: i16,
     request: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
-    let (host, port) = handler.advertised(context);
-    let node = BrokerId(handler.config.node_id);
+    let brokers = handler.brokers(context);
+    let find = |key: &str| -> Result<(BrokerId, String, i32), i16> {
+        let node = if request.key_type == GROUP_KEY {
+            let node = handler
+                .broker
+                .group_coordinator(key)
+                .map_err(|e| group_code(&e))?;
+            i32::try_from(node).map_err(|_| ResponseError::CoordinatorNotAvailable.code())?
+        } else {
+            handler.config.node_id
+        };
+        brokers
+            .iter()
+            .find(|(id, _, _)| id.0 == node)
+            .cloned()
+            .ok_or(ResponseError::CoordinatorNotAvailable.code())
+    };
     if version >= 4 {
         let coordinators = request
             .coordinator_keys
-            .into_iter()
+            .iter()
             .map(|key| {
-                Coordinator::default()
-                    .with_key(key)
-                    .with_node_id(node)
-                    .with_host(s(host.clone()))
-                    .with_port(port)
+                let found = Coordinator::default().with_key(key.clone());
+                match find(key.as_str()) {
+                    Ok((node, host, port)) => found
+                        .with_node_id(node)
+                        .with_host(s(host))
+                        .with_port(port),
+                    Err(code) => found
+                        .with_error_code(code)
+                        .with_node_id(BrokerId(-1))
+                        .with_port(-1),
+                }
             })
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
-    FindCoordinatorResponse::default()
-        .with_node_id(node)
-        .with_host(s(host))
-        .with_port(port)
+    match find(request.key.as_str()) {
+        Ok((node, host, port)) => FindCoordinatorResponse::default()
+            .with_node_id(node)
+            .with_host(s(host))
+            .with_port(port),
+        Err(code) => FindCoordinatorResponse::default()
+            .with_error_code(code)
+            .with_node_id(BrokerId(-1))
+            .with_port(-1),
+    }
 }
 
 pub async fn join(
@@ -176,10 +209,14 @@ pub fn leave(
     } else {
         vec![(request.member_id.as_str().to_string(), None)]
     };
-    let results = handler
+    let results = match handler
         .broker
         .groups()
-        .leave(request.group_id.0.as_str(), &members);
+        .leave(request.group_id.0.as_str(), &members)
+    {
+        Ok(results) => results,
+        Err(e) => return LeaveGroupResponse::default().with_error_code(group_code(&e)),
+    };
     if version < 3 {
         let code = results
             .first()
@@ -214,6 +251,11 @@ pub fn describe(
                 return DescribedGroup::default()
                     .with_group_id(group_id)
                     .with_error_code(code);
+            }
+            if let Err(e) = handler.broker.groups().check(group_id.0.as_str()) {
+                return DescribedGroup::default()
+                    .with_group_id(group_id)
+                    .with_error_code(group_code(&e));
             }
             let description = handler.broker.groups().describe(group_id.0.as_str());
             DescribedGroup::default()

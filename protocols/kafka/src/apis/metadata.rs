@@ -144,6 +144,6 @@ fn describe(handler: &Handler, topic: &Topic) -> MetadataResponseTopic {
     MetadataResponseTopic::default()
         .with_name(Some(topic_name(topic.name())))
         .with_topic_id(topic.id())
-        .with_is_internal(topic.name().starts_with("__"))
+        .with_is_internal(neo_broker::topic_name::is_internal(topic.name()))
         .with_partitions(partitions)
 }

@@ -50,7 +50,11 @@ pub async fn commit(
                 refused.push((key, code));
                 continue;
             }
-            if broker.partition(name, p.partition_index).is_err() {
+            // The partition may live on other brokers: it only has to exist.
+            let exists = broker
+                .topic(name)
+                .is_some_and(|t| (0..t.partition_count()).contains(&p.partition_index));
+            if !exists {
                 refused.push((key, ResponseError::UnknownTopicOrPartition.code()));
                 continue;
             }
@@ -134,6 +138,45 @@ fn lookup(handler: &Handler, group: &str, wanted: Wanted) -> Found {
     }
 }
 
+/// The error code when this broker does not coordinate `group` now.
+fn not_coordinator(handler: &Handler, group: &str) -> Option<i16> {
+    handler
+        .broker
+        .groups()
+        .check(group)
+        .err()
+        .map(|e| group_code(&e))
+}
+
+/// OffsetFetch (before v8) refused with `code`: in the response's error code from v2 on,
+/// and in each partition's before.
+fn refused_fetch(version: i16, request: OffsetFetchRequest, code: i16) -> OffsetFetchResponse {
+    if version >= 2 {
+        return OffsetFetchResponse::default().with_error_code(code);
+    }
+    let topics = request
+        .topics
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| {
+            OffsetFetchResponseTopic::default()
+                .with_name(t.name)
+                .with_partitions(
+                    t.partition_indexes
+                        .into_iter()
+                        .map(|p| {
+                            OffsetFetchResponsePartition::default()
+                                .with_partition_index(p)
+                                .with_committed_offset(-1)
+                                .with_error_code(code)
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    OffsetFetchResponse::default().with_topics(topics)
+}
+
 pub fn fetch(
     handler: &Arc<Handler>,
     context: &Context,
@@ -147,7 +190,9 @@ pub fn fetch(
             .groups
             .into_iter()
             .map(|group| {
-                if let Some(code) = refusal(group.group_id.0.as_str()) {
+                if let Some(code) = refusal(group.group_id.0.as_str())
+                    .or_else(|| not_coordinator(handler, group.group_id.0.as_str()))
+                {
                     return OffsetFetchResponseGroup::default()
                         .with_group_id(group.group_id)
                         .with_error_code(code);
@@ -185,6 +230,9 @@ pub fn fetch(
     }
     if let Some(code) = refusal(request.group_id.0.as_str()) {
         return OffsetFetchResponse::default().with_error_code(code);
+    }
+    if let Some(code) = not_coordinator(handler, request.group_id.0.as_str()) {
+        return refused_fetch(version, request, code);
     }
     let wanted = request.topics.map(|ts| {
         ts.into_iter()

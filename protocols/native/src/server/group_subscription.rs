@@ -224,7 +224,11 @@ impl Member {
                 member_id.clear();
                 return Ok(None);
             }
-            Err(GroupError::RebalanceInProgress | GroupError::IllegalGeneration) => {
+            Err(
+                GroupError::RebalanceInProgress
+                | GroupError::IllegalGeneration
+                | GroupError::CoordinatorLoadInProgress,
+            ) => {
                 return Ok(None);
             }
             Err(e) => return Err(e),

@@ -54,6 +54,9 @@ pub(crate) fn fetch(
     if let Err(refused) = allowed {
         return refused;
     }
+    if let Err(e) = broker.groups().check(group) {
+        return group_error(&e);
+    }
     let offset = context
         .broker
         .groups()
