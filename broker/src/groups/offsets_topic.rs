@@ -2,7 +2,7 @@
 //! partitions, each a Raft group, so they are replicated like any record. Group G belongs to
 //! partition hash(G) % partitions (Kafka's hash: Java's `String.hashCode`), and its coordinator
 //! is that partition's leader. The brokers create the topic themselves once enough of them
-//! registered for its replication factor; it is internal: clients cannot create, grow, write
+//! are live for its replication factor; it is internal: clients cannot create, grow, write
 //! to or delete it.
 
 use std::collections::BTreeMap;
@@ -72,20 +72,30 @@ impl Broker {
     }
 
     /// Readies the group coordinator at start: creates the offsets topic (or keeps trying
-    /// until enough brokers registered), waits until the offsets partitions led here are
+    /// until enough brokers are live), waits until the offsets partitions led here are
     /// loaded, and takes over the offsets log of a data directory from before clusters.
     pub(crate) async fn start_group_coordinator(self: &Arc<Self>) -> Result<(), BrokerError> {
-        if !self.create_offsets_topic().await? {
-            self.create_offsets_topic_later();
+        match self.create_offsets_topic().await {
+            Ok(true) => {}
+            Ok(false) => self.create_offsets_topic_later(),
+            // A cluster still forming (a broker not heard from yet, no controller leader):
+            // tried again, as at every later metadata change.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot create the offsets topic yet");
+                self.create_offsets_topic_later();
+            }
         }
         self.wait_for_led_offsets().await;
         self.take_over_legacy_offsets().await
     }
 
-    /// Creates the offsets topic if it is missing and enough brokers registered for its
+    /// Creates the offsets topic if it is missing and enough brokers are live for its
     /// replication factor; whether it exists now.
     async fn create_offsets_topic(&self) -> Result<bool, BrokerError> {
-        let exists = || self.metadata().read(|s| s.topics.contains_key(OFFSETS_TOPIC));
+        let exists = || {
+            self.metadata()
+                .read(|s| s.topics.contains_key(OFFSETS_TOPIC))
+        };
         if exists() {
             return Ok(true);
         }
@@ -94,7 +104,9 @@ impl Broker {
         let factor = usize::try_from(config.offsets_topic_replication_factor)
             .unwrap_or(1)
             .clamp(1, voters.max(1));
-        if self.broker_ids().len() < factor {
+        // Replicas go on live brokers only (as for any topic): a broker that registered but
+        // was not heard from yet counts once it is.
+        if self.live_broker_ids().len() < factor {
             return Ok(false);
         }
         let _admin = self.admin_lock().await;
@@ -114,7 +126,11 @@ impl Broker {
             .apply(MetadataCommand::CreateTopic(record))
             .await
         {
-            Ok(()) => tracing::info!(partitions, replication_factor = factor, "created the offsets topic"),
+            Ok(()) => tracing::info!(
+                partitions,
+                replication_factor = factor,
+                "created the offsets topic"
+            ),
             // Another broker created it first.
             Err(BrokerError::TopicAlreadyExists(_)) => {}
             Err(e) => return Err(e),
@@ -123,7 +139,7 @@ impl Broker {
         Ok(true)
     }
 
-    /// Creates the offsets topic once enough brokers registered (checked at each metadata
+    /// Creates the offsets topic once enough brokers are live (checked at each metadata
     /// change, and every [`CREATE_RETRY`]).
     fn create_offsets_topic_later(self: &Arc<Self>) {
         let broker = Arc::downgrade(self);

@@ -65,10 +65,9 @@ pub fn find_coordinator(
             .map(|key| {
                 let found = Coordinator::default().with_key(key.clone());
                 match find(key.as_str()) {
-                    Ok((node, host, port)) => found
-                        .with_node_id(node)
-                        .with_host(s(host))
-                        .with_port(port),
+                    Ok((node, host, port)) => {
+                        found.with_node_id(node).with_host(s(host)).with_port(port)
+                    }
                     Err(code) => found
                         .with_error_code(code)
                         .with_node_id(BrokerId(-1))
