@@ -85,7 +85,10 @@ impl Broker {
     /// Creates the offsets topic if it is missing and enough brokers registered for its
     /// replication factor; whether it exists now.
     async fn create_offsets_topic(&self) -> Result<bool, BrokerError> {
-        let exists = || self.metadata().read(|s| s.topics.contains_key(OFFSETS_TOPIC));
+        let exists = || {
+            self.metadata()
+                .read(|s| s.topics.contains_key(OFFSETS_TOPIC))
+        };
         if exists() {
             return Ok(true);
         }
@@ -114,7 +117,11 @@ impl Broker {
             .apply(MetadataCommand::CreateTopic(record))
             .await
         {
-            Ok(()) => tracing::info!(partitions, replication_factor = factor, "created the offsets topic"),
+            Ok(()) => tracing::info!(
+                partitions,
+                replication_factor = factor,
+                "created the offsets topic"
+            ),
             // Another broker created it first.
             Err(BrokerError::TopicAlreadyExists(_)) => {}
             Err(e) => return Err(e),

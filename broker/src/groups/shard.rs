@@ -129,10 +129,9 @@ impl OffsetsShard {
                 .append(batch)
                 .await
                 .map_err(|e| coordinator_error(group, e))?;
-            self.pending.lock().insert(
-                appended.outcome().last_offset,
-                (group.to_string(), changes),
-            );
+            self.pending
+                .lock()
+                .insert(appended.outcome().last_offset, (group.to_string(), changes));
             appended
         };
         let last = appended.outcome().last_offset;
@@ -146,9 +145,7 @@ impl OffsetsShard {
         })
         .await
         .map_err(|e| storage_error(group, BrokerError::Replication(e.to_string())))?;
-        committed
-            .map(drop)
-            .map_err(|e| coordinator_error(group, e))
+        committed.map(drop).map_err(|e| coordinator_error(group, e))
     }
 
     /// The append ending at `last` is committed (so is every one before it) or never will be.

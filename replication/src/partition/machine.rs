@@ -106,20 +106,24 @@ impl RaftSnapshotBuilder<NeoRaft> for PartitionSnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<SnapshotOf<NeoRaft, SnapshotFiles>, io::Error> {
         let current = self.store.current()?;
         let mut candidates = vec![self.state.membership.clone()];
-        candidates.extend(current.as_ref().map(|(s, _)| s.meta.last_membership.clone()));
+        candidates.extend(
+            current
+                .as_ref()
+                .map(|(s, _)| s.meta.last_membership.clone()),
+        );
         if let Some(applied) = self.state.applied {
             let log = &self.log;
-            let built = self.store.build(
-                log.partition_log(),
-                self.state.high_watermark,
-                |boundary| log.snapshot_point(boundary, applied, &candidates),
-            )?;
+            let built =
+                self.store
+                    .build(log.partition_log(), self.state.high_watermark, |boundary| {
+                        log.snapshot_point(boundary, applied, &candidates)
+                    })?;
             if built.is_some() {
                 tracing::debug!(dir = %log.partition_log().dir().display(), "partition snapshot built");
             }
         }
-        match self.store.current()? {
-            Some((state, dir)) => snapshot_store::snapshot_of(&state, &dir),
+        match self.store.current_snapshot()? {
+            Some(snapshot) => Ok(snapshot),
             // Nothing to stand for yet: openraft keeps no snapshot older than its own.
             None => Ok(SnapshotOf::<NeoRaft, SnapshotFiles> {
                 meta: SnapshotMetaOf::<NeoRaft> {
@@ -228,10 +232,7 @@ impl RaftStateMachine<NeoRaft> for PartitionMachine {
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<SnapshotOf<NeoRaft, SnapshotFiles>>, io::Error> {
-        match self.store.current()? {
-            Some((state, dir)) => snapshot_store::snapshot_of(&state, &dir).map(Some),
-            None => Ok(None),
-        }
+        self.store.current_snapshot()
     }
 }
 

@@ -265,7 +265,10 @@ impl PartitionRaftLog {
         *inner.last_purged.lock() = Some(purged);
         inner.sidecar.lock().reset()?;
         inner.memberships.lock().clear();
-        small_file::write_durably(&self.membership_file(), &Vec::<(LogIdOf<NeoRaft>, MembershipOf)>::new())?;
+        small_file::write_durably(
+            &self.membership_file(),
+            &Vec::<(LogIdOf<NeoRaft>, MembershipOf)>::new(),
+        )?;
         small_file::write_durably(&inner.dir.join(COMMITTED_FILE), &Some(point))?;
         inner.gate.truncated(data_end);
         Ok(())

@@ -60,8 +60,10 @@ impl SnapshotStore {
 
     fn named(&self, state: &SnapshotState) -> PathBuf {
         let index = state.meta.last_log_id.map_or(0, |id| id.index);
-        self.dir
-            .join(format!("{SNAPSHOT_PREFIX}{index:020}-{:020}", state.log_start))
+        self.dir.join(format!(
+            "{SNAPSHOT_PREFIX}{index:020}-{:020}",
+            state.log_start
+        ))
     }
 
     /// The newest complete snapshot and its directory.
@@ -80,6 +82,21 @@ impl SnapshotStore {
             }
         }
         Ok(newest)
+    }
+
+    /// The newest complete snapshot as openraft hands it to the transport (again if a newer
+    /// one replaces it while its files are listed).
+    pub fn current_snapshot(&self) -> io::Result<Option<SnapshotOf<NeoRaft, SnapshotFiles>>> {
+        let mut attempts = 0;
+        loop {
+            let Some((state, dir)) = self.current()? else {
+                return Ok(None);
+            };
+            match snapshot_of(&state, &dir) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 3 => attempts += 1,
+                other => return other.map(Some),
+            }
+        }
     }
 
     /// Builds a snapshot of `log` from links to its sealed segments up to `limit`:
@@ -170,7 +187,10 @@ impl SnapshotStore {
 
 /// The snapshot in `dir` as openraft hands it to the transport: its segments' files, then
 /// its state file.
-pub fn snapshot_of(state: &SnapshotState, dir: &Path) -> io::Result<SnapshotOf<NeoRaft, SnapshotFiles>> {
+pub fn snapshot_of(
+    state: &SnapshotState,
+    dir: &Path,
+) -> io::Result<SnapshotOf<NeoRaft, SnapshotFiles>> {
     let mut files = Vec::with_capacity(state.segments.len() * 3 + 1);
     let names = state.segments.iter().flat_map(|(base, _)| {
         SEGMENT_EXTENSIONS.map(|extension| segment_file_name(*base, extension))
