@@ -417,7 +417,7 @@ impl Broker {
                     partition.compact_if_grown(now, config.delete_retention_ms);
                 }
                 if retention {
-                    match partition.log().apply_retention(now) {
+                    match partition.apply_retention(now) {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(
                             topic = topic.name(),

@@ -100,6 +100,6 @@ impl Broker {
                 log_end: partition.high_watermark(),
             });
         }
-        Ok(partition.log().delete_records(target)?)
+        Ok(partition.delete_records(target)?)
     }
 }

@@ -9,7 +9,7 @@ use neo_record::batch_header::BatchHeader;
 use neo_replication::error::ReplicationError;
 use neo_replication::partition::group::PartitionGroup;
 use neo_replication::types::Admitted;
-use neo_storage::PartitionLog;
+use neo_storage::{LogError, PartitionLog};
 use parking_lot::RwLock;
 
 use crate::append_policy::AppendPolicy;
@@ -240,6 +240,18 @@ impl Partition {
     /// Whether acknowledgements and reads wait for fsync.
     pub fn is_durable(&self) -> bool {
         self.durable.load(Ordering::Acquire)
+    }
+
+    /// Runs retention: on a replicated partition the log start moves for readers at once,
+    /// and segments go once no replica needs them. Returns how many segments were deleted.
+    pub(crate) fn apply_retention(&self, now: i64) -> Result<usize, LogError> {
+        self.group.apply_retention(now)
+    }
+
+    /// Moves the log start to `offset` (DeleteRecords), deleting the segments below it that
+    /// no replica needs. Returns the new log start.
+    pub(crate) fn delete_records(&self, offset: i64) -> Result<i64, LogError> {
+        self.group.delete_records(offset)
     }
 
     /// Compacts the sealed segments (`cleanup.policy=compact`) if the log grew since the last

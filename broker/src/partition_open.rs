@@ -60,6 +60,7 @@ pub(crate) async fn open_partition(
     let timing = PartitionTiming {
         heartbeat_interval_ms: cluster.heartbeat_interval().as_millis() as u64,
         election_timeout_ms: cluster.election_timeout().as_millis() as u64,
+        ..PartitionTiming::default()
     };
     let group = PartitionGroup::open(
         format!("{topic}-{index}"),

@@ -76,6 +76,32 @@ impl PartitionLog {
         })
     }
 
+    /// As [`Self::read`], from any offset still in a segment, below the log start too: a
+    /// replicated log's entries stay readable until no replica needs them, whatever readers
+    /// may see.
+    pub fn read_retained(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+    ) -> Result<ReadSlice, LogError> {
+        let log_end = self.log_end_offset();
+        let first = self
+            .inner
+            .segments
+            .read()
+            .first()
+            .map_or(log_end, |s| s.base_offset());
+        if offset < first || offset > log_end {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: first,
+                log_end,
+            });
+        }
+        self.read_below(offset, max_bytes, max_offset.min(log_end))
+    }
+
     fn read_below(&self, offset: i64, max_bytes: usize, upper: i64) -> Result<ReadSlice, LogError> {
         let empty = ReadSlice {
             records: Bytes::new(),

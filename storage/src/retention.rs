@@ -12,6 +12,18 @@ impl PartitionLog {
     /// Moves the log start offset forward to `offset` (Kafka's DeleteRecords) and deletes the
     /// segments that fall wholly below it. Returns the new log start offset.
     pub fn delete_records(&self, offset: i64) -> Result<i64, LogError> {
+        let current = self.log_start_offset();
+        let moved = self.move_log_start(offset)?;
+        if moved > current {
+            self.remove_segments_below(moved)?;
+        }
+        Ok(moved)
+    }
+
+    /// Moves the log start offset forward to `offset`, deleting nothing: readers no longer see
+    /// the records below it, while their segments stay until [`Self::remove_segments_below`]
+    /// (a replicated log keeps them until no replica needs them). Returns the new log start.
+    pub fn move_log_start(&self, offset: i64) -> Result<i64, LogError> {
         self.check_open()?;
         let log_end = self.log_end_offset();
         let current = self.log_start_offset();
@@ -27,18 +39,47 @@ impl PartitionLog {
         }
         self.inner.log_start.store(offset, Ordering::Release);
         checkpoint::write_i64(&self.inner.dir, LOG_START, offset)?;
+        Ok(offset)
+    }
+
+    /// Deletes the segments that lie wholly below `offset` (never the active one). Returns how
+    /// many were deleted.
+    pub fn remove_segments_below(&self, offset: i64) -> Result<usize, LogError> {
+        self.check_open()?;
         let segments = self.inner.segments.read().clone();
         let removable = segments
             .windows(2)
             .take_while(|w| matches!(w, [_, next] if next.base_offset() <= offset))
             .count();
         self.remove_oldest(removable)?;
-        Ok(offset)
+        Ok(removable)
     }
 
     /// Deletes whole segments past `retention.ms` or beyond `retention.bytes`. The active
     /// segment is rolled first when all of it has expired. Returns how many were deleted.
     pub fn apply_retention(&self, now: i64) -> Result<usize, LogError> {
+        let count = self.expired_segments(now)?;
+        self.remove_oldest(count)?;
+        Ok(count)
+    }
+
+    /// Where retention would move the log start (the base offset of the first segment it
+    /// keeps), deleting nothing; the active segment is rolled first when all of it has
+    /// expired, as [`Self::apply_retention`] does.
+    pub fn retention_point(&self, now: i64) -> Result<i64, LogError> {
+        let count = self.expired_segments(now)?;
+        let first_kept = self
+            .inner
+            .segments
+            .read()
+            .get(count)
+            .map_or_else(|| self.log_end_offset(), |s| s.base_offset());
+        Ok(first_kept.max(self.log_start_offset()))
+    }
+
+    /// How many of the oldest segments retention removes, after rolling the active segment
+    /// when all of it has expired.
+    fn expired_segments(&self, now: i64) -> Result<usize, LogError> {
         self.check_open()?;
         let config = self.config();
         let expired = |s: &Segment| {
@@ -68,7 +109,6 @@ impl PartitionLog {
             total -= segment.size();
             count += 1;
         }
-        self.remove_oldest(count)?;
         Ok(count)
     }
 

@@ -144,6 +144,11 @@ impl Segment {
         self.last_used.load(Ordering::Relaxed)
     }
 
+    /// True once the segment is sealed: it takes no more appends and is on disk.
+    pub(crate) fn is_sealed(&self) -> bool {
+        self.sealed.load(Ordering::Acquire)
+    }
+
     /// True when the segment is sealed with its files open: the cache may close them.
     pub(crate) fn evictable(&self) -> bool {
         self.sealed.load(Ordering::Acquire) && self.files.try_lock().is_none_or(|f| f.is_some())

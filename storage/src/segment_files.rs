@@ -16,7 +16,10 @@ use crate::time_index::TimeIndex;
 
 /// The path of a segment file: the base offset, zero-padded to 20 digits, and an extension.
 pub(crate) fn segment_path(dir: &Path, base_offset: i64, extension: &str) -> PathBuf {
-    dir.join(format!("{base_offset:020}.{extension}"))
+    dir.join(crate::segment_copy::segment_file_name(
+        base_offset,
+        extension,
+    ))
 }
 
 /// A segment's open `.log` file and mapped indexes.

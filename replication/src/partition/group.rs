@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use neo_storage::PartitionLog;
+use neo_storage::{LogError, PartitionLog};
 use openraft::Instant as _;
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
 use openraft::raft::ClientWriteResult;
 use openraft::vote::RaftLeaderId as _;
 use openraft::{BasicNode, Config, Raft, RaftNetworkFactory, ReadPolicy, SnapshotPolicy};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
 use super::append_gate::AppendGate;
 use super::machine::PartitionMachine;
@@ -29,6 +29,9 @@ use crate::types::{Admitted, AppendNotice, NeoRaft, NodeId, Proposal, QuietRespo
 pub struct PartitionTiming {
     pub heartbeat_interval_ms: u64,
     pub election_timeout_ms: u64,
+    /// Entries the Raft log keeps below its last snapshot: a follower at most this far behind
+    /// catches up entry by entry, one further gets the snapshot.
+    pub entries_kept_after_snapshot: u64,
 }
 
 impl Default for PartitionTiming {
@@ -36,6 +39,7 @@ impl Default for PartitionTiming {
         PartitionTiming {
             heartbeat_interval_ms: 150,
             election_timeout_ms: 1_500,
+            entries_kept_after_snapshot: 1_000,
         }
     }
 }
@@ -47,6 +51,9 @@ pub struct PartitionGroup {
     log: PartitionRaftLog,
     node_id: NodeId,
     high_watermark: watch::Receiver<i64>,
+    replicated: bool,
+    /// Asks the group's snapshot task for a snapshot now.
+    snapshot_wanted: Arc<Notify>,
 }
 
 /// A batch proposed and written by the leader, not yet committed.
@@ -110,9 +117,10 @@ impl PartitionGroup {
             heartbeat_interval: (timing.election_timeout_ms / 2).max(timing.heartbeat_interval_ms),
             election_timeout_min: timing.election_timeout_ms,
             election_timeout_max: timing.election_timeout_ms * 2,
-            // The data is the partition log: nothing to gain from compacting the Raft log
-            // into a snapshot until segments can be sent as one.
+            // Snapshots are taken when a segment seals (see `snapshot_when_sealed`): a
+            // snapshot stands for the entry where the sealed segments end.
             snapshot_policy: SnapshotPolicy::Never,
+            max_in_snapshot_log_to_keep: timing.entries_kept_after_snapshot,
             enable_tick: replicated,
             // A follower whose data directory was lost starts over from an empty log; the
             // leader then replicates to it from the start instead of stopping.
@@ -133,13 +141,87 @@ impl PartitionGroup {
         )
         .await
         .map_err(|e| raft_error(&name, e))?;
+        let snapshot_wanted = Arc::new(Notify::new());
+        if replicated {
+            tokio::spawn(snapshot_when_sealed(
+                raft.clone(),
+                raft_log.partition_log().clone(),
+                high_watermark.clone(),
+                Arc::clone(&snapshot_wanted),
+            ));
+        }
         Ok(PartitionGroup {
             name,
             raft,
             log: raft_log,
             node_id,
             high_watermark,
+            replicated,
+            snapshot_wanted,
         })
+    }
+
+    /// Retention (`retention.ms`, `retention.bytes`): moves the log start for readers, and
+    /// deletes the segments wholly below it that no replica needs any more (see
+    /// [`Self::needed_from`]). Returns how many segments were deleted.
+    pub fn apply_retention(&self, now: i64) -> Result<usize, LogError> {
+        let log = self.log.partition_log();
+        if !self.replicated {
+            return log.apply_retention(now);
+        }
+        let point = log.retention_point(now)?;
+        if point > log.log_start_offset() {
+            log.move_log_start(point)?;
+        }
+        self.remove_unneeded(point.min(log.log_start_offset()))
+    }
+
+    /// DeleteRecords: moves the log start to `offset` for readers, and deletes the segments
+    /// below it that no replica needs any more. Returns the new log start.
+    pub fn delete_records(&self, offset: i64) -> Result<i64, LogError> {
+        let log = self.log.partition_log();
+        if !self.replicated {
+            return log.delete_records(offset);
+        }
+        let start = log.move_log_start(offset)?;
+        self.remove_unneeded(start)?;
+        Ok(start)
+    }
+
+    fn remove_unneeded(&self, below: i64) -> Result<usize, LogError> {
+        let removed = self
+            .log
+            .partition_log()
+            .remove_segments_below(below.min(self.needed_from()))?;
+        if removed > 0 {
+            // The current snapshot links the removed segments: a new one lets them go.
+            self.snapshot_wanted.notify_one();
+        }
+        Ok(removed)
+    }
+
+    /// The lowest offset a replica may still need from this one's log: the first data entry
+    /// the Raft log holds (a follower behind it gets a snapshot), and on the leader, where
+    /// each follower's log ends if it matched an entry the Raft log still holds.
+    pub fn needed_from(&self) -> i64 {
+        let own = self.log.needed_from();
+        let metrics = self.raft.metrics();
+        let matched: Vec<_> = metrics
+            .borrow_watched()
+            .replication
+            .as_ref()
+            .map(|replication| {
+                replication
+                    .iter()
+                    .filter(|(id, _)| **id != self.node_id)
+                    .filter_map(|(_, matched)| *matched)
+                    .collect()
+            })
+            .unwrap_or_default();
+        matched
+            .into_iter()
+            .filter_map(|m| self.log.data_end_of(m))
+            .fold(own, i64::min)
     }
 
     /// Has `transport` deliver the other replicas' messages for `group` to this one.
@@ -344,6 +426,36 @@ impl PartitionGroup {
             .shutdown()
             .await
             .map_err(|e| raft_error(&self.name, e))
+    }
+}
+
+/// Has the group take a snapshot each time a segment rolls with all of it committed (the
+/// sealed segments then reach further), or when asked (retention removed segments the
+/// current snapshot links). Ends with the group.
+async fn snapshot_when_sealed(
+    raft: Raft<NeoRaft, PartitionMachine>,
+    log: PartitionLog,
+    mut high_watermark: watch::Receiver<i64>,
+    wanted: Arc<Notify>,
+) {
+    let mut snapshotted_below = log.active_segment_base();
+    loop {
+        tokio::select! {
+            changed = high_watermark.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let active = log.active_segment_base();
+                if active <= snapshotted_below || active > *high_watermark.borrow() {
+                    continue;
+                }
+                snapshotted_below = active;
+            }
+            () = wanted.notified() => {}
+        }
+        if raft.trigger().snapshot().await.is_err() {
+            return;
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::raft_log::PartitionRaftLog;
+use super::snapshot_store::{self, SnapshotStore};
 use crate::small_file;
 use crate::transport::SnapshotFiles;
 use crate::types::NeoRaft;
@@ -35,6 +36,8 @@ struct Applied {
 
 /// The state machine openraft drives for one partition.
 pub struct PartitionMachine {
+    log: PartitionRaftLog,
+    store: SnapshotStore,
     state: Applied,
     high_watermark: watch::Sender<i64>,
     path: PathBuf,
@@ -64,6 +67,8 @@ impl PartitionMachine {
         };
         let (high_watermark, _) = watch::channel(state.high_watermark);
         let mut machine = PartitionMachine {
+            log: log.clone(),
+            store: SnapshotStore::new(log.partition_log().dir()),
             state,
             high_watermark,
             path,
@@ -87,19 +92,47 @@ impl PartitionMachine {
     }
 }
 
-/// A partition snapshot: its metadata only for now (the data stays in the partition log).
+/// Builds a partition snapshot: links to the sealed segments up to the high watermark, and
+/// the entry where they end (see [`SnapshotStore`]).
 pub struct PartitionSnapshotBuilder {
-    meta: SnapshotMetaOf<NeoRaft>,
+    log: PartitionRaftLog,
+    store: SnapshotStore,
+    state: Applied,
 }
 
 impl RaftSnapshotBuilder<NeoRaft> for PartitionSnapshotBuilder {
     type SnapshotData = SnapshotFiles;
 
     async fn build_snapshot(&mut self) -> Result<SnapshotOf<NeoRaft, SnapshotFiles>, io::Error> {
-        Ok(SnapshotOf::<NeoRaft, SnapshotFiles> {
-            meta: self.meta.clone(),
-            snapshot: SnapshotFiles::default(),
-        })
+        let current = self.store.current()?;
+        let mut candidates = vec![self.state.membership.clone()];
+        candidates.extend(
+            current
+                .as_ref()
+                .map(|(s, _)| s.meta.last_membership.clone()),
+        );
+        if let Some(applied) = self.state.applied {
+            let log = &self.log;
+            let built =
+                self.store
+                    .build(log.partition_log(), self.state.high_watermark, |boundary| {
+                        log.snapshot_point(boundary, applied, &candidates)
+                    })?;
+            if built.is_some() {
+                tracing::debug!(dir = %log.partition_log().dir().display(), "partition snapshot built");
+            }
+        }
+        match self.store.current_snapshot()? {
+            Some(snapshot) => Ok(snapshot),
+            // Nothing to stand for yet: openraft keeps no snapshot older than its own.
+            None => Ok(SnapshotOf::<NeoRaft, SnapshotFiles> {
+                meta: SnapshotMetaOf::<NeoRaft> {
+                    last_log_id: None,
+                    last_membership: StoredMembershipOf::<NeoRaft>::default(),
+                },
+                snapshot: SnapshotFiles::default(),
+            }),
+        }
     }
 }
 
@@ -148,28 +181,58 @@ impl RaftStateMachine<NeoRaft> for PartitionMachine {
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         PartitionSnapshotBuilder {
-            meta: SnapshotMetaOf::<NeoRaft> {
-                last_log_id: self.state.applied,
-                last_membership: self.state.membership.clone(),
-            },
+            log: self.log.clone(),
+            store: self.store.clone(),
+            state: self.state.clone(),
         }
     }
 
     async fn install_snapshot(
         &mut self,
-        _meta: &SnapshotMetaOf<NeoRaft>,
-        _snapshot: SnapshotFiles,
+        meta: &SnapshotMetaOf<NeoRaft>,
+        snapshot: SnapshotFiles,
     ) -> Result<(), io::Error> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "partition snapshots are not sent yet: a follower catches up entry by entry",
-        ))
+        let (state, segments) = snapshot_store::received(&snapshot)?;
+        let Some(point) = meta.last_log_id else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a partition snapshot without a last entry",
+            ));
+        };
+        if state.meta.last_log_id != meta.last_log_id {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a partition snapshot whose state names another entry",
+            ));
+        }
+        // A replica that holds the entry has the same data up to it: its log stays, and the
+        // entries after it with it.
+        if !self.log.holds(point) {
+            self.log
+                .install_snapshot(point, &segments, state.log_start, state.data_end)?;
+        }
+        tracing::info!(
+            dir = %self.log.partition_log().dir().display(),
+            entry = %point,
+            segments = segments.len(),
+            data_end = state.data_end,
+            "partition snapshot installed"
+        );
+        self.store.keep_received(&state, &snapshot)?;
+        self.state = Applied {
+            applied: Some(point),
+            membership: meta.last_membership.clone(),
+            high_watermark: state.data_end,
+        };
+        self.high_watermark.send_replace(state.data_end);
+        self.saved_at = Instant::now();
+        small_file::write_durably(&self.path, &self.state)
     }
 
     async fn get_current_snapshot(
         &mut self,
     ) -> Result<Option<SnapshotOf<NeoRaft, SnapshotFiles>>, io::Error> {
-        Ok(None)
+        self.store.current_snapshot()
     }
 }
 

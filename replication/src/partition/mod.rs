@@ -7,4 +7,5 @@ pub mod group;
 pub mod machine;
 pub mod raft_log;
 pub mod sidecar;
+pub mod snapshot_store;
 pub mod synced_sidecar;

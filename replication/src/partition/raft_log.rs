@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use neo_record::batch_header::BatchHeader;
 use neo_storage::PartitionLog;
-use openraft::alias::{EntryOf, LogIdOf, VoteOf};
+use neo_storage::SealedSegment;
+use openraft::alias::{EntryOf, LogIdOf, SnapshotMetaOf, StoredMembershipOf, VoteOf};
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
 use openraft::vote::leader_id_std::CommittedLeaderId;
 use openraft::{EntryPayload, LogId, Membership, OptionalSend, RaftLogReader};
@@ -153,6 +154,126 @@ impl PartitionRaftLog {
             })
     }
 
+    /// The offset from which the Raft log needs the partition log's data: the first data
+    /// entry it still holds (entries up to a snapshot are purged); the log end if it holds
+    /// none. Segments wholly below it may go.
+    pub fn needed_from(&self) -> i64 {
+        let sidecar = self.inner.sidecar.lock();
+        sidecar
+            .records()
+            .iter()
+            .find_map(|r| match r.kind {
+                Kind::Data { base, .. } => Some(base),
+                _ => None,
+            })
+            .unwrap_or_else(|| self.inner.log.log_end_offset())
+    }
+
+    /// Where a replica that matched the leader's log up to `matched` has data up to, if the
+    /// sidecar still says (it needs a snapshot otherwise).
+    pub fn data_end_of(&self, matched: LogIdOf<NeoRaft>) -> Option<i64> {
+        let sidecar = self.inner.sidecar.lock();
+        let first = sidecar.records().front()?;
+        if matched.index < first.index {
+            return None;
+        }
+        drop(sidecar);
+        self.data_end_through(matched.index)
+            .or_else(|| self.inner.last_purged.lock().and_then(|p| p.data_end))
+    }
+
+    /// Whether entry `log_id` is in the log (not purged, same term).
+    pub fn holds(&self, log_id: LogIdOf<NeoRaft>) -> bool {
+        self.inner
+            .sidecar
+            .lock()
+            .get(log_id.index)
+            .is_some_and(|r| r.term == log_id.leader_id.term)
+    }
+
+    /// The entry a snapshot whose segments end at `boundary` stands for: the last entry at or
+    /// before `applied` whose data, and every earlier entry's, ends at or before `boundary`,
+    /// with the membership in effect there (chosen among the applied one, the log's and the
+    /// previous snapshot's). `None` if no such entry is known.
+    pub fn snapshot_point(
+        &self,
+        boundary: i64,
+        applied: LogIdOf<NeoRaft>,
+        candidates: &[StoredMembershipOf<NeoRaft>],
+    ) -> Option<SnapshotMetaOf<NeoRaft>> {
+        let purged = *self.inner.last_purged.lock();
+        let (point, data_end) = {
+            let sidecar = self.inner.sidecar.lock();
+            let mut point = purged.map(|p| (p.log_id, p.data_end));
+            for r in sidecar.records() {
+                if r.index > applied.index {
+                    break;
+                }
+                let end = match r.kind {
+                    Kind::Data { last, .. } if last + 1 > boundary => break,
+                    Kind::Data { last, .. } => Some(last + 1),
+                    _ => point.and_then(|(_, end)| end),
+                };
+                point = Some((log_id(r.term, r.index), end));
+            }
+            point?
+        };
+        // The segments must end where the entry's data does (below the first data entry, the
+        // data written before the group existed counts).
+        if data_end.is_some_and(|end| end != boundary) {
+            return None;
+        }
+        let in_log = self
+            .inner
+            .memberships
+            .lock()
+            .iter()
+            .map(|(id, m)| StoredMembershipOf::<NeoRaft>::new(Some(*id), m.clone()))
+            .collect::<Vec<_>>();
+        let membership = candidates
+            .iter()
+            .chain(&in_log)
+            .filter(|m| m.log_id().is_some_and(|id| id <= point))
+            .max_by_key(|m| *m.log_id())
+            .cloned()
+            .unwrap_or_default();
+        Some(SnapshotMetaOf::<NeoRaft> {
+            last_log_id: Some(point),
+            last_membership: membership,
+        })
+    }
+
+    /// Makes the log a received snapshot's: the partition log holds exactly its segments, and
+    /// the Raft log holds no entry, everything up to `point` purged. Durable on return.
+    pub fn install_snapshot(
+        &self,
+        point: LogIdOf<NeoRaft>,
+        segments: &[SealedSegment],
+        log_start: i64,
+        data_end: i64,
+    ) -> io::Result<()> {
+        let inner = &self.inner;
+        inner
+            .log
+            .replace_segments(segments, log_start, data_end)
+            .map_err(other)?;
+        let purged = Purged {
+            log_id: point,
+            data_end: Some(data_end),
+        };
+        small_file::write_durably(&inner.dir.join(PURGED_FILE), &purged)?;
+        *inner.last_purged.lock() = Some(purged);
+        inner.sidecar.lock().reset()?;
+        inner.memberships.lock().clear();
+        small_file::write_durably(
+            &self.membership_file(),
+            &Vec::<(LogIdOf<NeoRaft>, MembershipOf)>::new(),
+        )?;
+        small_file::write_durably(&inner.dir.join(COMMITTED_FILE), &Some(point))?;
+        inner.gate.truncated(data_end);
+        Ok(())
+    }
+
     fn membership_file(&self) -> PathBuf {
         self.inner.dir.join(MEMBERSHIP_FILE)
     }
@@ -268,7 +389,13 @@ impl PartitionRaftLog {
                         Kind::Data { last, .. } => last + 1,
                         _ => base,
                     });
-                    let read = self.inner.log.read(base, 1 << 20, end).map_err(other)?;
+                    // Below the log start too: retention moves it for readers only, the segments a
+                    // follower may still need stay.
+                    let read = self
+                        .inner
+                        .log
+                        .read_retained(base, 1 << 20, end)
+                        .map_err(other)?;
                     let mut rest = read.records;
                     let mut taken = 0;
                     for r in &run {

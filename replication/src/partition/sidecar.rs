@@ -222,6 +222,13 @@ impl Sidecar {
         Ok(())
     }
 
+    /// Empties the file and forgets every record (the log was replaced by a snapshot's).
+    pub fn reset(&mut self) -> io::Result<()> {
+        self.records.clear();
+        self.first_position = 0;
+        self.cut_file()
+    }
+
     /// Makes every appended record durable.
     pub fn sync(&self) -> io::Result<()> {
         self.file.sync_data()

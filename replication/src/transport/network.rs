@@ -5,7 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use openraft::entry::RaftEntry;
-use openraft::error::{RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable};
+use openraft::error::{
+    NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable,
+};
 use openraft::network::RPCOption;
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
@@ -261,6 +263,13 @@ impl RaftNetworkV2<NeoRaft> for GroupNetwork {
             Err(error) => Err(error),
         };
         result.map_err(|error| match error {
+            // A newer snapshot replaced this one (and removed its files) during the transfer:
+            // openraft sends the current one at its next attempt.
+            CallError::SnapshotRead { source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                StreamingError::Network(NetworkError::new(&*source))
+            }
             CallError::SnapshotRead { source, .. } => {
                 StreamingError::StorageError(StorageError::from_io_error(
                     ErrorSubject::Snapshot(Some(signature)),
