@@ -16,6 +16,7 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use super::install_marker;
 use super::raft_log::PartitionRaftLog;
 use super::snapshot_store::{self, SnapshotStore};
 use crate::small_file;
@@ -207,6 +208,8 @@ impl RaftStateMachine<NeoRaft> for PartitionMachine {
         }
         // A replica that holds the entry has the same data up to it: its log stays, and the
         // entries after it with it.
+        let dir = self.log.partition_log().dir().to_path_buf();
+        install_marker::begin(&dir)?;
         if !self.log.holds(point) {
             self.log
                 .install_snapshot(point, &segments, state.log_start, state.data_end)?;
@@ -226,7 +229,8 @@ impl RaftStateMachine<NeoRaft> for PartitionMachine {
         };
         self.high_watermark.send_replace(state.data_end);
         self.saved_at = Instant::now();
-        small_file::write_durably(&self.path, &self.state)
+        small_file::write_durably(&self.path, &self.state)?;
+        install_marker::finish(&dir)
     }
 
     async fn get_current_snapshot(

@@ -4,6 +4,7 @@
 
 pub mod append_gate;
 pub mod group;
+mod install_marker;
 pub mod machine;
 pub mod raft_log;
 pub mod sidecar;

@@ -22,6 +22,7 @@ use openraft::{EntryPayload, LogId, Membership, OptionalSend, RaftLogReader};
 use parking_lot::Mutex;
 
 use super::append_gate::{Admission, AppendGate};
+use super::install_marker;
 use super::sidecar::{Kind, Record, Sidecar};
 use super::synced_sidecar::SyncedSidecar;
 use crate::small_file;
@@ -100,6 +101,9 @@ impl PartitionRaftLog {
         durable: bool,
     ) -> io::Result<PartitionRaftLog> {
         let dir = log.dir().to_path_buf();
+        if install_marker::start_over_if_interrupted(&log)? {
+            gate.truncated(0);
+        }
         let mut sidecar = Sidecar::open(&dir.join(SIDECAR_FILE))?;
         let last_purged: Option<Purged> = small_file::read(&dir.join(PURGED_FILE))?;
         if let Some(purged) = &last_purged {
