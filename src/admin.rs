@@ -1,13 +1,16 @@
-//! The admin HTTP listener: `/health`, `/ready`, `/metrics`.
+//! The admin HTTP listener: `/health`, `/ready`, `/metrics`, and the cluster's state and
+//! leader transfers for `neo cluster`.
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use neo_broker::Broker;
+use axum::routing::{get, post};
+use neo_broker::leader_transfer::TransferRequest;
+use neo_broker::{Broker, BrokerError};
 
 /// The admin routes over `broker`.
 pub fn router(broker: Arc<Broker>) -> Router {
@@ -15,6 +18,8 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .route("/cluster", get(cluster_status))
+        .route("/cluster/transfer-leader", post(transfer_leader))
         .with_state(broker)
 }
 
@@ -36,5 +41,33 @@ async fn metrics(State(broker): State<Arc<Broker>>) -> impl IntoResponse {
         )
             .into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn cluster_status(State(broker): State<Arc<Broker>>) -> impl IntoResponse {
+    Json(broker.cluster_status())
+}
+
+/// Moves a partition's leadership; answers the new leader's id, or why not.
+async fn transfer_leader(
+    State(broker): State<Arc<Broker>>,
+    Json(request): Json<TransferRequest>,
+) -> impl IntoResponse {
+    match broker
+        .transfer_leader(&request.topic, request.partition, request.to)
+        .await
+    {
+        Ok(leader) => (
+            StatusCode::OK,
+            Json(serde_json::json!({ "leader": leader })),
+        ),
+        Err(e) => {
+            let status = match e {
+                BrokerError::UnknownTopicOrPartition { .. } => StatusCode::NOT_FOUND,
+                BrokerError::LeaderNotMoved { .. } => StatusCode::CONFLICT,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            (status, Json(serde_json::json!({ "error": e.to_string() })))
+        }
     }
 }

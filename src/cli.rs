@@ -23,6 +23,43 @@ pub enum Command {
     /// Compare the native protocol with the Kafka protocol against a broker (runs `neo-bench`;
     /// `neo bench --help` lists its options).
     Bench(BenchArgs),
+    /// Look at a running cluster and move partition leaders (over a broker's admin listener).
+    Cluster(ClusterArgs),
+}
+
+/// `neo cluster`: which broker to ask, and what.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Admin listener of any broker of the cluster.
+    #[arg(long, default_value = "127.0.0.1:9644", global = true)]
+    pub admin: String,
+    #[command(subcommand)]
+    pub command: ClusterCommand,
+}
+
+/// What `neo cluster` does.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The brokers, the controller, and each partition's replicas, leader, epoch and in-sync
+    /// replicas.
+    Status {
+        /// Print the answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a replica lead a partition (by default its preferred replica, the first of its
+    /// set); waits until it does.
+    TransferLeader {
+        /// The partition's topic.
+        #[arg(long)]
+        topic: String,
+        /// The partition's index.
+        #[arg(long)]
+        partition: i32,
+        /// The broker to lead it; it must hold a replica.
+        #[arg(long)]
+        to: Option<u64>,
+    },
 }
 
 /// Arguments handed to `neo-bench` as they are (`--help` included).

@@ -3,6 +3,7 @@
 mod admin;
 mod bench;
 mod cli;
+mod cluster_cli;
 mod config;
 mod logging;
 mod serve;
@@ -36,6 +37,12 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             runtime.block_on(serve::serve(config))
         }
         cli::Command::Bench(args) => bench::run(&args.args),
+        cli::Command::Cluster(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(cluster_cli::run(&args))
+        }
     }
 }
 

@@ -35,6 +35,11 @@ impl CallHandler for BrokerCalls {
                 Ok(ClusterCall::ProposeMetadata(command)) => {
                     broker.metadata().apply_for_peer(command).await
                 }
+                Ok(ClusterCall::TransferLeader {
+                    topic,
+                    partition,
+                    to,
+                }) => broker.transfer_for_peer(&topic, partition, to).await,
                 Err(e) => {
                     tracing::warn!(from, error = %e, "an undecodable call from another broker");
                     Bytes::new()

@@ -108,6 +108,9 @@ pub enum BrokerError {
     /// The cluster RPC failed (listening, or a call to another broker).
     #[error("cluster: {0}")]
     Cluster(String),
+    /// A partition's leadership could not be moved where it was asked to.
+    #[error("leadership of {partition} not moved: {reason}")]
+    LeaderNotMoved { partition: String, reason: String },
     /// The controller group could not take a metadata change.
     #[error("metadata change not taken: {0}")]
     Controller(String),

@@ -75,6 +75,11 @@ impl Cluster {
         self.node(id).kafka
     }
 
+    /// Broker `id`'s admin listener (what `neo cluster --admin` takes).
+    pub fn admin_addr(&self, id: u64) -> SocketAddr {
+        self.node(id).listener("--admin-listen")
+    }
+
     /// The process id of broker `id`, while it runs.
     pub fn pid(&self, id: u64) -> Option<u32> {
         self.node(id).child.as_ref().map(Child::id)

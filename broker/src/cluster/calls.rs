@@ -9,4 +9,11 @@ use crate::metadata::MetadataCommand;
 pub(crate) enum ClusterCall {
     /// A metadata change for the controller's leader to propose; answered with its outcome.
     ProposeMetadata(MetadataCommand),
+    /// A partition's leadership to hand to replica `to`, sent to its leader; answered with
+    /// the new leader or why not.
+    TransferLeader {
+        topic: String,
+        partition: i32,
+        to: u64,
+    },
 }

@@ -41,6 +41,7 @@ fn kind(error: &BrokerError) -> ResponseError {
         BrokerError::FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
         BrokerError::UnknownLeaderEpoch { .. } => ResponseError::UnknownLeaderEpoch,
         BrokerError::Replication(_) => ResponseError::KafkaStorageError,
+        BrokerError::LeaderNotMoved { .. } => ResponseError::PreferredLeaderNotAvailable,
         // Retriable: the client sends the change again once the controller takes it.
         BrokerError::Controller(_) | BrokerError::Cluster(_) => ResponseError::NotController,
         BrokerError::Storage(_) => ResponseError::KafkaStorageError,

@@ -1,0 +1,143 @@
+//! `neo cluster`: asks a broker's admin listener for the cluster's state, or to move a
+//! partition's leadership, and prints the answer.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use neo_broker::cluster_status::ClusterStatus;
+use neo_broker::leader_transfer::TransferRequest;
+
+use crate::cli::{ClusterArgs, ClusterCommand};
+
+/// How long one request may take (a transfer waits for the election it causes).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs a `neo cluster` command.
+pub async fn run(args: &ClusterArgs) -> anyhow::Result<()> {
+    match &args.command {
+        ClusterCommand::Status { json } => {
+            let body = request(&args.admin, Method::GET, "/cluster", None).await?;
+            if *json {
+                println!("{}", String::from_utf8_lossy(&body));
+                return Ok(());
+            }
+            let status: ClusterStatus =
+                serde_json::from_slice(&body).context("the broker's answer")?;
+            print!("{}", render(&status));
+        }
+        ClusterCommand::TransferLeader {
+            topic,
+            partition,
+            to,
+        } => {
+            let transfer = TransferRequest {
+                topic: topic.clone(),
+                partition: *partition,
+                to: *to,
+            };
+            let body = serde_json::to_vec(&transfer)?;
+            let answer = request(
+                &args.admin,
+                Method::POST,
+                "/cluster/transfer-leader",
+                Some(body),
+            )
+            .await?;
+            let answer: serde_json::Value = serde_json::from_slice(&answer)?;
+            println!("{topic}-{partition}: led by broker {}", answer["leader"]);
+        }
+    }
+    Ok(())
+}
+
+/// One HTTP/1.1 request to the admin listener at `admin`; the body of a 2xx answer, or the
+/// error the broker gave.
+async fn request(
+    admin: &str,
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> anyhow::Result<Bytes> {
+    let exchange = async {
+        let stream = tokio::net::TcpStream::connect(admin)
+            .await
+            .with_context(|| format!("cannot reach the admin listener at {admin}"))?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, admin)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))?;
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        if !status.is_success() {
+            let reason = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_string))
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+            bail!("{status}: {reason}");
+        }
+        anyhow::Ok(body)
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        .await
+        .with_context(|| format!("no answer from {admin} within {REQUEST_TIMEOUT:?}"))?
+}
+
+/// The status as two tables: brokers, then partitions.
+fn render(status: &ClusterStatus) -> String {
+    let ids = |ids: &[u64]| ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+    let mut out = String::new();
+    let controller = status
+        .controller
+        .map_or_else(|| "none".to_string(), |id| id.to_string());
+    let _ = writeln!(
+        out,
+        "cluster {} (answered by broker {}, controller {controller})",
+        status.cluster_id, status.answered_by
+    );
+    let _ = writeln!(
+        out,
+        "\n{:<6} {:<5} {:<22} KAFKA",
+        "BROKER", "LIVE", "CLUSTER"
+    );
+    for broker in &status.brokers {
+        let kafka = broker.endpoints.get("kafka").map_or("-", String::as_str);
+        let live = if broker.live { "yes" } else { "no" };
+        let _ = writeln!(
+            out,
+            "{:<6} {:<5} {:<22} {kafka}",
+            broker.id, live, broker.cluster_address
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<32} {:>9} {:>6} {:>6} {:<12} IN-SYNC",
+        "TOPIC", "PARTITION", "LEADER", "EPOCH", "REPLICAS"
+    );
+    for p in &status.partitions {
+        let leader = p
+            .leader
+            .map_or_else(|| "-".to_string(), |id| id.to_string());
+        let _ = writeln!(
+            out,
+            "{:<32} {:>9} {:>6} {:>6} {:<12} {}",
+            p.topic,
+            p.partition,
+            leader,
+            p.epoch,
+            ids(&p.replicas),
+            ids(&p.in_sync)
+        );
+    }
+    out
+}
