@@ -71,7 +71,7 @@ impl Default for ClusterConfig {
             voters: BTreeMap::new(),
             cluster_id: "neo".to_string(),
             heartbeat_interval: Duration::from_millis(150),
-            election_timeout: Duration::from_millis(1_500),
+            election_timeout: Duration::from_millis(1_000),
             replica_lag_time_max: Duration::from_secs(30),
             leader_rebalance_interval: Some(Duration::from_secs(300)),
         }

@@ -39,7 +39,7 @@ impl Default for ControllerTiming {
     fn default() -> Self {
         ControllerTiming {
             heartbeat_interval_ms: 150,
-            election_timeout_ms: 1_500,
+            election_timeout_ms: 1_000,
         }
     }
 }
@@ -86,7 +86,7 @@ impl<S: ReplicatedState> ControllerGroup<S> {
             cluster_name: "neo".into(),
             heartbeat_interval: timing.heartbeat_interval_ms,
             election_timeout_min: timing.election_timeout_ms,
-            election_timeout_max: timing.election_timeout_ms * 2,
+            election_timeout_max: timing.election_timeout_ms * 3 / 2,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY),
             max_in_snapshot_log_to_keep: 100,
             // A follower whose data directory was lost starts over from an empty log; the

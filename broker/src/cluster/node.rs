@@ -42,6 +42,8 @@ impl ClusterNode {
             cluster_id: cluster.cluster_id.clone(),
             local_address,
             heartbeat_interval: cluster.heartbeat_interval,
+            election_timeout: cluster.election_timeout,
+            keepalive: cluster.election_timeout * 3 / 2,
             ..TransportConfig::default()
         };
         let transport = ClusterTransport::start(

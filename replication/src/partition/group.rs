@@ -38,7 +38,7 @@ impl Default for PartitionTiming {
     fn default() -> Self {
         PartitionTiming {
             heartbeat_interval_ms: 150,
-            election_timeout_ms: 1_500,
+            election_timeout_ms: 1_000,
             entries_kept_after_snapshot: 1_000,
         }
     }
@@ -110,18 +110,18 @@ impl PartitionGroup {
         let high_watermark = machine.watch_high_watermark();
         let config = Config {
             cluster_name: "neo".into(),
-            // Heartbeats are the transport's (a node-wide ticker every heartbeat_interval_ms,
-            // openraft's own are turned off); here the interval only sets how often each
-            // group's timer wakes (13/64 of it): a tenth of the election timeout is precise
-            // enough for elections, where 30 ms woke thousands of idle groups for nothing.
+            // Heartbeats and elections are the transport's clock's (`register_quiet`); here
+            // the interval only bounds how long a heartbeat's answer may take.
             heartbeat_interval: (timing.election_timeout_ms / 2).max(timing.heartbeat_interval_ms),
             election_timeout_min: timing.election_timeout_ms,
-            election_timeout_max: timing.election_timeout_ms * 2,
+            election_timeout_max: timing.election_timeout_ms * 3 / 2,
             // Snapshots are taken when a segment seals (see `snapshot_when_sealed`): a
             // snapshot stands for the entry where the sealed segments end.
             snapshot_policy: SnapshotPolicy::Never,
             max_in_snapshot_log_to_keep: timing.entries_kept_after_snapshot,
-            enable_tick: replicated,
+            // A group of one needs no timer; a replicated one is driven by the transport's
+            // clock (`register_quiet`): thousands of idle groups wake nothing.
+            enable_tick: false,
             // A follower whose data directory was lost starts over from an empty log; the
             // leader then replicates to it from the start instead of stopping.
             allow_log_reversion: Some(true),
@@ -225,8 +225,14 @@ impl PartitionGroup {
     }
 
     /// Has `transport` deliver the other replicas' messages for `group` to this one.
+    /// A replicated group is quiet: no timers of its own, the transport's clock drives its
+    /// heartbeats and elections.
     pub fn register_with(&self, transport: &ClusterTransport, group: GroupId) {
-        transport.register(group, &self.raft);
+        if self.replicated {
+            transport.register_quiet(group, &self.raft);
+        } else {
+            transport.register(group, &self.raft);
+        }
     }
 
     /// Makes this broker the partition's only replica if the group was never initialized;
@@ -275,6 +281,12 @@ impl PartitionGroup {
                 .collect::<BTreeMap<_, _>>();
             self.raft
                 .initialize(members)
+                .await
+                .map_err(|e| raft_error(name, e))?;
+            // The first replica leads at once (no timer would make it stand).
+            self.raft
+                .trigger()
+                .elect(false)
                 .await
                 .map_err(|e| raft_error(name, e))?;
         }

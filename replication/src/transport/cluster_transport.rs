@@ -21,14 +21,15 @@ use super::dial::Dialer;
 use super::error::CallError;
 use super::error::TransportError;
 use super::frame::FrameCodec;
-use super::heartbeat_ticker::run_heartbeat_ticker;
+use super::heartbeat_ticker::{Ticker, run_heartbeat_ticker};
 use super::last_heard::LastHeard;
 use super::listener::accept_connections;
 use super::message::{RemoteError, Request, Response};
 use super::network::GroupNetworkFactory;
 use super::peer_table::PeerTable;
 use super::peers::{PeerStats, Peers};
-use super::registry::GroupRegistry;
+use super::quiet_group::{QuietGroup, QuietTiming};
+use super::registry::{GroupRegistry, Registered};
 use super::snapshot_files::SnapshotFiles;
 use super::snapshot_receive::remove_stale_staging;
 use crate::group_id::GroupId;
@@ -100,10 +101,18 @@ impl ClusterTransport {
         });
         let tasks = [
             tokio::spawn(accept_connections(listener, context)),
-            tokio::spawn(run_heartbeat_ticker(
-                registry.clone(),
-                config.heartbeat_interval,
-            )),
+            tokio::spawn(run_heartbeat_ticker(Ticker {
+                node_id,
+                registry: registry.clone(),
+                peers: peers.clone(),
+                peer_table: peer_table.clone(),
+                last_heard: last_heard.clone(),
+                interval: config.heartbeat_interval,
+                quiet: QuietTiming {
+                    election_timeout: config.election_timeout,
+                    keepalive: config.keepalive,
+                },
+            })),
         ];
         tracing::info!(node_id, %local_addr, "cluster transport listening");
         Ok(Self {
@@ -197,7 +206,33 @@ impl ClusterTransport {
         SM: RaftStateMachine<NeoRaft, SnapshotData = SnapshotFiles>,
     {
         raft.runtime_config().heartbeat(false);
-        self.registry.insert(group, Arc::new(raft.clone()));
+        let raft = Arc::new(raft.clone());
+        self.registry
+            .insert(group, Registered { raft, quiet: None });
+    }
+
+    /// As [`Self::register`], for a group without timers of its own (openraft's `enable_tick`
+    /// off): the node's clock sends its heartbeats only when they tell something (or its
+    /// keepalive is due) and makes it stand for election when its leader goes silent (see
+    /// [`super::quiet_group`]). Thousands of idle partition groups then cost nothing.
+    pub fn register_quiet<SM>(&self, group: GroupId, raft: &Raft<NeoRaft, SM>)
+    where
+        SM: RaftStateMachine<NeoRaft, SnapshotData = SnapshotFiles>,
+    {
+        raft.runtime_config().heartbeat(false);
+        let timing = QuietTiming {
+            election_timeout: self.config.election_timeout,
+            keepalive: self.config.keepalive,
+        };
+        let quiet = QuietGroup::new(group, self.node_id, timing);
+        let raft = Arc::new(raft.clone());
+        self.registry.insert(
+            group,
+            Registered {
+                raft,
+                quiet: Some(quiet),
+            },
+        );
     }
 
     /// Stops serving `group`: peers' requests for it get an unknown-group error.

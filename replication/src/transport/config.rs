@@ -28,6 +28,11 @@ pub struct TransportConfig {
     /// How often the leaders of this node's groups send heartbeats. The groups' openraft
     /// `heartbeat_interval` should be the same: openraft waits that long for an answer.
     pub heartbeat_interval: Duration,
+    /// How long a quiet group's follower waits for a silent leader (its broker, or the group
+    /// past its keepalive) before it stands for election: the groups' election timeout.
+    pub election_timeout: Duration,
+    /// How often an idle quiet group's leader sends a heartbeat anyway.
+    pub keepalive: Duration,
     /// Heartbeats going to one peer leave together once none came for this long (or a quarter
     /// of `heartbeat_interval` after the first, whichever is sooner).
     pub heartbeat_window: Duration,
@@ -59,6 +64,8 @@ impl Default for TransportConfig {
             reconnect_backoff_max: Duration::from_secs(1),
             max_in_flight: 1024,
             heartbeat_interval: Duration::from_millis(150),
+            election_timeout: Duration::from_millis(1_000),
+            keepalive: Duration::from_millis(1_500),
             heartbeat_window: Duration::from_millis(5),
             snapshot_chunk_bytes: 1 << 20,
             max_snapshot_transfers: 4,

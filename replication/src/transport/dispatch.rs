@@ -11,6 +11,7 @@ use crate::group_id::GroupId;
 pub(crate) async fn dispatch(registry: &GroupRegistry, request: Request) -> Response {
     let answer = match request {
         Request::AppendEntries { group, rpc } => {
+            heard_leader(registry, group);
             serve(registry, group, |raft| raft.append_entries(rpc))
                 .await
                 .map(Response::AppendEntries)
@@ -28,6 +29,7 @@ pub(crate) async fn dispatch(registry: &GroupRegistry, request: Request) -> Resp
         }
         Request::Heartbeats(heartbeats) => {
             let answers = heartbeats.into_iter().map(|Heartbeat { group, rpc }| {
+                heard_leader(registry, group);
                 serve(registry, group, |raft| raft.append_entries(rpc))
             });
             Ok(Response::Heartbeats(join_all(answers).await))
@@ -43,6 +45,13 @@ pub(crate) async fn dispatch(registry: &GroupRegistry, request: Request) -> Resp
     answer.unwrap_or_else(Response::Error)
 }
 
+/// Notes, for a quiet group, that its leader was heard from.
+fn heard_leader(registry: &GroupRegistry, group: GroupId) {
+    if let Some(quiet) = registry.get(group).as_ref().and_then(|g| g.quiet.as_ref()) {
+        quiet.heard_leader();
+    }
+}
+
 /// Runs `call` on `group`'s Raft, or says why it cannot.
 pub(crate) async fn serve<T, F>(
     registry: &GroupRegistry,
@@ -52,10 +61,10 @@ pub(crate) async fn serve<T, F>(
 where
     F: for<'a> FnOnce(&'a dyn RaftGroup) -> futures_util::future::BoxFuture<'a, Result<T, String>>,
 {
-    let raft = registry
+    let registered = registry
         .get(group)
         .ok_or(RemoteError::UnknownGroup(group))?;
-    call(raft.as_ref())
+    call(registered.raft.as_ref())
         .await
         .map_err(|reason| RemoteError::GroupStopped { group, reason })
 }

@@ -1,25 +1,97 @@
-//! The node's one heartbeat clock: every interval, each group this node leads sends its
-//! heartbeats at the same moment, so the per-peer batchers carry them all in one frame.
+//! The node's one clock for its groups. Every interval: each group this node leads sends its
+//! heartbeats at the same moment, so the per-peer batchers carry them all in one frame (a
+//! quiet group only when it has something to tell, or its keepalive is due); each quiet group
+//! this node follows stands for election if its leader went silent (see [`super::quiet_group`]);
+//! and every peer gets a ping, so that a broker whose groups are all idle is still heard.
 //!
 //! Each group's own openraft heartbeat timer is turned off when it registers with the
 //! transport: left on, the groups' heartbeats would go out at unrelated moments and no short
 //! window could gather them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Instant, MissedTickBehavior};
 
+use super::last_heard::LastHeard;
+use super::message::Request;
+use super::peer_table::PeerTable;
+use super::peers::Peers;
+use super::quiet_group::QuietTiming;
 use super::registry::GroupRegistry;
+use crate::types::NodeId;
 
-/// Runs forever (until aborted), triggering heartbeats of the leaders in `registry`.
-pub(crate) async fn run_heartbeat_ticker(registry: Arc<GroupRegistry>, interval: Duration) {
-    let mut ticks = tokio::time::interval(interval);
+/// What the ticker drives.
+pub(crate) struct Ticker {
+    pub(crate) node_id: NodeId,
+    pub(crate) registry: Arc<GroupRegistry>,
+    pub(crate) peers: Arc<Peers>,
+    pub(crate) peer_table: Arc<PeerTable>,
+    pub(crate) last_heard: Arc<LastHeard>,
+    pub(crate) interval: Duration,
+    pub(crate) quiet: QuietTiming,
+}
+
+/// Runs forever (until aborted).
+pub(crate) async fn run_heartbeat_ticker(ticker: Ticker) {
+    let mut ticks = tokio::time::interval(ticker.interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Pings still in flight, by peer: a peer that does not answer gets no second one.
+    let mut pinging: HashMap<NodeId, Arc<AtomicBool>> = HashMap::new();
     loop {
         ticks.tick().await;
-        let leaders = registry.leaders();
-        join_all(leaders.iter().map(|group| group.send_heartbeat())).await;
+        ticker.ping_peers(&mut pinging);
+        let mut heartbeats = Vec::new();
+        let mut elections = Vec::new();
+        for group in ticker.registry.all() {
+            let (leader, progress) = group.raft.view();
+            let leads = leader == Some(ticker.node_id);
+            match (&group.quiet, leads) {
+                (None, true) => heartbeats.push(group),
+                (None, false) => {}
+                (Some(quiet), true) => {
+                    if quiet.heartbeat_due(progress, ticker.quiet) {
+                        heartbeats.push(group);
+                    }
+                }
+                (Some(quiet), false) => {
+                    let heard = leader.and_then(|l| ticker.last_heard.get(l));
+                    if quiet.election_due(leader, heard, ticker.quiet) {
+                        elections.push(group);
+                    }
+                }
+            }
+        }
+        join_all(heartbeats.iter().map(|group| group.raft.send_heartbeat())).await;
+        join_all(elections.iter().map(|group| group.raft.elect())).await;
+    }
+}
+
+impl Ticker {
+    fn ping_peers(&self, pinging: &mut HashMap<NodeId, Arc<AtomicBool>>) {
+        for node in self.peer_table.nodes() {
+            if node == self.node_id {
+                continue;
+            }
+            let busy = pinging.entry(node).or_default();
+            if busy.swap(true, Ordering::AcqRel) {
+                continue;
+            }
+            let Ok(peer) = self.peers.get(node) else {
+                busy.store(false, Ordering::Release);
+                continue;
+            };
+            let (busy, deadline) = (Arc::clone(busy), Instant::now() + self.interval * 4);
+            tokio::spawn(async move {
+                let _ = peer
+                    .link
+                    .call(&Request::Heartbeats(Vec::new()), deadline)
+                    .await;
+                busy.store(false, Ordering::Release);
+            });
+        }
     }
 }

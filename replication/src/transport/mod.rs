@@ -29,6 +29,7 @@ mod network;
 mod peer_link;
 mod peer_table;
 mod peers;
+mod quiet_group;
 mod registry;
 mod snapshot_files;
 mod snapshot_receive;

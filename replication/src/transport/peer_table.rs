@@ -26,4 +26,9 @@ impl PeerTable {
     pub(crate) fn get(&self, node: NodeId) -> Option<SocketAddr> {
         self.addresses.read().get(&node).copied()
     }
+
+    /// Every node with an address.
+    pub(crate) fn nodes(&self) -> Vec<NodeId> {
+        self.addresses.read().keys().copied().collect()
+    }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
+use openraft::async_runtime::WatchReceiver;
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
     TransferLeaderResponse, VoteRequest, VoteResponse,
@@ -14,9 +15,10 @@ use openraft::type_config::alias::{SnapshotMetaOf, VoteOf};
 use openraft::{Raft, Snapshot};
 use parking_lot::RwLock;
 
+use super::quiet_group::{Progress, QuietGroup};
 use super::snapshot_files::SnapshotFiles;
 use crate::group_id::GroupId;
-use crate::types::NeoRaft;
+use crate::types::{NeoRaft, NodeId};
 
 /// A group's Raft as the transport serves it, whatever its state machine. Errors are openraft's
 /// (the group's Raft stopped), as text for the wire.
@@ -48,8 +50,11 @@ pub(crate) trait RaftGroup: Send + Sync + 'static {
         files: SnapshotFiles,
     ) -> BoxFuture<'_, Result<SnapshotResponse<NeoRaft>, String>>;
 
-    /// Whether this node leads the group now.
-    fn is_leader(&self) -> bool;
+    /// The leader as this node knows it, and what a heartbeat of this node as leader tells.
+    fn view(&self) -> (Option<NodeId>, Progress);
+
+    /// Stands for election now (a pre-vote round first).
+    fn elect(&self) -> BoxFuture<'_, ()>;
 
     /// Has the group's leader send a heartbeat to every follower now.
     fn send_heartbeat(&self) -> BoxFuture<'_, ()>;
@@ -112,8 +117,21 @@ where
         })
     }
 
-    fn is_leader(&self) -> bool {
-        Raft::is_leader(self)
+    fn view(&self) -> (Option<NodeId>, Progress) {
+        let metrics = self.metrics();
+        let metrics = metrics.borrow_watched();
+        let committed = metrics
+            .cluster_committed
+            .as_ref()
+            .map(|log_id| log_id.index);
+        (metrics.current_leader, (metrics.last_log_index, committed))
+    }
+
+    fn elect(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            // Fails only when the group's Raft stopped; it is unregistered soon after.
+            let _ = self.trigger().elect(true).await;
+        })
     }
 
     fn send_heartbeat(&self) -> BoxFuture<'_, ()> {
@@ -124,32 +142,33 @@ where
     }
 }
 
+/// An open group: its Raft, and for a quiet group its clock state on this node.
+pub(crate) struct Registered {
+    pub(crate) raft: Arc<dyn RaftGroup>,
+    pub(crate) quiet: Option<QuietGroup>,
+}
+
 /// The open groups of this node.
 #[derive(Default)]
 pub(crate) struct GroupRegistry {
-    groups: RwLock<HashMap<GroupId, Arc<dyn RaftGroup>>>,
+    groups: RwLock<HashMap<GroupId, Arc<Registered>>>,
 }
 
 impl GroupRegistry {
-    pub(crate) fn insert(&self, group: GroupId, raft: Arc<dyn RaftGroup>) {
-        self.groups.write().insert(group, raft);
+    pub(crate) fn insert(&self, group: GroupId, registered: Registered) {
+        self.groups.write().insert(group, Arc::new(registered));
     }
 
     pub(crate) fn remove(&self, group: GroupId) {
         self.groups.write().remove(&group);
     }
 
-    pub(crate) fn get(&self, group: GroupId) -> Option<Arc<dyn RaftGroup>> {
+    pub(crate) fn get(&self, group: GroupId) -> Option<Arc<Registered>> {
         self.groups.read().get(&group).cloned()
     }
 
-    /// The groups this node leads now.
-    pub(crate) fn leaders(&self) -> Vec<Arc<dyn RaftGroup>> {
-        self.groups
-            .read()
-            .values()
-            .filter(|group| group.is_leader())
-            .cloned()
-            .collect()
+    /// Every open group.
+    pub(crate) fn all(&self) -> Vec<Arc<Registered>> {
+        self.groups.read().values().cloned().collect()
     }
 }

@@ -56,7 +56,10 @@ where C: RaftTypeConfig
             timer_config: time_state::Config {
                 election_timeout: Duration::ZERO, // sampled below
                 smaller_log_timeout: Duration::from_millis(config.election_timeout_max * 2),
-                leader_lease: Duration::from_millis(config.election_timeout_max),
+                // Neo: the shortest election timeout, not the longest: a follower whose timer
+                // fires before every other one's lease ran out got refused and waited a whole
+                // second timeout (leader and followers use the same lease, so it stays safe).
+                leader_lease: Duration::from_millis(config.election_timeout_min),
             },
 
             enable_leader_restore: config.enable_leader_restore(),
