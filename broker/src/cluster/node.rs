@@ -43,7 +43,7 @@ impl ClusterNode {
             local_address,
             heartbeat_interval: cluster.heartbeat_interval,
             election_timeout: cluster.election_timeout,
-            keepalive: cluster.election_timeout * 3 / 2,
+            keepalive: cluster.election_timeout * 3,
             ..TransportConfig::default()
         };
         let transport = ClusterTransport::start(

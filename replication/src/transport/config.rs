@@ -65,7 +65,7 @@ impl Default for TransportConfig {
             max_in_flight: 1024,
             heartbeat_interval: Duration::from_millis(150),
             election_timeout: Duration::from_millis(1_000),
-            keepalive: Duration::from_millis(1_500),
+            keepalive: Duration::from_millis(3_000),
             heartbeat_window: Duration::from_millis(5),
             snapshot_chunk_bytes: 1 << 20,
             max_snapshot_transfers: 4,

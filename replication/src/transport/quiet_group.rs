@@ -20,8 +20,8 @@ pub(crate) type Progress = (Option<u64>, Option<u64>);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QuietTiming {
     /// Silence of a leader (its broker, or the group past its keepalive) before a follower
-    /// stands; each group adds up to half of it again, different on each node, so that two
-    /// followers rarely stand at once.
+    /// stands; each group adds up to a quarter of it again, different on each node, so that
+    /// two followers rarely stand at once.
     pub(crate) election_timeout: Duration,
     /// How often an idle leader's group sends a heartbeat anyway (for the in-sync replicas and
     /// for a follower whose leader's group stopped while its broker runs).
@@ -44,8 +44,8 @@ impl QuietGroup {
     pub(crate) fn new(group: GroupId, node: NodeId, timing: QuietTiming) -> QuietGroup {
         let mut hasher = DefaultHasher::new();
         (group, node).hash(&mut hasher);
-        let half = timing.election_timeout.as_millis() as u64 / 2;
-        let jitter = Duration::from_millis(hasher.finish() % half.max(1));
+        let spread = timing.election_timeout.as_millis() as u64 / 4;
+        let jitter = Duration::from_millis(hasher.finish() % spread.max(1));
         QuietGroup {
             jitter,
             heard_leader: Mutex::new(Instant::now()),
