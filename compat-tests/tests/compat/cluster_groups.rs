@@ -64,23 +64,25 @@ async fn a_group_keeps_its_committed_offsets_when_its_coordinator_is_killed() {
         member.stop();
     }
 
-    let ledger = ledger.lock().unwrap();
-    eprintln!(
-        "coordinator {coordinator} killed, then {new_coordinator}: {} commits failed, {} \
-         uncommitted records delivered again",
-        ledger.failed_commits, ledger.redelivered
-    );
-    assert!(
-        ledger.violations.is_empty(),
-        "committed records delivered again: {:?}",
-        ledger.violations
-    );
-    let values: BTreeSet<i64> = ledger.seen.values().copied().collect();
-    assert_eq!(
-        values,
-        (0..2 * PHASE).collect(),
-        "every record consumed, none skipped"
-    );
+    {
+        let ledger = ledger.lock().unwrap();
+        eprintln!(
+            "coordinator {coordinator} killed, then {new_coordinator}: {} commits failed, {} \
+             uncommitted records delivered again",
+            ledger.failed_commits, ledger.redelivered
+        );
+        assert!(
+            ledger.violations.is_empty(),
+            "committed records delivered again: {:?}",
+            ledger.violations
+        );
+        let values: BTreeSet<i64> = ledger.seen.values().copied().collect();
+        assert_eq!(
+            values,
+            (0..2 * PHASE).collect(),
+            "every record consumed, none skipped"
+        );
+    }
 
     // The killed broker comes back; a new member starts from the committed offsets.
     cluster.start_nodes(&[coordinator]);
