@@ -18,7 +18,7 @@ use neo_record::now_ms;
 
 use crate::error::LogError;
 use crate::flusher::{Flusher, SyncState};
-use crate::positions::LogPositions;
+use crate::log_positions::LogPositions;
 use crate::recovery::{Recovered, RecoveryReport, recover};
 use crate::segment::Segment;
 use crate::spare::SpareState;

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 
 use crate::error::LogError;
 use crate::offset_index::OffsetEntry;
-use crate::segment_cache::SegmentCache;
+use crate::segment_cache::{Cached, SegmentCache};
 use crate::segment_files::{SegmentFiles, segment_path};
 use crate::time_index::TimeEntry;
 use neo_record::batch_header::{self, BatchHeader, LOG_OVERHEAD};
@@ -135,7 +135,7 @@ impl Segment {
         let files = Arc::new(SegmentFiles::open(&self.dir, self.base_offset, None)?);
         *slot = Some(Arc::clone(&files));
         drop(slot);
-        self.cache.opened(self.me.clone());
+        self.cache.opened(self.me.clone() as Weak<dyn Cached>);
         Ok(files)
     }
 
@@ -400,7 +400,7 @@ impl Segment {
         *stage = Stage::Sealed;
         self.sealed.store(true, Ordering::Release);
         drop(stage);
-        self.cache.opened(self.me.clone());
+        self.cache.opened(self.me.clone() as Weak<dyn Cached>);
         Ok(())
     }
 
@@ -413,7 +413,7 @@ impl Segment {
         self.sealed.store(true, Ordering::Release);
         drop(stage);
         if was != Stage::Sealed {
-            self.cache.opened(self.me.clone());
+            self.cache.opened(self.me.clone() as Weak<dyn Cached>);
         }
         Ok(())
     }
@@ -465,5 +465,19 @@ impl Segment {
 
     pub(crate) fn set_bytes_since_index(&self, bytes: u64) {
         self.bytes_since_index.store(bytes, Ordering::Relaxed);
+    }
+}
+
+impl Cached for Segment {
+    fn last_used(&self) -> u64 {
+        Segment::last_used(self)
+    }
+
+    fn evictable(&self) -> bool {
+        Segment::evictable(self)
+    }
+
+    fn close_if_sealed(&self) -> Option<Box<dyn Send>> {
+        Segment::close_if_sealed(self).map(|files| Box::new(files) as Box<dyn Send>)
     }
 }

@@ -11,7 +11,17 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
-use crate::segment::Segment;
+/// A sealed segment as the cache sees it (implemented by `Segment`, so that this file does
+/// not depend on it).
+pub(crate) trait Cached: Send + Sync {
+    /// Its last use stamp (see [`SegmentCache::tick`]).
+    fn last_used(&self) -> u64;
+    /// Whether it is sealed with its files open.
+    fn evictable(&self) -> bool;
+    /// Closes its files if it is sealed and nobody is changing it; what to drop (outside any
+    /// lock) to unmap and close them.
+    fn close_if_sealed(&self) -> Option<Box<dyn Send>>;
+}
 
 /// How many sealed segments keep their files open when no limit is configured.
 pub const DEFAULT_OPEN_SEGMENTS: usize = 1024;
@@ -19,7 +29,7 @@ pub const DEFAULT_OPEN_SEGMENTS: usize = 1024;
 /// The sealed segments with open files, least recently used closed first.
 pub struct SegmentCache {
     limit: usize,
-    open: Mutex<Vec<Weak<Segment>>>,
+    open: Mutex<Vec<Weak<dyn Cached>>>,
     clock: AtomicU64,
 }
 
@@ -56,7 +66,7 @@ impl SegmentCache {
 
     /// Records that a sealed segment opened its files, and closes the least recently used
     /// ones beyond the limit.
-    pub(crate) fn opened(&self, segment: Weak<Segment>) {
+    pub(crate) fn opened(&self, segment: Weak<dyn Cached>) {
         let mut closed = Vec::new();
         {
             let mut open = self.open.lock();
@@ -64,7 +74,7 @@ impl SegmentCache {
             if open.len() <= self.limit {
                 return;
             }
-            let mut live: Vec<(u64, Arc<Segment>)> = open
+            let mut live: Vec<(u64, Arc<dyn Cached>)> = open
                 .drain(..)
                 .filter_map(|s| s.upgrade())
                 .filter(|s| s.evictable())

@@ -29,11 +29,6 @@ pub struct SealedSegment {
     pub files: [PathBuf; 3],
 }
 
-/// The name a segment's file has in a partition directory.
-pub fn segment_file_name(base_offset: i64, extension: &str) -> String {
-    format!("{base_offset:020}.{extension}")
-}
-
 impl PartitionLog {
     /// The sealed segments holding offsets from the log start on that end at or before
     /// `end`, oldest first and contiguous, and the offset where they end (the base of the

@@ -14,12 +14,14 @@ use crate::error::LogError;
 use crate::offset_index::OffsetIndex;
 use crate::time_index::TimeIndex;
 
+/// The name a segment's file has in a partition directory.
+pub fn segment_file_name(base_offset: i64, extension: &str) -> String {
+    format!("{base_offset:020}.{extension}")
+}
+
 /// The path of a segment file: the base offset, zero-padded to 20 digits, and an extension.
 pub(crate) fn segment_path(dir: &Path, base_offset: i64, extension: &str) -> PathBuf {
-    dir.join(crate::segment_copy::segment_file_name(
-        base_offset,
-        extension,
-    ))
+    dir.join(segment_file_name(base_offset, extension))
 }
 
 /// A segment's open `.log` file and mapped indexes.

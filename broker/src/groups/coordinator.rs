@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use super::config::GroupConfig;
 use super::error::GroupError;
 use super::group::{Group, GroupState};
-use super::offsets_topic::offsets_partition_for;
+use super::offsets_partition::offsets_partition_for;
 use super::shard::OffsetsShard;
 
 /// Groups and their offsets.

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::coordinator::GroupCoordinator;
 use super::error::GroupError;
-use super::offsets_topic::offsets_partition_for;
+use super::offsets_partition::offsets_partition_for;
 use super::shard::OffsetsShard;
 use crate::partition::Partition;
 

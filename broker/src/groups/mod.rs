@@ -17,6 +17,7 @@ mod member;
 mod membership;
 mod membership_messages;
 mod offsets;
+mod offsets_partition;
 mod offsets_topic;
 mod shard;
 
@@ -28,4 +29,4 @@ pub use group::GroupState;
 pub use group_listing::{GroupDescription, GroupListing, MemberDescription};
 pub use membership_messages::{JoinOutcome, JoinRequest, JoinedMember, SyncOutcome};
 pub use offsets::{CommittedOffset, TopicPartition};
-pub use offsets_topic::{OFFSETS_TOPIC, offsets_partition_for};
+pub use offsets_partition::{OFFSETS_TOPIC, offsets_partition_for};

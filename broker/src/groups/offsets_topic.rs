@@ -15,23 +15,13 @@ use crate::error::BrokerError;
 use crate::metadata::{MetadataCommand, TopicRecord};
 use crate::partition::Partition;
 
-/// The offsets topic's name (Kafka's).
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+use super::offsets_partition::{OFFSETS_TOPIC, offsets_partition_for};
 
 /// How long a starting broker waits for the offsets partitions it leads to load.
 const LOAD_WAIT: Duration = Duration::from_secs(60);
 /// How often a broker that could not create the offsets topic yet tries again (besides at
 /// every metadata change).
 const CREATE_RETRY: Duration = Duration::from_secs(1);
-
-/// The offsets partition of `group` among `partitions`: Kafka's
-/// `abs(group.hashCode()) % partitions`, so a group lands where it would in Kafka.
-pub fn offsets_partition_for(group: &str, partitions: i32) -> i32 {
-    let hash = group
-        .encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
-    (hash & 0x7fff_ffff) % partitions.max(1)
-}
 
 /// The configs of the offsets topic: kept forever (offsets expire by group, see
 /// `offsets_retention`), fsynced before a commit is acknowledged, whatever the topic defaults.

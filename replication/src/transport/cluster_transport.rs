@@ -16,7 +16,6 @@ use tokio::task::JoinHandle;
 
 use super::call_handler::CallHandler;
 use super::config::TransportConfig;
-use super::connection::ServerContext;
 use super::dial::Dialer;
 use super::error::CallError;
 use super::error::TransportError;
@@ -30,6 +29,7 @@ use super::peer_table::PeerTable;
 use super::peers::{PeerStats, Peers};
 use super::quiet_group::{QuietGroup, QuietTiming};
 use super::registry::{GroupRegistry, Registered};
+use super::server_context::ServerContext;
 use super::snapshot_files::SnapshotFiles;
 use super::snapshot_receive::remove_stale_staging;
 use crate::group_id::GroupId;

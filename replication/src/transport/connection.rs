@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -13,52 +12,13 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use super::call_handler::CallHandler;
-use super::config::TransportConfig;
 use super::dispatch::dispatch;
-use super::frame::FrameCodec;
-use super::frame_io::{EncodedFrame, FrameIoError, read_frame, write_frames};
-use super::last_heard::LastHeard;
+use super::frame_io::{FrameIoError, read_frame, write_frames};
 use super::message::{RemoteError, Request, Response};
-use super::registry::GroupRegistry;
+use super::server_context::{Responder, ServerContext};
 use super::snapshot_receive::{StepKind, TransferStep, receive_snapshot};
 use crate::group_id::GroupId;
 use crate::types::NodeId;
-
-/// What every incoming connection of this node serves with.
-pub(crate) struct ServerContext {
-    pub(crate) node_id: NodeId,
-    pub(crate) config: Arc<TransportConfig>,
-    pub(crate) codec: FrameCodec,
-    pub(crate) registry: Arc<GroupRegistry>,
-    pub(crate) staging_dir: PathBuf,
-    pub(crate) calls: Arc<parking_lot::RwLock<Option<Arc<dyn CallHandler>>>>,
-    pub(crate) last_heard: Arc<LastHeard>,
-}
-
-/// Queues answers for the connection's writer.
-#[derive(Clone)]
-pub(crate) struct Responder {
-    queue: mpsc::Sender<EncodedFrame>,
-    codec: FrameCodec,
-}
-
-impl Responder {
-    pub(crate) async fn send(&self, correlation: u64, response: Response) {
-        let mut bytes = BytesMut::new();
-        if let Err(error) = self.codec.encode(correlation, &response, &mut bytes) {
-            // Answers are far smaller than the requests they answer; the caller times out.
-            tracing::error!(%error, kind = response.kind(), "cannot encode a cluster answer");
-            return;
-        }
-        let frame = EncodedFrame {
-            correlation,
-            bytes: bytes.freeze(),
-        };
-        // Fails only when the connection is closing: nobody is left to answer.
-        let _ = self.queue.send(frame).await;
-    }
-}
 
 /// Why an incoming connection ended.
 #[derive(Debug, thiserror::Error)]
@@ -89,10 +49,7 @@ async fn serve(mut stream: TcpStream, context: &Arc<ServerContext>) -> Result<()
     let from = greet(&mut stream, &mut buf, context).await?;
     let (mut reader, writer) = stream.into_split();
     let (queue, mut answers) = mpsc::channel(context.config.max_in_flight);
-    let responder = Responder {
-        queue,
-        codec: context.codec,
-    };
+    let responder = Responder::new(queue, context.codec);
     tokio::select! {
         read = read_requests(&mut reader, buf, from, context, responder) => read,
         written = write_frames(writer, None, &mut answers, || {}) => {

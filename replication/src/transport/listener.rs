@@ -6,7 +6,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use super::connection::{ServerContext, serve_connection};
+use super::connection::serve_connection;
+use super::server_context::ServerContext;
 
 /// How long to wait after a failed accept (out of file descriptors, say) before the next.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);

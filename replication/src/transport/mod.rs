@@ -31,6 +31,7 @@ mod peer_table;
 mod peers;
 mod quiet_group;
 mod registry;
+mod server_context;
 mod snapshot_files;
 mod snapshot_receive;
 mod snapshot_send;

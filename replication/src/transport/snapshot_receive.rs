@@ -12,10 +12,10 @@ use openraft::type_config::alias::{SnapshotMetaOf, VoteOf};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
-use super::connection::{Responder, ServerContext};
 use super::dispatch::serve;
 use super::message::{RemoteError, Response, SnapshotOffer};
 use super::registry::GroupRegistry;
+use super::server_context::{Responder, ServerContext};
 use super::snapshot_files::{SnapshotFile, SnapshotFiles};
 use crate::group_id::GroupId;
 use crate::types::{NeoRaft, NodeId};
