@@ -19,6 +19,8 @@ use super::offsets_partition::{OFFSETS_TOPIC, offsets_partition_for};
 
 /// How long a starting broker waits for the offsets partitions it leads to load.
 const LOAD_WAIT: Duration = Duration::from_secs(60);
+/// How often a starting broker checks again which offsets partitions it leads.
+const LOAD_RECHECK: Duration = Duration::from_millis(100);
 /// How often a broker that could not create the offsets topic yet tries again (besides at
 /// every metadata change).
 const CREATE_RETRY: Duration = Duration::from_secs(1);
@@ -171,16 +173,16 @@ impl Broker {
             if loading == 0 {
                 return;
             }
-            if tokio::time::timeout_at(deadline, changes.changed())
-                .await
-                .is_err()
-            {
+            if tokio::time::Instant::now() >= deadline {
                 tracing::warn!(
                     partitions = loading,
                     "offsets partitions led here are still loading"
                 );
                 return;
             }
+            // A leadership that ends (a leader restored at start that learns of a newer one)
+            // changes no shard: checked again now and then, not only at a load.
+            let _ = tokio::time::timeout(LOAD_RECHECK, changes.changed()).await;
         }
     }
 }

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use neo_broker::cluster_status::{ClusterStatus, PartitionStatus};
 use neo_compat_tests::cluster::{Cluster, neo_binary};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use crate::cluster_topics::create_topics;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -67,21 +67,7 @@ fn kafka_leader(bootstrap: &str, topic: &str) -> i32 {
 async fn status_reports_the_cluster_and_transfer_leader_moves_a_leader() {
     let cluster = Cluster::start(3);
     let bootstrap = cluster.bootstrap_servers();
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .create()
-        .unwrap();
-    let topics = [
-        NewTopic::new("moved", 1, TopicReplication::Fixed(3)),
-        NewTopic::new("pair", 1, TopicReplication::Fixed(2)),
-    ];
-    for created in admin
-        .create_topics(&topics, &AdminOptions::new().operation_timeout(Some(WAIT)))
-        .await
-        .unwrap()
-    {
-        created.unwrap();
-    }
+    create_topics(&bootstrap, &[("moved", 1, 3), ("pair", 1, 2)]).await;
 
     let all = status(&cluster, 1);
     let brokers: Vec<u64> = all.brokers.iter().map(|b| b.id).collect();

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use neo_broker::groups::{OFFSETS_TOPIC, offsets_partition_for};
 use neo_compat_tests::cluster::Cluster;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use crate::cluster_topics::create_topics;
 
 const TOPIC: &str = "payments";
 const GROUP: &str = "settlement";
@@ -30,7 +30,7 @@ const WAIT: Duration = Duration::from_secs(90);
 async fn a_group_keeps_its_committed_offsets_when_its_coordinator_is_killed() {
     let mut cluster = Cluster::start(3);
     let bootstrap = cluster.bootstrap_servers();
-    create_topic(&bootstrap).await;
+    create_topics(&bootstrap, &[(TOPIC, PARTITIONS, 3)]).await;
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
         .set("acks", "all")
@@ -97,22 +97,6 @@ async fn a_group_keeps_its_committed_offsets_when_its_coordinator_is_killed() {
     let late = late.lock().unwrap();
     let values: BTreeSet<i64> = late.seen.values().copied().collect();
     assert_eq!(values, (2 * PHASE..2 * PHASE + 10).collect());
-}
-
-async fn create_topic(bootstrap: &str) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .unwrap();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let created = admin
-        .create_topics(
-            &[NewTopic::new(TOPIC, PARTITIONS, TopicReplication::Fixed(3))],
-            &options,
-        )
-        .await
-        .unwrap();
-    assert!(created.iter().all(Result::is_ok), "{created:?}");
 }
 
 /// Sends records whose values are `values`, spread over the partitions; each must be

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use neo_compat_tests::cluster::Cluster;
 use neo_compat_tests::history::{History, Written};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
+
+use crate::cluster_topics::create_topics;
 
 const TOPIC: &str = "history";
 const PARTITIONS: i32 = 3;
@@ -27,7 +27,7 @@ const PHASE: u64 = 1_500;
 async fn acknowledged_writes_survive_leader_kills_a_wiped_follower_and_a_full_restart() {
     let mut cluster = Cluster::start(3);
     let bootstrap = cluster.bootstrap_servers();
-    create_topic(&bootstrap).await;
+    create_topics(&bootstrap, &[(TOPIC, PARTITIONS, 3)]).await;
     let producer = idempotent_producer(&bootstrap);
     let history = Arc::new(Mutex::new(History::default()));
     let observing = Arc::new(AtomicBool::new(true));
@@ -86,7 +86,7 @@ async fn a_rolling_restart_under_acks_all_loses_nothing_and_fails_no_send() {
     let mut cluster =
         Cluster::start_with(3, &[("NEO_CLUSTER__LEADER_REBALANCE_INTERVAL_SECS", "1")]);
     let bootstrap = cluster.bootstrap_servers();
-    create_topic(&bootstrap).await;
+    create_topics(&bootstrap, &[(TOPIC, PARTITIONS, 3)]).await;
     let producer = idempotent_producer(&bootstrap);
     let history = Arc::new(Mutex::new(History::default()));
     let progress = Arc::new(AtomicUsize::new(0));
@@ -150,22 +150,6 @@ fn idempotent_producer(bootstrap: &str) -> FutureProducer {
         .set("reconnect.backoff.max.ms", "200")
         .create()
         .unwrap()
-}
-
-async fn create_topic(bootstrap: &str) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .unwrap();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let created = admin
-        .create_topics(
-            &[NewTopic::new(TOPIC, PARTITIONS, TopicReplication::Fixed(3))],
-            &options,
-        )
-        .await
-        .unwrap();
-    assert!(created.iter().all(Result::is_ok), "{created:?}");
 }
 
 /// Sends records `seqs` of producer "p", 100 in flight at a time, recording each
