@@ -99,6 +99,11 @@ async fn lookup_or_create(
     if let Some(topic) = handler.broker.topic(name) {
         return Ok(topic);
     }
+    // A name no topic can have is INVALID_TOPIC_EXCEPTION whether or not the request may
+    // create topics (librdkafka fails a produce to it at once only with this code).
+    if let Err(e) = neo_broker::topic_name::validate_topic_name(name) {
+        return Err(error_codes::code(&e));
+    }
     if !auto_create {
         return Err(ResponseError::UnknownTopicOrPartition.code());
     }
