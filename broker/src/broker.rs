@@ -443,9 +443,9 @@ impl Broker {
             .topics()
             .iter()
             .flat_map(|topic| topic.partitions())
-            .filter(|p| p.group().is_leader())
+            .filter(|p| p.replica().is_leader())
             .collect();
-        let moved = join_all(led.iter().map(|p| p.group().hand_over(wait))).await;
+        let moved = join_all(led.iter().map(|p| p.replica().hand_over(wait))).await;
         let moved = moved.iter().filter(|moved| **moved).count();
         let controller = self.store.hand_over(wait).await;
         tracing::info!(
@@ -479,7 +479,7 @@ impl Broker {
             .iter()
             .flat_map(|topic| topic.partitions())
             .collect();
-        let stopped = join_all(partitions.iter().map(|p| p.group().shutdown())).await;
+        let stopped = join_all(partitions.iter().map(|p| p.replica().shutdown())).await;
         for (partition, result) in partitions.iter().zip(stopped) {
             if let Err(e) = result {
                 tracing::error!(topic = partition.topic(), partition = partition.index(), error = %e, "stopping the partition's group failed");

@@ -49,7 +49,7 @@ impl Broker {
             Some(leader) if leader == target => Ok(target),
             Some(leader) if leader == me => {
                 let partition = self.partition(topic, partition)?;
-                if partition.group().transfer_to(target, TRANSFER_WAIT).await {
+                if partition.replica().transfer_to(target, TRANSFER_WAIT).await {
                     Ok(target)
                 } else {
                     Err(refused(format!(

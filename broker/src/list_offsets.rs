@@ -32,7 +32,7 @@ impl Partition {
     pub fn list_offset(&self, spec: OffsetSpec) -> Result<Option<OffsetAndTimestamp>, BrokerError> {
         let log = self.log();
         let hw = self.high_watermark();
-        let leader_epoch = self.group().term();
+        let leader_epoch = self.replica().term();
         let found = match spec {
             OffsetSpec::Earliest => Some(OffsetAndTimestamp {
                 offset: log.log_start_offset(),

@@ -58,7 +58,7 @@ impl Broker {
         let wait = self.config().cluster.election_timeout;
         for topic in self.topics() {
             for partition in topic.partitions() {
-                let group = partition.group();
+                let group = partition.replica();
                 if !group.is_leader() {
                     continue;
                 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use bytes::Bytes;
 use neo_record::batch_header::BatchHeader;
 use neo_replication::error::ReplicationError;
-use neo_replication::partition::group::PartitionGroup;
+use neo_replication::partition::replica::PartitionReplica;
 use neo_replication::types::Admitted;
 use neo_storage::{LogError, PartitionLog};
 use parking_lot::RwLock;
@@ -26,8 +26,8 @@ pub struct Partition {
     topic: String,
     index: i32,
     log: PartitionLog,
-    /// This broker's replica of the partition: every append is a proposal to it.
-    group: PartitionGroup,
+    /// This broker's replica of the partition: every append goes through it.
+    replica: PartitionReplica,
     durable: AtomicBool,
     /// What the topic's configs demand of incoming batches.
     policy: RwLock<AppendPolicy>,
@@ -54,7 +54,7 @@ impl Partition {
         topic: &str,
         index: i32,
         log: PartitionLog,
-        group: PartitionGroup,
+        replica: PartitionReplica,
         config: &TopicConfig,
         counters: TopicCounters,
     ) -> Partition {
@@ -62,7 +62,7 @@ impl Partition {
             topic: topic.to_string(),
             index,
             log,
-            group,
+            replica,
             durable: AtomicBool::new(config.is_durable()),
             policy: RwLock::new(AppendPolicy::of(config)),
             compacted_at: AtomicI64::new(-1),
@@ -75,8 +75,8 @@ impl Partition {
         Arc::new(ProducerGate::open(log.clone()))
     }
 
-    /// Appends `records` (one or more RecordBatch v2) by proposing them to the partition's
-    /// group: the leader's append checks idempotent producers' sequence numbers (a retried
+    /// Appends `records` (one or more RecordBatch v2) through the partition's replica (on a
+    /// replicated partition, a proposal to its group): the leader's append checks idempotent producers' sequence numbers (a retried
     /// batch is not written again but answered with the offsets it got the first time) and
     /// assigns the offsets. Batches the topic wants in another codec are re-encoded first.
     /// Returns once the records are in the leader's log: [`Appended::acknowledged`] waits for
@@ -101,9 +101,9 @@ impl Partition {
         // Checked whole before it is proposed: what the leader writes, followers store.
         self.log.validate(&records)?;
         let bytes = records.len() as u64;
-        let proposed = self
-            .group
-            .propose(records)
+        let appending = self
+            .replica
+            .append(records)
             .await
             .map_err(replication_error)?;
         let outcome = |base_offset: i64, last_offset: i64, time: i64| ProduceOutcome {
@@ -112,7 +112,7 @@ impl Partition {
             log_append_time: time,
             log_start_offset: self.log.log_start_offset(),
         };
-        match proposed.admitted.clone() {
+        match appending.admitted.clone() {
             Admitted::Appended {
                 base_offset,
                 last_offset,
@@ -126,7 +126,7 @@ impl Partition {
                     &self.topic,
                     self.index,
                     outcome(base_offset, last_offset, log_append_time.unwrap_or(-1)),
-                    proposed.committed(),
+                    appending.committed(),
                 ))
             }
             Admitted::Duplicate {
@@ -196,7 +196,7 @@ impl Partition {
     /// A watch that wakes when the high watermark moves: what push consumers and long polls
     /// wait on.
     pub fn watch(&self) -> PositionWatch {
-        PositionWatch::new(self.group.watch_high_watermark())
+        PositionWatch::new(self.replica.watch_high_watermark())
     }
 
     /// The topic's name.
@@ -224,12 +224,12 @@ impl Partition {
     /// (on a durable topic, fsynced), so a consumer never sees a record that a crash or a
     /// leader change could take back.
     pub fn high_watermark(&self) -> i64 {
-        self.group.high_watermark()
+        self.replica.high_watermark()
     }
 
-    /// The partition's group, for the broker's own use (leadership, shutdown).
-    pub(crate) fn group(&self) -> &PartitionGroup {
-        &self.group
+    /// The partition's replica here, for the broker's own use (leadership, shutdown).
+    pub(crate) fn replica(&self) -> &PartitionReplica {
+        &self.replica
     }
 
     /// Bytes the partition's log takes on disk.
@@ -245,13 +245,13 @@ impl Partition {
     /// Runs retention: on a replicated partition the log start moves for readers at once,
     /// and segments go once no replica needs them. Returns how many segments were deleted.
     pub(crate) fn apply_retention(&self, now: i64) -> Result<usize, LogError> {
-        self.group.apply_retention(now)
+        self.replica.apply_retention(now)
     }
 
     /// Moves the log start to `offset` (DeleteRecords), deleting the segments below it that
     /// no replica needs. Returns the new log start.
     pub(crate) fn delete_records(&self, offset: i64) -> Result<i64, LogError> {
-        self.group.delete_records(offset)
+        self.replica.delete_records(offset)
     }
 
     /// Compacts the sealed segments (`cleanup.policy=compact`) if the log grew since the last
@@ -287,7 +287,7 @@ impl Partition {
     /// Takes up a topic's changed configs.
     pub(crate) fn apply_config(&self, config: &TopicConfig) {
         self.log.set_config(config.log_config());
-        self.group.set_durable(config.is_durable());
+        self.replica.set_durable(config.is_durable());
         self.durable.store(config.is_durable(), Ordering::Release);
         *self.policy.write() = AppendPolicy::of(config);
     }

@@ -1,11 +1,13 @@
-//! Opening one replica of a partition: its log (recovering it), and its Raft group over the
-//! cluster RPC.
+//! Opening one replica of a partition: its log (recovering it), and, when the partition has
+//! other replicas, its Raft group over the cluster RPC.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use neo_replication::group_id::GroupId;
 use neo_replication::partition::group::{PartitionGroup, PartitionTiming};
+use neo_replication::partition::replica::PartitionReplica;
+use neo_replication::partition::solo::SoloReplica;
 use neo_storage::{Flusher, PartitionLog};
 
 use crate::broker::Broker;
@@ -41,8 +43,9 @@ pub(crate) fn open_log(
     Ok(log)
 }
 
-/// The replica over `log`, its Raft group started and reachable by the other replicas
-/// (`replicated`: the partition has others). Not yet leading or formed: see `reconcile`.
+/// The replica over `log`: the partition's only one (`replicated` false: no Raft group), or
+/// one of a Raft group, started and reachable by the other replicas. A group is not yet
+/// formed or led: see `reconcile`.
 pub(crate) async fn open_partition(
     broker: &Broker,
     topic: &str,
@@ -52,34 +55,43 @@ pub(crate) async fn open_partition(
     log: PartitionLog,
     replicated: bool,
 ) -> Result<Arc<Partition>, BrokerError> {
-    let cluster = broker.cluster();
-    let group_id = GroupId::Partition {
-        topic_id: topic_id.as_u128(),
-        partition: u32::try_from(index).unwrap_or_default(),
+    let name = format!("{topic}-{index}");
+    let node = broker.config().node_id;
+    let gate = Partition::gate(&log);
+    let replica = if replicated {
+        let cluster = broker.cluster();
+        let group_id = GroupId::Partition {
+            topic_id: topic_id.as_u128(),
+            partition: u32::try_from(index).unwrap_or_default(),
+        };
+        let timing = PartitionTiming {
+            heartbeat_interval_ms: cluster.heartbeat_interval().as_millis() as u64,
+            election_timeout_ms: cluster.election_timeout().as_millis() as u64,
+            ..PartitionTiming::default()
+        };
+        let group = PartitionGroup::open(
+            name,
+            log.clone(),
+            gate,
+            topic_config.is_durable(),
+            node,
+            cluster.network(group_id),
+            timing,
+        )
+        .await
+        .map_err(replication_error)?;
+        group.register_with(cluster.transport(), group_id);
+        PartitionReplica::Group(group)
+    } else {
+        let solo = SoloReplica::open(name, log.clone(), gate, topic_config.is_durable(), node)
+            .map_err(replication_error)?;
+        PartitionReplica::Solo(solo)
     };
-    let timing = PartitionTiming {
-        heartbeat_interval_ms: cluster.heartbeat_interval().as_millis() as u64,
-        election_timeout_ms: cluster.election_timeout().as_millis() as u64,
-        ..PartitionTiming::default()
-    };
-    let group = PartitionGroup::open(
-        format!("{topic}-{index}"),
-        log.clone(),
-        Partition::gate(&log),
-        topic_config.is_durable(),
-        broker.config().node_id,
-        cluster.network(group_id),
-        timing,
-        replicated,
-    )
-    .await
-    .map_err(replication_error)?;
-    group.register_with(cluster.transport(), group_id);
     Ok(Arc::new(Partition::new(
         topic,
         index,
         log,
-        group,
+        replica,
         topic_config,
         broker.metrics().topic_counters(topic),
     )))

@@ -38,13 +38,17 @@ impl Broker {
             )
         });
         let replicas = replicas.unwrap_or_else(|| vec![node]);
-        let (leader, epoch) = match topic.partition(index) {
-            Some(partition) => partition.group().leadership(),
-            None => reported.map_or((None, 0), |r| (Some(r.leader), r.epoch)),
+        let (leader, epoch) = match (topic.partition(index), reported) {
+            (Some(partition), _) => partition.replica().leadership(),
+            (None, Some(reported)) => (Some(reported.leader), reported.epoch),
+            // A partition's only replica leads it from the start, in epoch 0 unless it
+            // reported another.
+            (None, None) if replicas.len() == 1 => (replicas.first().copied(), 0),
+            (None, None) => (None, 0),
         };
         let lag = self.config().cluster.replica_lag_time_max;
         let in_sync = match topic.partition(index) {
-            Some(partition) if leader == Some(node) => partition.group().in_sync(lag),
+            Some(partition) if leader == Some(node) => partition.replica().in_sync(lag),
             // Only the leader knows; the others tell the replicas they hear from.
             _ => replicas
                 .iter()
@@ -89,7 +93,7 @@ impl Broker {
         epoch: Option<u64>,
     ) -> Result<Arc<Partition>, BrokerError> {
         let found = self.partition(topic, partition)?;
-        let (leader, current) = found.group().leadership();
+        let (leader, current) = found.replica().leadership();
         if leader != Some(self.config().node_id) {
             return Err(BrokerError::NotLeader {
                 partition: format!("{topic}-{partition}"),

@@ -1,11 +1,11 @@
 //! A partition's high watermark as a watch: push consumers and long polls wait on it for new
 //! records instead of polling.
 
-use tokio::sync::watch;
+use neo_replication::partition::replica::HighWatermarkWatch;
 
 /// Wakes its holder when a partition's high watermark moves.
 #[derive(Debug, Clone)]
-pub struct PositionWatch(watch::Receiver<i64>);
+pub struct PositionWatch(HighWatermarkWatch);
 
 /// The partition was closed (deleted, or the broker stopped): nothing more will arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -13,7 +13,7 @@ pub struct PositionWatch(watch::Receiver<i64>);
 pub struct PartitionGone;
 
 impl PositionWatch {
-    pub(crate) fn new(receiver: watch::Receiver<i64>) -> PositionWatch {
+    pub(crate) fn new(receiver: HighWatermarkWatch) -> PositionWatch {
         PositionWatch(receiver)
     }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::future::join_all;
+use neo_replication::partition::replica::PartitionReplica;
 use neo_storage::PartitionLog;
 
 use crate::broker::Broker;
@@ -141,7 +142,8 @@ impl Broker {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Starts a replica's group: a replica alone leads at once; the first of a replica set
+    /// Starts a replica: a partition's only replica leads from the start (it reports its
+    /// epoch if the metadata could not guess it, see `placement`); the first of a replica set
     /// forms the group (once), the others wait to be contacted. A replica of a set reports each
     /// leadership it wins to the controller (Kafka clients learn leaders from the metadata).
     async fn start_replica(
@@ -151,13 +153,21 @@ impl Broker {
         addresses: &BTreeMap<u64, String>,
     ) -> Result<(), BrokerError> {
         let node = self.config().node_id;
-        let group = partition.group();
-        if replicas == [node] {
-            return group
-                .lead_alone()
-                .await
-                .map_err(crate::partition::replication_error);
-        }
+        let group = match partition.replica() {
+            PartitionReplica::Solo(solo) => {
+                let (epoch, topic, index) = (solo.epoch(), partition.topic(), partition.index());
+                let reported = self
+                    .metadata()
+                    .read(|s| s.leaders.get(topic).and_then(|l| l.get(&index)).cloned());
+                let known =
+                    reported.map_or(0, |r| if r.leader == node { r.epoch } else { u64::MAX });
+                if epoch != known {
+                    self.report_leader(partition, node, epoch).await;
+                }
+                return Ok(());
+            }
+            PartitionReplica::Group(group) => group,
+        };
         // A group that already had a leader was formed: a replica whose data was lost waits
         // to be brought up to date by it instead of starting an election of its own.
         let formed = self.metadata().read(|s| {
@@ -188,25 +198,29 @@ impl Broker {
         tokio::spawn(async move {
             let node = broker.config().node_id;
             let mut known = (None, 0);
-            while let Some(now) = partition.group().leadership_changed(known).await {
+            while let Some(now) = partition.replica().leadership_changed(known).await {
                 known = now;
                 let (Some(leader), epoch) = now else {
                     continue;
                 };
-                if leader != node {
-                    continue;
-                }
-                let command = MetadataCommand::SetPartitionLeader {
-                    topic: partition.topic().to_string(),
-                    partition: partition.index(),
-                    leader,
-                    epoch,
-                };
-                if let Err(e) = broker.metadata().apply(command).await {
-                    tracing::warn!(topic = partition.topic(), partition = partition.index(), error = %e, "cannot report a partition's leader");
+                if leader == node {
+                    broker.report_leader(&partition, leader, epoch).await;
                 }
             }
         });
+    }
+
+    /// Records in the metadata that `leader` leads `partition` in `epoch`.
+    async fn report_leader(&self, partition: &Partition, leader: u64, epoch: u64) {
+        let command = MetadataCommand::SetPartitionLeader {
+            topic: partition.topic().to_string(),
+            partition: partition.index(),
+            leader,
+            epoch,
+        };
+        if let Err(e) = self.metadata().apply(command).await {
+            tracing::warn!(topic = partition.topic(), partition = partition.index(), error = %e, "cannot report a partition's leader");
+        }
     }
 
     /// Closes a topic's replicas here and deletes their data (the topic was deleted).
@@ -215,7 +229,7 @@ impl Broker {
         self.remove_topic_entry(name);
         self.close_queue(name);
         for partition in topic.partitions() {
-            if let Err(e) = partition.group().shutdown().await {
+            if let Err(e) = partition.replica().shutdown().await {
                 tracing::warn!(topic = name, partition = partition.index(), error = %e, "cannot stop a deleted partition's group");
             }
             let log = partition.log().clone();

@@ -58,7 +58,6 @@ async fn open(dir: &Path, gate: Arc<Gate>) -> (PartitionGroup, PartitionLog) {
         1,
         NoPeers,
         PartitionTiming::default(),
-        false,
     )
     .await
     .unwrap();

@@ -80,7 +80,6 @@ impl Replica {
             self.id,
             self.transport.network(GROUP),
             timing,
-            true,
         )
         .await
         .unwrap();

@@ -168,7 +168,7 @@ impl Broker {
             let loading = topic
                 .partitions()
                 .iter()
-                .filter(|p| p.group().is_leader() && !coordinator.is_loaded(p.index()))
+                .filter(|p| p.replica().is_leader() && !coordinator.is_loaded(p.index()))
                 .count();
             if loading == 0 {
                 return;

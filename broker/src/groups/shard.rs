@@ -83,7 +83,7 @@ impl OffsetsShard {
             if self.retired.load(Ordering::Acquire) {
                 return Ok(false);
             }
-            match partition.group().confirm_leadership().await {
+            match partition.replica().confirm_leadership().await {
                 Ok(()) => break,
                 // Not confirmed yet (a majority unreachable, or a leader that restarted with a
                 // stale view and is about to learn of the new one): tried again until the

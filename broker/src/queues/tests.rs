@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use neo_record::codec::{BatchBuilder, Compression, Header};
-use neo_replication::no_peers::NoPeers;
-use neo_replication::partition::group::{PartitionGroup, PartitionTiming};
+use neo_replication::partition::replica::PartitionReplica;
+use neo_replication::partition::solo::SoloReplica;
 use neo_storage::{Flusher, PartitionLog};
 use proptest::prelude::*;
 
@@ -337,25 +337,20 @@ async fn open_partition(dir: &std::path::Path, flusher: &Arc<Flusher>) -> Arc<Pa
     };
     let log =
         PartitionLog::open(&dir.join("q-0"), config.log_config(), Arc::clone(flusher)).unwrap();
-    let group = PartitionGroup::open(
+    let solo = SoloReplica::open(
         "q-0".into(),
         log.clone(),
         Partition::gate(&log),
         config.is_durable(),
         1,
-        NoPeers,
-        PartitionTiming::default(),
-        false,
     )
-    .await
     .unwrap();
-    group.lead_alone().await.unwrap();
     let metrics = crate::metrics::BrokerMetrics::new().unwrap();
     Arc::new(Partition::new(
         "q",
         0,
         log,
-        group,
+        PartitionReplica::Solo(solo),
         &config,
         metrics.topic_counters("q"),
     ))

@@ -51,7 +51,6 @@ pub struct PartitionGroup {
     log: PartitionRaftLog,
     node_id: NodeId,
     high_watermark: watch::Receiver<i64>,
-    replicated: bool,
     /// Asks the group's snapshot task for a snapshot now.
     snapshot_wanted: Arc<Notify>,
 }
@@ -83,9 +82,6 @@ impl std::fmt::Debug for PartitionGroup {
 impl PartitionGroup {
     /// Starts the group over `log` (opened and recovered), named `name` in errors, talking to
     /// peers through `network`.
-    /// `replicated` says whether the partition has other replicas: a group of one needs no
-    /// timer (it leads from the start, see [`Self::lead_alone`]), and thousands of idle groups
-    /// would each wake every few milliseconds.
     #[allow(clippy::too_many_arguments)]
     pub async fn open<N>(
         name: String,
@@ -95,7 +91,6 @@ impl PartitionGroup {
         node_id: NodeId,
         network: N,
         timing: PartitionTiming,
-        replicated: bool,
     ) -> Result<PartitionGroup, ReplicationError>
     where
         N: RaftNetworkFactory<NeoRaft>,
@@ -119,8 +114,8 @@ impl PartitionGroup {
             // snapshot stands for the entry where the sealed segments end.
             snapshot_policy: SnapshotPolicy::Never,
             max_in_snapshot_log_to_keep: timing.entries_kept_after_snapshot,
-            // A group of one needs no timer; a replicated one is driven by the transport's
-            // clock (`register_quiet`): thousands of idle groups wake nothing.
+            // The transport's clock drives the group (`register_quiet`): thousands of idle
+            // groups wake nothing.
             enable_tick: false,
             // A follower whose data directory was lost starts over from an empty log; the
             // leader then replicates to it from the start instead of stopping.
@@ -142,21 +137,18 @@ impl PartitionGroup {
         .await
         .map_err(|e| raft_error(&name, e))?;
         let snapshot_wanted = Arc::new(Notify::new());
-        if replicated {
-            tokio::spawn(snapshot_when_sealed(
-                raft.clone(),
-                raft_log.partition_log().clone(),
-                high_watermark.clone(),
-                Arc::clone(&snapshot_wanted),
-            ));
-        }
+        tokio::spawn(snapshot_when_sealed(
+            raft.clone(),
+            raft_log.partition_log().clone(),
+            high_watermark.clone(),
+            Arc::clone(&snapshot_wanted),
+        ));
         Ok(PartitionGroup {
             name,
             raft,
             log: raft_log,
             node_id,
             high_watermark,
-            replicated,
             snapshot_wanted,
         })
     }
@@ -166,9 +158,6 @@ impl PartitionGroup {
     /// [`Self::needed_from`]). Returns how many segments were deleted.
     pub fn apply_retention(&self, now: i64) -> Result<usize, LogError> {
         let log = self.log.partition_log();
-        if !self.replicated {
-            return log.apply_retention(now);
-        }
         let point = log.retention_point(now)?;
         if point > log.log_start_offset() {
             log.move_log_start(point)?;
@@ -180,9 +169,6 @@ impl PartitionGroup {
     /// below it that no replica needs any more. Returns the new log start.
     pub fn delete_records(&self, offset: i64) -> Result<i64, LogError> {
         let log = self.log.partition_log();
-        if !self.replicated {
-            return log.delete_records(offset);
-        }
         let start = log.move_log_start(offset)?;
         self.remove_unneeded(start)?;
         Ok(start)
@@ -224,15 +210,11 @@ impl PartitionGroup {
             .fold(own, i64::min)
     }
 
-    /// Has `transport` deliver the other replicas' messages for `group` to this one.
-    /// A replicated group is quiet: no timers of its own, the transport's clock drives its
-    /// heartbeats and elections.
+    /// Has `transport` deliver the other replicas' messages for `group` to this one. The
+    /// group is quiet: no timers of its own, the transport's clock drives its heartbeats and
+    /// elections.
     pub fn register_with(&self, transport: &ClusterTransport, group: GroupId) {
-        if self.replicated {
-            transport.register_quiet(group, &self.raft);
-        } else {
-            transport.register(group, &self.raft);
-        }
+        transport.register_quiet(group, &self.raft);
     }
 
     /// Makes this broker the partition's only replica if the group was never initialized;

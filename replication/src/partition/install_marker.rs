@@ -39,6 +39,15 @@ pub(crate) fn start_over_if_interrupted(log: &PartitionLog) -> io::Result<bool> 
     }
     tracing::warn!(dir = %dir.display(), "a snapshot install was cut short: the replica starts over from an empty log");
     log.replace_segments(&[], 0, 0).map_err(io::Error::other)?;
+    forget_raft_state(dir)?;
+    finish(dir)?;
+    Ok(true)
+}
+
+/// Removes every Raft state file and snapshot in `dir` but the vote (and an install's
+/// marker), durably.
+pub(crate) fn forget_raft_state(dir: &Path) -> io::Result<()> {
+    let mut removed = false;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
@@ -51,10 +60,12 @@ pub(crate) fn start_over_if_interrupted(log: &PartitionLog) -> io::Result<bool> 
         } else {
             std::fs::remove_file(entry.path())?;
         }
+        removed = true;
     }
-    File::open(dir)?.sync_all()?;
-    finish(dir)?;
-    Ok(true)
+    if removed {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

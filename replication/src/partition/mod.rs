@@ -7,6 +7,8 @@ pub mod group;
 mod install_marker;
 pub mod machine;
 pub mod raft_log;
+pub mod replica;
 pub mod sidecar;
 pub mod snapshot_store;
+pub mod solo;
 pub mod synced_sidecar;

@@ -29,7 +29,7 @@ use crate::small_file;
 use crate::types::{Admitted, NeoRaft, NodeId, Proposal};
 
 const SIDECAR_FILE: &str = "raft.entries";
-const VOTE_FILE: &str = "raft.vote";
+pub(crate) const VOTE_FILE: &str = "raft.vote";
 const COMMITTED_FILE: &str = "raft.committed";
 const PURGED_FILE: &str = "raft.purged";
 const MEMBERSHIP_FILE: &str = "raft.membership";
