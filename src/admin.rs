@@ -1,5 +1,5 @@
 //! The admin HTTP listener: `/health`, `/ready`, `/metrics`, and the cluster's state and
-//! leader transfers for `neo cluster`.
+//! leader transfers and reassignments for `neo cluster`.
 
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use neo_broker::leader_transfer::TransferRequest;
+use neo_broker::reassign::ReassignRequest;
 use neo_broker::{Broker, BrokerError};
 
 /// The admin routes over `broker`.
@@ -20,6 +21,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/metrics", get(metrics))
         .route("/cluster", get(cluster_status))
         .route("/cluster/transfer-leader", post(transfer_leader))
+        .route("/cluster/reassign", post(reassign))
         .with_state(broker)
 }
 
@@ -65,6 +67,30 @@ async fn transfer_leader(
             let status = match e {
                 BrokerError::UnknownTopicOrPartition { .. } => StatusCode::NOT_FOUND,
                 BrokerError::LeaderNotMoved { .. } => StatusCode::CONFLICT,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            (status, Json(serde_json::json!({ "error": e.to_string() })))
+        }
+    }
+}
+
+/// Starts moving a partition to another replica set; answers once the move is recorded.
+async fn reassign(
+    State(broker): State<Arc<Broker>>,
+    Json(request): Json<ReassignRequest>,
+) -> impl IntoResponse {
+    match broker
+        .reassign(&request.topic, request.partition, request.replicas.clone())
+        .await
+    {
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "replicas": request.replicas })),
+        ),
+        Err(e) => {
+            let status = match e {
+                BrokerError::UnknownTopicOrPartition { .. } => StatusCode::NOT_FOUND,
+                BrokerError::InvalidReplicaAssignment(_) => StatusCode::BAD_REQUEST,
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             };
             (status, Json(serde_json::json!({ "error": e.to_string() })))

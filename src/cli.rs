@@ -60,6 +60,23 @@ pub enum ClusterCommand {
         #[arg(long)]
         to: Option<u64>,
     },
+    /// Move a partition to another set of replicas (add, remove or replace brokers; the
+    /// first is the preferred leader). New replicas catch up before the set changes; brokers
+    /// left out delete their copy once it has.
+    Reassign {
+        /// The partition's topic.
+        #[arg(long)]
+        topic: String,
+        /// The partition's index.
+        #[arg(long)]
+        partition: i32,
+        /// The new replica set: broker ids, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        replicas: Vec<u64>,
+        /// Return once the move is recorded, without waiting for it to finish.
+        #[arg(long)]
+        no_wait: bool,
+    },
 }
 
 /// Arguments handed to `neo-bench` as they are (`--help` included).

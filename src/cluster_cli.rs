@@ -1,5 +1,5 @@
-//! `neo cluster`: asks a broker's admin listener for the cluster's state, or to move a
-//! partition's leadership, and prints the answer.
+//! `neo cluster`: asks a broker's admin listener for the cluster's state, to move a
+//! partition's leadership or its replicas, and prints the answer.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -11,11 +11,14 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use neo_broker::cluster_status::ClusterStatus;
 use neo_broker::leader_transfer::TransferRequest;
+use neo_broker::reassign::ReassignRequest;
 
 use crate::cli::{ClusterArgs, ClusterCommand};
 
 /// How long one request may take (a transfer waits for the election it causes).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `reassign` waits for a move to finish (new replicas copy the whole partition).
+const MOVE_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Runs a `neo cluster` command.
 pub async fn run(args: &ClusterArgs) -> anyhow::Result<()> {
@@ -51,8 +54,50 @@ pub async fn run(args: &ClusterArgs) -> anyhow::Result<()> {
             let answer: serde_json::Value = serde_json::from_slice(&answer)?;
             println!("{topic}-{partition}: led by broker {}", answer["leader"]);
         }
+        ClusterCommand::Reassign {
+            topic,
+            partition,
+            replicas,
+            no_wait,
+        } => {
+            let reassign = ReassignRequest {
+                topic: topic.clone(),
+                partition: *partition,
+                replicas: replicas.clone(),
+            };
+            let body = serde_json::to_vec(&reassign)?;
+            request(&args.admin, Method::POST, "/cluster/reassign", Some(body)).await?;
+            if *no_wait {
+                println!("{topic}-{partition}: moving to {replicas:?}");
+                return Ok(());
+            }
+            wait_for_move(&args.admin, topic, *partition).await?;
+            println!("{topic}-{partition}: replicas {replicas:?}");
+        }
     }
     Ok(())
+}
+
+/// Asks for the cluster's state until partition `partition` of `topic` is no longer moving.
+async fn wait_for_move(admin: &str, topic: &str, partition: i32) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + MOVE_TIMEOUT;
+    loop {
+        let body = request(admin, Method::GET, "/cluster", None).await?;
+        let status: ClusterStatus = serde_json::from_slice(&body).context("the broker's answer")?;
+        let moving = status
+            .partitions
+            .iter()
+            .any(|p| p.topic == topic && p.partition == partition && p.reassigning.is_some());
+        if !moving {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "{topic}-{partition} is still moving after {MOVE_TIMEOUT:?} (see `neo cluster status`)"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// One HTTP/1.1 request to the admin listener at `admin`; the body of a 2xx answer, or the
@@ -121,8 +166,8 @@ fn render(status: &ClusterStatus) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{:<32} {:>9} {:>6} {:>6} {:<12} IN-SYNC",
-        "TOPIC", "PARTITION", "LEADER", "EPOCH", "REPLICAS"
+        "\n{:<32} {:>9} {:>6} {:>6} {:<12} {:<12} MOVING-TO",
+        "TOPIC", "PARTITION", "LEADER", "EPOCH", "REPLICAS", "IN-SYNC"
     );
     for p in &status.partitions {
         let leader = p
@@ -130,13 +175,16 @@ fn render(status: &ClusterStatus) -> String {
             .map_or_else(|| "-".to_string(), |id| id.to_string());
         let _ = writeln!(
             out,
-            "{:<32} {:>9} {:>6} {:>6} {:<12} {}",
+            "{:<32} {:>9} {:>6} {:>6} {:<12} {:<12} {}",
             p.topic,
             p.partition,
             leader,
             p.epoch,
             ids(&p.replicas),
-            ids(&p.in_sync)
+            ids(&p.in_sync),
+            p.reassigning
+                .as_deref()
+                .map_or_else(|| "-".to_string(), ids)
         );
     }
     out

@@ -49,6 +49,8 @@ pub struct Broker {
     maintenance: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Held while the local topics are brought in line with the metadata.
     reconciling: tokio::sync::Mutex<()>,
+    /// Partitions (topic, index) whose replica here is being changed (see `reassign`).
+    changing_replicas: Mutex<std::collections::HashSet<(String, i32)>>,
     me: Weak<Broker>,
 }
 
@@ -106,6 +108,7 @@ impl Broker {
             stopping: AtomicBool::new(false),
             maintenance: Mutex::new(None),
             reconciling: tokio::sync::Mutex::new(()),
+            changing_replicas: Mutex::default(),
             me: me.clone(),
         });
         // Other brokers may call this one (to propose a metadata change) as soon as it
@@ -135,6 +138,11 @@ impl Broker {
         *broker.maintenance.lock() = Some(broker.start_maintenance());
         broker.ready.store(true, Ordering::Release);
         Ok(broker)
+    }
+
+    /// The partitions whose replica here is being changed.
+    pub(crate) fn changing_replicas(&self) -> &Mutex<std::collections::HashSet<(String, i32)>> {
+        &self.changing_replicas
     }
 
     /// This broker, for the tasks it starts.
@@ -445,7 +453,11 @@ impl Broker {
             .flat_map(|topic| topic.partitions())
             .filter(|p| p.replica().is_leader())
             .collect();
-        let moved = join_all(led.iter().map(|p| p.replica().hand_over(wait))).await;
+        let moved = join_all(
+            led.iter()
+                .map(|p| async move { p.replica().hand_over(wait).await }),
+        )
+        .await;
         let moved = moved.iter().filter(|moved| **moved).count();
         let controller = self.store.hand_over(wait).await;
         tracing::info!(
@@ -479,7 +491,7 @@ impl Broker {
             .iter()
             .flat_map(|topic| topic.partitions())
             .collect();
-        let stopped = join_all(partitions.iter().map(|p| p.replica().shutdown())).await;
+        let stopped = join_all(partitions.iter().map(|p| p.retire())).await;
         for (partition, result) in partitions.iter().zip(stopped) {
             if let Err(e) = result {
                 tracing::error!(topic = partition.topic(), partition = partition.index(), error = %e, "stopping the partition's group failed");

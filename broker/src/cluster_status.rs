@@ -48,6 +48,9 @@ pub struct PartitionStatus {
     pub epoch: u64,
     /// The replicas in sync with the leader.
     pub in_sync: Vec<u64>,
+    /// The replica set it is moving to, while a reassignment is under way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reassigning: Option<Vec<u64>>,
 }
 
 impl Broker {
@@ -78,6 +81,11 @@ impl Broker {
                         leader: placement.leader,
                         epoch: placement.epoch,
                         in_sync: placement.in_sync,
+                        reassigning: self.metadata().read(|s| {
+                            s.topics
+                                .get(topic.name())
+                                .and_then(|t| t.reassigning.get(&index).cloned())
+                        }),
                     }
                 })
             })

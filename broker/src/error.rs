@@ -16,6 +16,8 @@ pub enum BrokerError {
     InvalidPartitions(i32),
     #[error("replication factor {factor}: {brokers} brokers are live")]
     InvalidReplicationFactor { factor: i16, brokers: usize },
+    #[error("invalid replica assignment: {0}")]
+    InvalidReplicaAssignment(String),
     #[error("invalid config {key}={value:?}: {reason}")]
     InvalidConfig {
         key: String,

@@ -29,6 +29,7 @@ mod producer_gate;
 mod producer_ids;
 pub mod producer_state;
 pub mod queues;
+pub mod reassign;
 mod reconcile;
 pub mod topic;
 mod topic_admin;

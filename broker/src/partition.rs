@@ -11,6 +11,7 @@ use neo_replication::partition::replica::PartitionReplica;
 use neo_replication::types::Admitted;
 use neo_storage::{LogError, PartitionLog};
 use parking_lot::RwLock;
+use tokio::sync::watch;
 
 use crate::append_policy::AppendPolicy;
 use crate::appended::{Appended, ProduceOutcome};
@@ -26,8 +27,12 @@ pub struct Partition {
     topic: String,
     index: i32,
     log: PartitionLog,
-    /// This broker's replica of the partition: every append goes through it.
-    replica: PartitionReplica,
+    /// This broker's replica of the partition: every append goes through it. It changes kind
+    /// when the partition gains or loses its other replicas (see `reassign`).
+    replica: watch::Sender<Arc<PartitionReplica>>,
+    /// Set once the replica stopped for good (the broker stops, the topic or the replica here
+    /// is deleted), as opposed to giving way to one of another kind.
+    retired: AtomicBool,
     durable: AtomicBool,
     /// What the topic's configs demand of incoming batches.
     policy: RwLock<AppendPolicy>,
@@ -62,7 +67,8 @@ impl Partition {
             topic: topic.to_string(),
             index,
             log,
-            replica,
+            replica: watch::Sender::new(Arc::new(replica)),
+            retired: AtomicBool::new(false),
             durable: AtomicBool::new(config.is_durable()),
             policy: RwLock::new(AppendPolicy::of(config)),
             compacted_at: AtomicI64::new(-1),
@@ -102,7 +108,7 @@ impl Partition {
         self.log.validate(&records)?;
         let bytes = records.len() as u64;
         let appending = self
-            .replica
+            .replica()
             .append(records)
             .await
             .map_err(replication_error)?;
@@ -196,7 +202,7 @@ impl Partition {
     /// A watch that wakes when the high watermark moves: what push consumers and long polls
     /// wait on.
     pub fn watch(&self) -> PositionWatch {
-        PositionWatch::new(self.replica.watch_high_watermark())
+        PositionWatch::new(self.replica().watch_high_watermark())
     }
 
     /// The topic's name.
@@ -224,12 +230,49 @@ impl Partition {
     /// (on a durable topic, fsynced), so a consumer never sees a record that a crash or a
     /// leader change could take back.
     pub fn high_watermark(&self) -> i64 {
-        self.replica.high_watermark()
+        self.replica.borrow().high_watermark()
     }
 
     /// The partition's replica here, for the broker's own use (leadership, shutdown).
-    pub(crate) fn replica(&self) -> &PartitionReplica {
-        &self.replica
+    pub(crate) fn replica(&self) -> Arc<PartitionReplica> {
+        Arc::clone(&self.replica.borrow())
+    }
+
+    /// Makes `replica` the partition's replica here, in place of one of another kind.
+    pub(crate) fn set_replica(&self, replica: PartitionReplica) {
+        self.replica.send_replace(Arc::new(replica));
+    }
+
+    /// Stops the replica for good (the broker stops, or the replica here is deleted).
+    pub(crate) async fn retire(&self) -> Result<(), BrokerError> {
+        self.retired.store(true, Ordering::Release);
+        self.replica.send_modify(|_| {});
+        self.replica().shutdown().await.map_err(replication_error)
+    }
+
+    /// Waits until the leadership differs from `known`, across changes of the replica's kind;
+    /// `None` once the replica is retired.
+    pub(crate) async fn leadership_changed(
+        &self,
+        known: (Option<u64>, u64),
+    ) -> Option<(Option<u64>, u64)> {
+        let mut replicas = self.replica.subscribe();
+        loop {
+            if self.retired.load(Ordering::Acquire) {
+                return None;
+            }
+            let replica = Arc::clone(&replicas.borrow_and_update());
+            tokio::select! {
+                now = replica.leadership_changed(known) => {
+                    if let Some(now) = now {
+                        return Some(now);
+                    }
+                    // Stopped: retired, or giving way to a replica of another kind.
+                    replicas.changed().await.ok()?;
+                }
+                changed = replicas.changed() => changed.ok()?,
+            }
+        }
     }
 
     /// Bytes the partition's log takes on disk.
@@ -245,13 +288,13 @@ impl Partition {
     /// Runs retention: on a replicated partition the log start moves for readers at once,
     /// and segments go once no replica needs them. Returns how many segments were deleted.
     pub(crate) fn apply_retention(&self, now: i64) -> Result<usize, LogError> {
-        self.replica.apply_retention(now)
+        self.replica().apply_retention(now)
     }
 
     /// Moves the log start to `offset` (DeleteRecords), deleting the segments below it that
     /// no replica needs. Returns the new log start.
     pub(crate) fn delete_records(&self, offset: i64) -> Result<i64, LogError> {
-        self.replica.delete_records(offset)
+        self.replica().delete_records(offset)
     }
 
     /// Compacts the sealed segments (`cleanup.policy=compact`) if the log grew since the last
@@ -287,7 +330,7 @@ impl Partition {
     /// Takes up a topic's changed configs.
     pub(crate) fn apply_config(&self, config: &TopicConfig) {
         self.log.set_config(config.log_config());
-        self.replica.set_durable(config.is_durable());
+        self.replica().set_durable(config.is_durable());
         self.durable.store(config.is_durable(), Ordering::Release);
         *self.policy.write() = AppendPolicy::of(config);
     }

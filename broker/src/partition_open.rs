@@ -55,38 +55,16 @@ pub(crate) async fn open_partition(
     log: PartitionLog,
     replicated: bool,
 ) -> Result<Arc<Partition>, BrokerError> {
-    let name = format!("{topic}-{index}");
-    let node = broker.config().node_id;
-    let gate = Partition::gate(&log);
-    let replica = if replicated {
-        let cluster = broker.cluster();
-        let group_id = GroupId::Partition {
-            topic_id: topic_id.as_u128(),
-            partition: u32::try_from(index).unwrap_or_default(),
-        };
-        let timing = PartitionTiming {
-            heartbeat_interval_ms: cluster.heartbeat_interval().as_millis() as u64,
-            election_timeout_ms: cluster.election_timeout().as_millis() as u64,
-            ..PartitionTiming::default()
-        };
-        let group = PartitionGroup::open(
-            name,
-            log.clone(),
-            gate,
-            topic_config.is_durable(),
-            node,
-            cluster.network(group_id),
-            timing,
-        )
-        .await
-        .map_err(replication_error)?;
-        group.register_with(cluster.transport(), group_id);
-        PartitionReplica::Group(group)
-    } else {
-        let solo = SoloReplica::open(name, log.clone(), gate, topic_config.is_durable(), node)
-            .map_err(replication_error)?;
-        PartitionReplica::Solo(solo)
-    };
+    let replica = open_replica(
+        broker,
+        topic,
+        topic_id,
+        index,
+        topic_config.is_durable(),
+        &log,
+        replicated,
+    )
+    .await?;
     Ok(Arc::new(Partition::new(
         topic,
         index,
@@ -95,4 +73,52 @@ pub(crate) async fn open_partition(
         topic_config,
         broker.metrics().topic_counters(topic),
     )))
+}
+
+/// A replica of partition `index` of `topic` over `log` (see [`open_partition`]).
+pub(crate) async fn open_replica(
+    broker: &Broker,
+    topic: &str,
+    topic_id: uuid::Uuid,
+    index: i32,
+    durable: bool,
+    log: &PartitionLog,
+    replicated: bool,
+) -> Result<PartitionReplica, BrokerError> {
+    let name = format!("{topic}-{index}");
+    let node = broker.config().node_id;
+    let gate = Partition::gate(log);
+    if !replicated {
+        let solo =
+            SoloReplica::open(name, log.clone(), gate, durable, node).map_err(replication_error)?;
+        return Ok(PartitionReplica::Solo(solo));
+    }
+    let cluster = broker.cluster();
+    let group_id = group_id(topic_id, index);
+    let timing = PartitionTiming {
+        heartbeat_interval_ms: cluster.heartbeat_interval().as_millis() as u64,
+        election_timeout_ms: cluster.election_timeout().as_millis() as u64,
+        ..PartitionTiming::default()
+    };
+    let group = PartitionGroup::open(
+        name,
+        log.clone(),
+        gate,
+        durable,
+        node,
+        cluster.network(group_id),
+        timing,
+    )
+    .await
+    .map_err(replication_error)?;
+    group.register_with(cluster.transport(), group_id);
+    Ok(PartitionReplica::Group(group))
+}
+
+/// The cluster-wide id of partition `index`'s group.
+pub(crate) fn group_id(topic_id: uuid::Uuid, index: i32) -> GroupId {
+    GroupId::Partition {
+        topic_id: topic_id.as_u128(),
+        partition: u32::try_from(index).unwrap_or_default(),
+    }
 }

@@ -14,7 +14,7 @@ use crate::config::TopicConfig;
 use crate::error::BrokerError;
 use crate::metadata::{MetadataCommand, TopicRecord};
 use crate::partition::Partition;
-use crate::partition_open::{open_log, open_partition};
+use crate::partition_open::{group_id, open_log, open_partition};
 use crate::topic::Topic;
 
 /// One replica to open here.
@@ -23,6 +23,7 @@ struct Opening {
     record: TopicRecord,
     config: TopicConfig,
     index: i32,
+    /// The brokers holding a replica, or gaining one in a reassignment.
     replicas: Vec<u64>,
 }
 
@@ -67,15 +68,17 @@ impl Broker {
             }
             topic.grow(record.partitions);
             for index in 0..record.partitions {
-                let replicas = record.replicas_of(index, node);
-                if topic.partition(index).is_none() && replicas.contains(&node) {
-                    openings.push(Opening {
+                let hosts = record.hosts_of(index, node);
+                match topic.partition(index) {
+                    Some(partition) => self.follow_assignment(&record, &topic, &partition),
+                    None if hosts.contains(&node) => openings.push(Opening {
                         topic: Arc::clone(&topic),
                         record: record.clone(),
                         config: config.clone(),
                         index,
-                        replicas,
-                    });
+                        replicas: hosts,
+                    }),
+                    None => {}
                 }
             }
         }
@@ -142,10 +145,9 @@ impl Broker {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// Starts a replica: a partition's only replica leads from the start (it reports its
-    /// epoch if the metadata could not guess it, see `placement`); the first of a replica set
-    /// forms the group (once), the others wait to be contacted. A replica of a set reports each
-    /// leadership it wins to the controller (Kafka clients learn leaders from the metadata).
+    /// Starts a replica: a partition's only replica leads from the start; the first of a
+    /// replica set forms the group (once), the others wait to be contacted. Each leadership
+    /// won here is reported to the controller (Kafka clients learn leaders from the metadata).
     async fn start_replica(
         &self,
         partition: &Arc<Partition>,
@@ -153,37 +155,29 @@ impl Broker {
         addresses: &BTreeMap<u64, String>,
     ) -> Result<(), BrokerError> {
         let node = self.config().node_id;
-        let group = match partition.replica() {
-            PartitionReplica::Solo(solo) => {
-                let (epoch, topic, index) = (solo.epoch(), partition.topic(), partition.index());
-                let reported = self
-                    .metadata()
-                    .read(|s| s.leaders.get(topic).and_then(|l| l.get(&index)).cloned());
-                let known =
-                    reported.map_or(0, |r| if r.leader == node { r.epoch } else { u64::MAX });
-                if epoch != known {
-                    self.report_leader(partition, node, epoch).await;
-                }
-                return Ok(());
+        if let PartitionReplica::Group(group) = &*partition.replica() {
+            // A group that already had a leader was formed: a replica whose data was lost
+            // waits to be brought up to date by it instead of starting an election of its
+            // own. A partition being reassigned has a group, or a replica alone, that takes
+            // the others in.
+            let formed = self.metadata().read(|s| {
+                s.leaders
+                    .get(partition.topic())
+                    .is_some_and(|l| l.contains_key(&partition.index()))
+                    || s.topics
+                        .get(partition.topic())
+                        .is_some_and(|t| t.reassigning.contains_key(&partition.index()))
+            });
+            if replicas.first() == Some(&node) && !formed {
+                let members = replicas
+                    .iter()
+                    .map(|id| (*id, addresses.get(id).cloned().unwrap_or_default()))
+                    .collect();
+                group
+                    .form(members)
+                    .await
+                    .map_err(crate::partition::replication_error)?;
             }
-            PartitionReplica::Group(group) => group,
-        };
-        // A group that already had a leader was formed: a replica whose data was lost waits
-        // to be brought up to date by it instead of starting an election of its own.
-        let formed = self.metadata().read(|s| {
-            s.leaders
-                .get(partition.topic())
-                .is_some_and(|l| l.contains_key(&partition.index()))
-        });
-        if replicas.first() == Some(&node) && !formed {
-            let members = replicas
-                .iter()
-                .map(|id| (*id, addresses.get(id).cloned().unwrap_or_default()))
-                .collect();
-            group
-                .form(members)
-                .await
-                .map_err(crate::partition::replication_error)?;
         }
         self.spawn_leadership_reports(partition);
         Ok(())
@@ -198,7 +192,7 @@ impl Broker {
         tokio::spawn(async move {
             let node = broker.config().node_id;
             let mut known = (None, 0);
-            while let Some(now) = partition.replica().leadership_changed(known).await {
+            while let Some(now) = partition.leadership_changed(known).await {
                 known = now;
                 let (Some(leader), epoch) = now else {
                     continue;
@@ -210,8 +204,23 @@ impl Broker {
         });
     }
 
-    /// Records in the metadata that `leader` leads `partition` in `epoch`.
+    /// Records in the metadata that `leader` leads `partition` in `epoch`, unless it says so
+    /// already (with no leader recorded, a partition's only replica is taken to lead in epoch
+    /// 0, see `placement`).
     async fn report_leader(&self, partition: &Partition, leader: u64, epoch: u64) {
+        let recorded = self.metadata().read(|s| {
+            s.leaders
+                .get(partition.topic())
+                .and_then(|l| l.get(&partition.index()))
+                .copied()
+        });
+        let known = match recorded {
+            Some(r) => r.leader == leader && r.epoch == epoch,
+            None => epoch == 0,
+        };
+        if known {
+            return;
+        }
         let command = MetadataCommand::SetPartitionLeader {
             topic: partition.topic().to_string(),
             partition: partition.index(),
@@ -229,27 +238,39 @@ impl Broker {
         self.remove_topic_entry(name);
         self.close_queue(name);
         for partition in topic.partitions() {
-            if let Err(e) = partition.replica().shutdown().await {
-                tracing::warn!(topic = name, partition = partition.index(), error = %e, "cannot stop a deleted partition's group");
-            }
-            let log = partition.log().clone();
-            let dir = log.dir().to_path_buf();
-            let doomed = dir.with_file_name(format!(
-                "{}.{}-delete",
-                dir.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                topic.id().simple()
-            ));
-            if let Err(e) = std::fs::rename(&dir, &doomed) {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot rename deleted partition");
-            }
-            let _ = log.close();
-            if let Err(e) = std::fs::remove_dir_all(&doomed) {
-                tracing::warn!(dir = %doomed.display(), error = %e, "cannot remove deleted partition");
-            }
+            self.delete_replica(&partition, topic.id()).await;
         }
         self.metrics().remove_topic(name);
         tracing::info!(topic = name, "deleted topic");
+    }
+}
+
+impl Broker {
+    /// Stops a replica for good and deletes its data (its topic was deleted, or it was moved
+    /// off this broker). The directory is renamed first, so a crash midway leaves no
+    /// half-deleted partition to open.
+    pub(crate) async fn delete_replica(&self, partition: &Partition, topic_id: uuid::Uuid) {
+        if let Err(e) = partition.retire().await {
+            tracing::warn!(topic = partition.topic(), partition = partition.index(), error = %e, "cannot stop a deleted replica");
+        }
+        self.cluster()
+            .transport()
+            .unregister(group_id(topic_id, partition.index()));
+        let log = partition.log().clone();
+        let dir = log.dir().to_path_buf();
+        let doomed = dir.with_file_name(format!(
+            "{}.{}-delete",
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            topic_id.simple()
+        ));
+        if let Err(e) = std::fs::rename(&dir, &doomed) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot rename a deleted replica");
+        }
+        let _ = log.close();
+        if let Err(e) = std::fs::remove_dir_all(&doomed) {
+            tracing::warn!(dir = %doomed.display(), error = %e, "cannot remove a deleted replica");
+        }
     }
 }

@@ -82,6 +82,15 @@ impl Topic {
         }
     }
 
+    /// Empties the slot of partition `index` (its replica here was moved away).
+    pub(crate) fn clear_partition(&self, index: i32) {
+        if let Ok(i) = usize::try_from(index)
+            && let Some(slot) = self.partitions.write().get_mut(i)
+        {
+            *slot = None;
+        }
+    }
+
     /// The effective configuration.
     pub fn config(&self) -> TopicConfig {
         self.config.read().clone()

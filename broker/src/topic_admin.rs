@@ -56,6 +56,7 @@ impl Broker {
             partitions,
             configs,
             replicas,
+            reassigning: Default::default(),
         };
         if validate_only {
             return Ok(Arc::new(Topic::new(

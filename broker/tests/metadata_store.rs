@@ -21,6 +21,7 @@ fn topic(name: &str) -> TopicRecord {
         partitions: 1,
         configs: BTreeMap::from([("retention.ms".into(), "1000".into())]),
         replicas: Vec::new(),
+        reassigning: Default::default(),
     }
 }
 

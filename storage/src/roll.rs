@@ -41,6 +41,26 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Rolls the active segment now if it holds any record, so that everything written is in
+    /// segments that will be sealed (a snapshot of sealed segments then covers the whole
+    /// log). Whether it rolled.
+    pub fn roll_now(&self) -> Result<bool, LogError> {
+        let rolled = {
+            let mut writer = self.inner.writer.lock();
+            let config = self.inner.config.read().clone();
+            if self.active()?.base_offset() >= self.log_end_offset() {
+                false
+            } else {
+                self.roll(&mut writer, &config, neo_record::now_ms())?;
+                true
+            }
+        };
+        if rolled {
+            self.request_sync();
+        }
+        Ok(rolled)
+    }
+
     /// Asks the flusher to make the next segment's files once the active one is half full,
     /// so that the roll finds them ready.
     pub(crate) fn prepare_roll_if_due(&self, active: &Segment, config: &LogConfig) {

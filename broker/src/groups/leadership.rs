@@ -19,7 +19,7 @@ impl GroupCoordinator {
         let coordinator = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut known = (None, 0);
-            while let Some(now) = partition.replica().leadership_changed(known).await {
+            while let Some(now) = partition.leadership_changed(known).await {
                 known = now;
                 let Some(coordinator) = coordinator.upgrade() else {
                     return;

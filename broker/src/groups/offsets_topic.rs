@@ -112,6 +112,7 @@ impl Broker {
             partitions,
             configs: offsets_topic_configs(),
             replicas: self.assign_replicas(0, partitions, factor as i16)?,
+            reassigning: Default::default(),
         };
         match self
             .metadata()

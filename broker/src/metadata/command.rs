@@ -49,6 +49,20 @@ pub enum MetadataCommand {
     },
     /// The cluster's id, chosen by the first broker to propose one (later ones are ignored).
     SetClusterId(String),
+    /// A partition starts moving to the replica set `replicas` (the first is the preferred
+    /// leader); its leader carries the move out.
+    ReassignPartition {
+        topic: String,
+        partition: i32,
+        replicas: Vec<u64>,
+    },
+    /// A partition's move to `replicas` is done (ignored unless that move is the one under
+    /// way): the set takes effect, and brokers left out drop their replicas.
+    FinishReassignment {
+        topic: String,
+        partition: i32,
+        replicas: Vec<u64>,
+    },
 }
 
 /// The kinds of documents front-ends keep in the broker's metadata: what they declare

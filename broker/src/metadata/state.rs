@@ -55,6 +55,11 @@ impl MetadataState {
                 }
                 Some(_) => Ok(()),
             },
+            MetadataCommand::ReassignPartition {
+                topic,
+                partition,
+                replicas,
+            } => self.check_reassignment(topic, *partition, replicas),
             MetadataCommand::ReserveProducerIds { count } if *count <= 0 => {
                 Err(BrokerError::InvalidConfig {
                     key: "producer ids".into(),
@@ -142,7 +147,72 @@ impl MetadataState {
             MetadataCommand::SetClusterId(id) => {
                 self.cluster_id.get_or_insert(id);
             }
+            MetadataCommand::ReassignPartition {
+                topic,
+                partition,
+                replicas,
+            } => {
+                if let Some(record) = self.topics.get_mut(&topic) {
+                    if record.replicas_of(partition, 0) == replicas {
+                        record.reassigning.remove(&partition);
+                    } else {
+                        record.reassigning.insert(partition, replicas);
+                    }
+                }
+            }
+            MetadataCommand::FinishReassignment {
+                topic,
+                partition,
+                replicas,
+            } => {
+                if let Some(record) = self.topics.get_mut(&topic)
+                    && record.reassigning.get(&partition) == Some(&replicas)
+                    && let Some(set) = usize::try_from(partition)
+                        .ok()
+                        .and_then(|p| record.replicas.get_mut(p))
+                {
+                    *set = replicas;
+                    record.reassigning.remove(&partition);
+                }
+            }
         }
+    }
+
+    /// Whether `topic`'s partition `partition` may move to `replicas`: registered brokers,
+    /// each once, at least one; a topic with replica sets (not one from before clusters).
+    fn check_reassignment(
+        &self,
+        topic: &str,
+        partition: i32,
+        replicas: &[u64],
+    ) -> Result<(), BrokerError> {
+        let record = self
+            .topics
+            .get(topic)
+            .filter(|t| (0..t.partitions).contains(&partition))
+            .ok_or_else(|| BrokerError::UnknownTopicOrPartition {
+                topic: topic.to_string(),
+                partition,
+            })?;
+        let invalid = |reason: String| BrokerError::InvalidReplicaAssignment(reason);
+        if record.replicas.is_empty() {
+            return Err(invalid(format!(
+                "{topic} predates replica sets: restart its broker as a cluster member first"
+            )));
+        }
+        if replicas.is_empty() {
+            return Err(invalid("a partition needs at least one replica".into()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for id in replicas {
+            if !seen.insert(id) {
+                return Err(invalid(format!("broker {id} is named twice")));
+            }
+            if !self.brokers.contains_key(id) {
+                return Err(invalid(format!("broker {id} is not in the cluster")));
+            }
+        }
+        Ok(())
     }
 
     /// The documents of one kind, by name.
@@ -163,6 +233,7 @@ mod tests {
             partitions,
             configs: BTreeMap::new(),
             replicas: Vec::new(),
+            reassigning: Default::default(),
         }
     }
 

@@ -17,6 +17,10 @@ pub struct TopicRecord {
     /// written before clusters: every partition is then on the broker that has its data.
     #[serde(default)]
     pub replicas: Vec<Vec<u64>>,
+    /// Partitions being moved to another replica set (`neo cluster reassign`), by partition:
+    /// the set they move to. Until the move finishes, `replicas` is the set in effect.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reassigning: BTreeMap<i32, Vec<u64>>,
 }
 
 impl TopicRecord {
@@ -27,6 +31,18 @@ impl TopicRecord {
             .and_then(|p| self.replicas.get(p))
             .cloned()
             .unwrap_or_else(|| vec![local])
+    }
+
+    /// The brokers that hold, or are to hold, a replica of `partition`: its replicas, then
+    /// those a reassignment adds.
+    pub fn hosts_of(&self, partition: i32, local: u64) -> Vec<u64> {
+        let mut hosts = self.replicas_of(partition, local);
+        for id in self.reassigning.get(&partition).into_iter().flatten() {
+            if !hosts.contains(id) {
+                hosts.push(*id);
+            }
+        }
+        hosts
     }
 }
 

@@ -17,6 +17,7 @@ fn kind(error: &BrokerError) -> ResponseError {
         BrokerError::InvalidTopic { .. } => ResponseError::InvalidTopicException,
         BrokerError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
         BrokerError::InvalidReplicationFactor { .. } => ResponseError::InvalidReplicationFactor,
+        BrokerError::InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
         BrokerError::InvalidConfig { .. } => ResponseError::InvalidConfig,
         BrokerError::ShuttingDown => ResponseError::NotLeaderOrFollower,
         BrokerError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,

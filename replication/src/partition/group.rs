@@ -46,10 +46,10 @@ impl Default for PartitionTiming {
 
 /// One broker's replica of a partition.
 pub struct PartitionGroup {
-    name: String,
-    raft: Raft<NeoRaft, PartitionMachine>,
-    log: PartitionRaftLog,
-    node_id: NodeId,
+    pub(super) name: String,
+    pub(super) raft: Raft<NeoRaft, PartitionMachine>,
+    pub(super) log: PartitionRaftLog,
+    pub(super) node_id: NodeId,
     high_watermark: watch::Receiver<i64>,
     /// Asks the group's snapshot task for a snapshot now.
     snapshot_wanted: Arc<Notify>,
@@ -453,14 +453,14 @@ async fn snapshot_when_sealed(
     }
 }
 
-fn raft_error(group: &str, e: impl std::fmt::Display) -> ReplicationError {
+pub(super) fn raft_error(group: &str, e: impl std::fmt::Display) -> ReplicationError {
     ReplicationError::Raft {
         group: group.into(),
         reason: e.to_string(),
     }
 }
 
-fn write_error(group: &str, e: ClientWriteError<NeoRaft>) -> ReplicationError {
+pub(super) fn write_error(group: &str, e: ClientWriteError<NeoRaft>) -> ReplicationError {
     match e {
         ClientWriteError::ForwardToLeader(forward) => ReplicationError::NotLeader {
             group: group.into(),

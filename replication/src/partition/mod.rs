@@ -4,6 +4,7 @@
 
 pub mod append_gate;
 pub mod group;
+pub mod group_members;
 mod install_marker;
 pub mod machine;
 pub mod raft_log;

@@ -222,9 +222,10 @@ impl PartitionRaftLog {
             }
             point?
         };
-        // The segments must end where the entry's data does (below the first data entry, the
-        // data written before the group existed counts).
-        if data_end.is_some_and(|end| end != boundary) {
+        // The segments must end where the entry's data does; before the first data entry, where
+        // the data written before the group existed ends.
+        let data_end = data_end.unwrap_or_else(|| self.needed_from());
+        if data_end != boundary {
             return None;
         }
         let in_log = self

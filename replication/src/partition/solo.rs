@@ -36,6 +36,8 @@ pub struct SoloReplica {
     epoch: u64,
     /// Whether an append counts as committed only once fsynced.
     durable: Arc<AtomicBool>,
+    /// Set once appends are refused (the replica gives way to a group, or closes).
+    fenced: AtomicBool,
     /// Sequence checks and offsets are decided under it, one append at a time.
     appending: Mutex<()>,
     /// True once closed: leadership watchers end.
@@ -72,6 +74,7 @@ impl SoloReplica {
             node_id,
             epoch,
             durable: Arc::new(AtomicBool::new(durable)),
+            fenced: AtomicBool::new(false),
             appending: Mutex::new(()),
             closed: watch::Sender::new(false),
         })
@@ -80,12 +83,12 @@ impl SoloReplica {
     /// Checks and writes a record batch; the returned [`SoloCommit`] resolves once it is
     /// committed.
     pub fn append(&self, batch: Bytes) -> Result<(Admitted, SoloCommit), ReplicationError> {
-        if *self.closed.borrow() {
+        let _one_at_a_time = self.appending.lock();
+        if self.fenced.load(Ordering::Acquire) {
             return Err(ReplicationError::ShuttingDown {
                 group: self.name.clone(),
             });
         }
-        let _one_at_a_time = self.appending.lock();
         let admitted = match self.gate.admit(&batch) {
             Admission::Accept => {
                 let mut batch = batch
@@ -186,8 +189,15 @@ impl SoloReplica {
         self.log.delete_records(offset)
     }
 
-    /// Stops taking appends.
+    /// Refuses appends from now on; returns once none is under way.
+    pub fn fence(&self) {
+        let _one_at_a_time = self.appending.lock();
+        self.fenced.store(true, Ordering::Release);
+    }
+
+    /// Stops: refuses appends, and no longer leads.
     pub fn close(&self) {
+        self.fence();
         self.closed.send_replace(true);
     }
 }
