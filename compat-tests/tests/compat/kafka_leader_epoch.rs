@@ -1,8 +1,9 @@
 //! OffsetForLeaderEpoch on three `neo serve` processes: the leader answers where the current
 //! and a past epoch end, with Kafka's per-partition errors; and an rdkafka consumer whose
 //! partition leader is SIGKILLed validates its position with it (KIP-320) and goes on with no
-//! error, gap or duplicate.
+//! error, gap or duplicate. And on one broker, the ACLs Kafka checks for it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +19,8 @@ use kafka_protocol::messages::{
     OffsetForLeaderEpochResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
+use neo_broker::acls::{AclBinding, CLUSTER, Operation, PatternType, Permission, ResourceType};
+use neo_compat_tests::TestBroker;
 use neo_compat_tests::cluster::Cluster;
 use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
@@ -348,4 +351,76 @@ async fn a_consumer_validates_its_position_with_the_new_leader_after_a_leader_di
         "{:?}",
         extra.map(|m| m.map(|m| m.offset()))
     );
+}
+
+fn binding(
+    resource_type: ResourceType,
+    name: &str,
+    operation: Operation,
+    permission: Permission,
+) -> AclBinding {
+    AclBinding {
+        resource_type,
+        resource_name: name.into(),
+        pattern_type: PatternType::Literal,
+        principal: "User:*".into(),
+        host: "*".into(),
+        operation,
+        permission,
+    }
+}
+
+/// As Kafka authorizes OffsetForLeaderEpoch: DESCRIBE on the topic, or CLUSTER_ACTION on the
+/// cluster (a replica's right) for every topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_for_leader_epoch_needs_topic_describe_or_cluster_action() {
+    let broker = TestBroker::start().await;
+    for topic in ["secret", "open"] {
+        broker
+            .broker
+            .create_topic(topic, 1, -1, BTreeMap::new(), false)
+            .await
+            .unwrap();
+    }
+    broker
+        .broker
+        .create_acls(&[
+            binding(
+                ResourceType::Topic,
+                "secret",
+                Operation::Describe,
+                Permission::Deny,
+            ),
+            // Someone else's right: the cluster is no longer open to every caller.
+            AclBinding {
+                principal: "User:replica".into(),
+                ..binding(
+                    ResourceType::Cluster,
+                    CLUSTER,
+                    Operation::ClusterAction,
+                    Permission::Allow,
+                )
+            },
+        ])
+        .await
+        .unwrap();
+    let addr = broker.kafka_addr;
+    let code = |topic: &str| ask(addr, 3, -1, topic, 0, -1, 0).error_code;
+    assert_eq!(
+        code("secret"),
+        ResponseError::TopicAuthorizationFailed.code()
+    );
+    assert_eq!(code("open"), 0);
+    broker
+        .broker
+        .create_acls(&[binding(
+            ResourceType::Cluster,
+            CLUSTER,
+            Operation::ClusterAction,
+            Permission::Allow,
+        )])
+        .await
+        .unwrap();
+    assert_eq!(code("secret"), 0, "CLUSTER_ACTION answers for every topic");
+    broker.stop().await;
 }
