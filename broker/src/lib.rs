@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod fetch;
 pub mod groups;
+pub mod leader_epoch;
 pub mod leader_transfer;
 pub mod list_offsets;
 mod maintenance;
@@ -41,6 +42,7 @@ pub use config::{BrokerConfig, CleanupPolicy, ClusterConfig, ConfigEntry, TopicC
 pub use error::BrokerError;
 pub use fetch::{FetchPartition, FetchRequest, FetchedData, FetchedPartition};
 pub use groups::{GroupConfig, GroupCoordinator, GroupError};
+pub use leader_epoch::EpochEnd;
 pub use list_offsets::{OffsetAndTimestamp, OffsetSpec};
 pub use metrics::BrokerMetrics;
 pub use partition::{Partition, ReadRecords};

@@ -419,3 +419,63 @@ async fn idempotent_producers_are_deduplicated_and_ordered_across_restarts() {
     );
     broker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_leader_answers_where_an_epoch_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = open(dir.path()).await;
+    broker
+        .create_topic("t", 1, -1, BTreeMap::new(), false)
+        .await
+        .unwrap();
+    for i in 0..3 {
+        broker
+            .produce("t", 0, Bytes::from(batch(&["x", "y"], i)), Acks::All)
+            .await
+            .unwrap();
+    }
+    let epoch_of = |broker: &Broker| {
+        let topic = broker.topic("t").unwrap();
+        broker.placement(&topic, 0).epoch
+    };
+    let first = epoch_of(&broker);
+    let kafka = |e: u64| i32::try_from(e).unwrap();
+    let end = broker
+        .end_offset_for_epoch("t", 0, Some(first), kafka(first))
+        .unwrap()
+        .unwrap();
+    assert_eq!((end.leader_epoch, end.end_offset), (kafka(first), 6));
+    assert!(matches!(
+        broker.end_offset_for_epoch("t", 0, Some(first + 1), kafka(first)),
+        Err(BrokerError::UnknownLeaderEpoch { .. })
+    ));
+    assert!(matches!(
+        broker.end_offset_for_epoch("nope", 0, None, 0),
+        Err(BrokerError::UnknownTopicOrPartition { .. })
+    ));
+    assert_eq!(
+        broker
+            .end_offset_for_epoch("t", 0, None, kafka(first) + 1)
+            .unwrap(),
+        None,
+        "an epoch newer than the leader's"
+    );
+    broker.shutdown().await.unwrap();
+    drop(broker);
+
+    // The epochs are kept over a restart (a single replica may keep its term).
+    let broker = open(dir.path()).await;
+    let second = epoch_of(&broker);
+    assert!(second >= first);
+    broker
+        .produce("t", 0, Bytes::from(batch(&["z"], 9)), Acks::All)
+        .await
+        .unwrap();
+    let end = broker
+        .end_offset_for_epoch("t", 0, Some(second), kafka(first))
+        .unwrap()
+        .unwrap();
+    let expected = if second == first { 7 } else { 6 };
+    assert_eq!((end.leader_epoch, end.end_offset), (kafka(first), expected));
+    broker.shutdown().await.unwrap();
+}

@@ -58,6 +58,7 @@ impl PartitionLog {
         let append_time = (config.timestamp_type == TimestampType::LogAppendTime).then_some(now);
         let mut next = self.log_end_offset();
         let base_offset = next;
+        self.assign_epoch(epoch, base_offset)?;
         let mut metas = Vec::with_capacity(headers.len());
         let mut position = 0usize;
         let mut record_count = 0u64;

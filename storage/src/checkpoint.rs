@@ -29,6 +29,17 @@ pub(crate) fn write_i64(dir: &Path, name: &str, value: i64) -> Result<(), LogErr
 
 /// Writes `value` to `dir/name` atomically; durable once the directory is synced.
 pub(crate) fn replace_i64(dir: &Path, name: &str, value: i64) -> Result<(), LogError> {
+    replace_bytes(dir, name, value.to_string().as_bytes())
+}
+
+/// Writes `bytes` to `dir/name` atomically and durably.
+pub(crate) fn write_bytes(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), LogError> {
+    replace_bytes(dir, name, bytes)?;
+    sync_dir(dir)
+}
+
+/// Writes `bytes` to `dir/name` atomically; durable once the directory is synced.
+fn replace_bytes(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), LogError> {
     let path = dir.join(name);
     // Unique per write: the flusher and a closing writer may both write the same checkpoint.
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -37,8 +48,7 @@ pub(crate) fn replace_i64(dir: &Path, name: &str, value: i64) -> Result<(), LogE
         NEXT.fetch_add(1, Ordering::Relaxed)
     ));
     let mut file = File::create(&tmp).map_err(LogError::io(&tmp))?;
-    file.write_all(value.to_string().as_bytes())
-        .map_err(LogError::io(&tmp))?;
+    file.write_all(bytes).map_err(LogError::io(&tmp))?;
     file.sync_all().map_err(LogError::io(&tmp))?;
     std::fs::rename(&tmp, &path).map_err(LogError::io(&path))
 }

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::checkpoint::{self, RECOVERY_POINT};
 use crate::companion::Companion;
 use crate::config::LogConfig;
+use crate::epoch_cache::EpochCache;
 use neo_record::now_ms;
 
 use crate::error::LogError;
@@ -43,6 +44,8 @@ pub(crate) struct LogInner {
     pub(crate) sync_state: Mutex<SyncState>,
     pub(crate) flusher: Arc<Flusher>,
     pub(crate) leader_epoch: AtomicI32,
+    /// The first offset of each leader epoch; changed only under the writer lock.
+    pub(crate) epochs: Mutex<EpochCache>,
     pub(crate) closed: AtomicBool,
     pub(crate) bytes_appended: AtomicU64,
     /// Held by work that replaces or removes whole segments (compaction, retention), so
@@ -117,6 +120,7 @@ impl PartitionLog {
             sync_state: Mutex::new(SyncState::default()),
             flusher,
             leader_epoch: AtomicI32::new(0),
+            epochs: Mutex::new(EpochCache::default()),
             closed: AtomicBool::new(false),
             bytes_appended: AtomicU64::new(0),
             maintenance: Mutex::new(()),
@@ -124,8 +128,10 @@ impl PartitionLog {
             companion: OnceLock::new(),
             me: me.clone(),
         });
+        let log = PartitionLog { inner };
+        log.load_epochs()?;
         report.duration = started.elapsed();
-        Ok((PartitionLog { inner }, report))
+        Ok((log, report))
     }
 
     /// The partition directory.

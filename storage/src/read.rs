@@ -145,7 +145,10 @@ impl PartitionLog {
     }
 
     /// The segment, position and header of the first batch whose last offset is `>= offset`.
-    fn locate(&self, offset: i64) -> Result<Option<(Arc<Segment>, u64, BatchHeader)>, LogError> {
+    pub(crate) fn locate(
+        &self,
+        offset: i64,
+    ) -> Result<Option<(Arc<Segment>, u64, BatchHeader)>, LogError> {
         let mut index = {
             let segments = self.inner.segments.read();
             segments

@@ -39,6 +39,7 @@ impl PartitionLog {
         }
         self.inner.log_start.store(offset, Ordering::Release);
         checkpoint::write_i64(&self.inner.dir, LOG_START, offset)?;
+        self.trim_epochs_to_log_start()?;
         Ok(offset)
     }
 
@@ -136,6 +137,7 @@ impl PartitionLog {
             segment.delete_files()?;
             tracing::debug!(path = %segment.log_path().display(), "deleted segment");
         }
-        checkpoint::sync_dir(&self.inner.dir)
+        checkpoint::sync_dir(&self.inner.dir)?;
+        self.trim_epochs_to_log_start()
     }
 }

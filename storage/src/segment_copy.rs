@@ -147,7 +147,7 @@ impl PartitionLog {
             p.log_end = end;
             p.durable = end;
         });
-        Ok(())
+        self.rebuild_epochs()
     }
 }
 

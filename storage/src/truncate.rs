@@ -48,6 +48,7 @@ impl PartitionLog {
         if checkpoint::read_i64(&self.inner.dir, RECOVERY_POINT).is_some_and(|p| p > synced_below) {
             checkpoint::write_i64(&self.inner.dir, RECOVERY_POINT, synced_below)?;
         }
+        self.truncate_epochs(end)?;
         self.inner.log_end.store(end, Ordering::Release);
         if self.log_start_offset() > end {
             self.inner.log_start.store(end, Ordering::Release);

@@ -24,6 +24,8 @@ mod kafka_bad_frames;
 mod kafka_cli_clients;
 mod kafka_crash;
 mod kafka_groups;
+mod kafka_leader_epoch;
+mod kafka_raw;
 mod kafka_rdkafka;
 mod metrics_every_protocol;
 mod native_bad_frames;

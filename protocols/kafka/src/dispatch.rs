@@ -39,6 +39,9 @@ pub async fn start(
         R::ListOffsets(r) => Reply::Now(Box::new(S::ListOffsets(apis::list_offsets::handle(
             handler, context, version, r,
         )))),
+        R::OffsetForLeaderEpoch(r) => Reply::Now(Box::new(S::OffsetForLeaderEpoch(
+            apis::offset_for_leader_epoch::handle(handler, context, r),
+        ))),
         R::CreateTopics(r) => Reply::Now(Box::new(S::CreateTopics(
             apis::topics::create(handler, context, version, r).await,
         ))),
