@@ -21,7 +21,7 @@ impl Partition {
     /// counting as its leader's epoch from the log end on until it writes a record; `None`
     /// when the log cannot say (a negative epoch, or one newer than the current term).
     pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<EpochEnd> {
-        let current = i32::try_from(self.group().term()).unwrap_or(i32::MAX);
+        let current = i32::try_from(self.replica().term()).unwrap_or(i32::MAX);
         self.log()
             .end_offset_for_epoch(epoch, Some(current))
             .map(|found| EpochEnd {
