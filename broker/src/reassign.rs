@@ -170,17 +170,7 @@ impl Broker {
         };
         // No append from here until the group takes over.
         solo.fence();
-        let durable = topic.with_config(|c| c.is_durable());
-        let replica = open_replica(
-            self,
-            &record.name,
-            record.id,
-            partition.index(),
-            durable,
-            partition.log(),
-            true,
-        )
-        .await?;
+        let replica = self.reopen(record, topic, partition, true).await?;
         let PartitionReplica::Group(group) = &replica else {
             return Ok(());
         };
@@ -210,17 +200,7 @@ impl Broker {
         self.cluster()
             .transport()
             .unregister(group_id(record.id, partition.index()));
-        let durable = topic.with_config(|c| c.is_durable());
-        let replica = open_replica(
-            self,
-            &record.name,
-            record.id,
-            partition.index(),
-            durable,
-            partition.log(),
-            false,
-        )
-        .await?;
+        let replica = self.reopen(record, topic, partition, false).await?;
         partition.set_replica(replica);
         tracing::info!(
             topic = topic.name(),
@@ -228,6 +208,30 @@ impl Broker {
             "the partition's other replicas left: it runs without Raft here"
         );
         Ok(())
+    }
+
+    /// A replica of the other kind over `partition`'s log: a group member (`replicated`), or
+    /// the only replica.
+    async fn reopen(
+        &self,
+        record: &TopicRecord,
+        topic: &Topic,
+        partition: &Partition,
+        replicated: bool,
+    ) -> Result<PartitionReplica, BrokerError> {
+        let durable = topic.with_config(|c| c.is_durable());
+        let log = partition.log();
+        let index = partition.index();
+        open_replica(
+            self,
+            &record.name,
+            record.id,
+            index,
+            durable,
+            log,
+            replicated,
+        )
+        .await
     }
 
     /// On the leader: brings the group's voters to `replicas`, then records the move done.

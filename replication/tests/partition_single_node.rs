@@ -3,50 +3,19 @@
 //! restart keeps the log and the sidecar in agreement.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod partition_support;
+
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use neo_record::batch_header::BatchHeader;
-use neo_record::codec::{BatchBuilder, Compression};
 use neo_replication::no_peers::NoPeers;
-use neo_replication::partition::append_gate::{Admission, AppendGate};
 use neo_replication::partition::group::{PartitionGroup, PartitionTiming};
 use neo_replication::types::Admitted;
 use neo_storage::{Flusher, LogConfig, PartitionLog};
-
-fn batch(values: &[&str]) -> Bytes {
-    let mut b = BatchBuilder::new(Compression::None, 1_000);
-    for v in values {
-        b.push(1_000, None, Some(v.as_bytes()), &[]);
-    }
-    b.build().unwrap().freeze()
-}
-
-/// Refuses batches whose first value is "no"; answers "dup" as a duplicate of offset 0.
-#[derive(Default)]
-struct Gate {
-    seen: AtomicUsize,
-}
-
-impl AppendGate for Gate {
-    fn admit(&self, batch: &[u8]) -> Admission {
-        let records = neo_record::codec::decode_records(batch).unwrap();
-        match records[0].value.as_deref() {
-            Some(b"no") => Admission::Refuse(Bytes::from("refused")),
-            Some(b"dup") => Admission::Duplicate {
-                base_offset: 0,
-                last_offset: 1,
-            },
-            _ => Admission::Accept,
-        }
-    }
-    fn appended(&self, _batch: &[u8], _base: i64, _last: i64) {
-        self.seen.fetch_add(1, Ordering::Relaxed);
-    }
-    fn truncated(&self, _offset: i64) {}
-}
+use partition_support::{Gate, batch};
 
 async fn open(dir: &Path, gate: Arc<Gate>) -> (PartitionGroup, PartitionLog) {
     let log = PartitionLog::open(&dir.join("t-0"), LogConfig::default(), Flusher::new(1)).unwrap();

@@ -3,45 +3,20 @@
 //! that was a group keeps its term as the leader epoch, its Raft files gone.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod partition_support;
+
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use neo_record::batch_header::BatchHeader;
-use neo_record::codec::{BatchBuilder, Compression};
 use neo_replication::no_peers::NoPeers;
-use neo_replication::partition::append_gate::{Admission, AppendGate, OpenGate};
+use neo_replication::partition::append_gate::OpenGate;
 use neo_replication::partition::group::{PartitionGroup, PartitionTiming};
 use neo_replication::partition::solo::SoloReplica;
 use neo_replication::types::Admitted;
 use neo_storage::{Flusher, LogConfig, PartitionLog};
-
-fn batch(values: &[&str]) -> Bytes {
-    let mut b = BatchBuilder::new(Compression::None, 1_000);
-    for v in values {
-        b.push(1_000, None, Some(v.as_bytes()), &[]);
-    }
-    b.build().unwrap().freeze()
-}
-
-/// Refuses batches whose first value is "no"; answers "dup" as a duplicate of offsets 0–1.
-struct Gate;
-
-impl AppendGate for Gate {
-    fn admit(&self, batch: &[u8]) -> Admission {
-        let records = neo_record::codec::decode_records(batch).unwrap();
-        match records[0].value.as_deref() {
-            Some(b"no") => Admission::Refuse(Bytes::from("refused")),
-            Some(b"dup") => Admission::Duplicate {
-                base_offset: 0,
-                last_offset: 1,
-            },
-            _ => Admission::Accept,
-        }
-    }
-    fn appended(&self, _batch: &[u8], _base: i64, _last: i64) {}
-    fn truncated(&self, _offset: i64) {}
-}
+use partition_support::{Gate, batch};
 
 fn open_log(dir: &Path) -> PartitionLog {
     PartitionLog::open(&dir.join("t-0"), LogConfig::default(), Flusher::new(1)).unwrap()
@@ -51,7 +26,14 @@ fn open_log(dir: &Path) -> PartitionLog {
 async fn appends_commit_once_fsynced() {
     let dir = tempfile::tempdir().unwrap();
     let log = open_log(dir.path());
-    let solo = SoloReplica::open("t-0".into(), log.clone(), Arc::new(Gate), true, 1).unwrap();
+    let solo = SoloReplica::open(
+        "t-0".into(),
+        log.clone(),
+        Arc::new(Gate::default()),
+        true,
+        1,
+    )
+    .unwrap();
     assert_eq!(solo.leadership(), (Some(1), 0));
     let (admitted, commit) = solo.append(batch(&["a", "b"])).unwrap();
     assert_eq!(

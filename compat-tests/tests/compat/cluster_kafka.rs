@@ -16,7 +16,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::cluster_topics::create_topics;
+use crate::cluster_topics::{create_topics, idempotent_producer};
 
 const TOPIC: &str = "history";
 const PARTITIONS: i32 = 3;
@@ -137,19 +137,6 @@ fn leaders_are_preferred(producer: &FutureProducer) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn idempotent_producer(bootstrap: &str) -> FutureProducer {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "2")
-        .set("message.timeout.ms", "90000")
-        .set("retry.backoff.ms", "50")
-        .set("reconnect.backoff.max.ms", "200")
-        .create()
-        .unwrap()
 }
 
 /// Sends records `seqs` of producer "p", 100 in flight at a time, recording each

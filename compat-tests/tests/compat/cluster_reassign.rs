@@ -15,10 +15,10 @@ use neo_compat_tests::cluster::{Cluster, neo_binary};
 use rdkafka::Message;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::cluster_topics::create_topics;
+use crate::cluster_topics::{create_topics, idempotent_producer};
 
 const TOPIC: &str = "moving";
 
@@ -54,7 +54,14 @@ fn placement(cluster: &Cluster, via: u64) -> (Vec<u64>, Option<u64>, Vec<u64>) {
 fn reassign(cluster: &Cluster, via: u64, replicas: &[u64]) {
     let set: Vec<String> = replicas.iter().map(u64::to_string).collect();
     let set = set.join(",");
-    let args = ["reassign", "--topic", TOPIC, "--partition", "0", "--replicas"];
+    let args = [
+        "reassign",
+        "--topic",
+        TOPIC,
+        "--partition",
+        "0",
+        "--replicas",
+    ];
     let mut args = args.to_vec();
     args.push(&set);
     neo_cluster(cluster, via, &args);
@@ -67,16 +74,7 @@ fn produce_until(
     running: Arc<AtomicBool>,
     sent: Arc<AtomicU64>,
 ) -> tokio::task::JoinHandle<Vec<(u64, i64)>> {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "2")
-        .set("message.timeout.ms", "90000")
-        .set("retry.backoff.ms", "50")
-        .set("reconnect.backoff.max.ms", "200")
-        .create()
-        .unwrap();
+    let producer = idempotent_producer(bootstrap);
     tokio::spawn(async move {
         let mut acked = Vec::new();
         let mut next = 0u64;
@@ -87,9 +85,9 @@ fn produce_until(
                     let value = n.to_string();
                     let record = FutureRecord::to(TOPIC).key(&value).payload(&value);
                     let delivered = producer.send(record, Duration::from_secs(90)).await;
-                    let (_, offset) = delivered
+                    let delivery = delivered
                         .unwrap_or_else(|(e, _)| panic!("record {n} not acknowledged: {e}"));
-                    (n, offset)
+                    (n, delivery.offset)
                 }
             });
             acked.extend(futures_util::future::join_all(sends).await);
@@ -130,7 +128,10 @@ fn read_all(bootstrap: &str) -> Vec<(i64, u64)> {
     while (log.len() as i64) < high {
         assert!(Instant::now() < deadline, "read {} of {high}", log.len());
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-            let n = std::str::from_utf8(m.payload().unwrap()).unwrap().parse().unwrap();
+            let n = std::str::from_utf8(m.payload().unwrap())
+                .unwrap()
+                .parse()
+                .unwrap();
             log.push((m.offset(), n));
         }
     }
@@ -162,7 +163,10 @@ async fn a_partition_grows_to_three_replicas_survives_its_leader_and_shrinks_to_
         if replicas.len() == 3 && in_sync.len() == 3 && leader.is_some() {
             break;
         }
-        assert!(Instant::now() < deadline, "{replicas:?} {leader:?} {in_sync:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{replicas:?} {leader:?} {in_sync:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let grown = sent.load(Ordering::Relaxed);

@@ -30,7 +30,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::cluster_topics::create_topics;
+use crate::cluster_topics::{create_topics, idempotent_producer};
 use crate::kafka_raw::call;
 
 fn topic_name(name: &str) -> TopicName {
@@ -106,19 +106,6 @@ fn parts(answer: &EpochEndOffset) -> (i16, i32, i64) {
     (answer.error_code, answer.leader_epoch, answer.end_offset)
 }
 
-fn producer(bootstrap: &str) -> FutureProducer {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "2")
-        .set("message.timeout.ms", "90000")
-        .set("retry.backoff.ms", "50")
-        .set("reconnect.backoff.max.ms", "200")
-        .create()
-        .unwrap()
-}
-
 /// Sends records `r<seq>` for `seqs` to partition 0; every send must be acknowledged at the
 /// offset `seq`.
 async fn send(producer: &FutureProducer, topic: &str, seqs: std::ops::Range<i64>) {
@@ -150,7 +137,7 @@ async fn offset_for_leader_epoch_answers_for_the_current_and_a_past_epoch() {
     let mut cluster = Cluster::start(3);
     let bootstrap = cluster.bootstrap_servers();
     create_topics(&bootstrap, &[(TOPIC, 1, 3)]).await;
-    let producer = producer(&bootstrap);
+    let producer = idempotent_producer(&bootstrap);
     send(&producer, TOPIC, 0..10).await;
 
     let (leader, first) = new_leadership(&cluster, &[1, 2, 3], TOPIC, -1);
@@ -294,7 +281,7 @@ async fn a_consumer_validates_its_position_with_the_new_leader_after_a_leader_di
     let mut cluster = Cluster::start(3);
     let bootstrap = cluster.bootstrap_servers();
     create_topics(&bootstrap, &[(TOPIC, 1, 3)]).await;
-    let producer = producer(&bootstrap);
+    let producer = idempotent_producer(&bootstrap);
     send(&producer, TOPIC, 0..2_000).await;
 
     let context = Captured::default();
