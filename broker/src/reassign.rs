@@ -168,13 +168,26 @@ impl Broker {
         let PartitionReplica::Solo(solo) = &*old else {
             return Ok(());
         };
-        // No append from here until the group takes over.
-        solo.fence();
-        let replica = self.reopen(record, topic, partition, true).await?;
-        let PartitionReplica::Group(group) = &replica else {
-            return Ok(());
+        // No append from here until the group takes over; if it cannot, the replica alone
+        // takes appends again (and the step is tried again).
+        solo.fence(true);
+        let replica = match self.reopen(record, topic, partition, true).await {
+            Ok(replica) => replica,
+            Err(e) => {
+                solo.fence(false);
+                return Err(e);
+            }
         };
-        group.lead_alone().await.map_err(replication_error)?;
+        if let PartitionReplica::Group(group) = &replica
+            && let Err(e) = group.lead_alone().await
+        {
+            let _ = group.shutdown().await;
+            self.cluster()
+                .transport()
+                .unregister(group_id(record.id, partition.index()));
+            solo.fence(false);
+            return Err(replication_error(e));
+        }
         partition.set_replica(replica);
         solo.close();
         tracing::info!(

@@ -189,15 +189,16 @@ impl SoloReplica {
         self.log.delete_records(offset)
     }
 
-    /// Refuses appends from now on; returns once none is under way.
-    pub fn fence(&self) {
+    /// Refuses appends from now on (`fenced`), returning once none is under way; or takes
+    /// them again.
+    pub fn fence(&self, fenced: bool) {
         let _one_at_a_time = self.appending.lock();
-        self.fenced.store(true, Ordering::Release);
+        self.fenced.store(fenced, Ordering::Release);
     }
 
     /// Stops: refuses appends, and no longer leads.
     pub fn close(&self) {
-        self.fence();
+        self.fence(true);
         self.closed.send_replace(true);
     }
 }
