@@ -17,8 +17,10 @@ fn open_fds() -> usize {
 
 const PARTITIONS: usize = 64;
 const CACHED: usize = 8;
-/// Descriptors the test itself may hold at a moment (directory listings, checkpoint files).
-const SLACK: usize = 8;
+/// Descriptors the test itself may hold at a moment (directory listings, checkpoint files),
+/// and the flusher's two threads while they finish rolls (a checkpoint file and its directory
+/// each, briefly): under load they lag behind the appends.
+const SLACK: usize = 12;
 
 #[test]
 fn many_partitions_of_many_segments_stay_within_the_open_file_bound() {
