@@ -1,5 +1,5 @@
-//! The admin HTTP listener: `/health`, `/ready`, `/metrics`, and the cluster's state and
-//! leader transfers and reassignments for `neo cluster`.
+//! The admin HTTP listener: `/health`, `/ready`, `/metrics`, and the cluster's state, leader
+//! transfers, reassignments and brokers joining and leaving for `neo cluster`.
 
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use neo_broker::leader_transfer::TransferRequest;
+use neo_broker::membership::{AddBrokerRequest, RemoveBrokerRequest, Removal};
 use neo_broker::reassign::ReassignRequest;
 use neo_broker::{Broker, BrokerError};
 
@@ -22,6 +23,8 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/cluster", get(cluster_status))
         .route("/cluster/transfer-leader", post(transfer_leader))
         .route("/cluster/reassign", post(reassign))
+        .route("/cluster/add-broker", post(add_broker))
+        .route("/cluster/remove-broker", post(remove_broker))
         .with_state(broker)
 }
 
@@ -90,6 +93,44 @@ async fn reassign(
         Err(e) => {
             let status = match e {
                 BrokerError::UnknownTopicOrPartition { .. } => StatusCode::NOT_FOUND,
+                BrokerError::InvalidReplicaAssignment(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            (status, Json(serde_json::json!({ "error": e.to_string() })))
+        }
+    }
+}
+
+/// Adds a broker to the cluster; answers once it is a voter of the controller.
+async fn add_broker(
+    State(broker): State<Arc<Broker>>,
+    Json(request): Json<AddBrokerRequest>,
+) -> impl IntoResponse {
+    match broker.add_broker(request.id, request.address).await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "id": request.id }))),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        ),
+    }
+}
+
+/// Moves a broker's replicas off it, or removes it once it holds none: 202 with the number
+/// of partitions still moving, 200 once removed.
+async fn remove_broker(
+    State(broker): State<Arc<Broker>>,
+    Json(request): Json<RemoveBrokerRequest>,
+) -> impl IntoResponse {
+    match broker.remove_broker(request.id).await {
+        Ok(removal) => {
+            let status = match removal {
+                Removal::Moving { .. } => StatusCode::ACCEPTED,
+                Removal::Removed => StatusCode::OK,
+            };
+            (status, Json(serde_json::json!(removal)))
+        }
+        Err(e) => {
+            let status = match e {
                 BrokerError::InvalidReplicaAssignment(_) => StatusCode::BAD_REQUEST,
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             };

@@ -77,6 +77,26 @@ pub enum ClusterCommand {
         #[arg(long)]
         no_wait: bool,
     },
+    /// Make a started broker a member of the cluster (it was started with the others as
+    /// `--voters`): it catches up with the metadata, becomes a voter, and takes new replicas.
+    AddBroker {
+        /// The new broker's id (its `--node-id`).
+        #[arg(long)]
+        id: u64,
+        /// Where the other brokers reach it: its cluster RPC address.
+        #[arg(long)]
+        address: std::net::SocketAddr,
+    },
+    /// Take a broker out of the cluster: its replicas move to the other brokers (same
+    /// replication factor), then it stops being a voter and is forgotten.
+    RemoveBroker {
+        /// The broker's id.
+        #[arg(long)]
+        id: u64,
+        /// Return once its replicas started moving, without waiting for the removal.
+        #[arg(long)]
+        no_wait: bool,
+    },
 }
 
 /// Arguments handed to `neo-bench` as they are (`--help` included).
@@ -120,7 +140,8 @@ pub struct ServeArgs {
     /// Address of the cluster RPC listener (other brokers connect here).
     #[arg(long)]
     pub cluster_listen: Option<SocketAddr>,
-    /// Every broker of the cluster, this one included: `1@host:9645,2@host:9645,...`.
+    /// Every broker of the cluster, this one included: `1@host:9645,2@host:9645,...`. A
+    /// broker not named joins the cluster the others form (`neo cluster add-broker`).
     #[arg(long, alias = "seeds")]
     pub voters: Option<String>,
 }

@@ -1,5 +1,6 @@
 //! `neo cluster`: asks a broker's admin listener for the cluster's state, to move a
-//! partition's leadership or its replicas, and prints the answer.
+//! partition's leadership or its replicas, or to add or remove a broker, and prints the
+//! answer.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use neo_broker::cluster_status::ClusterStatus;
 use neo_broker::leader_transfer::TransferRequest;
+use neo_broker::membership::{AddBrokerRequest, RemoveBrokerRequest, Removal};
 use neo_broker::reassign::ReassignRequest;
 
 use crate::cli::{ClusterArgs, ClusterCommand};
@@ -74,8 +76,55 @@ pub async fn run(args: &ClusterArgs) -> anyhow::Result<()> {
             wait_for_move(&args.admin, topic, *partition).await?;
             println!("{topic}-{partition}: replicas {replicas:?}");
         }
+        ClusterCommand::AddBroker { id, address } => {
+            let body = serde_json::to_vec(&AddBrokerRequest {
+                id: *id,
+                address: *address,
+            })?;
+            request(&args.admin, Method::POST, "/cluster/add-broker", Some(body)).await?;
+            println!("broker {id} ({address}) is a member of the cluster");
+        }
+        ClusterCommand::RemoveBroker { id, no_wait } => {
+            remove_broker(&args.admin, *id, *no_wait).await?;
+        }
     }
     Ok(())
+}
+
+/// Asks for broker `id`'s removal until it is done (its replicas move first), or once with
+/// `no_wait`.
+async fn remove_broker(admin: &str, id: u64, no_wait: bool) -> anyhow::Result<()> {
+    let body = serde_json::to_vec(&RemoveBrokerRequest { id })?;
+    let deadline = tokio::time::Instant::now() + MOVE_TIMEOUT;
+    let mut told = None;
+    loop {
+        let answer = request(
+            admin,
+            Method::POST,
+            "/cluster/remove-broker",
+            Some(body.clone()),
+        )
+        .await?;
+        match serde_json::from_slice(&answer).context("the broker's answer")? {
+            Removal::Removed => {
+                println!("broker {id} is no longer part of the cluster: it can be stopped");
+                return Ok(());
+            }
+            Removal::Moving { partitions } => {
+                if told != Some(partitions) {
+                    println!("broker {id}: {partitions} partitions moving to other brokers");
+                    told = Some(partitions);
+                }
+            }
+        }
+        if no_wait {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("broker {id} still holds replicas after {MOVE_TIMEOUT:?} (see `neo cluster status`)");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Asks for the cluster's state until partition `partition` of `topic` is no longer moving.
@@ -152,16 +201,19 @@ fn render(status: &ClusterStatus) -> String {
     );
     let _ = writeln!(
         out,
-        "\n{:<6} {:<5} {:<22} KAFKA",
-        "BROKER", "LIVE", "CLUSTER"
+        "\n{:<6} {:<5} {:<6} {:<22} KAFKA",
+        "BROKER", "LIVE", "VOTER", "CLUSTER"
     );
     for broker in &status.brokers {
         let kafka = broker.endpoints.get("kafka").map_or("-", String::as_str);
-        let live = if broker.live { "yes" } else { "no" };
+        let yes = |b: bool| if b { "yes" } else { "no" };
         let _ = writeln!(
             out,
-            "{:<6} {:<5} {:<22} {kafka}",
-            broker.id, live, broker.cluster_address
+            "{:<6} {:<5} {:<6} {:<22} {kafka}",
+            broker.id,
+            yes(broker.live),
+            yes(broker.voter),
+            broker.cluster_address
         );
     }
     let _ = writeln!(

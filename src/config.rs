@@ -297,7 +297,9 @@ pub struct ClusterSection {
     /// The address the other brokers are told; default: this broker's address in `voters`.
     pub advertised: Option<SocketAddr>,
     /// Every broker of the cluster as `id@host:port` (its cluster address), this one included;
-    /// empty for a cluster of one. The lowest id forms the cluster when it first starts.
+    /// empty for a cluster of one. The lowest id forms the cluster when it first starts. A
+    /// broker that is not named joins the cluster the others form once it is added
+    /// (`neo cluster add-broker`).
     pub voters: Vec<String>,
     /// A broker of another cluster is refused.
     pub cluster_id: String,
@@ -354,9 +356,15 @@ impl ClusterSection {
                 "config: cluster.voters names node {id} twice"
             );
         }
+        // A broker its voters do not name joins the cluster they form (`neo cluster
+        // add-broker`): they must be told where it is.
         anyhow::ensure!(
-            voters.is_empty() || voters.contains_key(&self.node_id),
-            "config: cluster.voters does not name this broker (node_id {})",
+            voters.is_empty()
+                || voters.contains_key(&self.node_id)
+                || self.advertised.is_some()
+                || !self.listen.ip().is_unspecified(),
+            "config: broker {} is not among cluster.voters, so it joins their cluster: give it \
+             cluster.advertised (or a cluster.listen address other brokers can reach)",
             self.node_id
         );
         anyhow::ensure!(

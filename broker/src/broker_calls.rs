@@ -35,6 +35,9 @@ impl CallHandler for BrokerCalls {
                 Ok(ClusterCall::ProposeMetadata(command)) => {
                     broker.metadata().apply_for_peer(command).await
                 }
+                Ok(ClusterCall::ChangeVoters(change)) => {
+                    broker.metadata().change_voters_for_peer(change).await
+                }
                 Ok(ClusterCall::TransferLeader {
                     topic,
                     partition,

@@ -31,6 +31,9 @@ pub struct BrokerStatus {
     pub endpoints: std::collections::BTreeMap<String, String>,
     /// Whether the answering broker heard from it lately (within two election timeouts).
     pub live: bool,
+    /// Whether it is a voter of the controller group.
+    #[serde(default)]
+    pub voter: bool,
 }
 
 /// One partition's replicas and leader.
@@ -57,6 +60,7 @@ impl Broker {
     /// The cluster as this broker sees it.
     pub fn cluster_status(&self) -> ClusterStatus {
         let live = self.live_broker_ids();
+        let voters = self.metadata().voters();
         let brokers = self.metadata().read(|s| {
             s.brokers
                 .iter()
@@ -65,6 +69,7 @@ impl Broker {
                     cluster_address: b.cluster_address.clone(),
                     endpoints: b.endpoints.clone(),
                     live: live.contains(id),
+                    voter: voters.contains(id),
                 })
                 .collect()
         });

@@ -18,6 +18,7 @@ pub mod leader_epoch;
 pub mod leader_transfer;
 pub mod list_offsets;
 mod maintenance;
+pub mod membership;
 pub mod metadata;
 pub mod metrics;
 mod parallel;

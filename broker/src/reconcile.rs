@@ -31,6 +31,7 @@ impl Broker {
     /// Opens, closes and reconfigures this broker's topics and replicas as the metadata says.
     pub(crate) async fn reconcile(&self) -> Result<(), BrokerError> {
         let _one_at_a_time = self.reconciling().lock().await;
+        self.follow_members();
         let records: Vec<TopicRecord> = self
             .metadata()
             .read(|s| s.topics.values().cloned().collect());

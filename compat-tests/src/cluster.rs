@@ -20,6 +20,8 @@ struct Node {
     /// `(flag, address)` of every listener, chosen once so restarts keep them.
     listeners: Vec<(&'static str, SocketAddr)>,
     child: Option<Child>,
+    /// Told once a broker started by [`Cluster::start_joining`] serves.
+    ready: Option<mpsc::Receiver<()>>,
 }
 
 /// Brokers `1..=n` of one cluster, each a `neo serve` process; killed when dropped.
@@ -113,6 +115,31 @@ impl Cluster {
         let _ = std::fs::remove_dir_all(self.data_dir(id));
     }
 
+    /// Starts one more broker (the next id), with the brokers the cluster started with as its
+    /// voters: it waits until it is added (`neo cluster add-broker`); [`Cluster::wait_serving`]
+    /// waits for it then. Returns its id and cluster address.
+    pub fn start_joining(&mut self) -> (u64, SocketAddr) {
+        let id = self.nodes.len() as u64 + 1;
+        let node = Node::new(id);
+        let (child, ready) = node.spawn(&self.data_dir(id), &self.voters, &self.env);
+        let address = node.listener("--cluster-listen");
+        self.nodes.push(Node {
+            child: Some(child),
+            ready: Some(ready),
+            ..node
+        });
+        (id, address)
+    }
+
+    /// Waits until broker `id`, started by [`Cluster::start_joining`], serves.
+    pub fn wait_serving(&mut self, id: u64) {
+        if let Some(ready) = self.node_mut(id).ready.take() {
+            ready
+                .recv_timeout(START_WAIT)
+                .unwrap_or_else(|_| panic!("broker {id} did not start within {START_WAIT:?}"));
+        }
+    }
+
     /// Starts the stopped brokers `ids` again, on the addresses they had, and waits until
     /// each serves.
     pub fn start_nodes(&mut self, ids: &[u64]) {
@@ -180,6 +207,7 @@ impl Node {
             kafka,
             listeners,
             child: None,
+            ready: None,
         }
     }
 

@@ -23,7 +23,7 @@ use crate::transport::ClusterTransport;
 use crate::transport::SnapshotFiles;
 use crate::types::{NeoRaft, NodeId, Proposal};
 
-const GROUP: &str = "controller";
+pub(crate) const GROUP: &str = "controller";
 
 /// Commands between two controller snapshots.
 const SNAPSHOT_EVERY: u64 = 1_000;
@@ -46,9 +46,9 @@ impl Default for ControllerTiming {
 
 /// One broker's member of the controller group.
 pub struct ControllerGroup<S: ReplicatedState> {
-    raft: Raft<NeoRaft, ControllerMachine<S>>,
+    pub(crate) raft: Raft<NeoRaft, ControllerMachine<S>>,
     log: EntryLog,
-    node_id: NodeId,
+    pub(crate) node_id: NodeId,
 }
 
 fn storage(e: impl std::fmt::Display) -> ReplicationError {
@@ -58,7 +58,7 @@ fn storage(e: impl std::fmt::Display) -> ReplicationError {
     }
 }
 
-fn raft_error(e: impl std::fmt::Display) -> ReplicationError {
+pub(crate) fn raft_error(e: impl std::fmt::Display) -> ReplicationError {
     ReplicationError::Raft {
         group: GROUP.into(),
         reason: e.to_string(),
@@ -120,6 +120,9 @@ impl<S: ReplicatedState> ControllerGroup<S> {
             && *only == self.node_id
         {
             return self.bootstrap_alone(&address.to_string()).await;
+        }
+        if !voters.iter().any(|(id, _)| *id == self.node_id) {
+            return self.wait_until_added().await;
         }
         let first = voters.iter().map(|(id, _)| *id).min();
         if first == Some(self.node_id) && !self.raft.is_initialized().await.map_err(raft_error)? {
@@ -210,7 +213,10 @@ impl<S: ReplicatedState> ControllerGroup<S> {
     }
 }
 
-fn write_error(e: RaftError<NeoRaft, ClientWriteError<NeoRaft>>, group: &str) -> ReplicationError {
+pub(crate) fn write_error(
+    e: RaftError<NeoRaft, ClientWriteError<NeoRaft>>,
+    group: &str,
+) -> ReplicationError {
     match e {
         RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
             ReplicationError::NotLeader {

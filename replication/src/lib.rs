@@ -3,6 +3,7 @@
 
 pub mod controller;
 pub mod controller_group;
+mod controller_members;
 pub mod entry_log;
 pub mod error;
 pub mod group_id;

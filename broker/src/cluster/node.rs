@@ -124,6 +124,16 @@ impl ClusterNode {
             .await
     }
 
+    /// Calls broker `node` with `payload`, for an answer that may take up to `wait`.
+    pub async fn call_within(
+        &self,
+        node: u64,
+        payload: Bytes,
+        wait: Duration,
+    ) -> Result<Bytes, TransportError> {
+        self.transport.call(node, payload, wait).await
+    }
+
     /// Whether broker `node` was heard from within `within` (this broker always is).
     pub fn heard_within(&self, node: u64, within: Duration) -> bool {
         node == self.node_id

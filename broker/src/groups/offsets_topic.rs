@@ -92,7 +92,7 @@ impl Broker {
             return Ok(true);
         }
         let config = &self.config().groups;
-        let voters = self.cluster().voters().len();
+        let voters = self.metadata().voters().len();
         let factor = usize::try_from(config.offsets_topic_replication_factor)
             .unwrap_or(1)
             .clamp(1, voters.max(1));

@@ -39,6 +39,8 @@ pub enum MetadataCommand {
     ChangeDocuments(Vec<DocumentChange>),
     /// A broker joins, or says where it is again.
     RegisterBroker { id: u64, broker: BrokerRecord },
+    /// A broker leaves the cluster (refused while it holds a replica).
+    UnregisterBroker { id: u64 },
     /// A partition's new leader, as it reports itself (ignored when an equal or newer term
     /// is known).
     SetPartitionLeader {

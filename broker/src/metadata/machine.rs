@@ -34,6 +34,7 @@ pub(crate) enum Refusal {
     TopicAlreadyExists(String),
     UnknownTopic(String),
     InvalidPartitions(i32),
+    InvalidReplicaAssignment(String),
     InvalidConfig {
         key: String,
         value: String,
@@ -53,6 +54,7 @@ impl Refusal {
             BrokerError::TopicAlreadyExists(name) => Refusal::TopicAlreadyExists(name),
             BrokerError::UnknownTopicOrPartition { topic, .. } => Refusal::UnknownTopic(topic),
             BrokerError::InvalidPartitions(n) => Refusal::InvalidPartitions(n),
+            BrokerError::InvalidReplicaAssignment(why) => Refusal::InvalidReplicaAssignment(why),
             BrokerError::InvalidConfig { key, value, reason } => {
                 Refusal::InvalidConfig { key, value, reason }
             }
@@ -72,6 +74,7 @@ impl Refusal {
                 partition: -1,
             },
             Refusal::InvalidPartitions(n) => BrokerError::InvalidPartitions(n),
+            Refusal::InvalidReplicaAssignment(why) => BrokerError::InvalidReplicaAssignment(why),
             Refusal::InvalidConfig { key, value, reason } => {
                 BrokerError::InvalidConfig { key, value, reason }
             }

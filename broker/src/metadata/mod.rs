@@ -12,5 +12,5 @@ mod topic_record;
 
 pub use command::{DocumentChange, DocumentKind, MetadataCommand};
 pub use state::MetadataState;
-pub use store::MetadataStore;
+pub use store::{MetadataStore, VoterChange};
 pub use topic_record::{BrokerRecord, LeaderRecord, TopicRecord};

@@ -60,6 +60,12 @@ impl MetadataState {
                 partition,
                 replicas,
             } => self.check_reassignment(topic, *partition, replicas),
+            MetadataCommand::UnregisterBroker { id } => match self.replicas_on(*id).first() {
+                Some((topic, partition)) => Err(BrokerError::InvalidReplicaAssignment(format!(
+                    "broker {id} still holds a replica of {topic}-{partition}"
+                ))),
+                None => Ok(()),
+            },
             MetadataCommand::ReserveProducerIds { count } if *count <= 0 => {
                 Err(BrokerError::InvalidConfig {
                     key: "producer ids".into(),
@@ -127,6 +133,9 @@ impl MetadataState {
             }
             MetadataCommand::RegisterBroker { id, broker } => {
                 self.brokers.insert(id, broker);
+            }
+            MetadataCommand::UnregisterBroker { id } => {
+                self.brokers.remove(&id);
             }
             MetadataCommand::SetPartitionLeader {
                 topic,
@@ -213,6 +222,20 @@ impl MetadataState {
             }
         }
         Ok(())
+    }
+
+    /// The partitions broker `id` holds or is to hold a replica of (records that predate
+    /// replica sets name no broker).
+    pub fn replicas_on(&self, id: u64) -> Vec<(String, i32)> {
+        let mut found = Vec::new();
+        for (name, record) in &self.topics {
+            for partition in 0..record.partitions {
+                if record.hosts_of(partition, u64::MAX).contains(&id) {
+                    found.push((name.clone(), partition));
+                }
+            }
+        }
+        found
     }
 
     /// The documents of one kind, by name.

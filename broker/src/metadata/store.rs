@@ -29,6 +29,8 @@ const RAFT_DIR: &str = "raft";
 const BOOTSTRAP_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 /// How long a change waits for the controller to have a reachable leader.
 const PROPOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a change of the controller's voters may take (a new broker catches up first).
+const VOTER_CHANGE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 /// The cluster id file of a data directory from before clusters, under [`DIR`].
 const CLUSTER_ID_FILE: &str = "cluster.id";
 
@@ -254,6 +256,97 @@ impl MetadataStore {
         Bytes::from(serde_json::to_vec(&reply).unwrap_or_default())
     }
 
+    /// Makes the controller's voters change as `change` says, on its leader (this broker or
+    /// the one it is sent to). While the controller has no leader, or its leader cannot be
+    /// reached, the change is sent again until [`PROPOSE_WAIT`] passes.
+    pub async fn change_voters(&self, change: &VoterChange) -> Result<(), BrokerError> {
+        let deadline = tokio::time::Instant::now() + PROPOSE_WAIT;
+        let mut backoff = std::time::Duration::from_millis(10);
+        loop {
+            let why = match self.change_voters_here(change).await {
+                Ok(()) => return Ok(()),
+                Err(ReplicationError::NotLeader {
+                    leader: Some(leader),
+                    ..
+                }) if leader != self.cluster.node_id() => {
+                    match self.send_voter_change(leader, change).await? {
+                        None => return Ok(()),
+                        Some(why) => why,
+                    }
+                }
+                Err(ReplicationError::NotLeader { .. }) => "the controller has no leader".into(),
+                Err(e) => return Err(controller_error(e)),
+            };
+            if tokio::time::Instant::now() + backoff > deadline {
+                return Err(BrokerError::Controller(why));
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(std::time::Duration::from_millis(500));
+        }
+    }
+
+    /// Makes `change` if this broker leads the controller.
+    async fn change_voters_here(&self, change: &VoterChange) -> Result<(), ReplicationError> {
+        match change {
+            VoterChange::Add { node, address } => {
+                if let Ok(addr) = address.parse() {
+                    self.cluster.transport().set_peer(*node, addr);
+                }
+                self.controller.add_voter(*node, address).await
+            }
+            VoterChange::Remove { node } => self.controller.remove_voter(*node).await,
+        }
+    }
+
+    /// Sends `change` to the controller's leader `leader`: `None` once made, or why it was
+    /// not (safe to send again).
+    async fn send_voter_change(
+        &self,
+        leader: u64,
+        change: &VoterChange,
+    ) -> Result<Option<String>, BrokerError> {
+        let call = serde_json::to_vec(&ClusterCall::ChangeVoters(change.clone()))
+            .map_err(|e| BrokerError::Controller(e.to_string()))?;
+        let reply = match self
+            .cluster
+            .call_within(leader, Bytes::from(call), VOTER_CHANGE_WAIT)
+            .await
+        {
+            Ok(reply) => reply,
+            Err(e @ TransportError::Unreachable(_)) => return Ok(Some(e.to_string())),
+            Err(e) => return Err(BrokerError::Cluster(e.to_string())),
+        };
+        match self.decode::<Outcome>(&reply)? {
+            Ok(()) => Ok(None),
+            Err(Refusal::NotLeader) => Ok(Some(format!(
+                "node {leader} no longer leads the controller"
+            ))),
+            Err(refusal) => Err(refusal.into_error()),
+        }
+    }
+
+    /// Makes `change` on behalf of another broker, if this one leads the controller (never
+    /// sent further: the caller tries again); its outcome, encoded for the caller.
+    pub async fn change_voters_for_peer(&self, change: VoterChange) -> Bytes {
+        let outcome: Outcome = match self.change_voters_here(&change).await {
+            Ok(()) => Ok(()),
+            Err(ReplicationError::NotLeader { .. }) => Err(Refusal::NotLeader),
+            Err(e) => Err(Refusal::of(controller_error(e))),
+        };
+        Bytes::from(serde_json::to_vec(&outcome).unwrap_or_default())
+    }
+
+    /// The controller's voters.
+    pub fn voters(&self) -> std::collections::BTreeSet<u64> {
+        self.controller.voters()
+    }
+
+    /// Every member of the controller (voters and brokers being added) and its cluster
+    /// address.
+    pub fn members(&self) -> std::collections::BTreeMap<u64, String> {
+        self.controller.members()
+    }
+
     /// A receiver that wakes at every change applied (by any broker's proposal).
     pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.machine.read().changes.subscribe()
@@ -282,6 +375,15 @@ struct PeerReply {
     /// The change's entry, when it was proposed.
     index: Option<u64>,
     outcome: Outcome,
+}
+
+/// A change of the controller's voters (`neo cluster add-broker`, `remove-broker`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum VoterChange {
+    /// Broker `node`, reached at `address` (its cluster RPC), becomes a voter.
+    Add { node: u64, address: String },
+    /// Broker `node` stops being one.
+    Remove { node: u64 },
 }
 
 /// One try at proposing a change.

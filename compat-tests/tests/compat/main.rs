@@ -17,6 +17,7 @@ mod amqp_pika;
 mod cluster_admin;
 mod cluster_groups;
 mod cluster_kafka;
+mod cluster_membership;
 mod cluster_reassign;
 mod cluster_topics;
 mod format_fixture_writer;

@@ -182,6 +182,11 @@ impl ClusterTransport {
         self.peer_table.set(node, addr);
     }
 
+    /// The nodes whose address is known.
+    pub fn peers(&self) -> Vec<NodeId> {
+        self.peer_table.nodes()
+    }
+
     /// Forgets where `node` listens: requests to it fail until it is set again.
     pub fn remove_peer(&self, node: NodeId) {
         self.peer_table.remove(node);
