@@ -87,7 +87,7 @@ impl Broker {
             MetadataStore::open(&config.data_dir, Arc::clone(&cluster), Arc::clone(&flusher))
                 .await?;
         let cluster_id = store.cluster_id().await?;
-        let producer_ids = ProducerIds::open(&store);
+        let producer_ids = ProducerIds::open();
         let acls = Acls::new(store.read(|s| s.acls.clone()));
         remove_deleted_dirs(&config.data_dir);
         let groups = GroupCoordinator::new(config.groups.clone());

@@ -47,7 +47,10 @@ async fn changes_survive_a_reopen_across_snapshots() {
     // Past the snapshot interval: the reopen starts at a snapshot and replays the rest.
     for _ in 0..1_005 {
         store
-            .apply(MetadataCommand::ReserveProducerIds { count: 10 })
+            .apply(MetadataCommand::ReserveProducerIds {
+                count: 10,
+                from: None,
+            })
             .await
             .unwrap();
     }
@@ -152,4 +155,23 @@ async fn first_format_files_are_taken_over_once() {
     let again = open(dir.path()).await;
     assert!(again.read(|s| s.topics.is_empty()));
     assert_eq!(again.read(|s| s.acls.len()), 1);
+}
+
+#[tokio::test]
+async fn a_reservation_from_an_end_that_moved_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let reserve = |from| MetadataCommand::ReserveProducerIds {
+        count: 1_000,
+        from: Some(from),
+    };
+    store.apply(reserve(0)).await.unwrap();
+    // Another broker that read the end before that reservation does not get the same ids.
+    let refused = store.apply(reserve(0)).await;
+    assert!(
+        matches!(refused, Err(neo_broker::BrokerError::InvalidConfig { .. })),
+        "{refused:?}"
+    );
+    store.apply(reserve(1_000)).await.unwrap();
+    assert_eq!(store.read(|s| s.producer_ids_reserved), 2_000);
 }

@@ -33,8 +33,13 @@ pub enum MetadataCommand {
     /// ACL bindings are removed.
     DeleteAcls(Vec<AclBinding>),
     /// `count` more producer ids are reserved: ids below the new end are never handed out
-    /// again.
-    ReserveProducerIds { count: i64 },
+    /// again. With `from`, only if the reserved ids end there (refused otherwise), so that
+    /// the proposer knows its block is `from..from + count`.
+    ReserveProducerIds {
+        count: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<i64>,
+    },
     /// Front-end documents are put or removed, all at once.
     ChangeDocuments(Vec<DocumentChange>),
     /// A broker joins, or says where it is again.

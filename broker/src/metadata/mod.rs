@@ -12,5 +12,6 @@ mod topic_record;
 
 pub use command::{DocumentChange, DocumentKind, MetadataCommand};
 pub use state::MetadataState;
+pub(crate) use state::{PRODUCER_IDS, RESERVED_ELSEWHERE};
 pub use store::{MetadataStore, VoterChange};
 pub use topic_record::{BrokerRecord, LeaderRecord, TopicRecord};

@@ -11,6 +11,11 @@ use super::topic_record::{BrokerRecord, LeaderRecord, TopicRecord};
 use crate::acls::AclBinding;
 use crate::error::BrokerError;
 
+/// The key of a refused producer-id reservation.
+pub(crate) const PRODUCER_IDS: &str = "producer ids";
+/// Why a reservation from an end that moved is refused.
+pub(crate) const RESERVED_ELSEWHERE: &str = "another broker reserved ids from there first";
+
 /// Everything the metadata store holds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetadataState {
@@ -66,13 +71,20 @@ impl MetadataState {
                 ))),
                 None => Ok(()),
             },
-            MetadataCommand::ReserveProducerIds { count } if *count <= 0 => {
+            MetadataCommand::ReserveProducerIds { count, .. } if *count <= 0 => {
                 Err(BrokerError::InvalidConfig {
-                    key: "producer ids".into(),
+                    key: PRODUCER_IDS.into(),
                     value: count.to_string(),
                     reason: "a reservation must be positive".into(),
                 })
             }
+            MetadataCommand::ReserveProducerIds {
+                from: Some(from), ..
+            } if *from != self.producer_ids_reserved => Err(BrokerError::InvalidConfig {
+                key: PRODUCER_IDS.into(),
+                value: from.to_string(),
+                reason: RESERVED_ELSEWHERE.into(),
+            }),
             _ => Ok(()),
         }
     }
@@ -114,7 +126,7 @@ impl MetadataState {
             MetadataCommand::DeleteAcls(bindings) => {
                 self.acls.retain(|b| !bindings.contains(b));
             }
-            MetadataCommand::ReserveProducerIds { count } => {
+            MetadataCommand::ReserveProducerIds { count, .. } => {
                 self.producer_ids_reserved = self.producer_ids_reserved.saturating_add(count);
             }
             MetadataCommand::ChangeDocuments(changes) => {

@@ -109,6 +109,7 @@ impl MetadataStore {
         if legacy.producer_ids_reserved > 0 {
             self.apply(MetadataCommand::ReserveProducerIds {
                 count: legacy.producer_ids_reserved,
+                from: None,
             })
             .await?;
         }
