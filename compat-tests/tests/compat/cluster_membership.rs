@@ -189,3 +189,43 @@ async fn a_broker_joins_and_another_leaves_without_losing_a_record_or_an_offset(
         Offset::Offset(123)
     );
 }
+
+/// A broker whose machine is lost for good is replaced: a new broker joins, the dead one is
+/// removed (its replicas rebuilt on the new broker from the live ones), and the cluster then
+/// survives losing one more of the original brokers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_broker_is_replaced_and_its_replicas_rebuilt() {
+    let mut cluster = Cluster::start(3);
+    let bootstrap = cluster.bootstrap_servers();
+    create_topics(&bootstrap, &[(TOPIC, PARTITIONS, 3)]).await;
+    let producer = idempotent_producer(&bootstrap);
+    produce(&producer, 0, 1_000).await;
+
+    cluster.kill(3);
+    produce(&producer, 1_000, 1_500).await;
+    let (new, address) = cluster.start_joining();
+    neo_cluster(
+        &cluster,
+        1,
+        &["add-broker", "--id", &new.to_string(), "--address", &address.to_string()],
+    );
+    cluster.wait_serving(new);
+    let removed = neo_cluster(&cluster, 2, &["remove-broker", "--id", "3"]);
+    assert!(removed.contains("no longer part"), "{removed}");
+    wait_status(&cluster, new, "every partition on 1, 2 and 4, all in sync", |s| {
+        s.partitions.iter().all(|p| {
+            let mut replicas = p.replicas.clone();
+            replicas.sort_unstable();
+            (p.topic != TOPIC || replicas == [1, 2, new])
+                && !p.replicas.contains(&3)
+                && p.in_sync.len() == p.replicas.len()
+        })
+    });
+
+    cluster.kill(2);
+    let survivors = format!("{},{}", cluster.kafka_addr(1), cluster.kafka_addr(new));
+    produce(&idempotent_producer(&survivors), 1_500, 2_000).await;
+    let mut numbers = read_all(&survivors);
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..2_000).collect::<Vec<u64>>(), "each record once");
+}
