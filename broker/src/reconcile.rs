@@ -222,6 +222,13 @@ impl Broker {
         if known {
             return;
         }
+        tracing::info!(
+            topic = partition.topic(),
+            partition = partition.index(),
+            leader,
+            epoch,
+            "new partition leader"
+        );
         let command = MetadataCommand::SetPartitionLeader {
             topic: partition.topic().to_string(),
             partition: partition.index(),

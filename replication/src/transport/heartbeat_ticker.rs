@@ -1,8 +1,9 @@
 //! The node's one clock for its groups. Every interval: each group this node leads sends its
 //! heartbeats at the same moment, so the per-peer batchers carry them all in one frame (a
-//! quiet group only when it has something to tell, or its keepalive is due); each quiet group
-//! this node follows stands for election if its leader went silent (see [`super::quiet_group`]);
-//! and every peer gets a ping, so that a broker whose groups are all idle is still heard.
+//! quiet group only when it has something to tell, or its keepalive is due); and every peer
+//! gets a ping, so that a broker whose groups are all idle is still heard. Each quiet group
+//! this node follows stands for election once its leader has been silent too long (see
+//! [`super::quiet_group`]): at a tick, or at the moment it is due when that comes first.
 //!
 //! Each group's own openraft heartbeat timer is turned off when it registers with the
 //! transport: left on, the groups' heartbeats would go out at unrelated moments and no short
@@ -41,26 +42,46 @@ pub(crate) async fn run_heartbeat_ticker(ticker: Ticker) {
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // Pings still in flight, by peer: a peer that does not answer gets no second one.
     let mut pinging: HashMap<NodeId, Arc<AtomicBool>> = HashMap::new();
+    // The earliest moment a followed group stands for election if its leader stays silent:
+    // a wake-up of its own between ticks, so that an election starts when it is due, not up
+    // to an interval later.
+    let mut next_election: Option<Instant> = None;
     loop {
-        ticks.tick().await;
-        ticker.ping_peers(&mut pinging);
+        let tick = match next_election {
+            Some(at) => tokio::select! {
+                _ = ticks.tick() => true,
+                () = tokio::time::sleep_until(at) => false,
+            },
+            None => {
+                ticks.tick().await;
+                true
+            }
+        };
+        if tick {
+            ticker.ping_peers(&mut pinging);
+        }
+        next_election = None;
         let mut heartbeats = Vec::new();
         let mut elections = Vec::new();
         for group in ticker.registry.all() {
             let (leader, progress) = group.raft.view();
             let leads = leader == Some(ticker.node_id);
             match (&group.quiet, leads) {
-                (None, true) => heartbeats.push(group),
-                (None, false) => {}
+                (None, true) if tick => heartbeats.push(group),
+                (None, _) => {}
                 (Some(quiet), true) => {
-                    if quiet.heartbeat_due(progress, ticker.quiet) {
+                    if tick && quiet.heartbeat_due(progress, ticker.quiet) {
                         heartbeats.push(group);
                     }
                 }
                 (Some(quiet), false) => {
                     let heard = leader.and_then(|l| ticker.last_heard.get(l));
                     if quiet.election_due(leader, heard, ticker.quiet) {
+                        tracing::debug!(?leader, "a followed group stands for election");
                         elections.push(group);
+                    } else {
+                        let at = Instant::from_std(quiet.election_at(leader, heard, ticker.quiet));
+                        next_election = Some(next_election.map_or(at, |next| next.min(at)));
                     }
                 }
             }

@@ -73,9 +73,31 @@ impl QuietGroup {
         due
     }
 
-    /// As follower of `leader` (whose broker was last heard from at `leader_heard`): whether
-    /// to stand for election now (and if so, notes it, so it stands again only after another
-    /// timeout).
+    /// As follower of `leader` (whose broker was last heard from at `leader_heard`): when to
+    /// stand for election if nothing is heard meanwhile (not within a timeout of the last
+    /// time it stood).
+    pub(crate) fn election_at(
+        &self,
+        leader: Option<NodeId>,
+        leader_heard: Option<Instant>,
+        timing: QuietTiming,
+    ) -> Instant {
+        let timeout = timing.election_timeout + self.jitter;
+        let group_heard = *self.heard_leader.lock();
+        let at = match leader {
+            // A broker not heard from since this node started counts from the registration.
+            Some(_) => (leader_heard.unwrap_or(group_heard) + timeout)
+                .min(group_heard + timing.keepalive + timeout),
+            None => group_heard + timeout,
+        };
+        match *self.stood.lock() {
+            Some(stood) => at.max(stood + timeout),
+            None => at,
+        }
+    }
+
+    /// As follower: whether to stand for election now (see [`Self::election_at`]); if so,
+    /// notes it.
     pub(crate) fn election_due(
         &self,
         leader: Option<NodeId>,
@@ -83,22 +105,9 @@ impl QuietGroup {
         timing: QuietTiming,
     ) -> bool {
         let now = Instant::now();
-        let timeout = timing.election_timeout + self.jitter;
-        let mut stood = self.stood.lock();
-        if stood.is_some_and(|at| now.duration_since(at) < timeout) {
-            return false;
-        }
-        let group_silent = now.duration_since(*self.heard_leader.lock());
-        let due = match leader {
-            // A broker not heard from since this node started counts from the registration.
-            Some(_) => {
-                leader_heard.map_or(group_silent, |at| now.duration_since(at)) >= timeout
-                    || group_silent >= timing.keepalive + timeout
-            }
-            None => group_silent >= timeout,
-        };
+        let due = now >= self.election_at(leader, leader_heard, timing);
         if due {
-            *stood = Some(now);
+            *self.stood.lock() = Some(now);
         }
         due
     }
@@ -173,5 +182,18 @@ mod tests {
             quiet.election_due(Some(2), broker_heard, TIMING),
             "the group went silent"
         );
+    }
+
+    #[test]
+    fn a_follower_knows_when_it_stands_and_waits_a_timeout_before_standing_again() {
+        let quiet = group();
+        let heard = Instant::now();
+        let at = quiet.election_at(Some(2), Some(heard), TIMING);
+        let latest = heard + TIMING.election_timeout * 5 / 4;
+        assert!(at >= heard + TIMING.election_timeout && at <= latest, "within the jitter");
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        assert!(quiet.election_due(Some(2), Some(heard), TIMING), "due when told");
+        let again = quiet.election_at(Some(2), Some(heard), TIMING);
+        assert!(again >= Instant::now() + TIMING.election_timeout / 2, "not at once");
     }
 }
