@@ -30,6 +30,8 @@ pub struct ReassignRequest {
     pub replicas: Vec<u64>,
 }
 
+/// How long a leader left out of a move waits for a replica that stays to take over.
+const HAND_OVER_WAIT: Duration = Duration::from_secs(5);
 /// How long a failed step waits before it is tried again.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
@@ -257,6 +259,28 @@ impl Broker {
         let PartitionReplica::Group(group) = &*partition.replica() else {
             return Ok(());
         };
+        let node = self.config().node_id;
+        if !replicas.contains(&node) {
+            // A leader left out would step down once the set changed, leaving the group
+            // without a leader until an election: the move goes on from a replica that stays.
+            let lag = self.config().cluster.replica_lag_time_max;
+            let voters = group.voters();
+            let successor = group
+                .in_sync(lag)
+                .into_iter()
+                .find(|id| *id != node && voters.contains(id) && replicas.contains(id));
+            if let Some(to) = successor
+                && group.transfer_to(to, HAND_OVER_WAIT).await
+            {
+                tracing::info!(
+                    topic = record.name,
+                    partition = partition.index(),
+                    to,
+                    "leadership handed over to a replica that stays"
+                );
+                return Ok(());
+            }
+        }
         let addresses: BTreeMap<u64, String> = self.metadata().read(|s| {
             replicas
                 .iter()
