@@ -10,7 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use neo_broker::leader_transfer::TransferRequest;
-use neo_broker::membership::{AddBrokerRequest, RemoveBrokerRequest, Removal};
+use neo_broker::membership::{AddBrokerRequest, Removal, RemoveBrokerRequest};
 use neo_broker::reassign::ReassignRequest;
 use neo_broker::{Broker, BrokerError};
 
@@ -107,7 +107,10 @@ async fn add_broker(
     Json(request): Json<AddBrokerRequest>,
 ) -> impl IntoResponse {
     match broker.add_broker(request.id, request.address).await {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "id": request.id }))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(serde_json::json!({ "id": request.id })),
+        ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({ "error": e.to_string() })),

@@ -12,7 +12,7 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use neo_broker::cluster_status::ClusterStatus;
 use neo_broker::leader_transfer::TransferRequest;
-use neo_broker::membership::{AddBrokerRequest, RemoveBrokerRequest, Removal};
+use neo_broker::membership::{AddBrokerRequest, Removal, RemoveBrokerRequest};
 use neo_broker::reassign::ReassignRequest;
 
 use crate::cli::{ClusterArgs, ClusterCommand};
@@ -121,7 +121,9 @@ async fn remove_broker(admin: &str, id: u64, no_wait: bool) -> anyhow::Result<()
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
-            bail!("broker {id} still holds replicas after {MOVE_TIMEOUT:?} (see `neo cluster status`)");
+            bail!(
+                "broker {id} still holds replicas after {MOVE_TIMEOUT:?} (see `neo cluster status`)"
+            );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -134,7 +134,13 @@ impl Broker {
             moves.push((topic, partition, target));
         }
         for (topic, partition, target) in moves {
-            tracing::info!(broker = id, topic, partition, ?target, "moving a replica off a broker being removed");
+            tracing::info!(
+                broker = id,
+                topic,
+                partition,
+                ?target,
+                "moving a replica off a broker being removed"
+            );
             self.reassign(&topic, partition, target).await?;
         }
         if moving > 0 {
@@ -169,7 +175,9 @@ impl Broker {
             match address.parse::<SocketAddr>() {
                 Ok(addr) if *id != node => transport.set_peer(*id, addr),
                 Ok(_) => {}
-                Err(e) => tracing::warn!(broker = id, address, error = %e, "a broker's cluster address does not parse"),
+                Err(e) => {
+                    tracing::warn!(broker = id, address, error = %e, "a broker's cluster address does not parse")
+                }
             }
         }
         for id in transport.peers() {

@@ -46,9 +46,7 @@ impl<S: ReplicatedState> ControllerGroup<S> {
         if voters.contains(&node) {
             return Ok(());
         }
-        let added = self
-            .raft
-            .add_learner(node, BasicNode::new(address), true);
+        let added = self.raft.add_learner(node, BasicNode::new(address), true);
         match tokio::time::timeout(CATCH_UP_WAIT, added).await {
             Ok(result) => result.map_err(|e| write_error(e, GROUP))?,
             Err(_) => {
@@ -101,7 +99,10 @@ impl<S: ReplicatedState> ControllerGroup<S> {
             let added = {
                 let m = metrics.borrow_watched();
                 let membership = &m.membership_config;
-                membership.membership().voter_ids().any(|id| id == self.node_id)
+                membership
+                    .membership()
+                    .voter_ids()
+                    .any(|id| id == self.node_id)
                     && m.current_leader.is_some()
                     && m.last_applied.map(|l| l.index) >= membership.log_id().map(|l| l.index)
             };

@@ -86,7 +86,11 @@ fn read_all(bootstrap: &str) -> Vec<u64> {
     let mut numbers = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while (numbers.len() as i64) < total {
-        assert!(Instant::now() < deadline, "read {} of {total}", numbers.len());
+        assert!(
+            Instant::now() < deadline,
+            "read {} of {total}",
+            numbers.len()
+        );
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
             let n = std::str::from_utf8(m.payload().unwrap())
                 .unwrap()
@@ -124,7 +128,13 @@ async fn a_broker_joins_and_another_leaves_without_losing_a_record_or_an_offset(
     let added = neo_cluster(
         &cluster,
         2,
-        &["add-broker", "--id", &new.to_string(), "--address", &address.to_string()],
+        &[
+            "add-broker",
+            "--id",
+            &new.to_string(),
+            "--address",
+            &address.to_string(),
+        ],
     );
     assert!(added.contains("member"), "{added}");
     cluster.wait_serving(new);
@@ -153,7 +163,11 @@ async fn a_broker_joins_and_another_leaves_without_losing_a_record_or_an_offset(
     assert!(after.brokers.iter().all(|b| b.id != 1), "{after:#?}");
     for p in &after.partitions {
         assert!(!p.replicas.contains(&1), "{p:?}");
-        let wanted = if p.topic == TOPIC { 3 } else { p.replicas.len() };
+        let wanted = if p.topic == TOPIC {
+            3
+        } else {
+            p.replicas.len()
+        };
         assert_eq!(p.replicas.len(), wanted, "{p:?}");
         assert_eq!(
             p.replicas.iter().collect::<BTreeSet<_>>().len(),
@@ -161,10 +175,7 @@ async fn a_broker_joins_and_another_leaves_without_losing_a_record_or_an_offset(
         );
     }
     assert!(
-        after
-            .partitions
-            .iter()
-            .any(|p| p.replicas.contains(&new)),
+        after.partitions.iter().any(|p| p.replicas.contains(&new)),
         "the new broker took replicas: {after:#?}"
     );
     produce(&producer, 1_000, 2_000).await;
@@ -176,7 +187,11 @@ async fn a_broker_joins_and_another_leaves_without_losing_a_record_or_an_offset(
     produce(&idempotent_producer(&survivors), 2_000, 2_500).await;
     let mut numbers = read_all(&survivors);
     numbers.sort_unstable();
-    assert_eq!(numbers, (0..2_500).collect::<Vec<u64>>(), "each record once");
+    assert_eq!(
+        numbers,
+        (0..2_500).collect::<Vec<u64>>(),
+        "each record once"
+    );
 
     let reader = consumer(&survivors);
     let mut wanted = TopicPartitionList::new();
@@ -207,25 +222,40 @@ async fn a_dead_broker_is_replaced_and_its_replicas_rebuilt() {
     neo_cluster(
         &cluster,
         1,
-        &["add-broker", "--id", &new.to_string(), "--address", &address.to_string()],
+        &[
+            "add-broker",
+            "--id",
+            &new.to_string(),
+            "--address",
+            &address.to_string(),
+        ],
     );
     cluster.wait_serving(new);
     let removed = neo_cluster(&cluster, 2, &["remove-broker", "--id", "3"]);
     assert!(removed.contains("no longer part"), "{removed}");
-    wait_status(&cluster, new, "every partition on 1, 2 and 4, all in sync", |s| {
-        s.partitions.iter().all(|p| {
-            let mut replicas = p.replicas.clone();
-            replicas.sort_unstable();
-            (p.topic != TOPIC || replicas == [1, 2, new])
-                && !p.replicas.contains(&3)
-                && p.in_sync.len() == p.replicas.len()
-        })
-    });
+    wait_status(
+        &cluster,
+        new,
+        "every partition on 1, 2 and 4, all in sync",
+        |s| {
+            s.partitions.iter().all(|p| {
+                let mut replicas = p.replicas.clone();
+                replicas.sort_unstable();
+                (p.topic != TOPIC || replicas == [1, 2, new])
+                    && !p.replicas.contains(&3)
+                    && p.in_sync.len() == p.replicas.len()
+            })
+        },
+    );
 
     cluster.kill(2);
     let survivors = format!("{},{}", cluster.kafka_addr(1), cluster.kafka_addr(new));
     produce(&idempotent_producer(&survivors), 1_500, 2_000).await;
     let mut numbers = read_all(&survivors);
     numbers.sort_unstable();
-    assert_eq!(numbers, (0..2_000).collect::<Vec<u64>>(), "each record once");
+    assert_eq!(
+        numbers,
+        (0..2_000).collect::<Vec<u64>>(),
+        "each record once"
+    );
 }

@@ -190,10 +190,19 @@ mod tests {
         let heard = Instant::now();
         let at = quiet.election_at(Some(2), Some(heard), TIMING);
         let latest = heard + TIMING.election_timeout * 5 / 4;
-        assert!(at >= heard + TIMING.election_timeout && at <= latest, "within the jitter");
+        assert!(
+            at >= heard + TIMING.election_timeout && at <= latest,
+            "within the jitter"
+        );
         std::thread::sleep(at.saturating_duration_since(Instant::now()));
-        assert!(quiet.election_due(Some(2), Some(heard), TIMING), "due when told");
+        assert!(
+            quiet.election_due(Some(2), Some(heard), TIMING),
+            "due when told"
+        );
         let again = quiet.election_at(Some(2), Some(heard), TIMING);
-        assert!(again >= Instant::now() + TIMING.election_timeout / 2, "not at once");
+        assert!(
+            again >= Instant::now() + TIMING.election_timeout / 2,
+            "not at once"
+        );
     }
 }
