@@ -14,6 +14,8 @@ pub(crate) struct ProducerIds {
 
 /// How many times a reservation is tried while other brokers reserve the same ids first.
 const ATTEMPTS: usize = 20;
+/// How long a refused reservation waits for the one that beat it to be applied here.
+const CATCH_UP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl ProducerIds {
     /// No block yet: the first id reserves one.
@@ -54,6 +56,16 @@ async fn reserve(store: &MetadataStore) -> Result<(i64, i64), BrokerError> {
                 if key == PRODUCER_IDS && reason == RESERVED_ELSEWHERE && attempts < ATTEMPTS =>
             {
                 attempts += 1;
+                // The other reservation may not be applied here yet: try again once it is.
+                let mut changes = store.watch_changes();
+                let moved = async {
+                    while store.read(|s| s.producer_ids_reserved) == from {
+                        if changes.changed().await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(CATCH_UP_WAIT, moved).await;
             }
             Err(e) => return Err(e),
         }
