@@ -24,6 +24,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 const RECORD: usize = 100;
@@ -41,11 +42,26 @@ fn create_topics(runtime: &tokio::runtime::Runtime, bootstrap: &str, topics: &[N
         .create()
         .unwrap();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(120)));
-    for created in runtime
-        .block_on(admin.create_topics(topics, &options))
-        .unwrap()
-    {
-        created.unwrap();
+    // A broker restarted a moment ago counts as live once the others heard from it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let created = runtime
+            .block_on(admin.create_topics(topics, &options))
+            .unwrap();
+        let too_few = |r: &Result<String, (String, RDKafkaErrorCode)>| {
+            matches!(r, Err((_, RDKafkaErrorCode::InvalidReplicationFactor)))
+        };
+        if created.iter().any(too_few) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        }
+        for result in created {
+            // Created by an earlier try of this loop.
+            if !matches!(result, Err((_, RDKafkaErrorCode::TopicAlreadyExists))) {
+                result.unwrap();
+            }
+        }
+        return;
     }
 }
 
@@ -223,6 +239,12 @@ fn failovers(cluster: &mut Cluster, topic: &str, kills: u64) -> Vec<u64> {
         };
         std::thread::sleep(Duration::from_millis(500));
         *killed_at.lock().unwrap() = Some(Instant::now());
+        eprintln!(
+            "TMP kill {leader} at {:?}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+        );
         cluster.kill(leader);
         sender.join().unwrap();
         running.store(false, Ordering::Relaxed);
