@@ -239,12 +239,6 @@ fn failovers(cluster: &mut Cluster, topic: &str, kills: u64) -> Vec<u64> {
         };
         std::thread::sleep(Duration::from_millis(500));
         *killed_at.lock().unwrap() = Some(Instant::now());
-        eprintln!(
-            "TMP kill {leader} at {:?}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-        );
         cluster.kill(leader);
         sender.join().unwrap();
         running.store(false, Ordering::Relaxed);
