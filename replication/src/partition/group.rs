@@ -360,7 +360,19 @@ impl PartitionGroup {
             Err(ClientWriteError::ForwardToLeader(forward))
                 if forward.reason == ForwardReason::LeaseExpired =>
             {
-                self.confirm_leadership().await?;
+                match self.confirm_leadership().await {
+                    Ok(()) => {}
+                    // No majority answered within the lease: this replica cannot say who
+                    // leads, as when the lease lapsed.
+                    Err(ReplicationError::Raft { reason, .. }) => {
+                        tracing::debug!(group = %self.name, reason, "leader lease not renewed");
+                        return Err(ReplicationError::NotLeader {
+                            group: self.name.clone(),
+                            leader: None,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                }
                 self.propose_once(batch)
                     .await?
                     .map_err(|e| write_error(&self.name, e))
