@@ -353,31 +353,33 @@ impl PartitionGroup {
     pub async fn propose(&self, batch: Bytes) -> Result<Proposed, ReplicationError> {
         match self.propose_once(batch.clone()).await? {
             Ok(proposed) => Ok(proposed),
-            // A quiet group's idle leader sends a keepalive only every few election timeouts,
-            // so its lease (one timeout) has lapsed by the time a write comes: one round of
-            // heartbeats renews it, instead of clients being told there is no leader until
-            // the next keepalive.
+            // The lease lapsed while the partition was idle: renewed, the write goes through.
             Err(ClientWriteError::ForwardToLeader(forward))
                 if forward.reason == ForwardReason::LeaseExpired =>
             {
-                match self.confirm_leadership().await {
-                    Ok(()) => {}
-                    // No majority answered within the lease: this replica cannot say who
-                    // leads, as when the lease lapsed.
-                    Err(ReplicationError::Raft { reason, .. }) => {
-                        tracing::debug!(group = %self.name, reason, "leader lease not renewed");
-                        return Err(ReplicationError::NotLeader {
-                            group: self.name.clone(),
-                            leader: None,
-                        });
-                    }
-                    Err(e) => return Err(e),
-                }
+                self.renew_lease().await?;
                 self.propose_once(batch)
                     .await?
                     .map_err(|e| write_error(&self.name, e))
             }
             Err(e) => Err(write_error(&self.name, e)),
+        }
+    }
+
+    /// Renews this leader's lease with one round of heartbeats. A quiet group's idle leader
+    /// lets it lapse (its keepalive comes every three election timeouts, the lease lasts one)
+    /// and openraft refuses writes without it: clients would be told there is no leader until
+    /// the next keepalive. NotLeader when no majority answers within the lease.
+    pub(super) async fn renew_lease(&self) -> Result<(), ReplicationError> {
+        match self.confirm_leadership().await {
+            Err(ReplicationError::Raft { reason, .. }) => {
+                tracing::debug!(group = %self.name, reason, "leader lease not renewed");
+                Err(ReplicationError::NotLeader {
+                    group: self.name.clone(),
+                    leader: None,
+                })
+            }
+            other => other,
         }
     }
 
