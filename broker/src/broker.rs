@@ -253,8 +253,8 @@ impl Broker {
             .await
     }
 
-    /// Keeps the local topics in line with the metadata as it changes (changes made through
-    /// other brokers included).
+    /// Keeps the ACLs and the local topics in line with the metadata as it changes (changes
+    /// made through other brokers included).
     fn follow_metadata(self: &Arc<Self>) {
         let me = Arc::downgrade(self);
         let mut changes = self.store.watch_changes();
@@ -263,6 +263,7 @@ impl Broker {
                 let Some(broker) = me.upgrade() else {
                     return;
                 };
+                broker.store.read(|s| broker.acls.follow(&s.acls));
                 if let Err(e) = broker.reconcile().await {
                     tracing::warn!(error = %e, "cannot open or close replicas the metadata names");
                 }

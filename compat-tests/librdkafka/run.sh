@@ -76,10 +76,17 @@ export KAFKA_PATH="$here/kafka-cli" BROKERS="$addr" NEO_KAFKA_CLI_PYTHON="$venv/
 
 # tests.allow: a test number, optionally the broker version the test is told (-V; default
 # 3.7.0), then a comment.
+# On a cluster, the allowed tests less those tests.cluster-skip names (with why they cannot
+# pass there).
 if [ $# -gt 0 ]; then
     tests=("$@")
 else
-    mapfile -t tests < <(grep -v '^#' "$here/tests.allow" | awk '{print $1}' | grep .)
+    skip=()
+    if [ "$brokers" -gt 1 ]; then
+        mapfile -t skip < <(grep -v '^#' "$here/tests.cluster-skip" | awk '{print $1}' | grep .)
+    fi
+    mapfile -t tests < <(grep -v '^#' "$here/tests.allow" | awk '{print $1}' | grep . |
+        grep -v -x -F -f <(printf '%s\n' "${skip[@]}" | grep . || true))
 fi
 version_of() {
     local v

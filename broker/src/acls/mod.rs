@@ -39,6 +39,14 @@ impl Acls {
         *self.bindings.write() = bindings;
     }
 
+    /// Takes up the metadata store's bindings if they differ from these (every metadata
+    /// change, most of which leave the ACLs alone, is followed with this).
+    pub(crate) fn follow(&self, bindings: &[AclBinding]) {
+        if self.bindings.read().as_slice() != bindings {
+            self.replace(bindings.to_vec());
+        }
+    }
+
     /// Whether `caller` may do `operation` on `resource`. Deny wins over allow; a resource
     /// with no binding at all is open; an allowed READ, WRITE, DELETE or ALTER implies
     /// DESCRIBE, and ALTER_CONFIGS implies DESCRIBE_CONFIGS; CREATE on a topic is allowed by

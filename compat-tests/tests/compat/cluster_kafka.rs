@@ -114,6 +114,52 @@ async fn a_rolling_restart_under_acks_all_loses_nothing_and_fails_no_send() {
     }
 }
 
+/// A partition idle for longer than its leader's lease (one election timeout; a quiet
+/// group's keepalive comes only every three) takes the next write at once, not after
+/// NOT_LEADER_OR_FOLLOWER until the keepalive renews the lease (librdkafka retries that error
+/// whatever its retry settings, so a short delivery timeout is what tells).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_to_a_partition_idle_past_its_lease_is_taken_at_once() {
+    let cluster = Cluster::start(3);
+    let bootstrap = cluster.bootstrap_servers();
+    create_topics(&bootstrap, &[("idle", PARTITIONS, 3)]).await;
+    let warm_up = idempotent_producer(&bootstrap);
+    for partition in 0..PARTITIONS {
+        warm_up
+            .send(
+                FutureRecord::<(), _>::to("idle")
+                    .partition(partition)
+                    .payload("first"),
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap_or_else(|(e, _)| panic!("partition {partition}: first write: {e}"));
+    }
+    let impatient: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("acks", "all")
+        .set("message.timeout.ms", "500")
+        .create()
+        .unwrap();
+    impatient
+        .client()
+        .fetch_metadata(Some("idle"), Duration::from_secs(5))
+        .unwrap();
+    // The idleness is what is tested: past the lease (1 s), well before the keepalive (3 s).
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    for partition in 0..PARTITIONS {
+        impatient
+            .send(
+                FutureRecord::<(), _>::to("idle")
+                    .partition(partition)
+                    .payload("after a pause"),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap_or_else(|(e, _)| panic!("partition {partition}: write after a pause: {e}"));
+    }
+}
+
 /// Waits until every partition is led by the first of its replicas.
 fn leaders_are_preferred(producer: &FutureProducer) {
     let deadline = Instant::now() + Duration::from_secs(30);

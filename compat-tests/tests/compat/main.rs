@@ -14,6 +14,7 @@ mod amqp_kafka_interop;
 mod amqp_lapin;
 mod amqp_lapin_topology;
 mod amqp_pika;
+mod cluster_acls;
 mod cluster_admin;
 mod cluster_groups;
 mod cluster_kafka;

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use neo_storage::{LogError, PartitionLog};
 use openraft::Instant as _;
 use openraft::async_runtime::WatchReceiver;
-use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
+use openraft::error::{ClientWriteError, ForwardReason, LinearizableReadError, RaftError};
 use openraft::raft::ClientWriteResult;
 use openraft::vote::RaftLeaderId as _;
 use openraft::{BasicNode, Config, Raft, RaftNetworkFactory, ReadPolicy, SnapshotPolicy};
@@ -351,6 +351,43 @@ impl PartitionGroup {
     /// Proposes a record batch; returns once the leader has written it (or refused it), with
     /// a handle to wait for its commit.
     pub async fn propose(&self, batch: Bytes) -> Result<Proposed, ReplicationError> {
+        match self.propose_once(batch.clone()).await? {
+            Ok(proposed) => Ok(proposed),
+            // The lease lapsed while the partition was idle: renewed, the write goes through.
+            Err(ClientWriteError::ForwardToLeader(forward))
+                if forward.reason == ForwardReason::LeaseExpired =>
+            {
+                self.renew_lease().await?;
+                self.propose_once(batch)
+                    .await?
+                    .map_err(|e| write_error(&self.name, e))
+            }
+            Err(e) => Err(write_error(&self.name, e)),
+        }
+    }
+
+    /// Renews this leader's lease with one round of heartbeats. A quiet group's idle leader
+    /// lets it lapse (its keepalive comes every three election timeouts, the lease lasts one)
+    /// and openraft refuses writes without it: clients would be told there is no leader until
+    /// the next keepalive. NotLeader when no majority answers within the lease.
+    pub(super) async fn renew_lease(&self) -> Result<(), ReplicationError> {
+        match self.confirm_leadership().await {
+            Err(ReplicationError::Raft { reason, .. }) => {
+                tracing::debug!(group = %self.name, reason, "leader lease not renewed");
+                Err(ReplicationError::NotLeader {
+                    group: self.name.clone(),
+                    leader: None,
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// One proposal: written, refused by Raft (the error says why), or the group stopped.
+    async fn propose_once(
+        &self,
+        batch: Bytes,
+    ) -> Result<Result<Proposed, ClientWriteError<NeoRaft>>, ReplicationError> {
         let (notice, admitted) = AppendNotice::new();
         let (responder, _committed, applied) = QuietResponder::new();
         let proposal = Proposal {
@@ -364,14 +401,14 @@ impl PartitionGroup {
                 group: format!("{} ({e})", self.name),
             })?;
         match admitted.await {
-            Ok(admitted) => Ok(Proposed { admitted, applied }),
+            Ok(admitted) => Ok(Ok(Proposed { admitted, applied })),
             // Not written: the proposal failed before the append; its result says why.
-            Err(_) => Err(match applied.await {
-                Ok(Err(e)) => write_error(&self.name, e),
-                _ => ReplicationError::ShuttingDown {
+            Err(_) => match applied.await {
+                Ok(Err(e)) => Ok(Err(e)),
+                _ => Err(ReplicationError::ShuttingDown {
                     group: self.name.clone(),
-                },
-            }),
+                }),
+            },
         }
     }
 

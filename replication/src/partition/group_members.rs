@@ -46,6 +46,7 @@ impl PartitionGroup {
             if voters.contains(id) {
                 continue;
             }
+            self.renew_lease().await?;
             let added = self
                 .raft
                 .add_learner(*id, BasicNode::new(address.clone()), true);
@@ -62,6 +63,8 @@ impl PartitionGroup {
         }
         let wanted: BTreeSet<NodeId> = replicas.keys().copied().collect();
         if wanted != voters {
+            // Catching up took long enough for an idle partition's lease to lapse.
+            self.renew_lease().await?;
             self.raft
                 .change_membership(wanted, false)
                 .await
