@@ -13,7 +13,7 @@ use crate::topic::Topic;
 pub struct Placement {
     /// The brokers holding a replica, the preferred leader first.
     pub replicas: Vec<u64>,
-    /// The leader, or `None` while an election runs or the leader's broker is silent.
+    /// The leader, or `None` while an election runs or the leader's broker seems gone.
     pub leader: Option<u64>,
     /// The leader's Raft term: Kafka's leader epoch.
     pub epoch: u64,
@@ -46,11 +46,11 @@ impl Broker {
             (None, None) if replicas.len() == 1 => (replicas.first().copied(), 0),
             (None, None) => (None, 0),
         };
-        // A leader whose broker went silent is most likely gone: clients told there is no
-        // leader look again shortly (and find the one elected meanwhile), where clients told
-        // of the old one would wait on reconnecting to it.
+        // A leader whose broker went silent, or whose connection was lost, is most likely
+        // gone: clients told there is no leader look again shortly (and find the one elected
+        // meanwhile), where clients told of the old one would wait on reconnecting to it.
         let silence = self.config().cluster.election_timeout / 2;
-        let leader = leader.filter(|l| self.cluster().heard_within(*l, silence));
+        let leader = leader.filter(|l| self.cluster().seems_alive(*l, silence));
         let lag = self.config().cluster.replica_lag_time_max;
         let in_sync = match topic.partition(index) {
             Some(partition) if leader == Some(node) => partition.replica().in_sync(lag),

@@ -143,6 +143,17 @@ impl ClusterNode {
                 .is_some_and(|at| at.elapsed() <= within)
     }
 
+    /// Whether broker `node` seems alive: heard from within `within`, and since the
+    /// connection to it was lost, if it was (this broker always is).
+    pub fn seems_alive(&self, node: u64, within: Duration) -> bool {
+        if node == self.node_id {
+            return true;
+        }
+        let heard = self.transport.last_heard(node);
+        let lost = self.transport.connection_lost_since(node);
+        heard.is_some_and(|at| at.elapsed() <= within && lost.is_none_or(|lost| at > lost))
+    }
+
     /// Stops the cluster RPC.
     pub fn shutdown(&self) {
         self.transport.shutdown();

@@ -167,6 +167,13 @@ impl ClusterTransport {
         self.last_heard.get(node)
     }
 
+    /// Since when this node's connection to `node` is lost (closed, or `node` cannot be
+    /// reached), if it was not opened again since: a process killed is known at once this
+    /// way, where silence takes a while to tell.
+    pub fn connection_lost_since(&self, node: NodeId) -> Option<std::time::Instant> {
+        self.peers.lost_since(node)
+    }
+
     /// This node's id.
     pub fn node_id(&self) -> NodeId {
         self.node_id

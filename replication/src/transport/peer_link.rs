@@ -39,6 +39,9 @@ struct Shared {
     in_flight: Semaphore,
     next_correlation: AtomicU64,
     counters: Arc<LinkCounters>,
+    /// When the last connection closed, or an attempt failed, with no connection open since:
+    /// most often the peer's process is gone.
+    lost: Mutex<Option<std::time::Instant>>,
 }
 
 impl Shared {
@@ -101,6 +104,7 @@ impl PeerLink {
             in_flight: Semaphore::new(max_in_flight),
             next_correlation: AtomicU64::new(1),
             counters,
+            lost: Mutex::new(None),
         });
         // Permits bound the callers, so the queue never holds more than `max_in_flight`.
         let (outbox, queue) = mpsc::channel(max_in_flight);
@@ -166,6 +170,12 @@ impl PeerLink {
         }
     }
 
+    /// Since when the connection to the peer is lost (closed, or the peer cannot be reached),
+    /// if it was not opened again since.
+    pub(crate) fn lost_since(&self) -> Option<std::time::Instant> {
+        *self.shared.lost.lock()
+    }
+
     /// Stops the connection; waiting and later callers get [`CallError::Closed`].
     pub(crate) fn close(&self) {
         self.task.abort();
@@ -190,8 +200,10 @@ async fn run(shared: Arc<Shared>, mut queue: mpsc::Receiver<EncodedFrame>, diale
         let error = match dialer.dial(shared.target).await {
             Ok((stream, buf)) => {
                 backoff = dialer.config.reconnect_backoff_min;
+                *shared.lost.lock() = None;
                 tracing::debug!(peer = shared.target, "cluster connection open");
                 let reason = serve(&shared, stream, buf, first, &mut queue).await;
+                *shared.lost.lock() = Some(std::time::Instant::now());
                 tracing::info!(peer = shared.target, %reason, "cluster connection closed");
                 shared.fail_all(&CallError::Disconnected {
                     node: shared.target,
@@ -201,6 +213,10 @@ async fn run(shared: Arc<Shared>, mut queue: mpsc::Receiver<EncodedFrame>, diale
             }
             Err(error) => error,
         };
+        shared
+            .lost
+            .lock()
+            .get_or_insert_with(std::time::Instant::now);
         tracing::warn!(peer = shared.target, %error, retry_in = ?backoff, "cannot reach peer");
         shared.answer(first.correlation, Err(error.clone()));
         shared.fail_all(&error);

@@ -122,6 +122,16 @@ impl Peers {
             .unwrap_or_default()
     }
 
+    /// Since when the connection to `node` is lost, if it was not opened again since (none
+    /// while it was never tried).
+    pub(crate) fn lost_since(&self, node: NodeId) -> Option<std::time::Instant> {
+        self.state
+            .lock()
+            .peers
+            .get(&node)
+            .and_then(|peer| peer.link.lost_since())
+    }
+
     /// Closes every connection; later requests fail with [`CallError::Closed`].
     pub(crate) fn close(&self) {
         let peers: Vec<Arc<Peer>> = {

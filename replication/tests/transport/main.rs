@@ -6,6 +6,7 @@
 mod elections;
 mod heartbeats;
 mod large_entries;
+mod peer_loss;
 mod snapshots;
 mod support;
 mod wire;
