@@ -72,6 +72,15 @@ pub enum MetadataCommand {
     },
 }
 
+/// A change of the controller's voters (`neo cluster add-broker`, `remove-broker`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VoterChange {
+    /// Broker `node`, reached at `address` (its cluster RPC), becomes a voter.
+    Add { node: u64, address: String },
+    /// Broker `node` stops being one.
+    Remove { node: u64 },
+}
+
 /// The kinds of documents front-ends keep in the broker's metadata: what they declare
 /// beside topics. The broker stores them and never reads inside them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -10,8 +10,8 @@ mod state;
 mod store;
 mod topic_record;
 
-pub use command::{DocumentChange, DocumentKind, MetadataCommand};
+pub use command::{DocumentChange, DocumentKind, MetadataCommand, VoterChange};
 pub use state::MetadataState;
 pub(crate) use state::{PRODUCER_IDS, RESERVED_ELSEWHERE};
-pub use store::{MetadataStore, VoterChange};
+pub use store::MetadataStore;
 pub use topic_record::{BrokerRecord, LeaderRecord, TopicRecord};

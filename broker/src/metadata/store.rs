@@ -14,7 +14,7 @@ use neo_replication::transport::TransportError;
 use neo_storage::Flusher;
 use parking_lot::RwLock;
 
-use super::command::MetadataCommand;
+use super::command::{MetadataCommand, VoterChange};
 use super::legacy;
 use super::machine::{MetadataMachine, Outcome, Refusal};
 use super::state::MetadataState;
@@ -376,15 +376,6 @@ struct PeerReply {
     /// The change's entry, when it was proposed.
     index: Option<u64>,
     outcome: Outcome,
-}
-
-/// A change of the controller's voters (`neo cluster add-broker`, `remove-broker`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum VoterChange {
-    /// Broker `node`, reached at `address` (its cluster RPC), becomes a voter.
-    Add { node: u64, address: String },
-    /// Broker `node` stops being one.
-    Remove { node: u64 },
 }
 
 /// One try at proposing a change.
