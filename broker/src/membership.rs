@@ -114,12 +114,9 @@ impl Broker {
             }
             let replacement = live
                 .iter()
-                .filter(|b| **b != id && !replicas.contains(b))
-                .min_by_key(|b| (load.get(b).copied().unwrap_or(0), **b))
-                .copied();
-            if let Some(b) = replacement {
-                *load.entry(b).or_default() += 1;
-            }
+                .copied()
+                .filter(|b| *b != id && !replicas.contains(b))
+                .min_by_key(|b| (load.get(b).copied().unwrap_or(0), *b));
             let Some(replacement) = replacement else {
                 return Err(invalid(format!(
                     "{topic}-{partition} has {} replicas and no other live broker can take the \
@@ -127,6 +124,7 @@ impl Broker {
                     replicas.len()
                 )));
             };
+            *load.entry(replacement).or_default() += 1;
             let target: Vec<u64> = replicas
                 .iter()
                 .map(|b| if *b == id { replacement } else { *b })
