@@ -304,7 +304,8 @@ impl Partition {
         if self.log.segment_count() < 2 || self.compacted_at.load(Ordering::Acquire) == end {
             return;
         }
-        match self.log.compact(now, delete_retention_ms) {
+        let below = self.replica().compaction_bound();
+        match self.log.compact_below(now, delete_retention_ms, below) {
             Ok(report) => {
                 self.compacted_at.store(end, Ordering::Release);
                 if report.records_removed > 0 {

@@ -40,6 +40,17 @@ impl PartitionLog {
         now: i64,
         delete_retention_ms: i64,
     ) -> Result<CompactionReport, LogError> {
+        self.compact_below(now, delete_retention_ms, i64::MAX)
+    }
+
+    /// [`Self::compact`] of the sealed segments that end at or below `below` only (a
+    /// replicated log leaves alone what another replica may still be sent as written).
+    pub fn compact_below(
+        &self,
+        now: i64,
+        delete_retention_ms: i64,
+        below: i64,
+    ) -> Result<CompactionReport, LogError> {
         self.check_open()?;
         let _maintenance = self.inner.maintenance.lock();
         let sealed: Vec<Arc<Segment>> = {
@@ -47,7 +58,10 @@ impl PartitionLog {
             segments
                 .get(..segments.len().saturating_sub(1))
                 .unwrap_or_default()
-                .to_vec()
+                .iter()
+                .filter(|segment| segment.next_offset() <= below)
+                .cloned()
+                .collect()
         };
         let mut latest: HashMap<Bytes, i64> = HashMap::new();
         for segment in &sealed {

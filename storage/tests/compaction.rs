@@ -155,3 +155,25 @@ fn old_tombstones_go_and_a_crash_before_the_rename_leaves_the_old_segment() {
     );
     assert!(after.contains_key(&2));
 }
+
+#[test]
+fn a_bound_leaves_the_segments_above_it_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), config(), Flusher::new(1)).unwrap();
+    for i in 0..12 {
+        let value = format!("v{i}");
+        append(&log, Compression::None, &[(Some("k"), Some(&value))]);
+    }
+    assert!(log.segment_count() > 3, "{}", log.segment_count());
+    let before = contents(&log);
+    // Offsets from 5 on may still be sent to another replica as written.
+    log.compact_below(2_000, 86_400_000, 5).unwrap();
+    let after = contents(&log);
+    for offset in 5..log.log_end_offset() {
+        assert_eq!(after.get(&offset), before.get(&offset), "offset {offset}");
+    }
+    assert!(after.len() < before.len(), "something below the bound went");
+    for (offset, record) in &after {
+        assert_eq!(before.get(offset), Some(record));
+    }
+}

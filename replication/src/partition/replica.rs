@@ -192,6 +192,16 @@ impl PartitionReplica {
         }
     }
 
+    /// The offset below which compaction may rewrite sealed segments: anywhere for a replica
+    /// alone; for a group, below what another replica may still be sent (an entry must be
+    /// read back as it was written).
+    pub fn compaction_bound(&self) -> i64 {
+        match self {
+            PartitionReplica::Solo(_) => i64::MAX,
+            PartitionReplica::Group(group) => group.needed_from(),
+        }
+    }
+
     /// DeleteRecords; returns the new log start.
     pub fn delete_records(&self, offset: i64) -> Result<i64, LogError> {
         match self {
