@@ -16,13 +16,10 @@ use crate::config::{BrokerConfig, ConfigEntry};
 use crate::error::BrokerError;
 use crate::groups::GroupCoordinator;
 use crate::metadata::{BrokerRecord, MetadataCommand, MetadataStore};
-use crate::queues::{Queue, QueueConfig};
-
-/// Directory of the queue cursor logs under the data directory.
-const QUEUES_DIR: &str = "queues";
 use crate::metrics::BrokerMetrics;
 use crate::partition::Partition;
 use crate::producer_ids::ProducerIds;
+use crate::queues::{Queue, is_cursor_topic};
 use crate::topic::Topic;
 
 /// Most partitions one topic may have.
@@ -165,6 +162,11 @@ impl Broker {
         &self.flusher
     }
 
+    /// The queues opened here, by topic name.
+    pub(crate) fn queues(&self) -> &Mutex<HashMap<String, Arc<Queue>>> {
+        &self.queues
+    }
+
     /// Adds a topic to the local ones.
     pub(crate) fn insert_topic(&self, topic: Arc<Topic>) {
         self.topics.write().insert(topic.name().to_string(), topic);
@@ -173,17 +175,6 @@ impl Broker {
     /// Takes a topic out of the local ones.
     pub(crate) fn remove_topic_entry(&self, name: &str) {
         self.topics.write().remove(name);
-    }
-
-    /// Closes and deletes the queue cursor of a deleted topic, if it had one.
-    pub(crate) fn close_queue(&self, name: &str) {
-        if let Some(queue) = self.queues.lock().remove(name) {
-            let _ = queue.close();
-            let dir = self.config.data_dir.join(QUEUES_DIR).join(name);
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a deleted queue's cursor");
-            }
-        }
     }
 
     /// The brokers of the cluster (registered, this one included), by id.
@@ -279,27 +270,6 @@ impl Broker {
     /// The broker's metrics.
     pub fn metrics(&self) -> &BrokerMetrics {
         &self.metrics
-    }
-
-    /// The group coordinator (consumer groups and committed offsets).
-    /// The queue over partition 0 of `topic`, opened on first use with `config`; its cursor
-    /// log lives in `<data>/queues/<topic>`. Later calls return the open queue.
-    pub fn queue(&self, topic: &str, config: QueueConfig) -> Result<Arc<Queue>, BrokerError> {
-        self.check_running()?;
-        let mut queues = self.queues.lock();
-        if let Some(queue) = queues.get(topic) {
-            return Ok(Arc::clone(queue));
-        }
-        let partition = self.partition(topic, 0)?;
-        let dir = self.config.data_dir.join(QUEUES_DIR).join(topic);
-        let queue = Arc::new(Queue::open(
-            partition,
-            &dir,
-            config,
-            Arc::clone(&self.flusher),
-        )?);
-        queues.insert(topic.to_string(), Arc::clone(&queue));
-        Ok(queue)
     }
 
     /// This broker's place in its cluster.
@@ -425,6 +395,9 @@ impl Broker {
                 if cleaning && config.is_compacted() {
                     partition.compact_if_grown(now, config.delete_retention_ms);
                 }
+                if retention && is_cursor_topic(topic.name()) {
+                    self.trim_cursor_log(&partition);
+                }
                 if retention {
                     match partition.apply_retention(now) {
                         Ok(0) => {}
@@ -475,18 +448,19 @@ impl Broker {
             return Ok(());
         }
         self.ready.store(false, Ordering::Release);
+        // Cursor changes are written while this broker still leads the queues.
+        let queues: Vec<(String, Arc<Queue>)> = self.queues.lock().drain().collect();
+        for (topic, queue) in queues {
+            if let Err(e) = queue.close().await {
+                tracing::warn!(topic, error = %e, "the last changes of a queue cursor were not written");
+            }
+        }
         self.hand_over_leadership().await;
         if let Some(task) = self.maintenance.lock().take() {
             task.abort();
         }
         let _admin = self.admin.lock().await;
         let mut first_error = None;
-        for (topic, queue) in self.queues.lock().drain() {
-            if let Err(e) = queue.close() {
-                tracing::error!(topic, error = %e, "closing a queue cursor failed");
-                first_error.get_or_insert(e);
-            }
-        }
         let partitions: Vec<_> = self
             .topics()
             .iter()

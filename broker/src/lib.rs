@@ -30,6 +30,7 @@ pub mod produce;
 mod producer_gate;
 mod producer_ids;
 pub mod producer_state;
+mod queue_leader;
 pub mod queues;
 pub mod reassign;
 mod reconcile;

@@ -51,7 +51,8 @@ async fn run(broker: Weak<Broker>) {
 impl Broker {
     /// Hands each partition this broker leads to its preferred replica (the first of its set,
     /// where assignment spread the leaders) when that replica is in sync: after a broker
-    /// restarts, the leadership it lost comes back to it.
+    /// restarts, the leadership it lost comes back to it. A queue's cursor topic goes to the
+    /// queue's leader.
     pub async fn prefer_leaders(&self) {
         let node = self.config().node_id;
         let lag = self.config().cluster.replica_lag_time_max;
@@ -62,11 +63,15 @@ impl Broker {
                 if !group.is_leader() {
                     continue;
                 }
-                let preferred = self
-                    .placement(&topic, partition.index())
-                    .replicas
-                    .first()
-                    .copied();
+                let preferred = match self.queue_topic_of(topic.name()) {
+                    // A queue's cursor follows the queue's leader, wherever that is.
+                    Some(queue_topic) => queue_topic.and_then(|t| self.placement(&t, 0).leader),
+                    None => self
+                        .placement(&topic, partition.index())
+                        .replicas
+                        .first()
+                        .copied(),
+                };
                 if let Some(preferred) = preferred
                     && preferred != node
                     && group.in_sync(lag).contains(&preferred)

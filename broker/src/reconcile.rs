@@ -244,7 +244,7 @@ impl Broker {
     async fn remove_local_topic(&self, topic: &Arc<Topic>) {
         let name = topic.name();
         self.remove_topic_entry(name);
-        self.close_queue(name);
+        self.close_queue(name).await;
         for partition in topic.partitions() {
             self.delete_replica(&partition, topic.id()).await;
         }

@@ -95,6 +95,7 @@ impl Broker {
                 name: name.to_string(),
             })
             .await?;
+        self.delete_cursor_topic(name).await?;
         self.reconcile().await
     }
 

@@ -27,9 +27,10 @@ pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
     })
 }
 
-/// Whether `name` is a topic the brokers keep for themselves (Kafka's internal topics).
+/// Whether `name` is a topic the brokers keep for themselves (Kafka's internal topics, and
+/// the queues' cursor topics).
 pub fn is_internal(name: &str) -> bool {
-    name == crate::groups::OFFSETS_TOPIC
+    name == crate::groups::OFFSETS_TOPIC || crate::queues::is_cursor_topic(name)
 }
 
 /// Refuses a client's creation, growth, deletion of or write to an internal topic.

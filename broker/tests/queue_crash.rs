@@ -53,7 +53,7 @@ fn queue_crash_child() {
         .unwrap();
     runtime.block_on(async {
         let broker = open(Path::new(&dir)).await;
-        let queue = broker.queue("q", QueueConfig::default()).unwrap();
+        let queue = broker.queue("q", QueueConfig::default()).await.unwrap();
         let mut out = std::io::stdout().lock();
         for round in 0..5_000 {
             let now = now_ms();
@@ -150,7 +150,7 @@ fn acknowledged_records_stay_settled_and_none_is_lost_after_sigkill() {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let delivered = runtime.block_on(async {
             let broker = open(dir.path()).await;
-            let queue = broker.queue("q", QueueConfig::default()).unwrap();
+            let queue = broker.queue("q", QueueConfig::default()).await.unwrap();
             let mut delivered = BTreeSet::new();
             loop {
                 let got = queue

@@ -77,6 +77,16 @@ impl Cluster {
         self.node(id).kafka
     }
 
+    /// Broker `id`'s AMQP listener.
+    pub fn amqp_addr(&self, id: u64) -> SocketAddr {
+        self.node(id).listener("--amqp-listen")
+    }
+
+    /// Broker `id`'s SQS listener.
+    pub fn sqs_addr(&self, id: u64) -> SocketAddr {
+        self.node(id).listener("--sqs-listen")
+    }
+
     /// Broker `id`'s admin listener (what `neo cluster --admin` takes).
     pub fn admin_addr(&self, id: u64) -> SocketAddr {
         self.node(id).listener("--admin-listen")

@@ -1,49 +1,94 @@
-//! The cursor log: a queue cursor's changes, appended to a log of their own (one record per
-//! event), with a snapshot of the whole cursor every so often. On open, replay starts at the
-//! last snapshot; the log before it is deleted.
+//! The cursor log: a queue cursor's changes, one record per event, appended to the queue's
+//! cursor topic (a replicated partition of its own, led by the broker that leads the queue),
+//! with a snapshot of the whole cursor every so often. Replay starts at the last snapshot;
+//! each replica deletes the log before it (see [`super::cursor_topic::snapshot_offset`]).
 //!
 //! Changes are staged while the cursor is locked, in the order they were made, and written
-//! after it is unlocked: one write carries what every caller staged meanwhile, and the cursor
-//! is not held across the write.
+//! after it is unlocked: one write carries what every caller staged meanwhile. A change is
+//! safe once [`CursorStore::sync`] returns. On a replicated cursor log, one writer task
+//! appends what was staged meanwhile as one batch, waits until a majority of the replicas has
+//! it durably, and goes on. A cursor log of one replica is written by [`CursorStore::flush`]
+//! at once, as a local log is: a change reaches the log (if not the disk) before the call
+//! that made it returns, so it survives the process being killed.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
+
 use bytes::Bytes;
+use neo_record::batch_header::BatchHeader;
 use neo_record::codec::{BatchBuilder, Compression, decode_records};
 use neo_record::now_ms;
-use neo_storage::{Flusher, LogConfig, PartitionLog};
+use neo_storage::PartitionLog;
 use parking_lot::Mutex;
+use tokio::sync::{Notify, watch};
 
 use super::cursor_event::CursorEvent;
+use super::cursor_topic::first_key;
+use crate::appended::{Acks, Appended};
 use crate::error::BrokerError;
+use crate::partition::Partition;
+use neo_replication::partition::replica::PartitionReplica;
 
-/// A cursor log and what was read back from it on open.
+/// Most bytes of events in one batch (a larger event goes alone).
+const BATCH_BYTES: usize = 1 << 20;
+
+/// A cursor log: where changes go, and those waiting to.
 #[derive(Debug)]
 pub struct CursorStore {
-    log: PartitionLog,
-    since_snapshot: Mutex<u64>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
     staged: Mutex<Staged>,
-    /// Held while writing, so staged events reach the log in the order they were staged.
-    writing: Mutex<()>,
+    /// Held while writing at once (a log of one replica), with where the last snapshot is.
+    writing: Mutex<Option<i64>>,
+    /// The cursor partition written to, and its leadership when the cursor was loaded from
+    /// it: writes stop when that leadership ends.
+    target: Mutex<Option<Target>>,
+    wake: Notify,
+    progress: watch::Sender<Progress>,
+}
+
+#[derive(Debug, Clone)]
+struct Target {
+    partition: Arc<Partition>,
+    leadership: (Option<u64>, u64),
+    /// Events numbered above this one are this target's.
+    base: u64,
+    /// A log of one replica: written at once by [`CursorStore::flush`], not by the writer.
+    alone: bool,
+}
+
+impl Target {
+    fn is_current(&self) -> bool {
+        self.partition.replica().leadership() == self.leadership
+    }
 }
 
 /// Encoded events waiting to be written, in order.
 #[derive(Debug, Default)]
 struct Staged {
     events: Vec<Bytes>,
-    /// Position of the last snapshot among them: the log before it goes once it is written.
-    last_snapshot: Option<usize>,
+    /// The first of them is a snapshot.
+    snapshot_first: bool,
+    /// Number of the last event staged (events are numbered from 1 for the store's life).
+    last: u64,
+    since_snapshot: u64,
 }
 
-impl Staged {
-    /// Puts `later` after these.
-    fn extend(&mut self, later: Staged) {
-        if let Some(i) = later.last_snapshot {
-            self.last_snapshot = Some(self.events.len() + i);
-        }
-        self.events.extend(later.events);
-    }
+/// How far the writer got, by event number.
+#[derive(Debug, Clone, Copy, Default)]
+struct Progress {
+    /// Events through this one were staged for an earlier target (or none): not written.
+    base: u64,
+    /// Every event through this one is written or dropped.
+    done: u64,
+    /// A write to the current target failed: it and every later one are dropped.
+    failed: bool,
+    closed: bool,
 }
 
 /// The state to rebuild a cursor from: the last snapshot and the events after it.
@@ -53,19 +98,16 @@ pub struct Replay {
     pub events: Vec<CursorEvent>,
 }
 
-impl CursorStore {
-    /// Opens (recovering) the cursor log in `dir` and reads it back from its last snapshot.
-    pub fn open(dir: &Path, flusher: Arc<Flusher>) -> Result<(CursorStore, Replay), BrokerError> {
-        let config = LogConfig {
-            segment_bytes: 16 << 20,
-            retention_ms: None,
-            retention_bytes: None,
-            ..LogConfig::default()
-        };
-        let log = PartitionLog::open(dir, config, flusher)?;
+impl Replay {
+    /// Reads the cursor log in `log` below `end`, from its last snapshot on; `dir` names the
+    /// log in errors.
+    pub fn read(log: &PartitionLog, end: i64, dir: &Path) -> Result<Replay, BrokerError> {
         let mut replay = Replay::default();
         let mut undecodable = None;
         log.for_each_batch(log.log_start_offset(), |batch| {
+            if BatchHeader::parse(batch).is_ok_and(|h| h.base_offset >= end) {
+                return;
+            }
             let records = match decode_records(batch) {
                 Ok(records) => records,
                 Err(e) => {
@@ -89,126 +131,290 @@ impl CursorStore {
                 }
             }
         })?;
-        if let Some(e) = undecodable {
-            return Err(e);
+        match undecodable {
+            Some(e) => Err(e),
+            None => Ok(replay),
         }
-        let since = replay.events.len() as u64;
-        Ok((
-            CursorStore {
-                log,
-                since_snapshot: Mutex::new(since),
-                staged: Mutex::new(Staged::default()),
-                writing: Mutex::new(()),
-            },
-            replay,
-        ))
     }
 
-    /// Stages `events` to be written by the next [`Self::flush`], after those staged before.
+    pub fn is_empty(&self) -> bool {
+        self.snapshot.is_none() && self.events.is_empty()
+    }
+}
+
+impl CursorStore {
+    /// A store writing nowhere until [`Self::take_over`]; its writer runs until the store is
+    /// dropped.
+    pub fn new() -> CursorStore {
+        let shared = Arc::new(Shared {
+            staged: Mutex::new(Staged::default()),
+            writing: Mutex::new(None),
+            target: Mutex::new(None),
+            wake: Notify::new(),
+            progress: watch::Sender::new(Progress::default()),
+        });
+        tokio::spawn(write_loop(Arc::clone(&shared)));
+        CursorStore { shared }
+    }
+
+    /// Writes to `partition` from now on, while the leadership it has now lasts; what was
+    /// staged for an earlier owner is dropped (the cursor is rebuilt from the log).
+    pub fn take_over(&self, partition: Arc<Partition>) {
+        let leadership = partition.replica().leadership();
+        let alone = matches!(*partition.replica(), PartitionReplica::Solo(_));
+        let mut target = self.shared.target.lock();
+        let mut staged = self.shared.staged.lock();
+        staged.events.clear();
+        staged.snapshot_first = false;
+        staged.since_snapshot = 0;
+        let base = staged.last;
+        *target = Some(Target {
+            partition,
+            leadership,
+            base,
+            alone,
+        });
+        self.shared.progress.send_modify(|p| {
+            p.base = base;
+            p.done = p.done.max(base);
+            p.failed = false;
+        });
+    }
+
+    /// Whether this store writes to `partition` under its leadership of now.
+    pub fn owns(&self, partition: &Arc<Partition>) -> bool {
+        self.shared
+            .target
+            .lock()
+            .as_ref()
+            .is_some_and(|t| Arc::ptr_eq(&t.partition, partition) && t.is_current())
+    }
+
+    /// Whether the leadership the store writes under still holds.
+    pub fn is_current(&self) -> bool {
+        self.shared
+            .target
+            .lock()
+            .as_ref()
+            .is_some_and(Target::is_current)
+    }
+
+    /// Stages `events` to be written after those staged before (by the next
+    /// [`Self::flush`]). A snapshot makes the events staged before it useless: they go.
     pub fn stage(&self, events: &[CursorEvent]) {
-        let mut staged = self.staged.lock();
-        let mut since = self.since_snapshot.lock();
+        let mut staged = self.shared.staged.lock();
         for event in events {
+            staged.last += 1;
             if matches!(event, CursorEvent::Snapshot { .. }) {
-                staged.last_snapshot = Some(staged.events.len());
-                *since = 0;
+                staged.events.clear();
+                staged.snapshot_first = true;
+                staged.since_snapshot = 0;
             } else {
-                *since += 1;
+                staged.since_snapshot += 1;
             }
             staged.events.push(event.encode());
         }
     }
 
-    /// Writes every staged event (this caller's and others') as one batch. When it returns
-    /// `Ok`, what this caller staged before is written; on an error the events stay staged
-    /// for the next flush.
-    pub fn flush(&self) -> Result<(), BrokerError> {
-        let _writing = self.writing.lock();
-        let staged = std::mem::take(&mut *self.staged.lock());
-        if staged.events.is_empty() {
-            return Ok(());
+    /// Writes what is staged: at once to a log of one replica, else by waking the writer.
+    pub fn flush(&self) {
+        let target = self.shared.target.lock().clone();
+        match target {
+            Some(target) if target.alone => self.write_now(&target),
+            _ => self.shared.wake.notify_one(),
         }
-        if let Err(e) = self.write(&staged) {
-            let mut now = self.staged.lock();
-            let later = std::mem::take(&mut *now);
-            *now = staged;
-            now.extend(later);
-            return Err(e);
-        }
-        Ok(())
     }
 
-    fn write(&self, staged: &Staged) -> Result<(), BrokerError> {
-        let now = now_ms();
-        let mut builder = BatchBuilder::new(Compression::None, now);
-        for event in &staged.events {
-            builder.push(now, None, Some(event), &[]);
+    /// Appends what is staged to `target`'s log of one replica now (its append completes
+    /// without waiting), and has a task note when it is committed.
+    fn write_now(&self, target: &Target) {
+        let mut last_snapshot = self.shared.writing.lock();
+        let (events, snapshot_first, last) = {
+            let mut staged = self.shared.staged.lock();
+            let snapshot_first = std::mem::take(&mut staged.snapshot_first);
+            (
+                std::mem::take(&mut staged.events),
+                snapshot_first,
+                staged.last,
+            )
+        };
+        if events.is_empty() {
+            return;
         }
-        let mut batch = builder.build()?;
-        let info = self.log.append(&mut batch)?;
-        if let Some(i) = staged.last_snapshot {
-            // Replay starts at the last snapshot: what came before it is no longer needed.
-            // Failing to delete it only keeps it longer.
-            if let Err(e) = self.log.delete_records(info.base_offset + i as i64) {
-                tracing::warn!(error = %e, "cannot trim a cursor log before its snapshot");
+        let failed = self.shared.progress.borrow().failed;
+        let appended = match target.is_current() && !failed {
+            true => append_all(
+                &target.partition,
+                &events,
+                snapshot_first,
+                &mut last_snapshot,
+            )
+            .now_or_never()
+            .unwrap_or(Err(BrokerError::PartitionClosed)),
+            false => Err(BrokerError::PartitionClosed),
+        };
+        drop(last_snapshot);
+        let shared = Arc::clone(&self.shared);
+        let base = target.base;
+        match appended {
+            Ok(appended) => {
+                tokio::spawn(async move {
+                    let committed = commit_all(appended).await;
+                    shared.note_written(last, base, committed);
+                });
             }
+            Err(e) => shared.note_written(last, base, Err(e)),
         }
-        Ok(())
     }
 
-    /// Events written or staged since the last snapshot.
+    /// Events staged since the last snapshot.
     pub fn since_snapshot(&self) -> u64 {
-        *self.since_snapshot.lock()
+        self.shared.staged.lock().since_snapshot
     }
 
-    /// Writes `snapshot` now and deletes the log before it.
-    pub fn snapshot(&self, snapshot: &CursorEvent) -> Result<(), BrokerError> {
-        self.stage(std::slice::from_ref(snapshot));
-        self.flush()
-    }
-
-    /// Waits until everything appended so far is fsynced.
+    /// Waits until every event staged so far is committed; an error when one of them could
+    /// not be written (the leadership ended).
     pub async fn sync(&self) -> Result<(), BrokerError> {
-        Ok(self.log.wait_durable(self.log.log_end_offset()).await?)
+        let wanted = self.shared.staged.lock().last;
+        self.flush();
+        let mut progress = self.shared.progress.subscribe();
+        let reached = progress
+            .wait_for(|p| p.done >= wanted || p.closed)
+            .await
+            .map(|p| wanted == 0 || p.done >= wanted && wanted > p.base && !p.failed)
+            .unwrap_or(false);
+        if reached {
+            Ok(())
+        } else {
+            Err(BrokerError::PartitionClosed)
+        }
     }
 
-    /// Closes the log cleanly.
-    pub fn close(&self) -> Result<(), BrokerError> {
-        Ok(self.log.close()?)
+    /// Stops the writer once what is staged is written.
+    pub async fn close(&self) -> Result<(), BrokerError> {
+        let synced = self.sync().await;
+        self.shared.progress.send_modify(|p| p.closed = true);
+        self.shared.wake.notify_one();
+        synced
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn staged_events_are_written_in_order_and_replay_from_the_last_snapshot() {
-        let dir = tempfile::tempdir().unwrap();
-        let flusher = Flusher::new(1);
-        let (store, replay) = CursorStore::open(dir.path(), Arc::clone(&flusher)).unwrap();
-        assert!(replay.events.is_empty() && replay.snapshot.is_none());
-        let snapshot = CursorEvent::Snapshot {
-            head: 2,
-            entries: Vec::new(),
-        };
-        store.stage(&[CursorEvent::Acked { offset: 0 }]);
-        store.stage(&[snapshot.clone(), CursorEvent::Acked { offset: 1 }]);
-        assert_eq!(store.since_snapshot(), 1);
-        store.flush().unwrap();
-        // Nothing staged: a flush has nothing to do.
-        store.flush().unwrap();
-        store.stage(&[CursorEvent::Released { offset: 2 }]);
-        store.flush().unwrap();
-        store.close().unwrap();
-        let (_, replay) = CursorStore::open(dir.path(), flusher).unwrap();
-        assert_eq!(replay.snapshot, Some(snapshot));
-        assert_eq!(
-            replay.events,
-            [
-                CursorEvent::Acked { offset: 1 },
-                CursorEvent::Released { offset: 2 }
-            ]
-        );
+impl Shared {
+    /// Records that the events through `last`, written to the target of `base`, are
+    /// committed, or were not written.
+    fn note_written(&self, last: u64, base: u64, written: Result<(), BrokerError>) {
+        let failed = self.progress.borrow().failed;
+        self.progress.send_modify(|p| {
+            p.done = p.done.max(last);
+            if written.is_err() && p.base == base {
+                p.failed = true;
+            }
+        });
+        if let Err(e) = written
+            && !failed
+        {
+            tracing::warn!(error = %e, "queue cursor changes not written (the queue's leadership ended?)");
+        }
     }
+}
+
+impl Drop for CursorStore {
+    fn drop(&mut self) {
+        self.shared.progress.send_modify(|p| p.closed = true);
+        self.shared.wake.notify_one();
+    }
+}
+
+/// The writer: appends what is staged, one batch at a time, until the store closes.
+async fn write_loop(shared: Arc<Shared>) {
+    let mut last_snapshot: Option<i64> = None;
+    loop {
+        shared.wake.notified().await;
+        loop {
+            // Taken together with the target (as `take_over` changes both): a batch goes to
+            // the target it was staged for.
+            let (target, events, snapshot_first, last) = {
+                let target = shared.target.lock();
+                let mut staged = shared.staged.lock();
+                let snapshot_first = std::mem::take(&mut staged.snapshot_first);
+                let events = std::mem::take(&mut staged.events);
+                (target.clone(), events, snapshot_first, staged.last)
+            };
+            if events.is_empty() {
+                break;
+            }
+            let failed = shared.progress.borrow().failed;
+            let written = match &target {
+                Some(target) if target.is_current() && !failed && !target.alone => {
+                    match append_all(
+                        &target.partition,
+                        &events,
+                        snapshot_first,
+                        &mut last_snapshot,
+                    )
+                    .await
+                    {
+                        Ok(appended) => commit_all(appended).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                _ => Err(BrokerError::PartitionClosed),
+            };
+            if written.is_err() {
+                last_snapshot = None;
+            }
+            shared.note_written(last, target.map_or(0, |t| t.base), written);
+        }
+        if shared.progress.borrow().closed {
+            return;
+        }
+    }
+}
+
+/// Appends `events` to `partition` in batches of about [`BATCH_BYTES`] (on a log of one
+/// replica this completes without waiting).
+async fn append_all(
+    partition: &Arc<Partition>,
+    events: &[Bytes],
+    snapshot_first: bool,
+    last_snapshot: &mut Option<i64>,
+) -> Result<Vec<Appended>, BrokerError> {
+    let mut appended = Vec::new();
+    let mut rest = events;
+    let mut starts_with_snapshot = snapshot_first;
+    while !rest.is_empty() {
+        let mut bytes = 0;
+        let count = rest
+            .iter()
+            .take_while(|e| {
+                bytes += e.len();
+                bytes <= BATCH_BYTES
+            })
+            .count()
+            .max(1);
+        let (chunk, later) = rest.split_at(count);
+        rest = later;
+        let now = now_ms();
+        let mut builder = BatchBuilder::new(Compression::None, now);
+        let key = first_key(starts_with_snapshot, *last_snapshot);
+        for (i, event) in chunk.iter().enumerate() {
+            let key = if i == 0 { key.as_deref() } else { None };
+            builder.push(now, key, Some(event), &[]);
+        }
+        let batch = partition.append(builder.build()?.freeze()).await?;
+        if starts_with_snapshot {
+            *last_snapshot = Some(batch.outcome().base_offset);
+            starts_with_snapshot = false;
+        }
+        appended.push(batch);
+    }
+    Ok(appended)
+}
+
+/// Waits until every one of `appended` is committed.
+async fn commit_all(appended: Vec<Appended>) -> Result<(), BrokerError> {
+    for batch in appended {
+        batch.acknowledged(Acks::All).await?;
+    }
+    Ok(())
 }

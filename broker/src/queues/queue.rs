@@ -5,16 +5,17 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use neo_record::batch_header::BatchHeader;
 use neo_record::codec::{Header, decode_records};
-use neo_storage::Flusher;
-use parking_lot::Mutex;
+use neo_storage::{Flusher, LogConfig, PartitionLog};
+use parking_lot::{Mutex, MutexGuard};
 
 use super::cursor::{Acquired, CursorConfig, CursorError, QueueCursor, RecordMeta};
 use super::cursor_event::CursorEvent;
-use super::cursor_store::CursorStore;
+use super::cursor_store::{CursorStore, Replay};
 use crate::appended::Appended;
 use crate::error::BrokerError;
 use crate::partition::Partition;
@@ -73,14 +74,20 @@ pub struct Received {
     pub dead: Vec<QueuedRecord>,
 }
 
-/// A queue over one partition.
+/// A queue over one partition. Its cursor is loaded from the cursor log by [`Queue::load`]
+/// on the broker leading the queue, and changed there only while that lasts.
 #[derive(Debug)]
 pub struct Queue {
     partition: Arc<Partition>,
     config: QueueConfig,
     cursor: Mutex<QueueCursor>,
     store: CursorStore,
+    /// Held while the cursor is loaded.
+    loading: tokio::sync::Mutex<()>,
 }
+
+/// How long a new leader of a cursor log waits for the entries of earlier leaders to commit.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(10);
 
 /// Per record: settled, or why not; the whole call fails when the change cannot be written.
 pub type Settled = Result<Vec<Result<(), CursorError>>, BrokerError>;
@@ -101,41 +108,87 @@ pub struct QueueCounts {
 }
 
 impl Queue {
-    /// Opens the queue over `partition`, its cursor log in `cursor_dir`, rebuilding the
-    /// cursor from the last snapshot and the events after it.
-    pub fn open(
-        partition: Arc<Partition>,
-        cursor_dir: &Path,
-        config: QueueConfig,
-        flusher: Arc<Flusher>,
-    ) -> Result<Queue, BrokerError> {
-        let (store, replay) = CursorStore::open(cursor_dir, flusher)?;
-        let log_start = partition.log().log_start_offset();
-        let mut cursor = replay
-            .snapshot
-            .as_ref()
-            .and_then(|s| QueueCursor::from_snapshot(config.cursor, s))
-            .unwrap_or_else(|| QueueCursor::new(config.cursor, log_start));
-        let queue = Queue {
+    /// A queue over `partition` whose cursor is not loaded yet: every change is refused
+    /// until [`Self::load`].
+    pub fn new(partition: Arc<Partition>, config: QueueConfig) -> Queue {
+        Queue {
             partition,
             config,
             cursor: Mutex::new(QueueCursor::default()),
-            store,
-        };
+            store: CursorStore::new(),
+            loading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// A queue over `partition` with its cursor loaded from `cursor_log`.
+    pub async fn open(
+        partition: Arc<Partition>,
+        cursor_log: Arc<Partition>,
+        config: QueueConfig,
+    ) -> Result<Queue, BrokerError> {
+        let queue = Queue::new(partition, config);
+        queue.load(cursor_log, None).await?;
+        Ok(queue)
+    }
+
+    /// Whether the cursor is loaded, and this broker still leads the cursor log it was
+    /// loaded from under the same leadership.
+    pub fn is_loaded(&self) -> bool {
+        self.store.is_current()
+    }
+
+    /// Rebuilds the cursor from `cursor_log`, which this broker leads (unless it is already
+    /// loaded from it under that leadership): from the last snapshot and the events after
+    /// it, once the entries of earlier leaders are committed. A cursor log still empty takes
+    /// over the local one a data directory from before replicated cursors kept in `legacy`.
+    pub async fn load(
+        &self,
+        cursor_log: Arc<Partition>,
+        legacy: Option<(&Path, &Arc<Flusher>)>,
+    ) -> Result<(), BrokerError> {
+        let _loading = self.loading.lock().await;
+        if self.store.owns(&cursor_log) {
+            return Ok(());
+        }
+        wait_caught_up(&cursor_log).await?;
+        let end = cursor_log.high_watermark();
+        let mut replay = Replay::read(cursor_log.log(), end, Path::new(cursor_log.topic()))?;
+        let legacy = legacy.filter(|(dir, _)| dir.exists());
+        if let Some((dir, flusher)) = legacy
+            && replay.is_empty()
+        {
+            replay = read_legacy(dir, flusher)?;
+        }
+        let log_start = self.partition.log().log_start_offset();
+        let mut cursor = replay
+            .snapshot
+            .as_ref()
+            .and_then(|s| QueueCursor::from_snapshot(self.config.cursor, s))
+            .unwrap_or_else(|| QueueCursor::new(self.config.cursor, log_start));
         for event in &replay.events {
             if let Some(offset) = event_offset(event) {
-                queue.load_through(&mut cursor, offset)?;
+                self.load_through(&mut cursor, offset)?;
             }
             cursor.replay(event);
         }
         cursor.finish_replay();
         // Records retention deleted meanwhile are settled: there is nothing left to deliver.
         cursor.purge(log_start, true);
-        // The holds the restart ended are written down (as a snapshot), so a later replay
-        // does not see them as held.
-        queue.store.snapshot(&cursor.snapshot())?;
-        *queue.cursor.lock() = cursor;
-        Ok(queue)
+        // The holds the new leadership ended are written down (as a snapshot), so a later
+        // replay does not see them as held.
+        {
+            let mut now = self.cursor.lock();
+            self.store.take_over(cursor_log);
+            self.store.stage(&[cursor.snapshot()]);
+            *now = cursor;
+        }
+        self.store.sync().await?;
+        if let Some((dir, _)) = legacy
+            && let Err(e) = std::fs::remove_dir_all(dir)
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a queue's former cursor log");
+        }
+        Ok(())
     }
 
     /// The partition holding the records.
@@ -181,7 +234,7 @@ impl Queue {
         consumer: u64,
         runs: bool,
     ) -> Result<Received, BrokerError> {
-        let mut cursor = self.cursor.lock();
+        let mut cursor = self.owned_cursor()?;
         let mut events = cursor.expire_locks(now);
         let mut acquired = Acquired::default();
         loop {
@@ -197,7 +250,7 @@ impl Queue {
         }
         self.stage(&cursor, &events);
         drop(cursor);
-        self.store.flush()?;
+        self.store.flush();
         let offsets: Vec<i64> = acquired
             .delivered
             .iter()
@@ -252,12 +305,12 @@ impl Queue {
     /// Settles the waiting records whose time-to-live has passed (looking as far ahead as the
     /// scan window) and returns them, for dead-lettering.
     pub fn expire(&self, now: i64) -> Result<Vec<QueuedRecord>, BrokerError> {
-        let mut cursor = self.cursor.lock();
+        let mut cursor = self.owned_cursor()?;
         while self.load_more(&mut cursor, self.config.scan_window)? {}
         let (expired, events) = cursor.take_expired(now);
         self.stage(&cursor, &events);
         drop(cursor);
-        self.store.flush()?;
+        self.store.flush();
         let mut records = self.read_records(&expired)?;
         Ok(expired.iter().filter_map(|o| records.remove(o)).collect())
     }
@@ -289,24 +342,25 @@ impl Queue {
 
     /// Releases everything `consumer` holds (its connection or channel is gone).
     pub fn release_consumer(&self, consumer: u64) -> Result<(), BrokerError> {
-        let mut cursor = self.cursor.lock();
+        let mut cursor = self.owned_cursor()?;
         let events = cursor.release_consumer(consumer);
         self.stage(&cursor, &events);
         drop(cursor);
-        self.store.flush()
+        self.store.flush();
+        Ok(())
     }
 
     /// Settles every record in the queue now; held ones too with `in_flight` (SQS
     /// PurgeQueue) or not (AMQP queue.purge). Returns how many were settled.
     pub fn purge(&self, in_flight: bool) -> Result<u64, BrokerError> {
-        let mut cursor = self.cursor.lock();
+        let mut cursor = self.owned_cursor()?;
         let before = self.counts_of(&cursor);
         let end = self.partition.high_watermark();
         let event = cursor.purge(end, in_flight);
         self.stage(&cursor, &[event]);
         let after = self.counts_of(&cursor);
         drop(cursor);
-        self.store.flush()?;
+        self.store.flush();
         Ok((before.available + before.in_flight).saturating_sub(after.available + after.in_flight))
     }
 
@@ -347,13 +401,25 @@ impl Queue {
         self.store.sync().await
     }
 
-    /// Closes the cursor log cleanly (a snapshot first, so the next open replays nothing).
-    pub fn close(&self) -> Result<(), BrokerError> {
-        let cursor = self.cursor.lock();
-        self.store.stage(&[cursor.snapshot()]);
-        drop(cursor);
-        self.store.flush()?;
-        self.store.close()
+    /// Writes what is staged and a snapshot (so the next load replays little), then stops
+    /// writing.
+    pub async fn close(&self) -> Result<(), BrokerError> {
+        if let Ok(cursor) = self.owned_cursor() {
+            self.store.stage(&[cursor.snapshot()]);
+        }
+        self.store.close().await
+    }
+
+    /// The cursor, to change it: refused unless it is loaded under the cursor log's
+    /// leadership of now.
+    fn owned_cursor(&self) -> Result<MutexGuard<'_, QueueCursor>, BrokerError> {
+        if !self.store.is_current() {
+            return Err(BrokerError::NotLeader {
+                partition: format!("{}-{}", self.partition.topic(), self.partition.index()),
+                leader: self.partition.replica().leadership().0,
+            });
+        }
+        Ok(self.cursor.lock())
     }
 
     fn counts_of(&self, cursor: &QueueCursor) -> QueueCounts {
@@ -368,7 +434,7 @@ impl Queue {
         offsets: &[i64],
         mut change: impl FnMut(&mut QueueCursor, i64) -> Result<CursorEvent, CursorError>,
     ) -> Settled {
-        let mut cursor = self.cursor.lock();
+        let mut cursor = self.owned_cursor()?;
         let mut events = Vec::new();
         let results = offsets
             .iter()
@@ -376,7 +442,7 @@ impl Queue {
             .collect();
         self.stage(&cursor, &events);
         drop(cursor);
-        self.store.flush()?;
+        self.store.flush();
         Ok(results)
     }
 
@@ -507,6 +573,45 @@ fn read_budget(records: usize) -> usize {
 /// Records not held: those loaded and available, and those not loaded yet below `end`.
 fn waiting(cursor: &QueueCursor, end: i64) -> u64 {
     (end - cursor.head()).max(0) as u64 + cursor.available() as u64
+}
+
+/// Waits (at most [`CATCH_UP_WAIT`]) until everything in `log`, which this broker leads, is
+/// committed: the entries earlier leaders wrote commit with the new leader's first.
+async fn wait_caught_up(log: &Arc<Partition>) -> Result<(), BrokerError> {
+    let mut watch = log.watch();
+    let caught_up = tokio::time::timeout(CATCH_UP_WAIT, async {
+        loop {
+            watch.mark_unchanged();
+            if log.high_watermark() >= log.log().log_end_offset() {
+                return true;
+            }
+            if watch.changed().await.is_err() {
+                return false;
+            }
+        }
+    })
+    .await;
+    if caught_up == Ok(true) {
+        return Ok(());
+    }
+    Err(BrokerError::NotLeader {
+        partition: format!("{}-{}", log.topic(), log.index()),
+        leader: log.replica().leadership().0,
+    })
+}
+
+/// The cursor log a data directory from before replicated cursors kept in `dir`.
+fn read_legacy(dir: &Path, flusher: &Arc<Flusher>) -> Result<Replay, BrokerError> {
+    let config = LogConfig {
+        segment_bytes: 16 << 20,
+        retention_ms: None,
+        retention_bytes: None,
+        ..LogConfig::default()
+    };
+    let log = PartitionLog::open(dir, config, Arc::clone(flusher))?;
+    let replay = Replay::read(&log, log.log_end_offset(), dir);
+    log.close()?;
+    replay
 }
 
 /// The offset an event is about, if it is about one record.

@@ -330,15 +330,23 @@ proptest! {
 
 // ---- the queue over a real log ----
 
-async fn open_partition(dir: &std::path::Path, flusher: &Arc<Flusher>) -> Arc<Partition> {
+async fn open_partition(
+    dir: &std::path::Path,
+    topic: &str,
+    flusher: &Arc<Flusher>,
+) -> Arc<Partition> {
     let config = TopicConfig {
         flush_messages: i64::MAX,
         ..TopicConfig::default()
     };
-    let log =
-        PartitionLog::open(&dir.join("q-0"), config.log_config(), Arc::clone(flusher)).unwrap();
+    let log = PartitionLog::open(
+        &dir.join(format!("{topic}-0")),
+        config.log_config(),
+        Arc::clone(flusher),
+    )
+    .unwrap();
     let solo = SoloReplica::open(
-        "q-0".into(),
+        format!("{topic}-0"),
         log.clone(),
         Partition::gate(&log),
         config.is_durable(),
@@ -347,19 +355,20 @@ async fn open_partition(dir: &std::path::Path, flusher: &Arc<Flusher>) -> Arc<Pa
     .unwrap();
     let metrics = crate::metrics::BrokerMetrics::new().unwrap();
     Arc::new(Partition::new(
-        "q",
+        topic,
         0,
         log,
         PartitionReplica::Solo(solo),
         &config,
-        metrics.topic_counters("q"),
+        metrics.topic_counters(topic),
     ))
 }
 
 async fn open_queue(dir: &std::path::Path, config: QueueConfig) -> Queue {
     let flusher = Flusher::new(1);
-    let partition = open_partition(dir, &flusher).await;
-    Queue::open(partition, &dir.join("q-0.cursor"), config, flusher).unwrap()
+    let partition = open_partition(dir, "q", &flusher).await;
+    let cursor_log = open_partition(dir, "__cursor.q", &flusher).await;
+    Queue::open(partition, cursor_log, config).await.unwrap()
 }
 
 /// Appends `values` and waits until they are committed (readable from the queue).

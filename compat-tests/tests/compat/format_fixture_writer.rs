@@ -312,7 +312,7 @@ async fn write_kafka_side(broker: &Broker) -> i64 {
         .produce(TASKS, 0, tasks.freeze(), Acks::All)
         .await
         .unwrap();
-    let queue = broker.queue(TASKS, QueueConfig::default()).unwrap();
+    let queue = broker.queue(TASKS, QueueConfig::default()).await.unwrap();
     let received = queue
         .receive(now, TASKS_RECEIVED as usize, now + 3_600_000, 1)
         .unwrap();

@@ -64,7 +64,7 @@ async fn check(written: &Written) {
     assert!(dir.path().join("__consumer_offsets.migrated").is_dir());
     check_records(&broker);
     check_idempotent_producer(&broker.broker, written).await;
-    check_queue(&broker.broker);
+    check_queue(&broker.broker).await;
     check_amqp(&broker.amqp_uri()).await;
     check_sqs(&broker.sqs_endpoint()).await;
     broker.stop().await;
@@ -212,8 +212,8 @@ async fn check_idempotent_producer(broker: &Broker, written: &Written) {
 
 /// Acknowledged records never come back; held ones are available again, their delivery
 /// counted; the others are delivered for the first time.
-fn check_queue(broker: &Broker) {
-    let queue = broker.queue(TASKS, QueueConfig::default()).unwrap();
+async fn check_queue(broker: &Broker) {
+    let queue = broker.queue(TASKS, QueueConfig::default()).await.unwrap();
     let now = neo_record::now_ms();
     let received = queue.receive(now, 100, now + 60_000, 1).unwrap();
     let got: Vec<(i64, String, u32)> = received

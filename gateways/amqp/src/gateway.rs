@@ -68,6 +68,24 @@ impl Gateway {
         }
     }
 
+    /// Takes up the declarations and deletions other brokers of the cluster store, as the
+    /// metadata changes, until the gateway is dropped.
+    pub fn follow_topology(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let gateway = Arc::downgrade(self);
+        let mut changes = self.broker.metadata().watch_changes();
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                let Some(gateway) = gateway.upgrade() else {
+                    return;
+                };
+                gateway
+                    .stored
+                    .follow(&gateway.broker, &gateway.topology)
+                    .await;
+            }
+        })
+    }
+
     /// Stores the durable exchanges, queues and bindings, after a change to them.
     pub async fn persist(&self) {
         self.stored
@@ -132,7 +150,7 @@ impl Gateway {
     }
 
     /// The queue behind an AMQP queue name (its topic and cursor).
-    pub fn queue(&self, info: &QueueInfo) -> Result<Arc<Queue>, BrokerError> {
+    pub async fn queue(&self, info: &QueueInfo) -> Result<Arc<Queue>, BrokerError> {
         let config = QueueConfig {
             cursor: CursorConfig {
                 max_deliveries: info.args.delivery_limit,
@@ -141,7 +159,7 @@ impl Gateway {
             ttl_ms: info.args.message_ttl_ms,
             ..QueueConfig::default()
         };
-        self.broker.queue(&info.topic, config)
+        self.broker.queue(&info.topic, config).await
     }
 
     /// Creates the topic of a newly declared queue.
@@ -151,7 +169,13 @@ impl Gateway {
         }
         match self
             .broker
-            .create_topic(topic, 1, -1, BTreeMap::new(), false)
+            .create_topic(
+                topic,
+                1,
+                self.broker.queue_replication_factor(),
+                BTreeMap::new(),
+                false,
+            )
             .await
         {
             Ok(_) | Err(BrokerError::TopicAlreadyExists(_)) => Ok(()),

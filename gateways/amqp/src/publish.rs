@@ -74,7 +74,7 @@ impl Gateway {
             let Some(info) = self.topology.queue(name) else {
                 continue;
             };
-            let queue = self.queue(&info).map_err(|e| e.to_string())?;
+            let queue = self.queue(&info).await.map_err(|e| e.to_string())?;
             let limited = info.args.max_length.is_some() || info.args.max_length_bytes.is_some();
             if limited
                 && info.args.overflow == Overflow::RejectPublish

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use neo_broker::Broker;
+use neo_broker::{Broker, BrokerError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -35,6 +35,7 @@ impl AmqpServer {
         let gateway = Arc::new(Gateway::new(broker, self.config).await);
         let sweeper = tokio::spawn(sweep_expired(Arc::clone(&gateway)));
         let _stop_sweeper = AbortOnDrop(sweeper);
+        let _stop_following = AbortOnDrop(gateway.follow_topology());
         loop {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
@@ -69,9 +70,12 @@ async fn sweep_expired(gateway: Arc<Gateway>) {
             .topology
             .queues_with(|q| q.args.dead_letter_exchange.is_some())
         {
-            let expired = gateway
-                .queue(&info)
-                .and_then(|q| q.expire(neo_record::now_ms()));
+            let expired = match gateway.queue(&info).await {
+                Ok(queue) => queue.expire(neo_record::now_ms()),
+                // Another broker leads it, and sweeps it.
+                Err(BrokerError::NotLeader { .. }) => continue,
+                Err(e) => Err(e),
+            };
             match expired {
                 Ok(records) => {
                     gateway

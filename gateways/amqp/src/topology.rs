@@ -345,6 +345,21 @@ impl Topology {
         self.had_bindings.write().insert(exchange.to_string());
     }
 
+    /// Adds a binding another broker stored.
+    pub(crate) fn add_binding(&self, binding: Binding) {
+        self.had_bindings.write().insert(binding.exchange.clone());
+        let mut bindings = self.bindings.write();
+        if !bindings.contains(&binding) {
+            bindings.push(binding);
+        }
+    }
+
+    /// Removes a binding another broker removed.
+    pub(crate) fn remove_binding(&self, binding: &Binding) {
+        self.bindings.write().retain(|b| b != binding);
+        self.drop_unused_auto_delete();
+    }
+
     pub fn unbind(&self, exchange: &str, to: Destination<'_>, routing_key: &str) {
         self.bindings.write().retain(|b| {
             !(b.exchange == exchange && b.leads_to(to) && b.routing_key == routing_key)

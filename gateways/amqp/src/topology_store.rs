@@ -8,7 +8,7 @@ use neo_broker::Broker;
 use neo_broker::metadata::{DocumentChange, DocumentKind, MetadataCommand};
 use serde_json::Value;
 
-use crate::topology::{Binding, Durable};
+use crate::topology::{Binding, Durable, Topology};
 
 /// The first format's file, under `<data>/meta`.
 const LEGACY_FILE: &str = "amqp-topology.json";
@@ -16,7 +16,7 @@ const LEGACY_FILE: &str = "amqp-topology.json";
 /// Documents by kind and name.
 type Documents = BTreeMap<(DocumentKind, String), Value>;
 
-/// What the store holds of the topology, as last written.
+/// What the store holds of the topology, as last written or followed.
 #[derive(Debug, Default)]
 pub struct TopologyStore {
     written: tokio::sync::Mutex<Documents>,
@@ -82,6 +82,51 @@ impl TopologyStore {
             Ok(()) => *written = wanted,
             Err(e) => tracing::error!(error = %e, "amqp: cannot store the topology"),
         }
+    }
+}
+
+impl TopologyStore {
+    /// Brings `topology` in line with the documents other brokers of the cluster changed
+    /// since this one last wrote or followed them: their declarations and deletions.
+    pub async fn follow(&self, broker: &Broker, topology: &Topology) {
+        let mut written = self.written.lock().await;
+        let now = stored(broker);
+        if now == *written {
+            return;
+        }
+        for ((kind, name), value) in written.iter() {
+            if now.contains_key(&(*kind, name.clone())) {
+                continue;
+            }
+            match kind {
+                DocumentKind::AmqpExchange => {
+                    topology.delete_exchange(name, false);
+                }
+                DocumentKind::AmqpQueue => topology.delete_queue(name),
+                DocumentKind::AmqpBinding => {
+                    if let Ok(binding) = serde_json::from_value::<Binding>(value.clone()) {
+                        topology.remove_binding(&binding);
+                    }
+                }
+                DocumentKind::SqsQueue => {}
+            }
+        }
+        let changed: Documents = now
+            .iter()
+            .filter(|(key, value)| written.get(*key) != Some(*value))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        let declared = from_documents(changed);
+        for (name, exchange) in declared.exchanges {
+            topology.declare_exchange(&name, exchange);
+        }
+        for (name, queue) in declared.queues {
+            topology.declare_queue(&name, queue);
+        }
+        for binding in declared.bindings {
+            topology.add_binding(binding);
+        }
+        *written = now;
     }
 }
 

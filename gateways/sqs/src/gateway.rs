@@ -1,7 +1,7 @@
 //! The gateway's shared state: the broker, the queue registry (stored as broker metadata),
 //! the open queues, and queue names, URLs and ARNs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use neo_broker::queues::{CursorConfig, QueueConfig};
@@ -35,6 +35,8 @@ pub struct Gateway {
     pub config: SqsConfig,
     base_url: String,
     registry: RwLock<Registry>,
+    /// The queues stored in the metadata as this gateway last read it.
+    stored: Mutex<BTreeSet<String>>,
     /// Held while a queue's stored metadata changes: changes are stored in the order they
     /// are made in memory.
     writing: tokio::sync::Mutex<()>,
@@ -55,6 +57,7 @@ impl Gateway {
         shutdown: watch::Receiver<bool>,
     ) -> Gateway {
         let registry = registry_store::load(&broker).await;
+        let stored = registry_store::stored(&broker).queues.into_keys().collect();
         let base_url = config
             .advertised_url
             .clone()
@@ -66,12 +69,42 @@ impl Gateway {
             config,
             base_url,
             registry: RwLock::new(registry),
+            stored: Mutex::new(stored),
             writing: tokio::sync::Mutex::new(()),
             states: Mutex::new(HashMap::new()),
             deleted: Mutex::new(HashMap::new()),
             moves: MoveTasks::default(),
             shutdown,
         }
+    }
+
+    /// Takes up the queues other brokers of the cluster create, change and delete, as the
+    /// metadata changes, until the gateway is dropped.
+    pub fn follow_registry(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let gateway = Arc::downgrade(self);
+        let mut changes = self.broker.metadata().watch_changes();
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                let Some(gateway) = gateway.upgrade() else {
+                    return;
+                };
+                gateway.follow_stored().await;
+            }
+        })
+    }
+
+    /// Brings the registry in line with the queues stored in the metadata.
+    async fn follow_stored(&self) {
+        let _writing = self.writing.lock().await;
+        let now = registry_store::stored(&self.broker).queues;
+        let mut known = self.stored.lock();
+        let mut registry = self.registry.write();
+        for gone in known.iter().filter(|name| !now.contains_key(*name)) {
+            registry.queues.remove(gone);
+            self.states.lock().remove(gone);
+        }
+        *known = now.keys().cloned().collect();
+        registry.queues.extend(now);
     }
 
     /// The URL of queue `name`.
@@ -136,18 +169,18 @@ impl Gateway {
     }
 
     /// The queue a request is about: its `QueueUrl`, else the URL path it was sent to.
-    pub fn resolve(&self, request: &Request) -> Result<(QueueMeta, Arc<QueueState>), SqsError> {
+    pub async fn resolve(
+        &self,
+        request: &Request,
+    ) -> Result<(QueueMeta, Arc<QueueState>), SqsError> {
         let name = request.queue_name()?;
         let meta = self.lookup(&name).ok_or(SqsError::QueueDoesNotExist)?;
-        let state = self.state(&meta)?;
+        let state = self.state(&meta).await?;
         Ok((meta, state))
     }
 
-    /// The open queue behind `meta`.
-    pub fn state(&self, meta: &QueueMeta) -> Result<Arc<QueueState>, SqsError> {
-        if let Some(state) = self.states.lock().get(&meta.name) {
-            return Ok(Arc::clone(state));
-        }
+    /// The open queue behind `meta` (its cursor loaded: see [`Broker::queue`]).
+    pub async fn state(&self, meta: &QueueMeta) -> Result<Arc<QueueState>, SqsError> {
         let config = QueueConfig {
             cursor: CursorConfig {
                 max_deliveries: None,
@@ -158,20 +191,31 @@ impl Gateway {
         let queue = self
             .broker
             .queue(&meta.topic, config)
+            .await
             .map_err(|e| match e {
                 BrokerError::UnknownTopicOrPartition { .. } => SqsError::QueueDoesNotExist,
                 other => SqsError::from(other),
             })?;
+        if let Some(state) = self.states.lock().get(&meta.name)
+            && Arc::ptr_eq(&state.queue, &queue)
+        {
+            return Ok(Arc::clone(state));
+        }
         // Rebuilt before the state is shared (and outside the map's lock: it reads the log).
         let state = QueueState::new(queue);
         if meta.is_fifo() {
             state.rebuild_dedup(meta.attributes.dedup_per_group(), neo_record::now_ms());
         }
         let mut states = self.states.lock();
-        let state = states
-            .entry(meta.name.clone())
-            .or_insert_with(|| Arc::new(state));
-        Ok(Arc::clone(state))
+        let state = match states.get(&meta.name) {
+            Some(known) if Arc::ptr_eq(&known.queue, &state.queue) => Arc::clone(known),
+            _ => {
+                let state = Arc::new(state);
+                states.insert(meta.name.clone(), Arc::clone(&state));
+                state
+            }
+        };
+        Ok(state)
     }
 
     /// Registers a new queue and creates its topic.
@@ -183,7 +227,13 @@ impl Gateway {
                 .collect();
             match self
                 .broker
-                .create_topic(&meta.topic, 1, -1, configs, false)
+                .create_topic(
+                    &meta.topic,
+                    1,
+                    self.broker.queue_replication_factor(),
+                    configs,
+                    false,
+                )
                 .await
             {
                 Ok(_) | Err(BrokerError::TopicAlreadyExists(_)) => {}

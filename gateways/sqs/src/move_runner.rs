@@ -32,7 +32,7 @@ async fn move_all(gateway: &Gateway, task: &MoveTask) -> Result<bool, String> {
     let source = gateway
         .queue_of_arn(&task.source_arn)
         .ok_or("AWS.SimpleQueueService.NonExistentQueue")?;
-    let state = gateway.state(&source).map_err(|e| e.to_string())?;
+    let state = gateway.state(&source).await.map_err(|e| e.to_string())?;
     let fixed_destination = match &task.destination_arn {
         Some(arn) => Some(
             gateway

@@ -13,6 +13,24 @@ const LEGACY_FILE: &str = "sqs-queues.json";
 /// Every queue stored in `broker`'s metadata, taking over a first-format file if the
 /// metadata has none.
 pub async fn load(broker: &Broker) -> Registry {
+    let registry = stored(broker);
+    if registry.queues.is_empty()
+        && let Some(legacy) = legacy(broker)
+    {
+        for meta in legacy.queues.values() {
+            if let Err(e) = put(broker, meta).await {
+                tracing::error!(queue = meta.name, error = %e, "sqs: cannot take over a stored queue");
+                return legacy;
+            }
+        }
+        broker.metadata().retire_legacy(LEGACY_FILE);
+        return legacy;
+    }
+    registry
+}
+
+/// Every queue stored in `broker`'s metadata now.
+pub fn stored(broker: &Broker) -> Registry {
     let documents = broker
         .metadata()
         .read(|state| state.documents(DocumentKind::SqsQueue));
@@ -26,18 +44,6 @@ pub async fn load(broker: &Broker) -> Registry {
                 tracing::error!(queue = name, error = %e, "sqs: a stored queue is unreadable, left out")
             }
         }
-    }
-    if registry.queues.is_empty()
-        && let Some(legacy) = legacy(broker)
-    {
-        for meta in legacy.queues.values() {
-            if let Err(e) = put(broker, meta).await {
-                tracing::error!(queue = meta.name, error = %e, "sqs: cannot take over a stored queue");
-                return legacy;
-            }
-        }
-        broker.metadata().retire_legacy(LEGACY_FILE);
-        return legacy;
     }
     registry
 }

@@ -41,6 +41,7 @@ impl SqsServer {
     pub async fn run(self, broker: Arc<Broker>, shutdown: watch::Receiver<bool>) {
         let port = self.listener.local_addr().map(|a| a.port()).unwrap_or(9324);
         let gateway = Arc::new(Gateway::new(broker, self.config, port, shutdown.clone()).await);
+        let following = gateway.follow_registry();
         let router = Router::new().fallback(serve).with_state(gateway);
         let mut stop = shutdown;
         // Answers go out at once: with Nagle's algorithm a small answer can wait for the
@@ -56,6 +57,7 @@ impl SqsServer {
                 let _ = stop.wait_for(|s| *s).await;
             })
             .await;
+        following.abort();
         if let Err(e) = served {
             tracing::error!(error = %e, "sqs: server stopped");
         }

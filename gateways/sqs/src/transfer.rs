@@ -19,7 +19,7 @@ pub async fn transfer(
     if records.is_empty() {
         return Ok(());
     }
-    let state = gateway.state(to)?;
+    let state = gateway.state(to).await?;
     let now = neo_record::now_ms();
     let mut builder = BatchBuilder::new(Compression::None, now);
     for record in records {

@@ -90,7 +90,7 @@ impl Channel {
                         method_id,
                     });
                 }
-                let queue = match self.queue_of(&info) {
+                let queue = match self.queue_of(&info).await {
                     Ok(q) => q,
                     Err(e) => return Ok(Err(e)),
                 };
@@ -200,7 +200,7 @@ impl Channel {
     pub(super) async fn get(&mut self, g: basic::Get) -> Result<(), ChannelError> {
         self.authorize_consume(g.queue.as_str())?;
         let info = self.usable_queue(g.queue.as_str())?;
-        let queue = self.queue_of(&info)?;
+        let queue = self.queue_of(&info).await?;
         self.gateway.touch(g.queue.as_str());
         let now = now_ms();
         let got = queue

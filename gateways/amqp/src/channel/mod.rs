@@ -288,9 +288,10 @@ impl Channel {
         self.state = State::Closing;
     }
 
-    fn queue_of(&self, info: &QueueInfo) -> Result<Arc<Queue>, ChannelError> {
+    async fn queue_of(&self, info: &QueueInfo) -> Result<Arc<Queue>, ChannelError> {
         self.gateway
             .queue(info)
+            .await
             .map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))
     }
 

@@ -75,7 +75,7 @@ impl Channel {
                         info
                     }
                 };
-                let counts = self.queue_of(&info)?.counts();
+                let counts = self.queue_of(&info).await?.counts();
                 self.gateway.touch(&name);
                 let consumer_count = self.gateway.consumers.count(&name) as u32;
                 if !d.nowait {
@@ -135,10 +135,10 @@ impl Channel {
             queue::AMQPMethod::Purge(p) => {
                 self.authorize(Operation::Delete, Object::Queue(p.queue.as_str()))?;
                 let info = self.usable_queue(p.queue.as_str())?;
-                let purged = self
-                    .queue_of(&info)?
-                    .purge(false)
-                    .map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))?;
+                let purged =
+                    self.queue_of(&info).await?.purge(false).map_err(|e| {
+                        soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}"))
+                    })?;
                 if !p.nowait {
                     self.send(AMQPClass::Queue(queue::AMQPMethod::PurgeOk(
                         queue::PurgeOk {
@@ -156,7 +156,7 @@ impl Channel {
                     None => 0,
                     Some(_) => {
                         let info = self.usable_queue(name)?;
-                        let counts = self.queue_of(&info)?.counts();
+                        let counts = self.queue_of(&info).await?.counts();
                         if d.if_unused && self.gateway.consumers.count(name) > 0 {
                             return Err(soft(
                                 reply::PRECONDITION_FAILED,

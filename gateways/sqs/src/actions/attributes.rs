@@ -11,8 +11,8 @@ use crate::params::Params;
 use crate::queue_attributes::{QueueAttributes, all_names, is_known};
 use crate::request::Request;
 
-pub fn get(gateway: &Arc<Gateway>, request: &Request) -> Output {
-    let (meta, state) = gateway.resolve(request)?;
+pub async fn get(gateway: &Arc<Gateway>, request: &Request) -> Output {
+    let (meta, state) = gateway.resolve(request).await?;
     let requested = Params(&request.params).string_list("AttributeNames")?;
     let mut names: Vec<String> = Vec::new();
     for name in &requested {
@@ -53,7 +53,7 @@ pub fn get(gateway: &Arc<Gateway>, request: &Request) -> Output {
 }
 
 pub async fn set(gateway: &Arc<Gateway>, request: &Request) -> Output {
-    let (meta, _) = gateway.resolve(request)?;
+    let (meta, _) = gateway.resolve(request).await?;
     let params = Params(&request.params);
     if !request.params.contains_key("Attributes") {
         return Err(SqsError::MissingParameter("Attributes".into()));

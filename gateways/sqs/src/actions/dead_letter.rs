@@ -11,8 +11,8 @@ use crate::gateway::Gateway;
 use crate::params::Params;
 use crate::request::Request;
 
-pub fn list_sources(gateway: &Arc<Gateway>, request: &Request, caller: &Caller) -> Output {
-    let (meta, _) = gateway.resolve(request)?;
+pub async fn list_sources(gateway: &Arc<Gateway>, request: &Request, caller: &Caller) -> Output {
+    let (meta, _) = gateway.resolve(request).await?;
     let params = Params(&request.params);
     let max = params.int_in("MaxResults", 1, 1000)?;
     let after = decode_token(params.str("NextToken")?)?;

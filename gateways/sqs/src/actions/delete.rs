@@ -16,7 +16,7 @@ use crate::receipt_handle::ReceiptHandle;
 use crate::request::Request;
 
 pub async fn delete(gateway: &Arc<Gateway>, request: &Request) -> Output {
-    let (meta, state) = gateway.resolve(request)?;
+    let (meta, state) = gateway.resolve(request).await?;
     let handle = Params(&request.params).required_str("ReceiptHandle")?;
     let handle = ReceiptHandle::decode(handle, &meta.name)?;
     let offset = handle.offset;
@@ -26,7 +26,7 @@ pub async fn delete(gateway: &Arc<Gateway>, request: &Request) -> Output {
 }
 
 pub async fn delete_batch(gateway: &Arc<Gateway>, request: &Request) -> Output {
-    let (meta, state) = gateway.resolve(request)?;
+    let (meta, state) = gateway.resolve(request).await?;
     let entries = Params(&request.params).objects("Entries")?;
     check_entries(&entries, "DeleteMessageBatchRequestEntry")?;
     let mut successful = Vec::new();

@@ -13,7 +13,7 @@ use crate::move_tasks::Status;
 use crate::params::Params;
 use crate::request::Request;
 
-pub fn start(gateway: &Arc<Gateway>, request: &Request) -> Output {
+pub async fn start(gateway: &Arc<Gateway>, request: &Request) -> Output {
     let params = Params(&request.params);
     let source_arn = params.required_str("SourceArn")?;
     let source = gateway
@@ -41,7 +41,7 @@ pub fn start(gateway: &Arc<Gateway>, request: &Request) -> Output {
         ));
     }
     let rate = params.int_in("MaxNumberOfMessagesPerSecond", 1, 500)?;
-    let state = gateway.state(&source)?;
+    let state = gateway.state(&source).await?;
     state.release_due_locks()?;
     let to_move = state.queue.counts().available;
     let task = gateway.moves.add(

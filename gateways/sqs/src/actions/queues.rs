@@ -92,7 +92,7 @@ pub fn check_tags(tags: &std::collections::BTreeMap<String, String>) -> Result<(
 }
 
 pub async fn delete(gateway: &Arc<Gateway>, request: &Request) -> Output {
-    let (meta, _) = gateway.resolve(request)?;
+    let (meta, _) = gateway.resolve(request).await?;
     gateway.delete(&meta.name).await?;
     Ok(Map::new())
 }
@@ -165,7 +165,7 @@ pub fn decode_token(token: Option<&str>) -> Result<Option<String>, SqsError> {
 }
 
 pub async fn purge(gateway: &Arc<Gateway>, request: &Request) -> Output {
-    let (meta, state) = gateway.resolve(request)?;
+    let (meta, state) = gateway.resolve(request).await?;
     {
         let mut last = state.last_purge.lock();
         if last.is_some_and(|at| at.elapsed() < PURGE_INTERVAL) {

@@ -44,7 +44,7 @@ const SYSTEM_ATTRIBUTES: &[&str] = &[
 ];
 
 pub async fn receive(gateway: &Arc<Gateway>, request: &Request) -> Output {
-    let (meta, state) = gateway.resolve(request)?;
+    let (meta, state) = gateway.resolve(request).await?;
     let params = Params(&request.params);
     let max = params.int_in("MaxNumberOfMessages", 1, 10)?.unwrap_or(1) as usize;
     let visibility = params

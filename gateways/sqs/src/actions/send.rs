@@ -28,7 +28,7 @@ struct Sent {
 }
 
 pub async fn send(gateway: &Arc<Gateway>, request: &Request) -> Output {
-    let (meta, state) = gateway.resolve(request)?;
+    let (meta, state) = gateway.resolve(request).await?;
     let message = NewMessage::parse(&Params(&request.params), &meta.attributes, meta.is_fifo())?;
     let sent = enqueue(&meta, &state, std::slice::from_ref(&message))
         .await?
@@ -39,7 +39,7 @@ pub async fn send(gateway: &Arc<Gateway>, request: &Request) -> Output {
 }
 
 pub async fn send_batch(gateway: &Arc<Gateway>, request: &Request) -> Output {
-    let (meta, state) = gateway.resolve(request)?;
+    let (meta, state) = gateway.resolve(request).await?;
     let entries = Params(&request.params).objects("Entries")?;
     check_entries(&entries, "SendMessageBatchRequestEntry")?;
     let total: usize = entries

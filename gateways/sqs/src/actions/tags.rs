@@ -12,7 +12,7 @@ use crate::params::Params;
 use crate::request::Request;
 
 pub async fn tag(gateway: &Arc<Gateway>, request: &Request) -> Output {
-    let (meta, _) = gateway.resolve(request)?;
+    let (meta, _) = gateway.resolve(request).await?;
     let given = Params(&request.params).string_map("Tags")?;
     if given.is_empty() {
         return Err(SqsError::MissingParameter("Tags".into()));
@@ -25,7 +25,7 @@ pub async fn tag(gateway: &Arc<Gateway>, request: &Request) -> Output {
 }
 
 pub async fn untag(gateway: &Arc<Gateway>, request: &Request) -> Output {
-    let (meta, _) = gateway.resolve(request)?;
+    let (meta, _) = gateway.resolve(request).await?;
     let keys = Params(&request.params).string_list("TagKeys")?;
     if keys.is_empty() {
         return Err(SqsError::MissingParameter("TagKeys".into()));
@@ -40,8 +40,8 @@ pub async fn untag(gateway: &Arc<Gateway>, request: &Request) -> Output {
     Ok(Map::new())
 }
 
-pub fn list(gateway: &Arc<Gateway>, request: &Request) -> Output {
-    let (meta, _) = gateway.resolve(request)?;
+pub async fn list(gateway: &Arc<Gateway>, request: &Request) -> Output {
+    let (meta, _) = gateway.resolve(request).await?;
     let mut out = Map::new();
     if !meta.tags.is_empty() {
         out.insert("Tags".into(), json!(meta.tags));

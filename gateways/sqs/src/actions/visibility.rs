@@ -15,16 +15,16 @@ use crate::queue_state::QueueState;
 use crate::receipt_handle::ReceiptHandle;
 use crate::request::Request;
 
-pub fn change(gateway: &Arc<Gateway>, request: &Request) -> Output {
-    let (meta, state) = gateway.resolve(request)?;
+pub async fn change(gateway: &Arc<Gateway>, request: &Request) -> Output {
+    let (meta, state) = gateway.resolve(request).await?;
     let params = Params(&request.params);
     let handle = ReceiptHandle::decode(params.required_str("ReceiptHandle")?, &meta.name)?;
     apply(&state, &handle, &params)?;
     Ok(Map::new())
 }
 
-pub fn change_batch(gateway: &Arc<Gateway>, request: &Request) -> Output {
-    let (meta, state) = gateway.resolve(request)?;
+pub async fn change_batch(gateway: &Arc<Gateway>, request: &Request) -> Output {
+    let (meta, state) = gateway.resolve(request).await?;
     let entries = Params(&request.params).objects("Entries")?;
     check_entries(&entries, "ChangeMessageVisibilityBatchRequestEntry")?;
     let mut successful = Vec::new();

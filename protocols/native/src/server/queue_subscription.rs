@@ -57,6 +57,7 @@ pub(crate) async fn start(
         .context
         .broker
         .queue(name, QueueConfig::default())
+        .await
     {
         Ok(queue) => queue,
         Err(e) => {

@@ -1,0 +1,181 @@
+//! Queues on a cluster of three `neo serve` processes: a queue's acknowledgements and holds
+//! are records of its replicated cursor topic, so when the broker leading an AMQP queue is
+//! SIGKILLed, a lapin client reconnecting to the new leader finds every confirmed message
+//! except the acknowledged ones, and those it held come back marked redelivered.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use neo_compat_tests::cluster::Cluster;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use crate::cluster_topics::create_topics;
+
+const QUEUE: &str = "jobs";
+/// The queue's topic (AMQP queue `jobs`).
+const TOPIC: &str = "amqp.jobs";
+const COUNT: u32 = 300;
+const ACKED: u32 = 100;
+const HELD: u32 = 50;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_queue_leader_keeps_acknowledgements_and_holds() {
+    let mut cluster = Cluster::start(3);
+    let bootstrap = cluster.bootstrap_servers();
+    create_topics(&bootstrap, &[(TOPIC, 1, 3)]).await;
+    let leader = queue_leader(&bootstrap, None);
+
+    let conn = connect(&cluster, leader).await;
+    let ch = conn.create_channel().await.unwrap();
+    ch.queue_declare(
+        QUEUE.into(),
+        QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    publish(&ch, 0..COUNT).await;
+
+    // ACKED + HELD are delivered (the prefetch limit), the consumer cancelled (so nothing
+    // more comes), then the first ACKED acknowledged: the next HELD stay held.
+    let consumer = conn.create_channel().await.unwrap();
+    consumer
+        .basic_qos((ACKED + HELD) as u16, BasicQosOptions::default())
+        .await
+        .unwrap();
+    let mut deliveries = consume(&consumer).await;
+    let mut delivered = Vec::new();
+    for _ in 0..ACKED + HELD {
+        let delivery = next(&mut deliveries).await;
+        assert!(!delivery.redelivered);
+        delivered.push(delivery);
+    }
+    consumer
+        .basic_cancel(deliveries.tag(), BasicCancelOptions::default())
+        .await
+        .unwrap();
+    for delivery in delivered {
+        if index(&delivery.data) < ACKED {
+            delivery.ack(BasicAckOptions::default()).await.unwrap();
+        }
+    }
+    // The acknowledgements reach the cursor topic's replicas within milliseconds.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.kill(leader);
+    drop(deliveries);
+
+    // The client reconnects to the queue's new leader and gets everything but the
+    // acknowledged records: the held ones marked redelivered, the rest not.
+    let leader = queue_leader(&bootstrap, Some(leader));
+    let conn = connect(&cluster, leader).await;
+    let consumer = conn.create_channel().await.unwrap();
+    let mut deliveries = consume(&consumer).await;
+    let mut got = BTreeMap::new();
+    while got.len() < (COUNT - ACKED) as usize {
+        let delivery = next(&mut deliveries).await;
+        let i = index(&delivery.data);
+        assert!(
+            i >= ACKED,
+            "message {i} was acknowledged before the failover"
+        );
+        assert!(
+            got.insert(i, delivery.redelivered).is_none(),
+            "message {i} delivered twice"
+        );
+        delivery.ack(BasicAckOptions::default()).await.unwrap();
+    }
+    for (i, redelivered) in got {
+        assert_eq!(
+            redelivered,
+            i < ACKED + HELD,
+            "message {i}: redelivered flag after the failover"
+        );
+    }
+    // Nothing else is waiting.
+    let extra = tokio::time::timeout(Duration::from_millis(500), deliveries.next()).await;
+    assert!(extra.is_err(), "a message came twice: {extra:?}");
+}
+
+/// The broker leading `TOPIC`'s partition, other than `not` (a broker just killed).
+fn queue_leader(bootstrap: &str, not: Option<u64>) -> u64 {
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(metadata) = client.fetch_metadata(Some(TOPIC), Duration::from_secs(5))
+            && let Some(partition) = metadata.topics()[0].partitions().first()
+            && partition.leader() > 0
+            && Some(partition.leader() as u64) != not
+        {
+            return partition.leader() as u64;
+        }
+        assert!(Instant::now() < deadline, "{TOPIC} has no new leader");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+async fn connect(cluster: &Cluster, id: u64) -> Connection {
+    let uri = format!("amqp://guest:guest@{}/%2f", cluster.amqp_addr(id));
+    Connection::connect(&uri, ConnectionProperties::default())
+        .await
+        .unwrap()
+}
+
+async fn publish(ch: &Channel, range: std::ops::Range<u32>) {
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let mut confirms = Vec::new();
+    for i in range {
+        confirms.push(
+            ch.basic_publish(
+                "".into(),
+                QUEUE.into(),
+                BasicPublishOptions::default(),
+                i.to_string().as_bytes(),
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    for confirm in confirms {
+        assert!(confirm.await.unwrap().is_ack());
+    }
+}
+
+async fn consume(ch: &Channel) -> lapin::Consumer {
+    ch.basic_consume(
+        QUEUE.into(),
+        "".into(),
+        BasicConsumeOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn next(deliveries: &mut lapin::Consumer) -> lapin::message::Delivery {
+    tokio::time::timeout(Duration::from_secs(30), deliveries.next())
+        .await
+        .expect("no delivery within 30 s")
+        .unwrap()
+        .unwrap()
+}
+
+fn index(body: &[u8]) -> u32 {
+    std::str::from_utf8(body).unwrap().parse().unwrap()
+}
