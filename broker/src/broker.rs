@@ -14,6 +14,7 @@ use crate::acls::{AclBinding, AclFilter, Acls};
 use crate::cluster::ClusterNode;
 use crate::config::{BrokerConfig, ConfigEntry};
 use crate::error::BrokerError;
+use crate::gateway_calls::GatewayCalls;
 use crate::groups::GroupCoordinator;
 use crate::metadata::{BrokerRecord, MetadataCommand, MetadataStore};
 use crate::metrics::BrokerMetrics;
@@ -38,6 +39,8 @@ pub struct Broker {
     acls: Acls,
     /// Queues opened over topics (their cursors), by topic name.
     queues: Mutex<HashMap<String, Arc<Queue>>>,
+    /// Front-ends answering their peers on other brokers, by service name.
+    gateway_calls: RwLock<HashMap<String, Arc<dyn GatewayCalls>>>,
     producer_ids: ProducerIds,
     flusher: Arc<Flusher>,
     metrics: Arc<BrokerMetrics>,
@@ -98,6 +101,7 @@ impl Broker {
             groups,
             acls,
             queues: Mutex::new(HashMap::new()),
+            gateway_calls: RwLock::new(HashMap::new()),
             producer_ids,
             flusher,
             metrics,
@@ -160,6 +164,11 @@ impl Broker {
     /// The group commit every log of this broker shares.
     pub(crate) fn flusher(&self) -> &Arc<Flusher> {
         &self.flusher
+    }
+
+    /// Front-ends answering their peers on other brokers, by service name.
+    pub(crate) fn gateway_calls(&self) -> &RwLock<HashMap<String, Arc<dyn GatewayCalls>>> {
+        &self.gateway_calls
     }
 
     /// The queues opened here, by topic name.

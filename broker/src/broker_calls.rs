@@ -31,6 +31,9 @@ impl CallHandler for BrokerCalls {
             let Some(broker) = broker.upgrade() else {
                 return Bytes::new();
             };
+            if let Some(answer) = broker.answer_gateway_call(&payload) {
+                return answer.await;
+            }
             match serde_json::from_slice::<ClusterCall>(&payload) {
                 Ok(ClusterCall::ProposeMetadata(command)) => {
                     broker.metadata().apply_for_peer(command).await

@@ -13,6 +13,7 @@ pub mod cluster_status;
 pub mod config;
 pub mod error;
 pub mod fetch;
+pub mod gateway_calls;
 pub mod groups;
 pub mod leader_epoch;
 pub mod leader_transfer;

@@ -258,10 +258,15 @@ impl CursorStore {
         let base = target.base;
         match appended {
             Ok(appended) => {
-                tokio::spawn(async move {
-                    let committed = commit_all(appended).await;
-                    shared.note_written(last, base, committed);
-                });
+                let mut committing = Box::pin(commit_all(appended));
+                match (&mut committing).now_or_never() {
+                    Some(committed) => shared.note_written(last, base, committed),
+                    None => {
+                        tokio::spawn(async move {
+                            shared.note_written(last, base, committing.await);
+                        });
+                    }
+                }
             }
             Err(e) => shared.note_written(last, base, Err(e)),
         }
@@ -277,17 +282,28 @@ impl CursorStore {
     pub async fn sync(&self) -> Result<(), BrokerError> {
         let wanted = self.shared.staged.lock().last;
         self.flush();
+        let alone = self
+            .shared
+            .target
+            .lock()
+            .as_ref()
+            .filter(|t| t.alone)
+            .map(|t| Arc::clone(&t.partition));
         let mut progress = self.shared.progress.subscribe();
         let reached = progress
             .wait_for(|p| p.done >= wanted || p.closed)
             .await
             .map(|p| wanted == 0 || p.done >= wanted && wanted > p.base && !p.failed)
             .unwrap_or(false);
-        if reached {
-            Ok(())
-        } else {
-            Err(BrokerError::PartitionClosed)
+        if !reached {
+            return Err(BrokerError::PartitionClosed);
         }
+        // A log of one replica commits without fsync (see `cursor_topic_configs`): a change
+        // waited for is fsynced, as a write acknowledged as durable is.
+        if let Some(log) = alone {
+            log.log().wait_durable(log.log().log_end_offset()).await?;
+        }
+        Ok(())
     }
 
     /// Stops the writer once what is staged is written.

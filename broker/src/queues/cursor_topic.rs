@@ -37,8 +37,11 @@ pub fn is_cursor_topic(name: &str) -> bool {
 }
 
 /// A cursor topic's configs: kept until a snapshot makes the records before it useless
-/// (trimmed by [`snapshot_offset`], not by retention), fsynced before a change is safe, and
-/// room for a snapshot of many records held at once.
+/// (trimmed by [`snapshot_offset`], not by retention), room for a snapshot of many records
+/// held at once, and fsynced every second rather than at each change: a lost change only
+/// delivers a message again, and an fsync per acknowledgement would halve what the disk
+/// gives the messages themselves. A change waited for ([`super::Queue::sync`]) is fsynced on a
+/// single broker, and on a majority's page caches on a cluster.
 pub fn cursor_topic_configs() -> BTreeMap<String, String> {
     [
         ("cleanup.policy", "delete"),
@@ -46,6 +49,8 @@ pub fn cursor_topic_configs() -> BTreeMap<String, String> {
         ("retention.bytes", "-1"),
         ("segment.bytes", "16777216"),
         ("max.message.bytes", "33554432"),
+        ("flush.messages", "9223372036854775807"),
+        ("flush.ms", "1000"),
         ("compression.type", "producer"),
     ]
     .into_iter()

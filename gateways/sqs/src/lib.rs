@@ -9,6 +9,7 @@ mod batch;
 mod config;
 mod dedup;
 pub mod error;
+mod forward;
 mod gateway;
 mod message;
 mod message_attribute;

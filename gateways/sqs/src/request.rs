@@ -9,7 +9,7 @@ use crate::params::Params;
 use crate::query_params::query_to_json;
 
 /// The protocol a request came in with, which its answer goes out in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Protocol {
     /// AWS JSON 1.0: `X-Amz-Target: AmazonSQS.<Action>`, a JSON object body.
     Json,

@@ -17,8 +17,8 @@ pub struct Reply {
     pub body: Vec<u8>,
 }
 
-const JSON_TYPE: &str = "application/x-amz-json-1.0";
-const XML_TYPE: &str = "text/xml";
+pub(crate) const JSON_TYPE: &str = "application/x-amz-json-1.0";
+pub(crate) const XML_TYPE: &str = "text/xml";
 
 /// A successful result of `action`.
 pub fn success(protocol: Protocol, action: &str, result: &Map<String, Value>, id: &str) -> Reply {

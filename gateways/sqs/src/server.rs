@@ -42,6 +42,7 @@ impl SqsServer {
         let port = self.listener.local_addr().map(|a| a.port()).unwrap_or(9324);
         let gateway = Arc::new(Gateway::new(broker, self.config, port, shutdown.clone()).await);
         let following = gateway.follow_registry();
+        gateway.answer_forwarded();
         let router = Router::new().fallback(serve).with_state(gateway);
         let mut stop = shutdown;
         // Answers go out at once: with Nagle's algorithm a small answer can wait for the
@@ -115,19 +116,39 @@ async fn serve(
         ..probe
     };
     let answer = match parse(&raw) {
-        Ok(request) => {
-            let caller = crate::actions::caller(&request, peer.ip().to_string());
-            match crate::actions::handle(&gateway, &request, &caller).await {
-                Ok(result) => success(request.protocol, &request.action, &result, &request_id),
-                Err(e) => {
-                    tracing::debug!(action = request.action, error = %e, "sqs: request refused");
-                    failure(request.protocol, &e, &request_id)
-                }
+        Ok(request) => match gateway.leader_elsewhere(&request) {
+            Some(leader) => {
+                crate::forward::forward(
+                    &gateway,
+                    leader,
+                    request,
+                    peer.ip().to_string(),
+                    &request_id,
+                )
+                .await
             }
-        }
+            None => answer(&gateway, request, peer, &request_id).await,
+        },
         Err(e) => failure(protocol, &e, &request_id),
     };
     reply(answer, &request_id)
+}
+
+/// The answer to `request`, served here.
+async fn answer(
+    gateway: &Arc<Gateway>,
+    request: crate::request::Request,
+    peer: SocketAddr,
+    request_id: &str,
+) -> Reply {
+    let caller = crate::actions::caller(&request, peer.ip().to_string());
+    match crate::actions::handle(gateway, &request, &caller).await {
+        Ok(result) => success(request.protocol, &request.action, &result, request_id),
+        Err(e) => {
+            tracing::debug!(action = request.action, error = %e, "sqs: request refused");
+            failure(request.protocol, &e, request_id)
+        }
+    }
 }
 
 fn reply(answer: Reply, request_id: &str) -> Response {
