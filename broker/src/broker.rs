@@ -20,8 +20,9 @@ use crate::metadata::{BrokerRecord, MetadataCommand, MetadataStore};
 use crate::metrics::BrokerMetrics;
 use crate::partition::Partition;
 use crate::producer_ids::ProducerIds;
-use crate::queues::{Queue, is_cursor_topic};
+use crate::queues::Queue;
 use crate::topic::Topic;
+use crate::topic_name::is_cursor_topic;
 
 /// Most partitions one topic may have.
 pub const MAX_PARTITIONS: i32 = 10_000;

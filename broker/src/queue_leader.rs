@@ -12,11 +12,9 @@ use crate::broker::Broker;
 use crate::error::BrokerError;
 use crate::metadata::{MetadataCommand, TopicRecord};
 use crate::partition::Partition;
-use crate::queues::{
-    CURSOR_TOPIC_PREFIX, Queue, QueueConfig, cursor_topic_configs, cursor_topic_for,
-    snapshot_offset,
-};
+use crate::queues::{Queue, QueueConfig, cursor_topic_configs, cursor_topic_for, snapshot_offset};
 use crate::topic::Topic;
+use crate::topic_name::CURSOR_TOPIC_PREFIX;
 
 /// Directory of the queue cursor logs of data directories from before replicated cursors.
 const LEGACY_QUEUES_DIR: &str = "queues";

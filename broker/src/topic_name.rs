@@ -27,10 +27,18 @@ pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
     })
 }
 
+/// What every queue cursor topic's name starts with (see `queues/cursor_topic.rs`).
+pub const CURSOR_TOPIC_PREFIX: &str = "__cursor.";
+
+/// Whether `name` is a queue's cursor topic.
+pub fn is_cursor_topic(name: &str) -> bool {
+    name.starts_with(CURSOR_TOPIC_PREFIX)
+}
+
 /// Whether `name` is a topic the brokers keep for themselves (Kafka's internal topics, and
 /// the queues' cursor topics).
 pub fn is_internal(name: &str) -> bool {
-    name == crate::groups::OFFSETS_TOPIC || crate::queues::is_cursor_topic(name)
+    name == crate::groups::OFFSETS_TOPIC || is_cursor_topic(name)
 }
 
 /// Refuses a client's creation, growth, deletion of or write to an internal topic.

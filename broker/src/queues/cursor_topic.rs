@@ -8,10 +8,7 @@ use bytes::Bytes;
 use neo_record::batch_header::BatchHeader;
 use neo_record::codec::decode_records;
 
-use crate::topic_name::MAX_TOPIC_NAME_LEN;
-
-/// What every cursor topic's name starts with.
-pub const CURSOR_TOPIC_PREFIX: &str = "__cursor.";
+use crate::topic_name::{CURSOR_TOPIC_PREFIX, MAX_TOPIC_NAME_LEN};
 
 /// The first record of a batch that starts with a snapshot has this key; the first record of
 /// any other batch has the offset of the last snapshot before it (8 bytes, big-endian) when
@@ -29,11 +26,6 @@ pub fn cursor_topic_for(topic: &str) -> String {
     });
     let head = topic.get(..200).unwrap_or(topic);
     format!("{CURSOR_TOPIC_PREFIX}{head}.{hash:016x}")
-}
-
-/// Whether `name` is a cursor topic.
-pub fn is_cursor_topic(name: &str) -> bool {
-    name.starts_with(CURSOR_TOPIC_PREFIX)
 }
 
 /// A cursor topic's configs: kept until a snapshot makes the records before it useless
@@ -95,7 +87,10 @@ mod tests {
         let name = cursor_topic_for(&long);
         assert!(crate::topic_name::validate_topic_name(&name).is_ok());
         assert_ne!(name, cursor_topic_for(&other));
-        assert!(is_cursor_topic(&name) && !is_cursor_topic("amqp.q"));
+        assert!(
+            crate::topic_name::is_cursor_topic(&name)
+                && !crate::topic_name::is_cursor_topic("amqp.q")
+        );
     }
 
     #[test]

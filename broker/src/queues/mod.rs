@@ -11,9 +11,7 @@ mod queue;
 
 pub use cursor::{Acquired, CursorConfig, CursorError, Delivery, QueueCursor, RecordMeta};
 pub use cursor_event::{CursorEvent, SnapshotEntry};
-pub use cursor_topic::{
-    CURSOR_TOPIC_PREFIX, cursor_topic_configs, cursor_topic_for, is_cursor_topic, snapshot_offset,
-};
+pub use cursor_topic::{cursor_topic_configs, cursor_topic_for, snapshot_offset};
 pub use queue::{
     EXPIRES_AT_HEADER, NOT_BEFORE_HEADER, Queue, QueueConfig, QueueCounts, QueuedRecord, Received,
     Settled,
