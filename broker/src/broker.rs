@@ -272,6 +272,30 @@ impl Broker {
         });
     }
 
+    /// Calls `on_change` with `owner` after every metadata change (made through any broker)
+    /// until `owner` is dropped: how front-ends follow what they keep in the metadata.
+    pub fn follow_metadata_changes<T, F, Fut>(
+        &self,
+        owner: &Arc<T>,
+        on_change: F,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        T: Send + Sync + 'static,
+        F: Fn(Arc<T>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let owner = Arc::downgrade(owner);
+        let mut changes = self.store.watch_changes();
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                let Some(owner) = owner.upgrade() else {
+                    return;
+                };
+                on_change(owner).await;
+            }
+        })
+    }
+
     /// True once every log is recovered and the broker can serve.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)

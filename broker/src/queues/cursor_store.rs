@@ -79,6 +79,15 @@ struct Staged {
     since_snapshot: u64,
 }
 
+impl Staged {
+    /// Takes the events staged so far: them, whether the first is a snapshot, and the number
+    /// of the last.
+    fn take(&mut self) -> (Vec<Bytes>, bool, u64) {
+        let snapshot_first = std::mem::take(&mut self.snapshot_first);
+        (std::mem::take(&mut self.events), snapshot_first, self.last)
+    }
+}
+
 /// How far the writer got, by event number.
 #[derive(Debug, Clone, Copy, Default)]
 struct Progress {
@@ -229,15 +238,7 @@ impl CursorStore {
     /// without waiting), and has a task note when it is committed.
     fn write_now(&self, target: &Target) {
         let mut last_snapshot = self.shared.writing.lock();
-        let (events, snapshot_first, last) = {
-            let mut staged = self.shared.staged.lock();
-            let snapshot_first = std::mem::take(&mut staged.snapshot_first);
-            (
-                std::mem::take(&mut staged.events),
-                snapshot_first,
-                staged.last,
-            )
-        };
+        let (events, snapshot_first, last) = self.shared.staged.lock().take();
         if events.is_empty() {
             return;
         }
@@ -349,12 +350,10 @@ async fn write_loop(shared: Arc<Shared>) {
         loop {
             // Taken together with the target (as `take_over` changes both): a batch goes to
             // the target it was staged for.
-            let (target, events, snapshot_first, last) = {
+            let (target, (events, snapshot_first, last)) = {
                 let target = shared.target.lock();
-                let mut staged = shared.staged.lock();
-                let snapshot_first = std::mem::take(&mut staged.snapshot_first);
-                let events = std::mem::take(&mut staged.events);
-                (target.clone(), events, snapshot_first, staged.last)
+                let taken = shared.staged.lock().take();
+                (target.clone(), taken)
             };
             if events.is_empty() {
                 break;

@@ -16,7 +16,7 @@ use lapin::options::{
     ConfirmSelectOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel, Connection};
 use neo_compat_tests::cluster::Cluster;
 use neo_compat_tests::sqs::{attributes, client, create};
 use rdkafka::ClientConfig;
@@ -235,10 +235,8 @@ fn leader_of(bootstrap: &str, topic: &str, not: Option<u64>) -> u64 {
 }
 
 async fn connect(cluster: &Cluster, id: u64) -> Connection {
-    let uri = format!("amqp://guest:guest@{}/%2f", cluster.amqp_addr(id));
-    Connection::connect(&uri, ConnectionProperties::default())
+    neo_compat_tests::amqp::connect(&format!("amqp://guest:guest@{}/%2f", cluster.amqp_addr(id)))
         .await
-        .unwrap()
 }
 
 async fn publish(ch: &Channel, range: std::ops::Range<u32>) {

@@ -71,19 +71,13 @@ impl Gateway {
     /// Takes up the declarations and deletions other brokers of the cluster store, as the
     /// metadata changes, until the gateway is dropped.
     pub fn follow_topology(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let gateway = Arc::downgrade(self);
-        let mut changes = self.broker.metadata().watch_changes();
-        tokio::spawn(async move {
-            while changes.changed().await.is_ok() {
-                let Some(gateway) = gateway.upgrade() else {
-                    return;
-                };
+        self.broker
+            .follow_metadata_changes(self, |gateway: Arc<Gateway>| async move {
                 gateway
                     .stored
                     .follow(&gateway.broker, &gateway.topology)
-                    .await;
-            }
-        })
+                    .await
+            })
     }
 
     /// Stores the durable exchanges, queues and bindings, after a change to them.

@@ -81,16 +81,10 @@ impl Gateway {
     /// Takes up the queues other brokers of the cluster create, change and delete, as the
     /// metadata changes, until the gateway is dropped.
     pub fn follow_registry(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let gateway = Arc::downgrade(self);
-        let mut changes = self.broker.metadata().watch_changes();
-        tokio::spawn(async move {
-            while changes.changed().await.is_ok() {
-                let Some(gateway) = gateway.upgrade() else {
-                    return;
-                };
-                gateway.follow_stored().await;
-            }
-        })
+        self.broker
+            .follow_metadata_changes(self, |gateway: Arc<Gateway>| async move {
+                gateway.follow_stored().await
+            })
     }
 
     /// Brings the registry in line with the queues stored in the metadata.
