@@ -20,6 +20,7 @@ use crate::metadata::{BrokerRecord, MetadataCommand, MetadataStore};
 use crate::metrics::BrokerMetrics;
 use crate::partition::Partition;
 use crate::producer_ids::ProducerIds;
+use crate::queue_calls::RemoteHolders;
 use crate::queues::Queue;
 use crate::topic::Topic;
 use crate::topic_name::is_cursor_topic;
@@ -40,6 +41,10 @@ pub struct Broker {
     acls: Acls,
     /// Queues opened over topics (their cursors), by topic name.
     queues: Mutex<HashMap<String, Arc<Queue>>>,
+    /// Other brokers' holders on the queues led here.
+    remote_holders: Mutex<RemoteHolders>,
+    /// When this process opened the broker (ms since the epoch).
+    started_at: u64,
     /// Front-ends answering their peers on other brokers, by service name.
     gateway_calls: RwLock<HashMap<String, Arc<dyn GatewayCalls>>>,
     producer_ids: ProducerIds,
@@ -102,6 +107,8 @@ impl Broker {
             groups,
             acls,
             queues: Mutex::new(HashMap::new()),
+            remote_holders: Mutex::new(RemoteHolders::default()),
+            started_at: u64::try_from(neo_record::now_ms()).unwrap_or(0),
             gateway_calls: RwLock::new(HashMap::new()),
             producer_ids,
             flusher,
@@ -170,6 +177,16 @@ impl Broker {
     /// Front-ends answering their peers on other brokers, by service name.
     pub(crate) fn gateway_calls(&self) -> &RwLock<HashMap<String, Arc<dyn GatewayCalls>>> {
         &self.gateway_calls
+    }
+
+    /// Other brokers' holders on the queues led here.
+    pub(crate) fn remote_holders(&self) -> &Mutex<RemoteHolders> {
+        &self.remote_holders
+    }
+
+    /// When this process opened the broker (ms since the epoch).
+    pub(crate) fn started_at(&self) -> u64 {
+        self.started_at
     }
 
     /// The queues opened here, by topic name.

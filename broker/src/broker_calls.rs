@@ -11,8 +11,10 @@ use crate::broker::Broker;
 use crate::cluster::ClusterCall;
 use crate::error::BrokerError;
 use crate::gateway_calls::{Answer, GatewayCalls};
+use crate::queue_handle::QUEUE_CALL;
 
-/// First byte of a front-end's call (the brokers' own calls are JSON, never starting with it),
+/// First byte of a front-end's call (the brokers' own calls are JSON, or a queue call's
+/// [`QUEUE_CALL`], never starting with it),
 /// then the service's name (a length byte and its bytes), then the payload.
 const GATEWAY_CALL: u8 = 0;
 
@@ -40,6 +42,9 @@ impl CallHandler for BrokerCalls {
             };
             if let Some(answer) = broker.answer_gateway_call(&payload) {
                 return answer.await;
+            }
+            if payload.first() == Some(&QUEUE_CALL) {
+                return broker.answer_queue_call(from, &payload[1..]).await;
             }
             match serde_json::from_slice::<ClusterCall>(&payload) {
                 Ok(ClusterCall::ProposeMetadata(command)) => {

@@ -31,6 +31,8 @@ pub mod produce;
 mod producer_gate;
 mod producer_ids;
 pub mod producer_state;
+mod queue_calls;
+pub mod queue_handle;
 mod queue_leader;
 pub mod queues;
 pub mod reassign;

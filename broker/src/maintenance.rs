@@ -1,4 +1,5 @@
-//! The background task: `flush.ms` every second, retention every `maintenance_interval`,
+//! The background task: `flush.ms` every second, the holds of gone brokers' consumers
+//! released, retention every `maintenance_interval`,
 //! compaction of compacted topics every `cleaner_interval`, leaders handed back to their
 //! preferred replicas every `leader_rebalance_interval`.
 
@@ -36,6 +37,7 @@ async fn run(broker: Weak<Broker>) {
         if retention {
             broker.groups().expire_offsets().await;
         }
+        broker.release_gone_holders().await;
         if let Some(every) = broker.config().cluster.leader_rebalance_interval
             && last_rebalance.elapsed() >= every
         {

@@ -31,7 +31,7 @@ pub struct RecordMeta {
 }
 
 /// How a queue delivers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CursorConfig {
     /// A record delivered this many times is dead-lettered instead of delivered again.
     pub max_deliveries: Option<u32>,
@@ -74,7 +74,9 @@ pub struct Acquired {
 }
 
 /// Why a change to an in-flight record was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
 pub enum CursorError {
     #[error("record {0} is not held by a consumer")]
     NotInFlight(i64),

@@ -26,7 +26,7 @@ pub const NOT_BEFORE_HEADER: &str = "neo.not-before";
 pub const EXPIRES_AT_HEADER: &str = "neo.expires-at";
 
 /// How a queue behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QueueConfig {
     pub cursor: CursorConfig,
     /// Every record waits this long after its timestamp before delivery.
@@ -99,7 +99,7 @@ const READ_BYTES: usize = 1 << 20;
 const DROPPER: u64 = u64::MAX - 1;
 
 /// Counts for queue attributes (SQS ApproximateNumberOf..., AMQP message counts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QueueCounts {
     /// Not held by a consumer (delayed ones included).
     pub available: u64,

@@ -4,7 +4,9 @@
 //! except the acknowledged ones, and those it held come back marked redelivered. The same for
 //! an SQS queue with aws-sdk-sqs, talking to brokers that do not lead the queue (they forward
 //! its requests to the one that does): deleted messages never come back after the failover,
-//! the rest are all received, and the queue's attributes hold everywhere.
+//! the rest are all received, and the queue's attributes hold everywhere. And AMQP clients of
+//! brokers that do not lead their queue, whose operations are forwarded to the leader: through
+//! its failover, and through the death of the broker they reached it by.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -50,7 +52,7 @@ async fn a_new_queue_leader_keeps_acknowledgements_and_holds() {
     )
     .await
     .unwrap();
-    publish(&ch, 0..COUNT).await;
+    publish_to(&ch, QUEUE, 0..COUNT).await;
 
     // ACKED + HELD are delivered (the prefetch limit), the consumer cancelled (so nothing
     // more comes), then the first ACKED acknowledged: the next HELD stay held.
@@ -59,7 +61,7 @@ async fn a_new_queue_leader_keeps_acknowledgements_and_holds() {
         .basic_qos((ACKED + HELD) as u16, BasicQosOptions::default())
         .await
         .unwrap();
-    let mut deliveries = consume(&consumer).await;
+    let mut deliveries = consume_from(&consumer, QUEUE).await;
     let mut delivered = Vec::new();
     for _ in 0..ACKED + HELD {
         let delivery = next(&mut deliveries).await;
@@ -85,7 +87,7 @@ async fn a_new_queue_leader_keeps_acknowledgements_and_holds() {
     let leader = queue_leader(&bootstrap, Some(leader));
     let conn = connect(&cluster, leader).await;
     let consumer = conn.create_channel().await.unwrap();
-    let mut deliveries = consume(&consumer).await;
+    let mut deliveries = consume_from(&consumer, QUEUE).await;
     let mut got = BTreeMap::new();
     while got.len() < (COUNT - ACKED) as usize {
         let delivery = next(&mut deliveries).await;
@@ -239,7 +241,167 @@ async fn connect(cluster: &Cluster, id: u64) -> Connection {
         .await
 }
 
-async fn publish(ch: &Channel, range: std::ops::Range<u32>) {
+async fn next(deliveries: &mut lapin::Consumer) -> lapin::message::Delivery {
+    tokio::time::timeout(Duration::from_secs(30), deliveries.next())
+        .await
+        .expect("no delivery within 30 s")
+        .unwrap()
+        .unwrap()
+}
+
+fn index(body: &[u8]) -> u32 {
+    std::str::from_utf8(body).unwrap().parse().unwrap()
+}
+
+/// An AMQP client connected to a broker that does not lead its queue: declares, publishes
+/// with confirms, reads with basic.get, consumes and acknowledges through it (the broker
+/// forwards each operation to the queue's leader); a channel closed there gives its
+/// deliveries back; and when the queue's leader is SIGKILLed, the same connection goes on
+/// with the new leader: acknowledged messages never come back, held ones come back marked
+/// redelivered, and new publishes are confirmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_clients_of_any_broker_use_a_queue_led_elsewhere_across_its_failover() {
+    const NAME: &str = "remote";
+    let mut cluster = Cluster::start(3);
+    let bootstrap = cluster.bootstrap_servers();
+    // Declared through broker 1; then everything goes through a broker that does not lead
+    // the queue.
+    let first = connect(&cluster, 1).await;
+    declare(&first.create_channel().await.unwrap(), NAME).await;
+    let leader = leader_of(&bootstrap, "amqp.remote", None);
+    let via = (1..=3).find(|id| *id != leader).unwrap();
+    let conn = connect(&cluster, via).await;
+    let ch = conn.create_channel().await.unwrap();
+    let declared = declare(&ch, NAME).await;
+    assert_eq!(declared.message_count(), 0);
+    publish_to(&ch, NAME, 0..COUNT).await;
+    assert_eq!(declare(&ch, NAME).await.message_count(), COUNT);
+
+    let got = ch
+        .basic_get(NAME.into(), lapin::options::BasicGetOptions::default())
+        .await
+        .unwrap()
+        .expect("basic.get through a broker not leading the queue");
+    assert_eq!(index(&got.delivery.data), 0);
+    assert_eq!(got.message_count, COUNT - 1);
+    got.delivery.ack(BasicAckOptions::default()).await.unwrap();
+
+    // A channel that closes with unacknowledged deliveries gives them back, redelivered.
+    let closing = conn.create_channel().await.unwrap();
+    closing
+        .basic_qos(10, BasicQosOptions::default())
+        .await
+        .unwrap();
+    let mut deliveries = consume_from(&closing, NAME).await;
+    for _ in 0..10 {
+        next(&mut deliveries).await;
+    }
+    closing.close(200, "bye".into()).await.unwrap();
+    drop(deliveries);
+
+    // Acknowledged through the forwarding broker: 1..ACKED; then ACKED..ACKED+HELD held
+    // (message 0 went to basic.get).
+    let consumer = conn.create_channel().await.unwrap();
+    consumer
+        .basic_qos((ACKED + HELD - 1) as u16, BasicQosOptions::default())
+        .await
+        .unwrap();
+    let mut deliveries = consume_from(&consumer, NAME).await;
+    let mut delivered = Vec::new();
+    for _ in 1..ACKED + HELD {
+        let delivery = next(&mut deliveries).await;
+        assert_eq!(delivery.redelivered, index(&delivery.data) <= 10);
+        delivered.push(delivery);
+    }
+    consumer
+        .basic_cancel(deliveries.tag(), BasicCancelOptions::default())
+        .await
+        .unwrap();
+    delivered.sort_by_key(|d| index(&d.data));
+    for delivery in &delivered {
+        if index(&delivery.data) < ACKED {
+            delivery.ack(BasicAckOptions::default()).await.unwrap();
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.kill(leader);
+
+    // The same connection, now served by the queue's new leader.
+    publish_to(&ch, NAME, COUNT..COUNT + 10).await;
+    let after = conn.create_channel().await.unwrap();
+    let mut deliveries = consume_from(&after, NAME).await;
+    let mut got = BTreeMap::new();
+    while got.len() < (COUNT + 10 - ACKED) as usize {
+        let delivery = next(&mut deliveries).await;
+        let i = index(&delivery.data);
+        assert!(
+            i >= ACKED,
+            "message {i} was acknowledged before the failover"
+        );
+        assert!(
+            got.insert(i, delivery.redelivered).is_none(),
+            "message {i} delivered twice"
+        );
+        delivery.ack(BasicAckOptions::default()).await.unwrap();
+    }
+    for (i, redelivered) in got {
+        assert_eq!(
+            redelivered,
+            i < ACKED + HELD,
+            "message {i}: redelivered flag after the failover"
+        );
+    }
+    let extra = tokio::time::timeout(Duration::from_millis(500), deliveries.next()).await;
+    assert!(extra.is_err(), "a message came twice: {extra:?}");
+}
+
+/// When the broker a consumer reached the queue through is SIGKILLed, what it held comes
+/// back from the queue's leader, marked redelivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_held_through_a_dead_broker_come_back() {
+    const NAME: &str = "orphans";
+    let mut cluster = Cluster::start(3);
+    let bootstrap = cluster.bootstrap_servers();
+    let first = connect(&cluster, 1).await;
+    declare(&first.create_channel().await.unwrap(), NAME).await;
+    let leader = leader_of(&bootstrap, "amqp.orphans", None);
+    let via = (1..=3).find(|id| *id != leader).unwrap();
+    let at_leader = connect(&cluster, leader).await;
+    let ch = at_leader.create_channel().await.unwrap();
+    publish_to(&ch, NAME, 0..HELD).await;
+
+    let conn = connect(&cluster, via).await;
+    let holding = conn.create_channel().await.unwrap();
+    let mut deliveries = consume_from(&holding, NAME).await;
+    for _ in 0..HELD {
+        next(&mut deliveries).await;
+    }
+    cluster.kill(via);
+
+    let mut deliveries = consume_from(&ch, NAME).await;
+    let mut got = std::collections::BTreeSet::new();
+    while got.len() < HELD as usize {
+        let delivery = next(&mut deliveries).await;
+        assert!(delivery.redelivered);
+        got.insert(index(&delivery.data));
+        delivery.ack(BasicAckOptions::default()).await.unwrap();
+    }
+}
+
+async fn declare(ch: &Channel, name: &str) -> lapin::Queue {
+    ch.queue_declare(
+        name.into(),
+        QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn publish_to(ch: &Channel, queue: &str, range: std::ops::Range<u32>) {
     ch.confirm_select(ConfirmSelectOptions::default())
         .await
         .unwrap();
@@ -248,7 +410,7 @@ async fn publish(ch: &Channel, range: std::ops::Range<u32>) {
         confirms.push(
             ch.basic_publish(
                 "".into(),
-                QUEUE.into(),
+                queue.into(),
                 BasicPublishOptions::default(),
                 i.to_string().as_bytes(),
                 BasicProperties::default().with_delivery_mode(2),
@@ -262,25 +424,13 @@ async fn publish(ch: &Channel, range: std::ops::Range<u32>) {
     }
 }
 
-async fn consume(ch: &Channel) -> lapin::Consumer {
+async fn consume_from(ch: &Channel, queue: &str) -> lapin::Consumer {
     ch.basic_consume(
-        QUEUE.into(),
+        queue.into(),
         "".into(),
         BasicConsumeOptions::default(),
         FieldTable::default(),
     )
     .await
     .unwrap()
-}
-
-async fn next(deliveries: &mut lapin::Consumer) -> lapin::message::Delivery {
-    tokio::time::timeout(Duration::from_secs(30), deliveries.next())
-        .await
-        .expect("no delivery within 30 s")
-        .unwrap()
-        .unwrap()
-}
-
-fn index(body: &[u8]) -> u32 {
-    std::str::from_utf8(body).unwrap().parse().unwrap()
 }

@@ -495,7 +495,7 @@ async fn run(
     }
     for (_, mut channel) in channels.drain() {
         channel.flush().await;
-        channel.release_all();
+        channel.release_all().await;
     }
 }
 

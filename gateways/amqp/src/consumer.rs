@@ -1,7 +1,8 @@
-//! A consumer: a task that receives records from its queue while its prefetch and the
-//! channel's allow, sends them as basic.deliver, and waits for appends when the queue is
-//! empty (or, on a single-active-consumer queue, until it is the active consumer). When its
-//! queue is deleted it sends basic.cancel and ends.
+//! A consumer: a task that receives records from its queue (on whichever broker leads it)
+//! while its prefetch and the channel's allow, sends them as basic.deliver, and waits for
+//! appends when the queue is empty (or, on a single-active-consumer queue, until it is the
+//! active consumer). When its queue is deleted it sends basic.cancel and ends; while its
+//! queue has no leader (a failover) it tries again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use amq_protocol::frame::AMQPFrame;
 use amq_protocol::protocol::{AMQPClass, basic};
-use neo_broker::queues::Queue;
+use neo_broker::queue_handle::{QueueHandle, Settlement};
 use neo_record::now_ms;
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -23,6 +24,9 @@ use crate::outgoing::{Outgoing, send};
 /// AMQP holds an unacknowledged delivery until it is acknowledged or its channel closes: the
 /// cursor lock is set far ahead and released explicitly.
 pub const HOLD_MS: i64 = 100 * 365 * 24 * 3600 * 1000;
+
+/// How long a consumer waits before reading its queue again after a failure.
+const RETRY: Duration = Duration::from_millis(200);
 
 /// What a channel's consumers and the channel share.
 #[derive(Debug)]
@@ -43,7 +47,7 @@ pub struct Deliveries {
 struct Unacked {
     next_tag: u64,
     /// The record each unacknowledged delivery holds, and the consumer it went to.
-    by_tag: BTreeMap<u64, (Arc<Queue>, i64, Option<u64>)>,
+    by_tag: BTreeMap<u64, (QueueHandle, i64, Option<u64>)>,
     /// Unacknowledged deliveries per consumer.
     per_consumer: HashMap<u64, usize>,
 }
@@ -61,7 +65,7 @@ impl Deliveries {
 
     /// The next delivery tag; held records are remembered under it until settled, counted
     /// against `consumer`'s prefetch.
-    pub fn register(&self, held: Option<(Arc<Queue>, i64)>, consumer: Option<u64>) -> u64 {
+    pub fn register(&self, held: Option<(QueueHandle, i64)>, consumer: Option<u64>) -> u64 {
         let mut state = self.state.lock();
         state.next_tag += 1;
         let tag = state.next_tag;
@@ -76,9 +80,9 @@ impl Deliveries {
 
     /// Removes and returns the holds of `tag` (and every earlier one with `multiple`);
     /// `None` when `tag` is not an unacknowledged delivery (tag 0 with `multiple`: all).
-    pub fn take(&self, tag: u64, multiple: bool) -> Option<Vec<(Arc<Queue>, i64)>> {
+    pub fn take(&self, tag: u64, multiple: bool) -> Option<Vec<(QueueHandle, i64)>> {
         let mut state = self.state.lock();
-        let taken: Vec<(Arc<Queue>, i64, Option<u64>)> = if multiple {
+        let taken: Vec<(QueueHandle, i64, Option<u64>)> = if multiple {
             let upto = if tag == 0 { u64::MAX } else { tag };
             let keys: Vec<u64> = state.by_tag.range(..=upto).map(|(k, _)| *k).collect();
             if tag != 0 && !state.by_tag.contains_key(&tag) {
@@ -145,7 +149,7 @@ pub struct ConsumerSpec {
 pub fn spawn(
     gateway: Arc<Gateway>,
     deliveries: Arc<Deliveries>,
-    queue: Arc<Queue>,
+    queue: QueueHandle,
     spec: ConsumerSpec,
     mut registration: Registration,
     out: Outgoing,
@@ -186,29 +190,34 @@ pub fn spawn(
                 }
                 continue;
             }
-            let mut appended = queue.partition().watch();
-            appended.mark_unchanged();
             let now = now_ms();
-            let got = match queue.receive(now, room.min(64), now + HOLD_MS, deliveries.holder) {
+            let holder = deliveries.holder;
+            let got = match queue
+                .receive(now, room.min(64), now + HOLD_MS, holder, false, wait)
+                .await
+            {
                 Ok(got) => got,
                 Err(e) => {
-                    tracing::warn!(error = %e, "amqp consumer cannot read its queue");
-                    return;
+                    // Deleted queues cancel their consumers; anything else (a failover) passes.
+                    tracing::debug!(error = %e, "amqp consumer cannot read its queue yet");
+                    tokio::select! {
+                        _ = registration.cancelled.changed() => {}
+                        _ = tokio::time::sleep(RETRY) => {}
+                    }
+                    continue;
                 }
             };
             gateway
-                .dead_letter_received(&queue, &got.expired, &got.dead)
+                .dead_letter_received(queue.topic(), &got.expired, &got.dead)
                 .await;
-            if got.delivered.is_empty() {
-                tokio::select! {
-                    _ = appended.changed() => {}
-                    _ = registration.cancelled.changed() => {}
-                    _ = tokio::time::sleep(wait) => {}
+            if spec.no_ack {
+                let offsets: Vec<i64> = got.delivered.iter().map(|r| r.offset).collect();
+                if let Err(e) = queue.settle(Settlement::Ack, &offsets, Some(holder)).await {
+                    tracing::warn!(error = %e, "amqp: cannot settle deliveries without ack");
                 }
-                continue;
             }
             for record in got.delivered {
-                let held = (!spec.no_ack).then(|| (Arc::clone(&queue), record.offset));
+                let held = (!spec.no_ack).then(|| (queue.clone(), record.offset));
                 let delivery_tag = deliveries.register(held, Some(spec.id));
                 let env = envelope(&record);
                 let method = AMQPClass::Basic(basic::AMQPMethod::Deliver(basic::Deliver {
@@ -219,9 +228,6 @@ pub fn spawn(
                     routing_key: env.routing_key.into(),
                 }));
                 let body = record.value.clone().unwrap_or_default();
-                if spec.no_ack {
-                    let _ = queue.ack(&[record.offset], Some(deliveries.holder));
-                }
                 if !send_content(&out, spec.channel, method, env.properties, &body, frame_max).await
                 {
                     return;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use neo_broker::queues::{CursorConfig, Queue, QueueConfig};
+use neo_broker::queue_handle::QueueHandle;
+use neo_broker::queues::{CursorConfig, QueueConfig};
 use neo_broker::{Broker, BrokerError};
 use parking_lot::Mutex;
 
@@ -56,6 +57,9 @@ impl Gateway {
                 },
             );
         }
+        // Ids unique in the cluster: a channel's holds and a server-named queue may be on
+        // another broker.
+        let first_id = broker.config().node_id.wrapping_shl(40).wrapping_add(1);
         Gateway {
             alarm: DiskAlarm::new(&broker.config().data_dir, config.disk_free_limit_bytes),
             broker,
@@ -64,7 +68,7 @@ impl Gateway {
             stored,
             consumers: ConsumerRegistry::default(),
             last_used: Mutex::new(HashMap::new()),
-            ids: AtomicU64::new(1),
+            ids: AtomicU64::new(first_id),
         }
     }
 
@@ -138,13 +142,15 @@ impl Gateway {
             .collect()
     }
 
-    /// A number unique in this process (connections, consumers, server-named queues).
+    /// A number unique in the cluster (connections, consumers, channels' holders,
+    /// server-named queues).
     pub fn next_id(&self) -> u64 {
         self.ids.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The queue behind an AMQP queue name (its topic and cursor).
-    pub async fn queue(&self, info: &QueueInfo) -> Result<Arc<Queue>, BrokerError> {
+    /// The queue behind an AMQP queue name (its topic and cursor), served by the broker
+    /// leading it.
+    pub fn queue(&self, info: &QueueInfo) -> QueueHandle {
         let config = QueueConfig {
             cursor: CursorConfig {
                 max_deliveries: info.args.delivery_limit,
@@ -153,7 +159,7 @@ impl Gateway {
             ttl_ms: info.args.message_ttl_ms,
             ..QueueConfig::default()
         };
-        self.broker.queue(&info.topic, config).await
+        self.broker.queue_handle(&info.topic, config)
     }
 
     /// Creates the topic of a newly declared queue.

@@ -2,12 +2,11 @@
 //! and dead-lettering: a message rejected, expired, dropped from a full queue or delivered too
 //! often is published again to the queue's dead-letter exchange, with an `x-death` header.
 
-use std::sync::Arc;
-
 use amq_protocol::protocol::basic::AMQPProperties;
 use amq_protocol::types::{AMQPValue, FieldArray, FieldTable};
 use neo_broker::Appended;
-use neo_broker::queues::{Queue, QueuedRecord};
+use neo_broker::queue_handle::QueueHandle;
+use neo_broker::queues::QueuedRecord;
 use neo_record::now_ms;
 
 use crate::delivery::{envelope, to_batch};
@@ -22,7 +21,7 @@ pub struct Published {
     pub appended: Vec<Appended>,
     /// With `defer`: the message as a batch for each queue without a length limit, for the
     /// caller to append (with others, in one write per queue).
-    pub deferred: Vec<(Arc<Queue>, bytes::BytesMut)>,
+    pub deferred: Vec<(QueueHandle, bytes::BytesMut)>,
     /// A queue refused it (`x-overflow=reject-publish` when full): the confirm is a nack.
     pub refused: bool,
     /// No queue matched.
@@ -74,11 +73,13 @@ impl Gateway {
             let Some(info) = self.topology.queue(name) else {
                 continue;
             };
-            let queue = self.queue(&info).await.map_err(|e| e.to_string())?;
+            let queue = self.queue(&info);
             let limited = info.args.max_length.is_some() || info.args.max_length_bytes.is_some();
             if limited
                 && info.args.overflow == Overflow::RejectPublish
-                && would_overflow(&queue, &info, body.len()).map_err(|e| e.to_string())?
+                && would_overflow(&queue, &info, body.len())
+                    .await
+                    .map_err(|e| e.to_string())?
             {
                 published.refused = true;
                 continue;
@@ -109,15 +110,15 @@ impl Gateway {
         &self,
         name: &str,
         info: &QueueInfo,
-        queue: &Queue,
+        queue: &QueueHandle,
     ) -> Result<(), neo_broker::BrokerError> {
         loop {
-            let over_length = info
-                .args
-                .max_length
-                .map_or(0, |max| queue.depth().saturating_sub(max));
+            let over_length = match info.args.max_length {
+                Some(max) => queue.depth().await?.saturating_sub(max),
+                None => 0,
+            };
             let over_bytes = match info.args.max_length_bytes {
-                Some(max) => queue.waiting_bytes()? > max,
+                Some(max) => queue.waiting_bytes().await? > max,
                 None => false,
             };
             let drop = if over_length > 0 {
@@ -127,7 +128,7 @@ impl Gateway {
             } else {
                 return Ok(());
             };
-            let dropped = queue.drop_oldest(drop)?;
+            let dropped = queue.drop_oldest(drop).await?;
             if dropped.is_empty() {
                 return Ok(());
             }
@@ -136,17 +137,17 @@ impl Gateway {
     }
 
     /// Dead-letters what a receive settled without delivering: expired records and records
-    /// over the delivery limit of the queue behind `queue`.
+    /// over the delivery limit of the queue behind `topic`.
     pub async fn dead_letter_received(
         &self,
-        queue: &Queue,
+        topic: &str,
         expired: &[QueuedRecord],
         dead: &[QueuedRecord],
     ) {
         if expired.is_empty() && dead.is_empty() {
             return;
         }
-        if let Some((name, info)) = self.topology.queue_by_topic(queue.partition().topic()) {
+        if let Some((name, info)) = self.topology.queue_by_topic(topic) {
             self.dead_letter(&name, &info, expired, Reason::Expired)
                 .await;
             self.dead_letter(&name, &info, dead, Reason::DeliveryLimit)
@@ -192,16 +193,18 @@ impl Gateway {
 /// Whether a message of `size` bytes would take the queue past its limits, as RabbitMQ's
 /// reject-publish decides: it is full at `x-max-length` messages, or the message does not fit
 /// in what `x-max-length-bytes` leaves.
-fn would_overflow(
-    queue: &Queue,
+async fn would_overflow(
+    queue: &QueueHandle,
     info: &QueueInfo,
     size: usize,
 ) -> Result<bool, neo_broker::BrokerError> {
-    if info.args.max_length.is_some_and(|max| queue.depth() >= max) {
+    if let Some(max) = info.args.max_length
+        && queue.depth().await? >= max
+    {
         return Ok(true);
     }
     Ok(match info.args.max_length_bytes {
-        Some(max) => queue.waiting_bytes()? + size as u64 > max,
+        Some(max) => queue.waiting_bytes().await? + size as u64 > max,
         None => false,
     })
 }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use neo_broker::{Broker, BrokerError};
+use neo_broker::Broker;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -70,12 +70,12 @@ async fn sweep_expired(gateway: Arc<Gateway>) {
             .topology
             .queues_with(|q| q.args.dead_letter_exchange.is_some())
         {
-            let expired = match gateway.queue(&info).await {
-                Ok(queue) => queue.expire(neo_record::now_ms()),
-                // Another broker leads it, and sweeps it.
-                Err(BrokerError::NotLeader { .. }) => continue,
-                Err(e) => Err(e),
-            };
+            let queue = gateway.queue(&info);
+            // The broker leading it sweeps it.
+            if !queue.is_led_here() {
+                continue;
+            }
+            let expired = queue.expire(neo_record::now_ms()).await;
             match expired {
                 Ok(records) => {
                     gateway

@@ -3,12 +3,10 @@
 //! and acks, settled in one cursor write per queue. And the confirmer, which sends a
 //! channel's publisher confirms in order once the messages they cover are durable.
 
-use std::sync::Arc;
-
 use amq_protocol::frame::AMQPFrame;
 use amq_protocol::protocol::{AMQPClass, basic};
 use bytes::BytesMut;
-use neo_broker::queues::Queue;
+use neo_broker::queue_handle::{QueueHandle, Settlement};
 use neo_broker::{Acks, Appended, BrokerError, keep_furthest};
 use tokio::sync::mpsc;
 
@@ -23,13 +21,13 @@ const CONFIRMS_QUEUED: usize = 1024;
 #[derive(Default)]
 pub struct Staged {
     /// Messages not appended yet, in publish order.
-    appends: Vec<(Arc<Queue>, BytesMut)>,
+    appends: Vec<(QueueHandle, BytesMut)>,
     /// Messages appended already (to length-limited queues), waited for with the rest.
     appended: Vec<Appended>,
     /// Confirm sequence numbers, each with whether it is an ack (else a nack).
     confirms: Vec<(u64, bool)>,
     /// Deliveries acknowledged but not yet settled in their queue's cursor.
-    acks: Vec<(Arc<Queue>, i64)>,
+    acks: Vec<(QueueHandle, i64)>,
     bytes: usize,
 }
 
@@ -62,7 +60,7 @@ impl Staged {
     }
 
     /// Holds back the settling of an acknowledged delivery.
-    pub fn ack(&mut self, queue: Arc<Queue>, offset: i64) {
+    pub fn ack(&mut self, queue: QueueHandle, offset: i64) {
         self.acks.push((queue, offset));
     }
 
@@ -78,10 +76,10 @@ impl Staged {
         } = std::mem::take(self);
         let mut waits = appended;
         let mut result = Ok(());
-        let mut run: Option<(Arc<Queue>, BytesMut)> = None;
+        let mut run: Option<(QueueHandle, BytesMut)> = None;
         for (queue, batch) in appends {
             match &mut run {
-                Some((q, bytes)) if Arc::ptr_eq(q, &queue) => bytes.extend_from_slice(&batch),
+                Some((q, bytes)) if q.same_queue(&queue) => bytes.extend_from_slice(&batch),
                 _ => {
                     if let Some((q, bytes)) = run.take()
                         && result.is_ok()
@@ -98,7 +96,7 @@ impl Staged {
             result = append(&q, bytes, &mut waits).await;
         }
         for (queue, offsets) in by_queue(acks) {
-            if let Err(e) = queue.ack(&offsets, Some(holder)) {
+            if let Err(e) = queue.settle(Settlement::Ack, &offsets, Some(holder)).await {
                 result = result.and(Err(e));
             }
         }
@@ -111,7 +109,7 @@ impl Staged {
 }
 
 async fn append(
-    queue: &Queue,
+    queue: &QueueHandle,
     bytes: BytesMut,
     waits: &mut Vec<Appended>,
 ) -> Result<(), BrokerError> {
@@ -128,10 +126,10 @@ async fn append(
 }
 
 /// Offsets grouped by queue, in first-seen order.
-fn by_queue(items: Vec<(Arc<Queue>, i64)>) -> Vec<(Arc<Queue>, Vec<i64>)> {
-    let mut grouped: Vec<(Arc<Queue>, Vec<i64>)> = Vec::new();
+fn by_queue(items: Vec<(QueueHandle, i64)>) -> Vec<(QueueHandle, Vec<i64>)> {
+    let mut grouped: Vec<(QueueHandle, Vec<i64>)> = Vec::new();
     for (queue, offset) in items {
-        match grouped.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &queue)) {
+        match grouped.iter_mut().find(|(q, _)| q.same_queue(&queue)) {
             Some((_, offsets)) => offsets.push(offset),
             None => grouped.push((queue, vec![offset])),
         }

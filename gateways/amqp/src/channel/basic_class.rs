@@ -2,13 +2,17 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use amq_protocol::protocol::{AMQPClass, basic};
 use neo_broker::acls::Operation;
+use neo_broker::queue_handle::Settlement;
 use neo_record::now_ms;
 
 use super::access::Object;
-use super::{Channel, ChannelError, ConnectionError, ConsumerHandle, Pending, Settle, soft};
+use super::{
+    Channel, ChannelError, ConnectionError, ConsumerHandle, Pending, Settle, internal, soft,
+};
 use crate::consumer::{self, ConsumerSpec, HOLD_MS};
 use crate::delivery::{envelope, send_content};
 use crate::publish::Reason;
@@ -90,10 +94,7 @@ impl Channel {
                         method_id,
                     });
                 }
-                let queue = match self.queue_of(&info).await {
-                    Ok(q) => q,
-                    Err(e) => return Ok(Err(e)),
-                };
+                let queue = self.gateway.queue(&info);
                 let name = c.queue.as_str().to_string();
                 let id = self.gateway.next_id();
                 let Ok(registration) = self.gateway.consumers.add(&name, id, c.exclusive) else {
@@ -200,14 +201,16 @@ impl Channel {
     pub(super) async fn get(&mut self, g: basic::Get) -> Result<(), ChannelError> {
         self.authorize_consume(g.queue.as_str())?;
         let info = self.usable_queue(g.queue.as_str())?;
-        let queue = self.queue_of(&info).await?;
+        let queue = self.gateway.queue(&info);
         self.gateway.touch(g.queue.as_str());
         let now = now_ms();
+        let holder = self.deliveries.holder;
         let got = queue
-            .receive(now, 1, now + HOLD_MS, self.deliveries.holder)
-            .map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))?;
+            .receive(now, 1, now + HOLD_MS, holder, false, Duration::ZERO)
+            .await
+            .map_err(internal)?;
         self.gateway
-            .dead_letter_received(&queue, &got.expired, &got.dead)
+            .dead_letter_received(queue.topic(), &got.expired, &got.dead)
             .await;
         let Some(record) = got.delivered.into_iter().next() else {
             self.send(AMQPClass::Basic(basic::AMQPMethod::GetEmpty(
@@ -216,18 +219,22 @@ impl Channel {
             .await;
             return Ok(());
         };
-        let held = (!g.no_ack).then(|| (Arc::clone(&queue), record.offset));
+        let held = (!g.no_ack).then(|| (queue.clone(), record.offset));
         let delivery_tag = self.deliveries.register(held, None);
         if g.no_ack {
-            let _ = queue.ack(&[record.offset], Some(self.deliveries.holder));
+            queue
+                .settle(Settlement::Ack, &[record.offset], Some(holder))
+                .await
+                .map_err(internal)?;
         }
+        let message_count = queue.counts().await.map_err(internal)?.available;
         let env = envelope(&record);
         let method = AMQPClass::Basic(basic::AMQPMethod::GetOk(basic::GetOk {
             delivery_tag,
             redelivered: record.deliveries > 1,
             exchange: env.exchange.into(),
             routing_key: env.routing_key.into(),
-            message_count: queue.counts().available as u32,
+            message_count: message_count as u32,
         }));
         let body = record.value.clone().unwrap_or_default();
         send_content(
@@ -269,25 +276,26 @@ impl Channel {
             )
         })?;
         let holder = Some(self.deliveries.holder);
-        let internal = |e: neo_broker::BrokerError| {
-            soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}"))
-        };
         for (queue, offset) in held {
             match how {
                 Settle::Ack => {
                     self.staged.ack(queue, offset);
                     continue;
                 }
-                Settle::Requeue => queue.release(&[offset], holder).map_err(internal)?,
+                Settle::Requeue => queue
+                    .settle(Settlement::Release, &[offset], holder)
+                    .await
+                    .map_err(internal)?,
                 Settle::Drop => {
                     // Read before it is settled, for the dead-letter exchange.
-                    let record = queue.read(offset).map_err(internal)?;
-                    let settled = queue.archive(&[offset], holder).map_err(internal)?;
+                    let record = queue.read(offset).await.map_err(internal)?;
+                    let settled = queue
+                        .settle(Settlement::Archive, &[offset], holder)
+                        .await
+                        .map_err(internal)?;
                     if let (Some(record), Some((name, info))) = (
                         record.filter(|_| settled.iter().all(Result::is_ok)),
-                        self.gateway
-                            .topology
-                            .queue_by_topic(queue.partition().topic()),
+                        self.gateway.topology.queue_by_topic(queue.topic()),
                     ) {
                         self.gateway
                             .dead_letter(&name, &info, &[record], Reason::Rejected)

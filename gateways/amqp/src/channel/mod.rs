@@ -16,7 +16,7 @@ use std::sync::Arc;
 use amq_protocol::frame::{AMQPContentHeader, AMQPFrame};
 use amq_protocol::protocol::{AMQPClass, basic, channel, confirm};
 use neo_broker::acls::Caller;
-use neo_broker::queues::Queue;
+use neo_broker::queue_handle::QueueHandle;
 use neo_broker::{Appended, keep_furthest};
 
 use crate::consumer::Deliveries;
@@ -46,6 +46,11 @@ fn soft(code: u16, text: impl Into<String>) -> ChannelError {
         code,
         text: text.into(),
     }
+}
+
+/// A queue operation that failed in the broker: the channel closes with INTERNAL_ERROR.
+fn internal(e: neo_broker::BrokerError) -> ChannelError {
+    soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}"))
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -150,16 +155,17 @@ impl Channel {
     }
 
     /// Stops the consumers and makes every unacknowledged delivery available again.
-    pub fn release_all(&mut self) {
+    pub async fn release_all(&mut self) {
         let consumers: Vec<ConsumerHandle> = self.consumers.drain().map(|(_, c)| c).collect();
         for consumer in consumers {
             self.stop_consumer(consumer);
         }
         if let Some(held) = self.deliveries.take(0, true) {
-            let mut queues: Vec<Arc<Queue>> = held.into_iter().map(|(q, _)| q).collect();
-            queues.dedup_by(|a, b| Arc::ptr_eq(a, b));
+            let mut queues: Vec<QueueHandle> = held.into_iter().map(|(q, _)| q).collect();
+            queues.sort_by(|a, b| a.topic().cmp(b.topic()));
+            queues.dedup_by(|a, b| a.same_queue(b));
             for q in queues {
-                if let Err(e) = q.release_consumer(self.deliveries.holder) {
+                if let Err(e) = q.release_holder(self.deliveries.holder).await {
                     tracing::warn!(error = %e, "amqp: cannot release deliveries");
                 }
             }
@@ -275,7 +281,7 @@ impl Channel {
                 "amqp: publishes before a channel error failed"
             );
         }
-        self.release_all();
+        self.release_all().await;
         self.pending = None;
         let close = channel::Close {
             reply_code: e.code,
@@ -286,13 +292,6 @@ impl Channel {
         self.send(AMQPClass::Channel(channel::AMQPMethod::Close(close)))
             .await;
         self.state = State::Closing;
-    }
-
-    async fn queue_of(&self, info: &QueueInfo) -> Result<Arc<Queue>, ChannelError> {
-        self.gateway
-            .queue(info)
-            .await
-            .map_err(|e| soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}")))
     }
 
     /// The queue named `name`, if it exists and this connection may use it.
@@ -329,7 +328,7 @@ impl Channel {
         Ok(match m {
             AMQPClass::Channel(m) => match m {
                 channel::AMQPMethod::Close(_) => {
-                    self.release_all();
+                    self.release_all().await;
                     self.send(AMQPClass::Channel(channel::AMQPMethod::CloseOk(
                         channel::CloseOk {},
                     )))

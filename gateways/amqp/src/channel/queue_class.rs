@@ -5,7 +5,7 @@ use neo_broker::acls::Operation;
 use neo_record::now_ms;
 
 use super::access::Object;
-use super::{Channel, ChannelError, soft};
+use super::{Channel, ChannelError, internal, soft};
 use crate::queue_args::QueueArgs;
 use crate::reply;
 use crate::topology::{Destination, QueueInfo, topic_for_queue};
@@ -75,7 +75,7 @@ impl Channel {
                         info
                     }
                 };
-                let counts = self.queue_of(&info).await?.counts();
+                let counts = self.gateway.queue(&info).counts().await.map_err(internal)?;
                 self.gateway.touch(&name);
                 let consumer_count = self.gateway.consumers.count(&name) as u32;
                 if !d.nowait {
@@ -135,10 +135,12 @@ impl Channel {
             queue::AMQPMethod::Purge(p) => {
                 self.authorize(Operation::Delete, Object::Queue(p.queue.as_str()))?;
                 let info = self.usable_queue(p.queue.as_str())?;
-                let purged =
-                    self.queue_of(&info).await?.purge(false).map_err(|e| {
-                        soft(reply::INTERNAL_ERROR, format!("INTERNAL_ERROR - {e}"))
-                    })?;
+                let purged = self
+                    .gateway
+                    .queue(&info)
+                    .purge(false)
+                    .await
+                    .map_err(internal)?;
                 if !p.nowait {
                     self.send(AMQPClass::Queue(queue::AMQPMethod::PurgeOk(
                         queue::PurgeOk {
@@ -156,7 +158,7 @@ impl Channel {
                     None => 0,
                     Some(_) => {
                         let info = self.usable_queue(name)?;
-                        let counts = self.queue_of(&info).await?.counts();
+                        let counts = self.gateway.queue(&info).counts().await.map_err(internal)?;
                         if d.if_unused && self.gateway.consumers.count(name) > 0 {
                             return Err(soft(
                                 reply::PRECONDITION_FAILED,

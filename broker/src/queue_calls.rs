@@ -1,0 +1,496 @@
+//! Queue operations sent to the broker leading the queue, and how that broker answers them:
+//! a front-end on any broker works on any queue (as RabbitMQ's quorum queues are reached from
+//! every node). Encoded with postcard, so record bodies travel as bytes.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use bytes::Bytes;
+use neo_record::codec::Header;
+use serde::{Deserialize, Serialize};
+
+use crate::appended::{Acks, ProduceOutcome};
+use crate::broker::Broker;
+use crate::error::BrokerError;
+use crate::queues::{CursorError, Queue, QueueConfig, QueueCounts, QueuedRecord, Received};
+
+/// Most bytes of records one receive answers with; the records past it are released, so an
+/// answer always fits a cluster frame.
+const RECEIVE_ANSWER_BYTES: usize = 16 << 20;
+
+/// One operation on a queue, as [`crate::queue_handle::QueueHandle`] offers them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum QueueOp {
+    /// Appends batches; answered once they are committed.
+    Enqueue(Bytes),
+    /// Hands records to `holder`; when there are none, waits up to `wait_ms` for appends.
+    Receive {
+        now: i64,
+        max: usize,
+        deadline: i64,
+        holder: u64,
+        group_runs: bool,
+        wait_ms: u64,
+    },
+    Settle {
+        how: Settlement,
+        offsets: Vec<i64>,
+        holder: Option<u64>,
+    },
+    Read(i64),
+    DropOldest(usize),
+    Expire(i64),
+    ReleaseHolder(u64),
+    Purge {
+        in_flight: bool,
+    },
+    Counts,
+    Depth,
+    WaitingBytes,
+}
+
+/// How held records are settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Settlement {
+    /// Acknowledged by their consumer.
+    Ack,
+    /// Settled without delivery (rejected, not requeued).
+    Archive,
+    /// Available again (requeued).
+    Release,
+}
+
+/// A queue operation for the broker leading `topic`'s queue.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct QueueCall {
+    pub topic: String,
+    pub config: QueueConfig,
+    /// When the calling broker's process started: a newer start means the holders of the
+    /// older one are gone.
+    pub caller_started: u64,
+    pub op: QueueOp,
+}
+
+/// What an operation gave.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum QueueAnswer {
+    Appended(WireOutcome),
+    Received {
+        delivered: Vec<WireRecord>,
+        expired: Vec<WireRecord>,
+        dead: Vec<WireRecord>,
+    },
+    Settled(Vec<Result<(), CursorError>>),
+    Record(Option<WireRecord>),
+    Records(Vec<WireRecord>),
+    Count(u64),
+    Counts(QueueCounts),
+    Done,
+    Failed(WireError),
+}
+
+/// [`ProduceOutcome`] on the wire.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct WireOutcome {
+    base_offset: i64,
+    last_offset: i64,
+    log_append_time: i64,
+    log_start_offset: i64,
+}
+
+impl From<ProduceOutcome> for WireOutcome {
+    fn from(o: ProduceOutcome) -> Self {
+        WireOutcome {
+            base_offset: o.base_offset,
+            last_offset: o.last_offset,
+            log_append_time: o.log_append_time,
+            log_start_offset: o.log_start_offset,
+        }
+    }
+}
+
+impl From<WireOutcome> for ProduceOutcome {
+    fn from(o: WireOutcome) -> Self {
+        ProduceOutcome {
+            base_offset: o.base_offset,
+            last_offset: o.last_offset,
+            log_append_time: o.log_append_time,
+            log_start_offset: o.log_start_offset,
+        }
+    }
+}
+
+/// [`QueuedRecord`] on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct WireRecord {
+    offset: i64,
+    timestamp: i64,
+    key: Option<Bytes>,
+    value: Option<Bytes>,
+    headers: Vec<(String, Option<Bytes>)>,
+    deliveries: u32,
+}
+
+impl WireRecord {
+    fn size(&self) -> usize {
+        let len = |b: &Option<Bytes>| b.as_ref().map_or(0, Bytes::len);
+        len(&self.key)
+            + len(&self.value)
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + len(v))
+                .sum::<usize>()
+    }
+}
+
+impl From<QueuedRecord> for WireRecord {
+    fn from(r: QueuedRecord) -> Self {
+        WireRecord {
+            offset: r.offset,
+            timestamp: r.timestamp,
+            key: r.key,
+            value: r.value,
+            headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
+            deliveries: r.deliveries,
+        }
+    }
+}
+
+impl From<WireRecord> for QueuedRecord {
+    fn from(r: WireRecord) -> Self {
+        QueuedRecord {
+            offset: r.offset,
+            timestamp: r.timestamp,
+            key: r.key,
+            value: r.value,
+            headers: r
+                .headers
+                .into_iter()
+                .map(|(key, value)| Header { key, value })
+                .collect(),
+            deliveries: r.deliveries,
+        }
+    }
+}
+
+pub(crate) fn records(list: Vec<WireRecord>) -> Vec<QueuedRecord> {
+    list.into_iter().map(QueuedRecord::from).collect()
+}
+
+fn wire(list: Vec<QueuedRecord>) -> Vec<WireRecord> {
+    list.into_iter().map(WireRecord::from).collect()
+}
+
+/// Why an operation failed, as far as the caller acts on it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum WireError {
+    /// Another broker leads the queue now (or none does).
+    NotLeader {
+        leader: Option<u64>,
+    },
+    /// The queue is gone (its topic was deleted).
+    Gone,
+    Other(String),
+}
+
+impl WireError {
+    fn of(e: BrokerError) -> WireError {
+        match e {
+            BrokerError::NotLeader { leader, .. } => WireError::NotLeader { leader },
+            BrokerError::PartitionClosed | BrokerError::UnknownTopicOrPartition { .. } => {
+                WireError::Gone
+            }
+            e => WireError::Other(e.to_string()),
+        }
+    }
+
+    pub(crate) fn into_error(self, topic: &str) -> BrokerError {
+        match self {
+            WireError::NotLeader { leader } => BrokerError::NotLeader {
+                partition: format!("{topic}-0"),
+                leader,
+            },
+            WireError::Gone => BrokerError::PartitionClosed,
+            WireError::Other(text) => BrokerError::Cluster(text),
+        }
+    }
+}
+
+/// The holders other brokers' front-ends have on the queues this broker leads: released when
+/// their broker is gone or restarted, since nobody is left to settle what they hold.
+#[derive(Debug, Default)]
+pub(crate) struct RemoteHolders {
+    by_broker: HashMap<u64, BrokerHolders>,
+}
+
+#[derive(Debug, Default)]
+struct BrokerHolders {
+    started: u64,
+    /// (queue topic, holder)
+    holders: HashSet<(String, u64)>,
+}
+
+impl RemoteHolders {
+    /// Notes a call from broker `from` (whose process started at `started`); returns the
+    /// holders of an earlier process of that broker, to release.
+    fn note_caller(&mut self, from: u64, started: u64) -> Vec<(String, u64)> {
+        let known = self.by_broker.entry(from).or_default();
+        if known.started >= started {
+            return Vec::new();
+        }
+        known.started = started;
+        known.holders.drain().collect()
+    }
+
+    fn hold(&mut self, from: u64, topic: &str, holder: u64) {
+        if let Some(known) = self.by_broker.get_mut(&from) {
+            known.holders.insert((topic.to_string(), holder));
+        }
+    }
+
+    fn forget(&mut self, from: u64, topic: &str, holder: u64) {
+        if let Some(known) = self.by_broker.get_mut(&from) {
+            known.holders.remove(&(topic.to_string(), holder));
+        }
+    }
+
+    /// The holders of brokers for which `gone` is true, forgotten.
+    pub(crate) fn take_gone(&mut self, gone: impl Fn(u64) -> bool) -> Vec<(String, u64)> {
+        let ids: Vec<u64> = self
+            .by_broker
+            .keys()
+            .copied()
+            .filter(|id| gone(*id))
+            .collect();
+        ids.into_iter()
+            .filter_map(|id| self.by_broker.remove(&id))
+            .flat_map(|known| known.holders)
+            .collect()
+    }
+}
+
+impl Broker {
+    /// Answers a queue operation broker `from` sent: run on the queue this broker leads.
+    pub(crate) async fn answer_queue_call(&self, from: u64, call: &[u8]) -> Bytes {
+        let answer = match postcard::from_bytes::<QueueCall>(call) {
+            Ok(call) => self.run_queue_call(from, call).await,
+            Err(e) => QueueAnswer::Failed(WireError::Other(format!("undecodable queue call: {e}"))),
+        };
+        encode_answer(&answer)
+    }
+
+    async fn run_queue_call(&self, from: u64, call: QueueCall) -> QueueAnswer {
+        let stale = self
+            .remote_holders()
+            .lock()
+            .note_caller(from, call.caller_started);
+        self.release_holders(stale).await;
+        let queue = match self.queue(&call.topic, call.config).await {
+            Ok(queue) => queue,
+            Err(e) => return QueueAnswer::Failed(WireError::of(e)),
+        };
+        match &call.op {
+            QueueOp::Receive { holder, .. } => {
+                self.remote_holders()
+                    .lock()
+                    .hold(from, &call.topic, *holder)
+            }
+            QueueOp::ReleaseHolder(holder) => {
+                self.remote_holders()
+                    .lock()
+                    .forget(from, &call.topic, *holder)
+            }
+            _ => {}
+        }
+        let answer = match call.op {
+            QueueOp::Enqueue(records) => match queue.enqueue(records).await {
+                Ok(appended) => appended
+                    .acknowledged(Acks::All)
+                    .await
+                    .map(|outcome| QueueAnswer::Appended(outcome.into())),
+                Err(e) => Err(e),
+            },
+            op => run_op(&queue, op).await,
+        };
+        answer.unwrap_or_else(|e| QueueAnswer::Failed(WireError::of(e)))
+    }
+
+    /// Releases what holders of gone brokers hold.
+    pub(crate) async fn release_holders(&self, holders: Vec<(String, u64)>) {
+        for (topic, holder) in holders {
+            let Some(queue) = self.queues().lock().get(&topic).cloned() else {
+                continue;
+            };
+            tracing::debug!(
+                topic,
+                holder,
+                "releasing the holds of a gone broker's consumer"
+            );
+            if let Err(e) = queue.release_consumer(holder) {
+                tracing::warn!(topic, error = %e, "cannot release a gone broker's holds");
+            }
+        }
+    }
+
+    /// Releases the holds of brokers not heard from for a while (checked by maintenance).
+    pub(crate) async fn release_gone_holders(&self) {
+        let recent = self.config().cluster.election_timeout * 2;
+        let gone = self
+            .remote_holders()
+            .lock()
+            .take_gone(|id| !self.cluster().heard_within(id, recent));
+        self.release_holders(gone).await;
+    }
+}
+
+/// Runs `op` (anything but an enqueue) on `queue`, led here.
+pub(crate) async fn run_op(queue: &Queue, op: QueueOp) -> Result<QueueAnswer, BrokerError> {
+    Ok(match op {
+        QueueOp::Enqueue(_) => {
+            return Err(BrokerError::Cluster("enqueue is answered apart".into()));
+        }
+        QueueOp::Receive {
+            now,
+            max,
+            deadline,
+            holder,
+            group_runs,
+            wait_ms,
+        } => {
+            let got =
+                receive_waiting(queue, now, max, deadline, holder, group_runs, wait_ms).await?;
+            received_answer(queue, got, holder)?
+        }
+        QueueOp::Settle {
+            how,
+            offsets,
+            holder,
+        } => QueueAnswer::Settled(match how {
+            Settlement::Ack => queue.ack(&offsets, holder)?,
+            Settlement::Archive => queue.archive(&offsets, holder)?,
+            Settlement::Release => queue.release(&offsets, holder)?,
+        }),
+        QueueOp::Read(offset) => QueueAnswer::Record(queue.read(offset)?.map(WireRecord::from)),
+        QueueOp::DropOldest(count) => QueueAnswer::Records(wire(queue.drop_oldest(count)?)),
+        QueueOp::Expire(now) => QueueAnswer::Records(wire(queue.expire(now)?)),
+        QueueOp::ReleaseHolder(holder) => {
+            queue.release_consumer(holder)?;
+            QueueAnswer::Done
+        }
+        QueueOp::Purge { in_flight } => QueueAnswer::Count(queue.purge(in_flight)?),
+        QueueOp::Counts => QueueAnswer::Counts(queue.counts()),
+        QueueOp::Depth => QueueAnswer::Count(queue.depth()),
+        QueueOp::WaitingBytes => QueueAnswer::Count(queue.waiting_bytes()?),
+    })
+}
+
+/// A receive; when it finds nothing, one more after the next append or `wait_ms`.
+pub(crate) async fn receive_waiting(
+    queue: &Queue,
+    now: i64,
+    max: usize,
+    deadline: i64,
+    holder: u64,
+    group_runs: bool,
+    wait_ms: u64,
+) -> Result<Received, BrokerError> {
+    let receive = |now: i64| {
+        if group_runs {
+            queue.receive_group_runs(now, max, deadline, holder)
+        } else {
+            queue.receive(now, max, deadline, holder)
+        }
+    };
+    let mut appended = queue.partition().watch();
+    appended.mark_unchanged();
+    let got = receive(now)?;
+    if wait_ms == 0 || !got.delivered.is_empty() || !got.expired.is_empty() || !got.dead.is_empty()
+    {
+        return Ok(got);
+    }
+    let waited = Duration::from_millis(wait_ms);
+    if tokio::time::timeout(waited, appended.changed())
+        .await
+        .is_err()
+    {
+        return Ok(got);
+    }
+    let later = now.saturating_add(i64::try_from(waited.as_millis()).unwrap_or(0));
+    receive(neo_record::now_ms().min(later))
+}
+
+/// The answer to a receive, cut to [`RECEIVE_ANSWER_BYTES`]: what does not fit is released.
+fn received_answer(queue: &Queue, got: Received, holder: u64) -> Result<QueueAnswer, BrokerError> {
+    let mut delivered = Vec::with_capacity(got.delivered.len());
+    let mut over = Vec::new();
+    let mut bytes = 0;
+    for record in wire(got.delivered) {
+        bytes += record.size();
+        if bytes > RECEIVE_ANSWER_BYTES && !delivered.is_empty() {
+            over.push(record.offset);
+        } else {
+            delivered.push(record);
+        }
+    }
+    if !over.is_empty() {
+        queue.release(&over, Some(holder))?;
+    }
+    Ok(QueueAnswer::Received {
+        delivered,
+        expired: wire(got.expired),
+        dead: wire(got.dead),
+    })
+}
+
+pub(crate) fn encode_answer(answer: &QueueAnswer) -> Bytes {
+    postcard::to_stdvec(answer)
+        .map(Bytes::from)
+        .unwrap_or_else(|e| {
+            let failed = QueueAnswer::Failed(WireError::Other(format!("unencodable answer: {e}")));
+            Bytes::from(postcard::to_stdvec(&failed).unwrap_or_default())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restarted_or_gone_broker_gives_up_its_holders() {
+        let mut holders = RemoteHolders::default();
+        assert!(holders.note_caller(2, 100).is_empty());
+        holders.hold(2, "q", 7);
+        holders.hold(2, "q", 8);
+        holders.forget(2, "q", 8);
+        assert!(holders.note_caller(2, 100).is_empty());
+        assert_eq!(holders.note_caller(2, 200), vec![("q".to_string(), 7)]);
+        holders.hold(2, "q", 9);
+        holders.hold(3, "q", 1);
+        assert!(holders.note_caller(3, 50).is_empty());
+        holders.hold(3, "q", 1);
+        assert_eq!(holders.take_gone(|id| id == 2), vec![("q".to_string(), 9)]);
+        assert_eq!(holders.take_gone(|_| true), vec![("q".to_string(), 1)]);
+    }
+
+    #[test]
+    fn records_cross_the_wire_unchanged() {
+        let record = QueuedRecord {
+            offset: 5,
+            timestamp: 6,
+            key: Some(Bytes::from_static(b"k")),
+            value: None,
+            headers: vec![Header {
+                key: "h".into(),
+                value: Some(Bytes::from_static(b"v")),
+            }],
+            deliveries: 2,
+        };
+        let answer = QueueAnswer::Records(wire(vec![record.clone()]));
+        let decoded: QueueAnswer = postcard::from_bytes(&encode_answer(&answer)).unwrap();
+        let QueueAnswer::Records(list) = decoded else {
+            panic!("not records: {decoded:?}");
+        };
+        assert_eq!(records(list), vec![record]);
+    }
+}
