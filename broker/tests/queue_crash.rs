@@ -16,13 +16,14 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use neo_broker::queues::QueueConfig;
+use neo_broker::queues::{QueueConfig, SESSION_HOLD_MS};
 use neo_broker::{Acks, Broker, BrokerConfig};
 use neo_record::codec::{BatchBuilder, Compression};
 use neo_record::now_ms;
 
 const CHILD_ENV: &str = "NEO_QUEUE_CRASH_DIR";
-const HOLD_MS: i64 = 600_000;
+/// Held for the worker's session (as AMQP holds): such holds end with the process.
+const HOLD_MS: i64 = SESSION_HOLD_MS + 1;
 
 async fn open(dir: &Path) -> Arc<Broker> {
     let broker = Broker::open(BrokerConfig {

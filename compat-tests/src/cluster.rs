@@ -166,9 +166,32 @@ impl Cluster {
             })
             .collect();
         for (id, ready) in started {
-            ready
-                .recv_timeout(START_WAIT)
-                .unwrap_or_else(|_| panic!("broker {id} did not start within {START_WAIT:?}"));
+            self.wait_started(id, ready);
+        }
+    }
+
+    /// Waits until broker `id` serves. One that exits while starting is started again on
+    /// the same addresses, twice at most: a port chosen free can be taken by another test's
+    /// outgoing connection before the broker binds it.
+    fn wait_started(&mut self, id: u64, mut ready: mpsc::Receiver<()>) {
+        for attempt in 1.. {
+            match ready.recv_timeout(START_WAIT) {
+                Ok(()) => return,
+                Err(mpsc::RecvTimeoutError::Disconnected) if attempt < 3 => {
+                    eprintln!("broker {id} exited while starting; starting it again");
+                    std::thread::sleep(Duration::from_millis(500));
+                    let (dir, voters, env) =
+                        (self.data_dir(id), self.voters.clone(), self.env.clone());
+                    let node = self.node_mut(id);
+                    if let Some(mut child) = node.child.take() {
+                        let _ = child.wait();
+                    }
+                    let (child, again) = node.spawn(&dir, &voters, &env);
+                    node.child = Some(child);
+                    ready = again;
+                }
+                Err(_) => panic!("broker {id} did not start within {START_WAIT:?}"),
+            }
         }
     }
 

@@ -11,10 +11,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use bytes::Bytes;
 
-use super::cursor_event::{CursorEvent, SnapshotEntry};
+use super::cursor_event::{CursorEvent, Lock, SnapshotEntry};
 
 /// The holder of records held before a restart, while the cursor log is replayed.
 const REPLAYED: u64 = u64::MAX;
+
+/// A hold longer than this belongs to its consumer's session (AMQP: until acknowledged or
+/// the channel closes) and ends with the leader that handed it out; shorter ones (SQS
+/// visibility timeouts, at most 12 hours) keep their holder and deadline across a change of
+/// leader, so receipt handles stay valid and invisible messages stay invisible.
+pub const SESSION_HOLD_MS: i64 = 24 * 3600 * 1000;
 
 /// What the cursor needs to know of a record, read from the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +48,12 @@ pub struct CursorConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Available,
-    Acquired { deadline: i64, consumer: u64 },
+    Acquired {
+        deadline: i64,
+        consumer: u64,
+        /// Its lock is in the cursor log: it outlives the leader.
+        lasting: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -202,6 +213,7 @@ impl QueueCursor {
         // Ordered queues: a group passed over once stays passed over in this call, so a later
         // record never overtakes an earlier one of its group.
         let mut passed_groups: HashSet<Bytes> = HashSet::new();
+        let lasting = deadline.saturating_sub(now) <= SESSION_HOLD_MS;
         let mut next = self.available.first().copied();
         while let Some(offset) = next {
             next = self.available.range(offset + 1..).next().copied();
@@ -239,7 +251,11 @@ impl QueueCursor {
             }
             if let Some(entry) = self.entries.get_mut(&offset) {
                 entry.deliveries = deliveries;
-                entry.state = State::Acquired { deadline, consumer };
+                entry.state = State::Acquired {
+                    deadline,
+                    consumer,
+                    lasting,
+                };
                 self.available_bytes -= u64::from(entry.size);
             }
             self.available.remove(&offset);
@@ -251,7 +267,14 @@ impl QueueCursor {
                 }
             }
             out.delivered.push(Delivery { offset, deliveries });
-            events.push(CursorEvent::Acquired { offset, deliveries });
+            events.push(CursorEvent::Acquired {
+                offset,
+                deliveries,
+                lock: lasting.then_some(Lock {
+                    holder: consumer,
+                    deadline,
+                }),
+            });
         }
         (out, events)
     }
@@ -316,16 +339,31 @@ impl QueueCursor {
         offset: i64,
         consumer: Option<u64>,
         deadline: i64,
-    ) -> Result<(), CursorError> {
-        let old = self.held(offset, consumer)?;
+    ) -> Result<CursorEvent, CursorError> {
+        self.held(offset, consumer)?;
+        self.move_deadline(offset, deadline);
+        Ok(CursorEvent::Deadline { offset, deadline })
+    }
+
+    fn move_deadline(&mut self, offset: i64, deadline: i64) {
+        let Some(entry) = self.entries.get_mut(&offset) else {
+            return;
+        };
+        let State::Acquired {
+            deadline: old,
+            consumer,
+            lasting,
+        } = entry.state
+        else {
+            return;
+        };
+        entry.state = State::Acquired {
+            deadline,
+            consumer,
+            lasting,
+        };
         self.deadlines.remove(&(old, offset));
         self.deadlines.insert((deadline, offset));
-        if let Some(entry) = self.entries.get_mut(&offset)
-            && let State::Acquired { consumer, .. } = entry.state
-        {
-            entry.state = State::Acquired { deadline, consumer };
-        }
-        Ok(())
     }
 
     /// Releases every record whose lock ended at or before `now`.
@@ -380,14 +418,26 @@ impl QueueCursor {
 
     /// Replays an event read back from the cursor log onto a restored cursor. Holds replay
     /// as holds (so a replayed purge passes over them as it did), and
-    /// [`Self::finish_replay`] then makes them available: holds do not survive a restart,
-    /// delivery counts do.
+    /// [`Self::finish_replay`] then makes the session holds available: those end with the
+    /// leader, lasting locks keep their holder and deadline, delivery counts stay.
     pub fn replay(&mut self, event: &CursorEvent) {
         match *event {
-            CursorEvent::Acquired { offset, deliveries } => {
+            CursorEvent::Acquired {
+                offset,
+                deliveries,
+                lock,
+            } => {
                 if let Some(entry) = self.entries.get_mut(&offset) {
                     entry.deliveries = entry.deliveries.max(deliveries);
-                    self.hold_replayed(offset);
+                    self.hold_replayed(offset, lock);
+                }
+            }
+            CursorEvent::Deadline { offset, deadline } => {
+                if matches!(
+                    self.entries.get(&offset).map(|e| e.state),
+                    Some(State::Acquired { lasting: true, .. })
+                ) {
+                    self.move_deadline(offset, deadline);
                 }
             }
             CursorEvent::Acked { offset } | CursorEvent::Archived { offset } => {
@@ -401,12 +451,12 @@ impl QueueCursor {
         }
     }
 
-    /// Ends a replay: records held before the restart are available again.
+    /// Ends a replay: records held for a session before the restart are available again.
     pub fn finish_replay(&mut self) {
         self.expire_locks(i64::MIN);
     }
 
-    /// The whole state as one event (holds marked, without their holder and deadline).
+    /// The whole state as one event (holds marked, lasting ones with their lock).
     pub fn snapshot(&self) -> CursorEvent {
         CursorEvent::Snapshot {
             head: self.head,
@@ -416,6 +466,17 @@ impl QueueCursor {
                 .map(|(offset, e)| SnapshotEntry {
                     offset: *offset,
                     held: e.state != State::Available,
+                    lock: match e.state {
+                        State::Acquired {
+                            deadline,
+                            consumer,
+                            lasting: true,
+                        } => Some(Lock {
+                            holder: consumer,
+                            deadline,
+                        }),
+                        _ => None,
+                    },
                     deliveries: e.deliveries,
                     available_at: e.available_at,
                     expires_at: e.expires_at,
@@ -447,14 +508,15 @@ impl QueueCursor {
             cursor.available.insert(e.offset);
             cursor.available_bytes += u64::from(e.size);
             if e.held {
-                cursor.hold_replayed(e.offset);
+                cursor.hold_replayed(e.offset, e.lock);
             }
         }
         Some(cursor)
     }
 
-    /// Marks an available record held by the replay (see [`Self::replay`]).
-    fn hold_replayed(&mut self, offset: i64) {
+    /// Marks an available record held by the replay (see [`Self::replay`]): by its lock's
+    /// holder until its deadline, or for the replay only.
+    fn hold_replayed(&mut self, offset: i64, lock: Option<Lock>) {
         let ordered = self.config.ordered;
         let Some(entry) = self.entries.get_mut(&offset) else {
             return;
@@ -462,14 +524,16 @@ impl QueueCursor {
         if entry.state != State::Available {
             return;
         }
+        let (consumer, deadline) = lock.map_or((REPLAYED, i64::MIN), |l| (l.holder, l.deadline));
         entry.state = State::Acquired {
-            deadline: i64::MIN,
-            consumer: REPLAYED,
+            deadline,
+            consumer,
+            lasting: lock.is_some(),
         };
         let group = entry.group.clone().filter(|_| ordered);
         self.available_bytes -= u64::from(entry.size);
         self.available.remove(&offset);
-        self.deadlines.insert((i64::MIN, offset));
+        self.deadlines.insert((deadline, offset));
         if let Some(g) = group {
             *self.busy_groups.entry(g).or_default() += 1;
         }
@@ -493,6 +557,7 @@ impl QueueCursor {
             Some(State::Acquired {
                 deadline,
                 consumer: holder,
+                ..
             }) => {
                 if consumer.is_some_and(|c| c != holder) {
                     Err(CursorError::OtherConsumer { offset })

@@ -6,8 +6,15 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 /// One change of a queue cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CursorEvent {
-    /// Delivered, now `deliveries` times.
-    Acquired { offset: i64, deliveries: u32 },
+    /// Delivered, now `deliveries` times; with `lock`, held by its holder until its deadline
+    /// across a change of leader too (else the hold ends with the leader).
+    Acquired {
+        offset: i64,
+        deliveries: u32,
+        lock: Option<Lock>,
+    },
+    /// A held record's lock now ends at `deadline` (SQS ChangeMessageVisibility).
+    Deadline { offset: i64, deadline: i64 },
     /// Settled by its consumer.
     Acked { offset: i64 },
     /// Settled without delivery: expired, over the delivery limit, or rejected.
@@ -23,6 +30,13 @@ pub enum CursorEvent {
     },
 }
 
+/// Who holds a record until when (ms since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lock {
+    pub holder: u64,
+    pub deadline: i64,
+}
+
 /// An unsettled record in a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotEntry {
@@ -30,6 +44,8 @@ pub struct SnapshotEntry {
     /// Held by a consumer when the snapshot was taken: replayed as held, so a purge of
     /// waiting records after the snapshot passes over it again.
     pub held: bool,
+    /// The lock of a held record that outlives its leader.
+    pub lock: Option<Lock>,
     pub deliveries: u32,
     pub available_at: i64,
     pub expires_at: Option<i64>,
@@ -44,6 +60,10 @@ const ARCHIVED: u8 = 3;
 const RELEASED: u8 = 4;
 const PURGED: u8 = 5;
 const SNAPSHOT: u8 = 6;
+const LOCKED: u8 = 7;
+const DEADLINE: u8 = 8;
+/// A snapshot entry's `held` byte: held with its lock (holder and deadline follow).
+const HELD_LOCKED: u8 = 2;
 const NONE: u32 = u32::MAX;
 
 /// Why stored bytes are not a cursor event.
@@ -55,10 +75,23 @@ impl CursorEvent {
     pub fn encode(&self) -> Bytes {
         let mut out = BytesMut::new();
         match self {
-            CursorEvent::Acquired { offset, deliveries } => {
-                out.put_u8(ACQUIRED);
+            CursorEvent::Acquired {
+                offset,
+                deliveries,
+                lock,
+            } => {
+                out.put_u8(if lock.is_some() { LOCKED } else { ACQUIRED });
                 out.put_i64(*offset);
                 out.put_u32(*deliveries);
+                if let Some(lock) = lock {
+                    out.put_u64(lock.holder);
+                    out.put_i64(lock.deadline);
+                }
+            }
+            CursorEvent::Deadline { offset, deadline } => {
+                out.put_u8(DEADLINE);
+                out.put_i64(*offset);
+                out.put_i64(*deadline);
             }
             CursorEvent::Acked { offset } => {
                 out.put_u8(ACKED);
@@ -83,7 +116,14 @@ impl CursorEvent {
                 out.put_u32(entries.len() as u32);
                 for e in entries {
                     out.put_i64(e.offset);
-                    out.put_u8(u8::from(e.held));
+                    match e.lock.filter(|_| e.held) {
+                        Some(lock) => {
+                            out.put_u8(HELD_LOCKED);
+                            out.put_u64(lock.holder);
+                            out.put_i64(lock.deadline);
+                        }
+                        None => out.put_u8(u8::from(e.held)),
+                    }
                     out.put_u32(e.deliveries);
                     out.put_i64(e.available_at);
                     out.put_i64(e.expires_at.unwrap_or(i64::MIN));
@@ -107,6 +147,16 @@ impl CursorEvent {
             ACQUIRED => CursorEvent::Acquired {
                 offset: take_i64(&mut buf)?,
                 deliveries: take_u32(&mut buf)?,
+                lock: None,
+            },
+            LOCKED => CursorEvent::Acquired {
+                offset: take_i64(&mut buf)?,
+                deliveries: take_u32(&mut buf)?,
+                lock: Some(take_lock(&mut buf)?),
+            },
+            DEADLINE => CursorEvent::Deadline {
+                offset: take_i64(&mut buf)?,
+                deadline: take_i64(&mut buf)?,
             },
             ACKED => CursorEvent::Acked {
                 offset: take_i64(&mut buf)?,
@@ -128,7 +178,10 @@ impl CursorEvent {
                 let mut entries = Vec::with_capacity(count.min(buf.remaining() / 37));
                 for _ in 0..count {
                     let offset = take_i64(&mut buf)?;
-                    let held = take_u8(&mut buf)? != 0;
+                    let (held, lock) = match take_u8(&mut buf)? {
+                        HELD_LOCKED => (true, Some(take_lock(&mut buf)?)),
+                        held => (held != 0, None),
+                    };
                     let deliveries = take_u32(&mut buf)?;
                     let available_at = take_i64(&mut buf)?;
                     let expires_at = Some(take_i64(&mut buf)?).filter(|t| *t != i64::MIN);
@@ -141,6 +194,7 @@ impl CursorEvent {
                     entries.push(SnapshotEntry {
                         offset,
                         held,
+                        lock,
                         deliveries,
                         available_at,
                         expires_at,
@@ -157,6 +211,16 @@ impl CursorEvent {
         }
         Ok(event)
     }
+}
+
+fn take_lock(buf: &mut Bytes) -> Result<Lock, EventDecodeError> {
+    let holder = buf
+        .try_get_u64()
+        .map_err(|_| EventDecodeError("truncated"))?;
+    Ok(Lock {
+        holder,
+        deadline: take_i64(buf)?,
+    })
 }
 
 fn take_u8(buf: &mut Bytes) -> Result<u8, EventDecodeError> {
@@ -181,6 +245,19 @@ mod tests {
             CursorEvent::Acquired {
                 offset: 7,
                 deliveries: 2,
+                lock: None,
+            },
+            CursorEvent::Acquired {
+                offset: 7,
+                deliveries: 3,
+                lock: Some(Lock {
+                    holder: 9,
+                    deadline: 1_000,
+                }),
+            },
+            CursorEvent::Deadline {
+                offset: 7,
+                deadline: 2_000,
             },
             CursorEvent::Acked { offset: 8 },
             CursorEvent::Archived { offset: 9 },
@@ -195,6 +272,7 @@ mod tests {
                     SnapshotEntry {
                         offset: 12,
                         held: true,
+                        lock: None,
                         deliveries: 1,
                         available_at: 5,
                         expires_at: Some(99),
@@ -204,6 +282,20 @@ mod tests {
                     SnapshotEntry {
                         offset: 13,
                         held: false,
+                        lock: None,
+                        deliveries: 0,
+                        available_at: 0,
+                        expires_at: None,
+                        group: None,
+                        size: 0,
+                    },
+                    SnapshotEntry {
+                        offset: 14,
+                        held: true,
+                        lock: Some(Lock {
+                            holder: 3,
+                            deadline: 4,
+                        }),
                         deliveries: 0,
                         available_at: 0,
                         expires_at: None,

@@ -9,8 +9,10 @@ mod cursor_store;
 mod cursor_topic;
 mod queue;
 
-pub use cursor::{Acquired, CursorConfig, CursorError, Delivery, QueueCursor, RecordMeta};
-pub use cursor_event::{CursorEvent, SnapshotEntry};
+pub use cursor::{
+    Acquired, CursorConfig, CursorError, Delivery, QueueCursor, RecordMeta, SESSION_HOLD_MS,
+};
+pub use cursor_event::{CursorEvent, Lock, SnapshotEntry};
 pub use cursor_topic::{cursor_topic_configs, cursor_topic_for, snapshot_offset};
 pub use queue::{
     EXPIRES_AT_HEADER, NOT_BEFORE_HEADER, Queue, QueueConfig, QueueCounts, QueuedRecord, Received,

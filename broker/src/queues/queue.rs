@@ -330,14 +330,10 @@ impl Queue {
         Ok(got.delivered)
     }
 
-    /// Moves a held record's deadline (SQS ChangeMessageVisibility).
-    pub fn set_deadline(
-        &self,
-        offset: i64,
-        consumer: Option<u64>,
-        deadline: i64,
-    ) -> Result<(), CursorError> {
-        self.cursor.lock().set_deadline(offset, consumer, deadline)
+    /// Moves held records' deadline (SQS ChangeMessageVisibility), each with its own
+    /// result; the change is in the cursor log, so a new leader keeps it.
+    pub fn set_deadline(&self, offsets: &[i64], consumer: Option<u64>, deadline: i64) -> Settled {
+        self.settle_each(offsets, |c, o| c.set_deadline(o, consumer, deadline))
     }
 
     /// Releases everything `consumer` holds (its connection or channel is gone).
@@ -618,6 +614,7 @@ fn read_legacy(dir: &Path, flusher: &Arc<Flusher>) -> Result<Replay, BrokerError
 fn event_offset(event: &CursorEvent) -> Option<i64> {
     match *event {
         CursorEvent::Acquired { offset, .. }
+        | CursorEvent::Deadline { offset, .. }
         | CursorEvent::Acked { offset }
         | CursorEvent::Archived { offset }
         | CursorEvent::Released { offset } => Some(offset),

@@ -29,7 +29,13 @@ struct ModelRecord {
     meta: RecordMeta,
     state: ModelState,
     deliveries: u32,
+    /// When its hold ends, while held.
+    deadline: i64,
 }
+
+/// The consumer whose holds last its session (they end with a restart); consumer 0's are
+/// short locks, which outlive it.
+const SESSION_CONSUMER: u64 = 1;
 
 #[derive(Debug, Clone)]
 struct Model {
@@ -38,7 +44,7 @@ struct Model {
 }
 
 impl Model {
-    fn acquire(&mut self, now: i64, max: usize, consumer: u64) -> Acquired {
+    fn acquire(&mut self, now: i64, max: usize, deadline: i64, consumer: u64) -> Acquired {
         let mut out = Acquired::default();
         let mut passed: Vec<Bytes> = Vec::new();
         let ordered = self.config.ordered;
@@ -85,6 +91,7 @@ impl Model {
             }
             r.deliveries += 1;
             r.state = ModelState::Held(consumer);
+            r.deadline = deadline;
             out.delivered.push(Delivery {
                 offset: r.meta.offset,
                 deliveries: r.deliveries,
@@ -95,7 +102,7 @@ impl Model {
 
     fn restart(&mut self) {
         for r in &mut self.records {
-            if matches!(r.state, ModelState::Held(_)) {
+            if r.state == ModelState::Held(SESSION_CONSUMER) {
                 r.state = ModelState::Available;
             }
         }
@@ -126,6 +133,8 @@ enum Op {
     },
     Ack(usize),
     Release(usize),
+    /// Moves a hold's deadline this far from now.
+    Extend(usize, i64),
     Tick(i64),
     ExpireLocks,
     Purge {
@@ -152,6 +161,7 @@ fn op() -> impl Strategy<Value = Op> {
         (1usize..4, 0u64..2).prop_map(|(max, consumer)| Op::Acquire { max, consumer }),
         (0usize..64).prop_map(Op::Ack),
         (0usize..64).prop_map(Op::Release),
+        (0usize..64, 0i64..8).prop_map(|(i, ms)| Op::Extend(i, ms)),
         (1i64..3).prop_map(Op::Tick),
         Just(Op::ExpireLocks),
         any::<bool>().prop_map(|in_flight| Op::Purge { in_flight }),
@@ -219,6 +229,7 @@ fn check_model(config: CursorConfig, ops: Vec<Op>) {
                         meta,
                         state: ModelState::Available,
                         deliveries: 0,
+                        deadline: 0,
                     });
                 }
             }
@@ -226,8 +237,13 @@ fn check_model(config: CursorConfig, ops: Vec<Op>) {
                 // The queue loads everything there is before acquiring (window not reached).
                 let from = cursor.head() as usize;
                 cursor.load(metas[from.min(metas.len())..].iter().cloned());
-                let expected = model.acquire(now, max, consumer);
-                let (got, events) = cursor.acquire(now, max, now + lock, consumer);
+                let deadline = if consumer == SESSION_CONSUMER {
+                    now + SESSION_HOLD_MS + 1
+                } else {
+                    now + lock
+                };
+                let expected = model.acquire(now, max, deadline, consumer);
+                let (got, events) = cursor.acquire(now, max, deadline, consumer);
                 assert_eq!(got, expected, "acquire at {now}");
                 log.extend(events);
             }
@@ -252,15 +268,41 @@ fn check_model(config: CursorConfig, ops: Vec<Op>) {
                     _ => assert_eq!(result, Err(CursorError::NotInFlight(i as i64))),
                 }
             }
+            Op::Extend(i, ms) => {
+                let Some(r) = model.records.get_mut(i) else {
+                    continue;
+                };
+                let result = cursor.set_deadline(i as i64, None, now + ms);
+                match r.state {
+                    ModelState::Held(_) => {
+                        r.deadline = now + ms;
+                        log.push(result.unwrap());
+                    }
+                    _ => assert_eq!(result, Err(CursorError::NotInFlight(i as i64))),
+                }
+            }
             Op::Tick(ms) => now += ms,
             Op::ExpireLocks => {
-                // Every hold lasts `lock` ms from its acquire; the model releases the same.
+                // The holds whose deadline passed, as the model has them.
+                let mut due: Vec<i64> = model
+                    .records
+                    .iter()
+                    .filter(|r| matches!(r.state, ModelState::Held(_)) && r.deadline <= now)
+                    .map(|r| r.meta.offset)
+                    .collect();
                 let events = cursor.expire_locks(now);
-                for e in &events {
-                    let CursorEvent::Released { offset } = e else {
-                        panic!("{e:?}")
-                    };
-                    model.records[*offset as usize].state = ModelState::Available;
+                let mut released: Vec<i64> = events
+                    .iter()
+                    .map(|e| match e {
+                        CursorEvent::Released { offset } => *offset,
+                        e => panic!("{e:?}"),
+                    })
+                    .collect();
+                due.sort_unstable();
+                released.sort_unstable();
+                assert_eq!(released, due, "locks ended at {now}");
+                for offset in released {
+                    model.records[offset as usize].state = ModelState::Available;
                 }
                 log.extend(events);
             }
@@ -389,7 +431,7 @@ fn values(records: &[QueuedRecord]) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn acknowledged_records_stay_settled_and_held_ones_come_back_after_a_restart() {
+async fn after_a_restart_acks_stay_session_holds_end_and_locks_hold() {
     let dir = tempfile::tempdir().unwrap();
     let now = 1_000_000;
     {
@@ -400,9 +442,15 @@ async fn acknowledged_records_stay_settled_and_held_ones_come_back_after_a_resta
             &[("a", None, &[]), ("b", None, &[]), ("c", None, &[])],
         )
         .await;
-        enqueue(&queue, now, &[("d", None, &[])]).await;
-        let got = queue.receive(now, 3, now + 30_000, 1).unwrap();
+        enqueue(&queue, now, &[("d", None, &[]), ("e", None, &[])]).await;
+        // Held for consumer 1's session (AMQP), and by consumer 3 for 30 s (SQS).
+        let session = now + SESSION_HOLD_MS + 1;
+        let got = queue.receive(now, 3, session, 1).unwrap();
         assert_eq!(values(&got.delivered), ["a", "b", "c"]);
+        let got = queue.receive(now, 2, now + 30_000, 3).unwrap();
+        assert_eq!(values(&got.delivered), ["d", "e"]);
+        let moved = queue.set_deadline(&[4], Some(3), now + 60_000).unwrap();
+        assert!(moved.iter().all(Result::is_ok));
         assert!(
             queue
                 .ack(&[0, 2], Some(1))
@@ -418,13 +466,17 @@ async fn acknowledged_records_stay_settled_and_held_ones_come_back_after_a_resta
         // No close: as after kill -9, the cursor log is replayed from its last snapshot.
     }
     let queue = open_queue(dir.path(), QueueConfig::default()).await;
-    let got = queue.receive(now, 10, now + 30_000, 2).unwrap();
-    assert_eq!(values(&got.delivered), ["b", "d"]);
+    let got = queue.receive(now, 10, now + 90_000, 2).unwrap();
+    assert_eq!(values(&got.delivered), ["b"], "d and e are still locked");
     assert_eq!(
         got.delivered[0].deliveries, 2,
         "b was delivered once before"
     );
-    assert_eq!(got.delivered[1].deliveries, 1);
+    // d's lock ends at 30 s, e's was moved to 60 s; their holder still settles them.
+    let got = queue.receive(now + 30_000, 10, now + 90_000, 2).unwrap();
+    assert_eq!(values(&got.delivered), ["d"]);
+    assert_eq!(got.delivered[0].deliveries, 2);
+    assert_eq!(queue.ack(&[4], Some(3)).unwrap(), vec![Ok(())]);
 }
 
 #[tokio::test]

@@ -211,6 +211,104 @@ async fn sqs_requests_reach_the_queue_leader_through_any_broker_across_a_failove
     }
 }
 
+/// SQS messages received before their queue's leader is SIGKILLed stay invisible for their
+/// visibility timeout on the new leader, and the receipt handles of before the failover still
+/// change their visibility and delete them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_visibility_and_receipt_handles_survive_a_failover() {
+    const SENT: usize = 10;
+    let mut cluster = Cluster::start(3);
+    let bootstrap = cluster.bootstrap_servers();
+    let sqs = client(&format!("http://{}", cluster.sqs_addr(1)));
+    let url = create(
+        &sqs,
+        "invisible",
+        &[(QueueAttributeName::VisibilityTimeout, "60")],
+    )
+    .await;
+    let leader = leader_of(&bootstrap, "sqs.invisible", None);
+    let others: Vec<u64> = (1..=3).filter(|id| *id != leader).collect();
+    let sqs = client(&format!("http://{}", cluster.sqs_addr(others[0])));
+    for i in 0..SENT {
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(i.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut handles = BTreeMap::new();
+    while handles.len() < SENT {
+        let got = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        for m in got.messages.unwrap_or_default() {
+            handles.insert(m.body.unwrap(), m.receipt_handle.unwrap());
+        }
+    }
+    // The locks reach the cursor topic's replicas within milliseconds.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.kill(leader);
+    leader_of(&bootstrap, "sqs.invisible", Some(leader));
+
+    // Message 0 made visible with its handle of before the failover: it alone comes back.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let changed = sqs
+            .change_message_visibility()
+            .queue_url(&url)
+            .receipt_handle(&handles["0"])
+            .visibility_timeout(0)
+            .send()
+            .await;
+        match changed {
+            Ok(_) => break,
+            // The new leader is still taking the queue's cursor over.
+            Err(e) => assert!(Instant::now() < deadline, "{e:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let got = sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<String> = got
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| m.body.unwrap())
+        .collect();
+    assert_eq!(bodies, ["0"], "the others are still invisible");
+    for (body, handle) in &handles {
+        if body != "0" {
+            sqs.delete_message()
+                .queue_url(&url)
+                .receipt_handle(handle)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let attrs = attributes(
+        &sqs,
+        &url,
+        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+    )
+    .await;
+    assert_eq!(
+        attrs[&QueueAttributeName::ApproximateNumberOfMessagesNotVisible],
+        "1"
+    );
+}
+
 /// The broker leading `TOPIC`'s partition, other than `not` (a broker just killed).
 fn queue_leader(bootstrap: &str, not: Option<u64>) -> u64 {
     leader_of(bootstrap, TOPIC, not)

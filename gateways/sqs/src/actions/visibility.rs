@@ -51,8 +51,11 @@ fn apply(state: &QueueState, handle: &ReceiptHandle, params: &Params<'_>) -> Res
         .int_in("VisibilityTimeout", 0, 43_200)?
         .ok_or_else(|| SqsError::MissingParameter("VisibilityTimeout".into()))?;
     let deadline = neo_record::now_ms() + timeout * 1000;
-    state
+    let changed = state
         .queue
-        .set_deadline(handle.offset, Some(handle.holder), deadline)
-        .map_err(|_| SqsError::MessageNotInflight)
+        .set_deadline(&[handle.offset], Some(handle.holder), deadline)?;
+    match changed.first() {
+        Some(Ok(())) => Ok(()),
+        _ => Err(SqsError::MessageNotInflight),
+    }
 }

@@ -220,15 +220,15 @@ pub(crate) async fn extend(
     };
     let deadline = now_ms() + i64::from(lock_ms.clamp(LOCK_MS_RANGE.0, LOCK_MS_RANGE.1));
     holds.extend(offsets, deadline);
-    let failed = offsets
-        .iter()
-        .find(|o| queue.set_deadline(**o, Some(holder), deadline).is_err());
-    let reply = match failed {
-        Some(offset) => error(
-            ErrorCode::InvalidRequest,
-            format!("offset {offset} is not held by this subscription"),
-        ),
-        None => Message::Ok,
+    let reply = match queue.set_deadline(offsets, Some(holder), deadline) {
+        Ok(each) => match offsets.iter().zip(each).find(|(_, r)| r.is_err()) {
+            Some((offset, _)) => error(
+                ErrorCode::InvalidRequest,
+                format!("offset {offset} is not held by this subscription"),
+            ),
+            None => Message::Ok,
+        },
+        Err(e) => broker_error(&e),
     };
     connection.send(correlation, reply).await;
 }
