@@ -67,6 +67,11 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     tokio::select! {
         _ = sigterm.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = sigint.recv() => tracing::info!("SIGINT: shutting down"),
+        reason = broker.storage_failed() => {
+            // Nothing more is written: the other replicas take over, and a restart recovers
+            // from what is on disk.
+            anyhow::bail!("storage failed under replication ({reason}): stopping");
+        }
     }
     // Clients still connected are told of the new leaders before the listeners close.
     broker.hand_over_leadership().await;

@@ -45,6 +45,8 @@ pub struct Broker {
     remote_holders: Mutex<RemoteHolders>,
     /// When this process opened the broker (ms since the epoch).
     started_at: u64,
+    /// Why the storage failed under replication, once it did (see `storage_failure.rs`).
+    storage_failure: tokio::sync::watch::Sender<Option<String>>,
     /// Front-ends answering their peers on other brokers, by service name.
     gateway_calls: RwLock<HashMap<String, Arc<dyn GatewayCalls>>>,
     producer_ids: ProducerIds,
@@ -109,6 +111,7 @@ impl Broker {
             queues: Mutex::new(HashMap::new()),
             remote_holders: Mutex::new(RemoteHolders::default()),
             started_at: u64::try_from(neo_record::now_ms()).unwrap_or(0),
+            storage_failure: tokio::sync::watch::Sender::new(None),
             gateway_calls: RwLock::new(HashMap::new()),
             producer_ids,
             flusher,
@@ -187,6 +190,10 @@ impl Broker {
     /// When this process opened the broker (ms since the epoch).
     pub(crate) fn started_at(&self) -> u64 {
         self.started_at
+    }
+
+    pub(crate) fn storage_failure_watch(&self) -> &tokio::sync::watch::Sender<Option<String>> {
+        &self.storage_failure
     }
 
     /// The queues opened here, by topic name.

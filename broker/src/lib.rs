@@ -37,6 +37,7 @@ mod queue_leader;
 pub mod queues;
 pub mod reassign;
 mod reconcile;
+mod storage_failure;
 pub mod topic;
 mod topic_admin;
 pub mod topic_name;

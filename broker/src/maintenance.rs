@@ -1,5 +1,5 @@
 //! The background task: `flush.ms` every second, the holds of gone brokers' consumers
-//! released, retention every `maintenance_interval`,
+//! released, a storage failure under replication noticed, retention every `maintenance_interval`,
 //! compaction of compacted topics every `cleaner_interval`, leaders handed back to their
 //! preferred replicas every `leader_rebalance_interval`.
 
@@ -38,6 +38,7 @@ async fn run(broker: Weak<Broker>) {
             broker.groups().expire_offsets().await;
         }
         broker.release_gone_holders().await;
+        broker.check_storage();
         if let Some(every) = broker.config().cluster.leader_rebalance_interval
             && last_rebalance.elapsed() >= every
         {

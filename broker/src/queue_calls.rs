@@ -360,6 +360,7 @@ pub(crate) async fn run_op(queue: &Queue, op: QueueOp) -> Result<QueueAnswer, Br
         } => {
             let got =
                 receive_waiting(queue, now, max, deadline, holder, group_runs, wait_ms).await?;
+            queue.committed().await?;
             received_answer(queue, got, holder)?
         }
         QueueOp::Settle {
@@ -375,7 +376,7 @@ pub(crate) async fn run_op(queue: &Queue, op: QueueOp) -> Result<QueueAnswer, Br
         QueueOp::DropOldest(count) => QueueAnswer::Records(wire(queue.drop_oldest(count)?)),
         QueueOp::Expire(now) => QueueAnswer::Records(wire(queue.expire(now)?)),
         QueueOp::ReleaseHolder(holder) => {
-            queue.release_consumer(holder)?;
+            queue.retire_consumer(holder)?;
             QueueAnswer::Done
         }
         QueueOp::Purge { in_flight } => QueueAnswer::Count(queue.purge(in_flight)?),

@@ -74,6 +74,11 @@ impl QueueHandle {
             .is_ok_and(|p| p.replica().leadership().0 == Some(self.broker.config().node_id))
     }
 
+    /// Whether the queue's topic still exists.
+    pub fn exists(&self) -> bool {
+        self.broker.topic(&self.topic).is_some()
+    }
+
     /// Whether `other` is a handle on the same queue.
     pub fn same_queue(&self, other: &QueueHandle) -> bool {
         self.topic == other.topic
@@ -181,7 +186,8 @@ impl QueueHandle {
         }
     }
 
-    /// Releases everything `holder` holds (its channel or connection is gone).
+    /// Releases everything `holder` holds, for good (its channel or connection is gone):
+    /// a receive of its still on its way gets nothing.
     pub async fn release_holder(&self, holder: u64) -> Result<(), BrokerError> {
         match self.run(QueueOp::ReleaseHolder(holder)).await? {
             QueueAnswer::Done => Ok(()),

@@ -151,6 +151,14 @@ impl<S: ReplicatedState> ControllerGroup<S> {
         }
     }
 
+    /// Why this broker's controller node stopped by itself (a storage error), if it did.
+    pub fn failure(&self) -> Option<String> {
+        match &self.raft.metrics().borrow_watched().running_state {
+            Err(openraft::error::Fatal::Stopped) | Ok(()) => None,
+            Err(fatal) => Some(fatal.to_string()),
+        }
+    }
+
     /// The controller's leader, as this broker knows it.
     pub fn leader(&self) -> Option<NodeId> {
         self.raft.metrics().borrow_watched().current_leader

@@ -353,6 +353,11 @@ impl MetadataStore {
         self.machine.read().changes.subscribe()
     }
 
+    /// Why this broker's controller node stopped by itself (a storage error), if it did.
+    pub fn controller_failure(&self) -> Option<String> {
+        self.controller.failure()
+    }
+
     /// The controller's leader, as this broker knows it.
     pub fn controller_leader(&self) -> Option<u64> {
         self.controller.leader()

@@ -278,9 +278,19 @@ impl CursorStore {
         self.shared.staged.lock().since_snapshot
     }
 
-    /// Waits until every event staged so far is committed; an error when one of them could
-    /// not be written (the leadership ended).
+    /// Waits until every event staged so far is committed and durable; an error when one of
+    /// them could not be written (the leadership ended).
     pub async fn sync(&self) -> Result<(), BrokerError> {
+        self.wait_written(true).await
+    }
+
+    /// Waits until every event staged so far is committed (on a single broker: written), not
+    /// for an fsync: before records are handed out, so that a new leader knows they were.
+    pub async fn committed(&self) -> Result<(), BrokerError> {
+        self.wait_written(false).await
+    }
+
+    async fn wait_written(&self, durable: bool) -> Result<(), BrokerError> {
         let wanted = self.shared.staged.lock().last;
         self.flush();
         let alone = self
@@ -288,7 +298,7 @@ impl CursorStore {
             .target
             .lock()
             .as_ref()
-            .filter(|t| t.alone)
+            .filter(|t| t.alone && durable)
             .map(|t| Arc::clone(&t.partition));
         let mut progress = self.shared.progress.subscribe();
         let reached = progress

@@ -8,6 +8,7 @@ mod cursor_event;
 mod cursor_store;
 mod cursor_topic;
 mod queue;
+mod retired_holders;
 
 pub use cursor::{
     Acquired, CursorConfig, CursorError, Delivery, QueueCursor, RecordMeta, SESSION_HOLD_MS,

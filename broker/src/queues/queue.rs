@@ -16,6 +16,7 @@ use parking_lot::{Mutex, MutexGuard};
 use super::cursor::{Acquired, CursorConfig, CursorError, QueueCursor, RecordMeta};
 use super::cursor_event::CursorEvent;
 use super::cursor_store::{CursorStore, Replay};
+use super::retired_holders::RetiredHolders;
 use crate::appended::Appended;
 use crate::error::BrokerError;
 use crate::partition::Partition;
@@ -82,6 +83,9 @@ pub struct Queue {
     config: QueueConfig,
     cursor: Mutex<QueueCursor>,
     store: CursorStore,
+    /// Holders released for good: their late receives get nothing. Locked inside the
+    /// cursor's lock.
+    retired: Mutex<RetiredHolders>,
     /// Held while the cursor is loaded.
     loading: tokio::sync::Mutex<()>,
 }
@@ -116,6 +120,7 @@ impl Queue {
             config,
             cursor: Mutex::new(QueueCursor::default()),
             store: CursorStore::new(),
+            retired: Mutex::new(RetiredHolders::default()),
             loading: tokio::sync::Mutex::new(()),
         }
     }
@@ -235,6 +240,9 @@ impl Queue {
         runs: bool,
     ) -> Result<Received, BrokerError> {
         let mut cursor = self.owned_cursor()?;
+        if self.retired.lock().contains(consumer) {
+            return Ok(Received::default());
+        }
         let mut events = cursor.expire_locks(now);
         let mut acquired = Acquired::default();
         loop {
@@ -336,9 +344,22 @@ impl Queue {
         self.settle_each(offsets, |c, o| c.set_deadline(o, consumer, deadline))
     }
 
-    /// Releases everything `consumer` holds (its connection or channel is gone).
+    /// Releases everything `consumer` holds (its broker seems gone).
     pub fn release_consumer(&self, consumer: u64) -> Result<(), BrokerError> {
+        self.release_holds(consumer, false)
+    }
+
+    /// Releases everything `consumer` holds, for good: its channel, connection or
+    /// subscription is gone, and a receive of its still on its way gets nothing.
+    pub fn retire_consumer(&self, consumer: u64) -> Result<(), BrokerError> {
+        self.release_holds(consumer, true)
+    }
+
+    fn release_holds(&self, consumer: u64, retire: bool) -> Result<(), BrokerError> {
         let mut cursor = self.owned_cursor()?;
+        if retire {
+            self.retired.lock().retire(consumer);
+        }
         let events = cursor.release_consumer(consumer);
         self.stage(&cursor, &events);
         drop(cursor);
@@ -395,6 +416,13 @@ impl Queue {
     /// Waits until every cursor change so far is fsynced.
     pub async fn sync(&self) -> Result<(), BrokerError> {
         self.store.sync().await
+    }
+
+    /// Waits until every cursor change so far is committed (not fsynced): called before
+    /// received records are handed out, so that after a failover they count as delivered
+    /// (redelivered flag, receive count) and their deletion is known.
+    pub async fn committed(&self) -> Result<(), BrokerError> {
+        self.store.committed().await
     }
 
     /// Writes what is staged and a snapshot (so the next load replays little), then stops

@@ -119,8 +119,9 @@ async fn append(
             Ok(())
         }
         // The queue was deleted after the messages were routed to it: they go with it, as
-        // they would have had they been appended a moment earlier.
-        Err(BrokerError::PartitionClosed) => Ok(()),
+        // they would have had they been appended a moment earlier. (A partition closed by a
+        // broker stopping is not that: those messages are nacked.)
+        Err(BrokerError::PartitionClosed) if !queue.exists() => Ok(()),
         Err(e) => Err(e),
     }
 }

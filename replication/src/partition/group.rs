@@ -275,6 +275,17 @@ impl PartitionGroup {
         Ok(())
     }
 
+    /// Why this replica's Raft node stopped by itself (a storage error: a full or failing
+    /// disk), if it did; not a shutdown.
+    pub fn failure(&self) -> Option<String> {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow_watched();
+        match &metrics.running_state {
+            Err(openraft::error::Fatal::Stopped) | Ok(()) => None,
+            Err(fatal) => Some(fatal.to_string()),
+        }
+    }
+
     /// Whether this replica leads the partition now.
     pub fn is_leader(&self) -> bool {
         self.leadership().0 == Some(self.node_id)

@@ -123,6 +123,14 @@ impl PartitionReplica {
         }
     }
 
+    /// Why this replica stopped replicating by itself (see [`PartitionGroup::failure`]).
+    pub fn failure(&self) -> Option<String> {
+        match self {
+            PartitionReplica::Solo(_) => None,
+            PartitionReplica::Group(group) => group.failure(),
+        }
+    }
+
     /// Whether this replica leads the partition now.
     pub fn is_leader(&self) -> bool {
         match self {

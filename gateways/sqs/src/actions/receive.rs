@@ -161,6 +161,10 @@ async fn take(
         let removed = moved || !stale.is_empty();
         if removed {
             state.queue.sync().await?;
+        } else if !delivered.is_empty() {
+            // Handed out only once their locks are committed: after a failover, the new
+            // leader keeps them invisible and their receipt handles valid.
+            state.queue.committed().await?;
         }
         if !removed || delivered.len() >= max {
             break;

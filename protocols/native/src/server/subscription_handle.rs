@@ -40,7 +40,7 @@ impl SubscriptionHandle {
             membership::leave(broker, membership);
         }
         if let Some(q) = self.queue
-            && let Err(e) = q.queue.release_consumer(q.holder)
+            && let Err(e) = q.queue.retire_consumer(q.holder)
         {
             tracing::warn!(error = %e, "releasing a queue consumer's records failed");
         }
