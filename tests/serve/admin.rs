@@ -43,6 +43,14 @@ pub fn wait_ready(addr: SocketAddr) {
     }
 }
 
+/// `neo cluster ready` against the admin listener at `addr` (the image's healthcheck).
+pub fn ask_ready(addr: SocketAddr) -> std::process::Output {
+    neo()
+        .args(["cluster", "--admin", &addr.to_string(), "ready"])
+        .output()
+        .unwrap()
+}
+
 /// The value of the unlabelled series `name` in a `/metrics` answer.
 pub fn gauge(metrics: &str, name: &str) -> f64 {
     metrics
@@ -78,6 +86,9 @@ fn serves_live_ready_and_metrics_and_stops_cleanly_on_sigterm() {
     );
     wait_ready(addr);
     assert_eq!(get(addr, "/ready"), (200, "ready\n".to_string()));
+    let asked = ask_ready(addr);
+    assert!(asked.status.success(), "{asked:?}");
+    assert_eq!(String::from_utf8_lossy(&asked.stdout), "ready\n");
     // A queue loaded on this broker, so that its depth is shown.
     let (status, created) = call(sqs, "CreateQueue", json!({"QueueName": "depth"}));
     assert_eq!(status, 200, "{created}");

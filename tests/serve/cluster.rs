@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::admin::{gauge, get, wait_ready};
+use crate::admin::{ask_ready, gauge, get, wait_ready};
 use crate::process::neo;
 use crate::sqs_restart::call;
 
@@ -149,6 +149,25 @@ fn brokers_lead_every_partition_once_and_a_broker_without_a_majority_is_not_read
             format!("(leaders, replicas, controller leaders, live brokers): {figures:?}, wanted {wanted:?}")
         })
     });
+    // Answered once committed: the queue's leader times the commit.
+    let url = created["QueueUrl"].as_str().unwrap().to_string();
+    wait_for(Duration::from_secs(30), || {
+        let (status, sent) = call(
+            brokers.sqs(1),
+            "SendMessage",
+            json!({"QueueUrl": url, "MessageBody": "one"}),
+        );
+        (status != 200).then(|| format!("SendMessage: {status} {sent}"))
+    });
+    let commits: f64 = (1..=3)
+        .map(|id| {
+            gauge(
+                &get(brokers.admin(id), "/metrics").1,
+                "neo_raft_commit_latency_seconds_count",
+            )
+        })
+        .sum();
+    assert!(commits >= 1.0, "no commit timed");
     brokers.kill(2);
     brokers.kill(3);
     wait_for(Duration::from_secs(30), || {
@@ -157,4 +176,10 @@ fn brokers_lead_every_partition_once_and_a_broker_without_a_majority_is_not_read
             .then(|| format!("broker 1 alone answers /ready with {status}: {reason}"))
     });
     assert_eq!(get(brokers.admin(1), "/live").0, 200);
+    let asked = ask_ready(brokers.admin(1));
+    assert_eq!(asked.status.code(), Some(1), "{asked:?}");
+    assert!(
+        String::from_utf8_lossy(&asked.stderr).contains("majority"),
+        "{asked:?}"
+    );
 }
