@@ -113,3 +113,49 @@ impl Collector for ClusterCollector {
         .concat()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+
+    fn value(families: &[MetricFamily], name: &str) -> f64 {
+        let family = families.iter().find(|f| f.name() == name).unwrap();
+        let metric = &family.get_metric()[0];
+        if family.get_field_type() == prometheus::proto::MetricType::COUNTER {
+            metric.get_counter().get_value()
+        } else {
+            metric.get_gauge().get_value()
+        }
+    }
+
+    #[test]
+    fn each_scrape_shows_the_figures_and_the_counter_follows_the_elections() {
+        let elections = Arc::new(AtomicU64::new(2));
+        let seen = Arc::clone(&elections);
+        let collector = ClusterCollector::new(Arc::new(move || ClusterFigures {
+            leader_partitions: 3,
+            partitions: 9,
+            under_replicated_partitions: 1,
+            elections_started: seen.load(Ordering::Relaxed),
+            controller_leader: true,
+            live_brokers: 3,
+        }))
+        .unwrap();
+        let first = collector.collect();
+        assert_eq!(value(&first, "neo_raft_leader_partitions"), 3.0);
+        assert_eq!(value(&first, "neo_raft_partitions"), 9.0);
+        assert_eq!(value(&first, "neo_raft_under_replicated_partitions"), 1.0);
+        assert_eq!(value(&first, "neo_controller_leader"), 1.0);
+        assert_eq!(value(&first, "neo_cluster_live_brokers"), 3.0);
+        assert_eq!(value(&first, "neo_raft_elections_total"), 2.0);
+        elections.store(5, Ordering::Relaxed);
+        assert_eq!(value(&collector.collect(), "neo_raft_elections_total"), 5.0);
+        assert_eq!(
+            value(&collector.collect(), "neo_raft_elections_total"),
+            5.0,
+            "a scrape with no new election adds nothing"
+        );
+    }
+}

@@ -61,3 +61,53 @@ impl Collector for QueueDepthCollector {
         self.messages.collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use parking_lot::Mutex;
+
+    use super::*;
+
+    #[test]
+    fn a_queue_no_longer_loaded_leaves_the_gauge() {
+        let depths = Arc::new(Mutex::new(vec![
+            QueueDepth {
+                topic: "sqs.a".into(),
+                available: 4,
+                in_flight: 1,
+            },
+            QueueDepth {
+                topic: "sqs.b".into(),
+                available: 0,
+                in_flight: 0,
+            },
+        ]));
+        let shown = Arc::clone(&depths);
+        let collector = QueueDepthCollector::new(Arc::new(move || shown.lock().clone())).unwrap();
+        let series = |families: Vec<MetricFamily>| -> Vec<(String, String, f64)> {
+            families[0]
+                .get_metric()
+                .iter()
+                .map(|m| {
+                    let label = |name: &str| {
+                        m.get_label()
+                            .iter()
+                            .find(|l| l.name() == name)
+                            .unwrap()
+                            .value()
+                            .to_string()
+                    };
+                    (label("topic"), label("state"), m.get_gauge().get_value())
+                })
+                .collect()
+        };
+        let first = series(collector.collect());
+        assert!(first.contains(&("sqs.a".into(), "available".into(), 4.0)));
+        assert!(first.contains(&("sqs.a".into(), "in_flight".into(), 1.0)));
+        assert_eq!(first.len(), 4);
+        depths.lock().remove(0);
+        let second = series(collector.collect());
+        assert_eq!(second.len(), 2, "{second:?}");
+        assert!(second.iter().all(|(topic, _, _)| topic == "sqs.b"));
+    }
+}
