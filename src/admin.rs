@@ -1,11 +1,13 @@
-//! The admin HTTP listener: `/health`, `/ready`, `/metrics`, and the cluster's state, leader
-//! transfers, reassignments and brokers joining and leaving for `neo cluster`.
+//! The admin HTTP listener: `/live` (and its older name `/health`), `/ready`, `/metrics`, and
+//! the cluster's state, leader transfers, reassignments and brokers joining and leaving for
+//! `neo cluster`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -14,10 +16,43 @@ use neo_broker::membership::{AddBrokerRequest, Removal, RemoveBrokerRequest};
 use neo_broker::reassign::ReassignRequest;
 use neo_broker::{Broker, BrokerError};
 
-/// The admin routes over `broker`.
-pub fn router(broker: Arc<Broker>) -> Router {
+/// What the admin routes answer from: the broker, once it has opened. The listener serves
+/// from the start, so that `/live` answers while the broker recovers its logs or waits for
+/// its peers.
+#[derive(Debug, Clone, Default)]
+pub struct AdminState {
+    broker: Arc<OnceLock<Arc<Broker>>>,
+}
+
+impl AdminState {
+    /// Makes the routes that need the broker answer from `broker`.
+    pub fn opened(&self, broker: Arc<Broker>) {
+        let _ = self.broker.set(broker);
+    }
+}
+
+/// The opened broker, for routes that need it: 503 while it is still opening.
+struct Opened(Arc<Broker>);
+
+impl FromRequestParts<AdminState> for Opened {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(
+        _parts: &mut Parts,
+        state: &AdminState,
+    ) -> Result<Self, Self::Rejection> {
+        state.broker.get().cloned().map(Opened).ok_or((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: starting (recovering the logs, or waiting for the cluster)\n",
+        ))
+    }
+}
+
+/// The admin routes over `state`.
+pub fn router(state: AdminState) -> Router {
     Router::new()
-        .route("/health", get(|| async { "ok\n" }))
+        .route("/live", get(live))
+        .route("/health", get(live))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/cluster", get(cluster_status))
@@ -25,18 +60,28 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/cluster/reassign", post(reassign))
         .route("/cluster/add-broker", post(add_broker))
         .route("/cluster/remove-broker", post(remove_broker))
-        .with_state(broker)
+        .with_state(state)
 }
 
-async fn ready(State(broker): State<Arc<Broker>>) -> impl IntoResponse {
-    if broker.is_ready() {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+/// Liveness: answered while the process's runtime runs, whatever the cluster's state (a
+/// restart would not help a broker waiting for its peers).
+async fn live() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: 200 while the broker is started, a live voter of its cluster and caught up with
+/// the controller's metadata; 503 with the reason otherwise.
+async fn ready(Opened(broker): Opened) -> impl IntoResponse {
+    match broker.readiness() {
+        Ok(()) => (StatusCode::OK, "ready\n".to_string()),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        ),
     }
 }
 
-async fn metrics(State(broker): State<Arc<Broker>>) -> impl IntoResponse {
+async fn metrics(Opened(broker): Opened) -> impl IntoResponse {
     let families = broker.metrics().registry().gather();
     match prometheus::TextEncoder::new().encode_to_string(&families) {
         Ok(text) => (
@@ -49,13 +94,13 @@ async fn metrics(State(broker): State<Arc<Broker>>) -> impl IntoResponse {
     }
 }
 
-async fn cluster_status(State(broker): State<Arc<Broker>>) -> impl IntoResponse {
+async fn cluster_status(Opened(broker): Opened) -> impl IntoResponse {
     Json(broker.cluster_status())
 }
 
 /// Moves a partition's leadership; answers the new leader's id, or why not.
 async fn transfer_leader(
-    State(broker): State<Arc<Broker>>,
+    Opened(broker): Opened,
     Json(request): Json<TransferRequest>,
 ) -> impl IntoResponse {
     match broker
@@ -79,7 +124,7 @@ async fn transfer_leader(
 
 /// Starts moving a partition to another replica set; answers once the move is recorded.
 async fn reassign(
-    State(broker): State<Arc<Broker>>,
+    Opened(broker): Opened,
     Json(request): Json<ReassignRequest>,
 ) -> impl IntoResponse {
     match broker
@@ -103,7 +148,7 @@ async fn reassign(
 
 /// Adds a broker to the cluster; answers once it is a voter of the controller.
 async fn add_broker(
-    State(broker): State<Arc<Broker>>,
+    Opened(broker): Opened,
     Json(request): Json<AddBrokerRequest>,
 ) -> impl IntoResponse {
     match broker.add_broker(request.id, request.address).await {
@@ -121,7 +166,7 @@ async fn add_broker(
 /// Moves a broker's replicas off it, or removes it once it holds none: 202 with the number
 /// of partitions still moving, 200 once removed.
 async fn remove_broker(
-    State(broker): State<Arc<Broker>>,
+    Opened(broker): Opened,
     Json(request): Json<RemoveBrokerRequest>,
 ) -> impl IntoResponse {
     match broker.remove_broker(request.id).await {

@@ -47,6 +47,9 @@ pub enum ClusterCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Whether the broker is ready to serve (its `/ready`): prints `ready` and exits 0, or
+    /// prints why not and exits 1. The container image's healthcheck.
+    Ready,
     /// Make a replica lead a partition (by default its preferred replica, the first of its
     /// set); waits until it does.
     TransferLeader {

@@ -1,6 +1,6 @@
-//! `neo cluster`: asks a broker's admin listener for the cluster's state, to move a
-//! partition's leadership or its replicas, or to add or remove a broker, and prints the
-//! answer.
+//! `neo cluster`: asks a broker's admin listener for the cluster's state or its readiness,
+//! to move a partition's leadership or its replicas, or to add or remove a broker, and prints
+//! the answer.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -22,6 +22,12 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `reassign` waits for a move to finish (new replicas copy the whole partition).
 const MOVE_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// `neo cluster ready` found the broker not ready (or could not ask it): the process exits
+/// with 1, what container healthchecks take for unhealthy (2 is reserved there).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotReady(String);
+
 /// Runs a `neo cluster` command.
 pub async fn run(args: &ClusterArgs) -> anyhow::Result<()> {
     match &args.command {
@@ -34,6 +40,12 @@ pub async fn run(args: &ClusterArgs) -> anyhow::Result<()> {
             let status: ClusterStatus =
                 serde_json::from_slice(&body).context("the broker's answer")?;
             print!("{}", render(&status));
+        }
+        ClusterCommand::Ready => {
+            let body = request(&args.admin, Method::GET, "/ready", None)
+                .await
+                .map_err(|e| anyhow::Error::new(NotReady(format!("{e:#}"))))?;
+            print!("{}", String::from_utf8_lossy(&body));
         }
         ClusterCommand::TransferLeader {
             topic,

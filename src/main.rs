@@ -19,7 +19,11 @@ fn main() -> ExitCode {
         Err(error) => {
             // One line naming the problem: no panic, no backtrace.
             eprintln!("neo: {}", one_line(&error));
-            ExitCode::from(2)
+            if error.downcast_ref::<cluster_cli::NotReady>().is_some() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ use neo_sqs::SqsServer;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::admin::AdminState;
 use crate::config::NeoConfig;
 
 /// Runs the broker until SIGINT or SIGTERM, then stops accepting, drains, flushes every log and
@@ -20,6 +21,7 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     let admin = TcpListener::bind(admin_addr)
         .await
         .with_context(|| format!("admin listener {admin_addr}"))?;
+    let admin_addr_bound = admin.local_addr().context("admin listener address")?;
     let kafka_config = neo_kafka::KafkaConfig {
         node_id: i32::try_from(config.node_id()).context("cluster.node_id must fit in 31 bits")?,
         ..config.kafka.kafka_config()?
@@ -38,10 +40,21 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
         .with_context(|| format!("native listener {}", config.native.listen))?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    // The admin listener answers `/live` (and `/ready` with 503) while the broker opens.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let admin_state = AdminState::default();
+    let router = crate::admin::router(admin_state.clone());
+    let admin_task = tokio::spawn(async move {
+        axum::serve(admin, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tracing::info!("admin listening on {admin_addr_bound}");
     let broker = Broker::open(config.broker_config()).await?;
-    let bound = admin.local_addr().context("admin listener address")?;
+    admin_state.opened(Arc::clone(&broker));
     tracing::info!(data_dir = %config.data_dir.display(), "neo started");
-    tracing::info!("admin listening on {bound}");
     let kafka_addr = kafka.local_addr().context("kafka listener address")?;
     tracing::info!("kafka listening on {kafka_addr}");
     let amqp_addr = amqp.local_addr().context("amqp listener address")?;
@@ -51,15 +64,6 @@ pub async fn serve(config: NeoConfig) -> anyhow::Result<()> {
     let native_addr = native.local_addr().context("native listener address")?;
     tracing::info!("native listening on {native_addr}");
 
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let router = crate::admin::router(Arc::clone(&broker));
-    let admin_task = tokio::spawn(async move {
-        axum::serve(admin, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
     let kafka_task = tokio::spawn(kafka.run(Arc::clone(&broker), stop_tx.subscribe()));
     let amqp_task = tokio::spawn(amqp.run(Arc::clone(&broker), stop_tx.subscribe()));
     let sqs_task = tokio::spawn(sqs.run(Arc::clone(&broker), stop_tx.subscribe()));

@@ -147,9 +147,28 @@ impl Broker {
                 weak.upgrade().map(|b| b.log_sizes()).unwrap_or_default()
             }))
             .map_err(|e| BrokerError::Metrics(e.to_string()))?;
+        broker.register_scraped_figures()?;
         *broker.maintenance.lock() = Some(broker.start_maintenance());
         broker.ready.store(true, Ordering::Release);
         Ok(broker)
+    }
+
+    /// Registers the figures computed at scrape time: the cluster's and the queues'.
+    fn register_scraped_figures(self: &Arc<Self>) -> Result<(), BrokerError> {
+        let weak = Arc::downgrade(self);
+        self.metrics
+            .register_cluster_figures(Arc::new(move || {
+                weak.upgrade()
+                    .map(|b| b.cluster_figures())
+                    .unwrap_or_default()
+            }))
+            .map_err(|e| BrokerError::Metrics(e.to_string()))?;
+        let weak = Arc::downgrade(self);
+        self.metrics
+            .register_queue_depths(Arc::new(move || {
+                weak.upgrade().map(|b| b.queue_depths()).unwrap_or_default()
+            }))
+            .map_err(|e| BrokerError::Metrics(e.to_string()))
     }
 
     /// The partitions whose replica here is being changed.

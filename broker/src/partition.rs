@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Instant;
 
 use bytes::Bytes;
 use neo_record::batch_header::BatchHeader;
@@ -107,11 +108,9 @@ impl Partition {
         // Checked whole before it is proposed: what the leader writes, followers store.
         self.log.validate(&records)?;
         let bytes = records.len() as u64;
-        let appending = self
-            .replica()
-            .append(records)
-            .await
-            .map_err(replication_error)?;
+        let replica = self.replica();
+        let replicated = matches!(*replica, PartitionReplica::Group(_));
+        let appending = replica.append(records).await.map_err(replication_error)?;
         let outcome = |base_offset: i64, last_offset: i64, time: i64| ProduceOutcome {
             base_offset,
             last_offset,
@@ -128,11 +127,22 @@ impl Partition {
                 self.counters
                     .records_appended
                     .inc_by((last_offset - base_offset + 1) as u64);
+                // Timed from here (the leader wrote it) for the callers that wait for the
+                // commit: the sample costs a clock read, no lock.
+                let timer =
+                    replicated.then(|| (self.counters.commit_seconds.clone(), Instant::now()));
+                let committed = appending.committed();
                 Ok(Appended::new(
                     &self.topic,
                     self.index,
                     outcome(base_offset, last_offset, log_append_time.unwrap_or(-1)),
-                    appending.committed(),
+                    async move {
+                        let committed = committed.await;
+                        if let (true, Some((seconds, appended_at))) = (committed, timer) {
+                            seconds.observe(appended_at.elapsed().as_secs_f64());
+                        }
+                        committed
+                    },
                 ))
             }
             Admitted::Duplicate {

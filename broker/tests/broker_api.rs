@@ -479,3 +479,12 @@ async fn the_leader_answers_where_an_epoch_ends() {
     assert_eq!((end.leader_epoch, end.end_offset), (kafka(first), expected));
     broker.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_single_broker_is_ready_once_open_and_not_once_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = open(dir.path()).await;
+    assert_eq!(broker.readiness(), Ok(()));
+    broker.shutdown().await.unwrap();
+    assert_eq!(broker.readiness(), Err(neo_broker::NotReady::NotStarted));
+}

@@ -44,6 +44,26 @@ impl Default for ControllerTiming {
     }
 }
 
+/// How far this broker's member of the controller group has come, from its Raft metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControllerProgress {
+    /// The group's leader, as this broker knows it.
+    pub leader: Option<NodeId>,
+    /// The index of the last entry this broker applied to its metadata.
+    pub applied: Option<u64>,
+    /// The index of the last entry the leader reported committed by a majority.
+    pub committed: Option<u64>,
+}
+
+impl ControllerProgress {
+    /// Committed entries this broker has yet to apply.
+    pub fn lag(&self) -> u64 {
+        self.committed
+            .unwrap_or(0)
+            .saturating_sub(self.applied.unwrap_or(0))
+    }
+}
+
 /// One broker's member of the controller group.
 pub struct ControllerGroup<S: ReplicatedState> {
     pub(crate) raft: Raft<NeoRaft, ControllerMachine<S>>,
@@ -162,6 +182,19 @@ impl<S: ReplicatedState> ControllerGroup<S> {
     /// The controller's leader, as this broker knows it.
     pub fn leader(&self) -> Option<NodeId> {
         self.raft.metrics().borrow_watched().current_leader
+    }
+
+    /// How far this broker's member has come: read from the group's metrics, no I/O.
+    pub fn progress(&self) -> ControllerProgress {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow_watched();
+        ControllerProgress {
+            leader: metrics
+                .current_leader
+                .filter(|_| metrics.running_state.is_ok()),
+            applied: metrics.last_applied.as_ref().map(|id| id.index),
+            committed: metrics.cluster_committed.as_ref().map(|id| id.index),
+        }
     }
 
     /// Makes this broker a cluster of one, if the group was never initialized; then waits

@@ -44,17 +44,55 @@ pub fn start(data_dir: &Path, front_end: &str) -> (Child, SocketAddr) {
     (child, addr)
 }
 
+/// A `neo serve` process, killed when dropped: a failed test leaves none behind.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `neo serve` over `data_dir` with every listener on a free loopback port; returns it and
+/// the addresses `front_ends` logged, in that order.
+pub fn start_all(data_dir: &Path, front_ends: &[&str]) -> (Running, Vec<SocketAddr>) {
+    let mut cmd = neo();
+    cmd.arg("serve").arg("--data-dir").arg(data_dir);
+    free_ports_but(&mut cmd, &[]);
+    let mut child = Running(cmd.stderr(Stdio::piped()).spawn().unwrap());
+    let addrs = logged_addrs(&mut child.0, front_ends).expect("neo logs where it listens");
+    (child, addrs)
+}
+
 /// The address `front_end` of the started `child` logged, if it did within 30 s.
 pub fn logged_addr(child: &mut Child, front_end: &str) -> Option<SocketAddr> {
+    logged_addrs(child, &[front_end]).and_then(|addrs| addrs.first().copied())
+}
+
+/// The addresses `front_ends` of the started `child` logged, in that order, if each did
+/// within 30 s.
+pub fn logged_addrs(child: &mut Child, front_ends: &[&str]) -> Option<Vec<SocketAddr>> {
     let stderr = child.stderr.take().unwrap();
-    let wanted = format!("{front_end} listening on ");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split(&wanted).nth(1) {
-                let _ = tx.send(addr.trim().parse::<SocketAddr>().unwrap());
+            if let Some((front_end, addr)) = line.split_once(" listening on ")
+                && let Some(front_end) = front_end.split_whitespace().last()
+                && let Ok(addr) = addr.trim().parse::<SocketAddr>()
+            {
+                let _ = tx.send((front_end.to_string(), addr));
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(30)).ok()
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut found: Vec<Option<SocketAddr>> = vec![None; front_ends.len()];
+    while found.iter().any(Option::is_none) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let (front_end, addr) = rx.recv_timeout(left).ok()?;
+        if let Some(i) = front_ends.iter().position(|f| *f == front_end) {
+            found[i] = Some(addr);
+        }
+    }
+    found.into_iter().collect()
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::process::start;
 
 /// One JSON-protocol call on a new connection; returns the status and the answer.
-fn call(addr: SocketAddr, action: &str, body: Value) -> (u16, Value) {
+pub fn call(addr: SocketAddr, action: &str, body: Value) -> (u16, Value) {
     let body = body.to_string();
     let mut stream = TcpStream::connect(addr).unwrap();
     stream

@@ -363,6 +363,11 @@ impl MetadataStore {
         self.controller.leader()
     }
 
+    /// How far this broker has applied the controller's log, and what the leader committed.
+    pub fn controller_progress(&self) -> neo_replication::controller_group::ControllerProgress {
+        self.controller.progress()
+    }
+
     /// Hands the controller's leadership to another voter if this broker has it; whether
     /// another broker leads it now.
     pub async fn hand_over(&self, wait: std::time::Duration) -> bool {

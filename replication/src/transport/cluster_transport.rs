@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -49,6 +50,8 @@ pub struct ClusterTransport {
     registry: Arc<GroupRegistry>,
     calls: Arc<parking_lot::RwLock<Option<Arc<dyn CallHandler>>>>,
     last_heard: Arc<LastHeard>,
+    /// Elections the node's clock started for the quiet groups it follows.
+    elections_started: Arc<AtomicU64>,
     tasks: [JoinHandle<()>; 2],
 }
 
@@ -99,10 +102,12 @@ impl ClusterTransport {
             calls: calls.clone(),
             last_heard: last_heard.clone(),
         });
+        let elections_started = Arc::new(AtomicU64::new(0));
         let tasks = [
             tokio::spawn(accept_connections(listener, context)),
             tokio::spawn(run_heartbeat_ticker(Ticker {
                 node_id,
+                elections_started: elections_started.clone(),
                 registry: registry.clone(),
                 peers: peers.clone(),
                 peer_table: peer_table.clone(),
@@ -124,8 +129,16 @@ impl ClusterTransport {
             registry,
             calls,
             last_heard,
+            elections_started,
             tasks,
         })
+    }
+
+    /// Elections this node's clock started so far for the partition groups it follows (each
+    /// time a group's leader had been silent for the election timeout). The controller group
+    /// keeps its own timers and is not counted.
+    pub fn elections_started(&self) -> u64 {
+        self.elections_started.load(Ordering::Relaxed)
     }
 
     /// Sets what answers peers' [`Self::call`]s to this node.

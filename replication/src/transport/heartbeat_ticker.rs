@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -28,6 +28,8 @@ use crate::types::NodeId;
 /// What the ticker drives.
 pub(crate) struct Ticker {
     pub(crate) node_id: NodeId,
+    /// Counts the elections started here (see `ClusterTransport::elections_started`).
+    pub(crate) elections_started: Arc<AtomicU64>,
     pub(crate) registry: Arc<GroupRegistry>,
     pub(crate) peers: Arc<Peers>,
     pub(crate) peer_table: Arc<PeerTable>,
@@ -87,6 +89,9 @@ pub(crate) async fn run_heartbeat_ticker(ticker: Ticker) {
             }
         }
         join_all(heartbeats.iter().map(|group| group.raft.send_heartbeat())).await;
+        ticker
+            .elections_started
+            .fetch_add(elections.len() as u64, Ordering::Relaxed);
         join_all(elections.iter().map(|group| group.raft.elect())).await;
     }
 }

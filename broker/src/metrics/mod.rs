@@ -1,15 +1,19 @@
-//! Prometheus metrics of the broker, in one registry the admin endpoint gathers.
+//! Prometheus metrics of the broker, in one registry the admin endpoint gathers: counters
+//! the hot paths update, and collectors that compute their figures when scraped.
 
-use std::sync::Arc;
+mod cluster;
+mod log_sizes;
+mod queue_depths;
 
-use prometheus::core::{Collector, Desc};
-use prometheus::proto::MetricFamily;
-use prometheus::{
-    Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-};
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
 
-/// Per-topic figures computed when scraped (segment count, bytes on disk).
-pub type LogSizes = Arc<dyn Fn() -> Vec<(String, i64, i64)> + Send + Sync>;
+pub use cluster::{ClusterFigures, ClusterFiguresFn};
+pub use log_sizes::LogSizes;
+pub use queue_depths::{QueueDepth, QueueDepths};
+
+use cluster::ClusterCollector;
+use log_sizes::LogSizeCollector;
+use queue_depths::QueueDepthCollector;
 
 /// The broker's metrics.
 pub struct BrokerMetrics {
@@ -24,6 +28,9 @@ pub struct BrokerMetrics {
     pub fsync_seconds: Histogram,
     /// Time the last start-up took to open and recover every log.
     pub recovery_seconds: Gauge,
+    /// Time from a replicated append on its leader to its commit, for the appends a client
+    /// waits on (Kafka `acks=all`, publisher confirms, SQS sends).
+    pub commit_seconds: Histogram,
 }
 
 impl std::fmt::Debug for BrokerMetrics {
@@ -64,7 +71,17 @@ impl BrokerMetrics {
         registry.register(Box::new(records_appended.clone()))?;
         registry.register(Box::new(bytes_read.clone()))?;
         registry.register(Box::new(fsync_seconds.clone()))?;
+        let commit_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "neo_raft_commit_latency_seconds",
+                "Time from a replicated append on its leader to its commit",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+        )?;
         registry.register(Box::new(recovery_seconds.clone()))?;
+        registry.register(Box::new(commit_seconds.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -76,6 +93,7 @@ impl BrokerMetrics {
             bytes_read,
             fsync_seconds,
             recovery_seconds,
+            commit_seconds,
         })
     }
 
@@ -85,12 +103,28 @@ impl BrokerMetrics {
             .register(Box::new(LogSizeCollector::new(sizes)?))
     }
 
+    /// Registers this broker's Raft and cluster gauges, computed by `figures` at scrape time.
+    pub fn register_cluster_figures(
+        &self,
+        figures: ClusterFiguresFn,
+    ) -> Result<(), prometheus::Error> {
+        self.registry
+            .register(Box::new(ClusterCollector::new(figures)?))
+    }
+
+    /// Registers the per-queue message counts, computed by `depths` at scrape time.
+    pub fn register_queue_depths(&self, depths: QueueDepths) -> Result<(), prometheus::Error> {
+        self.registry
+            .register(Box::new(QueueDepthCollector::new(depths)?))
+    }
+
     /// The counters of `topic`, resolved once for its partitions to update.
     pub(crate) fn topic_counters(&self, topic: &str) -> TopicCounters {
         TopicCounters {
             bytes_appended: self.bytes_appended.with_label_values(&[topic]),
             records_appended: self.records_appended.with_label_values(&[topic]),
             bytes_read: self.bytes_read.with_label_values(&[topic]),
+            commit_seconds: self.commit_seconds.clone(),
         }
     }
 
@@ -117,48 +151,5 @@ pub(crate) struct TopicCounters {
     pub bytes_appended: IntCounter,
     pub records_appended: IntCounter,
     pub bytes_read: IntCounter,
-}
-
-struct LogSizeCollector {
-    sizes: LogSizes,
-    segments: IntGaugeVec,
-    bytes: IntGaugeVec,
-}
-
-impl LogSizeCollector {
-    fn new(sizes: LogSizes) -> Result<Self, prometheus::Error> {
-        Ok(Self {
-            sizes,
-            segments: IntGaugeVec::new(
-                Opts::new("neo_log_segments", "Segments per topic"),
-                &["topic"],
-            )?,
-            bytes: IntGaugeVec::new(
-                Opts::new("neo_log_size_bytes", "Bytes on disk per topic"),
-                &["topic"],
-            )?,
-        })
-    }
-}
-
-impl Collector for LogSizeCollector {
-    fn desc(&self) -> Vec<&Desc> {
-        let mut d = self.segments.desc();
-        d.extend(self.bytes.desc());
-        d
-    }
-
-    fn collect(&self) -> Vec<MetricFamily> {
-        self.segments.reset();
-        self.bytes.reset();
-        for (topic, segments, bytes) in (self.sizes)() {
-            self.segments
-                .with_label_values(&[topic.as_str()])
-                .set(segments);
-            self.bytes.with_label_values(&[topic.as_str()]).set(bytes);
-        }
-        let mut families = self.segments.collect();
-        families.extend(self.bytes.collect());
-        families
-    }
+    pub commit_seconds: Histogram,
 }
