@@ -50,10 +50,22 @@ pub async fn create_topic(bootstrap: &str) {
 }
 
 impl KafkaLoad {
-    pub fn start(bootstrap: &str, produced: Arc<Progress>, consumed: Arc<Progress>) -> KafkaLoad {
+    /// Starts the workload; `first_partition` counts the acknowledgements of partition 0
+    /// alone (the partition whose leader the faults aim at).
+    pub fn start(
+        bootstrap: &str,
+        produced: Arc<Progress>,
+        first_partition: Arc<Progress>,
+        consumed: Arc<Progress>,
+    ) -> KafkaLoad {
         let history = Arc::new(Mutex::new(History::default()));
         let committed = Arc::new(Mutex::new(BTreeMap::new()));
-        let producer = tokio::spawn(produce(producer(bootstrap), Arc::clone(&history), produced));
+        let producer = tokio::spawn(produce(
+            producer(bootstrap),
+            Arc::clone(&history),
+            produced,
+            first_partition,
+        ));
         let consumer = {
             let (history, committed) = (Arc::clone(&history), Arc::clone(&committed));
             let consumer = group_member(bootstrap);
@@ -102,7 +114,12 @@ fn producer(bootstrap: &str) -> FutureProducer {
 
 /// Sends records `k/0`, `k/1`, … (keys spread them over the partitions) until the run ends;
 /// each acknowledgement recorded.
-async fn produce(producer: FutureProducer, history: Arc<Mutex<History>>, progress: Arc<Progress>) {
+async fn produce(
+    producer: FutureProducer,
+    history: Arc<Mutex<History>>,
+    progress: Arc<Progress>,
+    first_partition: Arc<Progress>,
+) {
     let mut sends = FuturesUnordered::new();
     let mut seq = 0u64;
     loop {
@@ -133,6 +150,9 @@ async fn produce(producer: FutureProducer, history: Arc<Mutex<History>>, progres
                 .unwrap()
                 .acked(written, delivery.partition, delivery.offset);
             progress.ok();
+            if delivery.partition == 0 {
+                first_partition.ok();
+            }
         }
     }
 }
