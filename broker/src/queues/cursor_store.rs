@@ -192,20 +192,26 @@ impl CursorStore {
 
     /// Whether this store writes to `partition` under its leadership of now.
     pub fn owns(&self, partition: &Arc<Partition>) -> bool {
-        self.shared
-            .target
-            .lock()
-            .as_ref()
-            .is_some_and(|t| Arc::ptr_eq(&t.partition, partition) && t.is_current())
+        self.is_current()
+            && self
+                .shared
+                .target
+                .lock()
+                .as_ref()
+                .is_some_and(|t| Arc::ptr_eq(&t.partition, partition))
     }
 
-    /// Whether the leadership the store writes under still holds.
+    /// Whether the leadership the store writes under still holds, and nothing failed to be
+    /// written under it (a full disk, say): after a failure, the cursor in memory may hold
+    /// changes the log lacks, so the queue is loaded again from the log.
     pub fn is_current(&self) -> bool {
-        self.shared
-            .target
-            .lock()
-            .as_ref()
-            .is_some_and(Target::is_current)
+        !self.shared.progress.borrow().failed
+            && self
+                .shared
+                .target
+                .lock()
+                .as_ref()
+                .is_some_and(Target::is_current)
     }
 
     /// Stages `events` to be written after those staged before (by the next

@@ -239,6 +239,19 @@ fn read_all(bootstrap: &str) -> Vec<(i32, i64, Vec<u8>)> {
     log
 }
 
+/// How many replicas partition 0 of `topic` has, as the cluster tells clients.
+pub fn replicas(bootstrap: &str, topic: &str) -> usize {
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    client
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .ok()
+        .and_then(|m| Some(m.topics().first()?.partitions().first()?.replicas().len()))
+        .unwrap_or(0)
+}
+
 /// The broker leading partition 0 of the topic, as the cluster tells clients.
 pub fn leader(bootstrap: &str) -> Option<u8> {
     let client: BaseConsumer = ClientConfig::new()
