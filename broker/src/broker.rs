@@ -20,8 +20,8 @@ use crate::metadata::{BrokerRecord, MetadataCommand, MetadataStore};
 use crate::metrics::BrokerMetrics;
 use crate::partition::Partition;
 use crate::producer_ids::ProducerIds;
-use crate::queue_calls::RemoteHolders;
 use crate::queues::Queue;
+use crate::remote_holders::RemoteHolders;
 use crate::topic::Topic;
 use crate::topic_name::is_cursor_topic;
 

@@ -39,6 +39,7 @@ pub mod queues;
 mod readiness;
 pub mod reassign;
 mod reconcile;
+mod remote_holders;
 mod storage_failure;
 pub mod topic;
 mod topic_admin;

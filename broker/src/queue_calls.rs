@@ -2,7 +2,6 @@
 //! a front-end on any broker works on any queue (as RabbitMQ's quorum queues are reached from
 //! every node). Encoded with postcard, so record bodies travel as bytes.
 
-use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -217,59 +216,6 @@ impl WireError {
     }
 }
 
-/// The holders other brokers' front-ends have on the queues this broker leads: released when
-/// their broker is gone or restarted, since nobody is left to settle what they hold.
-#[derive(Debug, Default)]
-pub(crate) struct RemoteHolders {
-    by_broker: HashMap<u64, BrokerHolders>,
-}
-
-#[derive(Debug, Default)]
-struct BrokerHolders {
-    started: u64,
-    /// (queue topic, holder)
-    holders: HashSet<(String, u64)>,
-}
-
-impl RemoteHolders {
-    /// Notes a call from broker `from` (whose process started at `started`); returns the
-    /// holders of an earlier process of that broker, to release.
-    fn note_caller(&mut self, from: u64, started: u64) -> Vec<(String, u64)> {
-        let known = self.by_broker.entry(from).or_default();
-        if known.started >= started {
-            return Vec::new();
-        }
-        known.started = started;
-        known.holders.drain().collect()
-    }
-
-    fn hold(&mut self, from: u64, topic: &str, holder: u64) {
-        if let Some(known) = self.by_broker.get_mut(&from) {
-            known.holders.insert((topic.to_string(), holder));
-        }
-    }
-
-    fn forget(&mut self, from: u64, topic: &str, holder: u64) {
-        if let Some(known) = self.by_broker.get_mut(&from) {
-            known.holders.remove(&(topic.to_string(), holder));
-        }
-    }
-
-    /// The holders of brokers for which `gone` is true, forgotten.
-    pub(crate) fn take_gone(&mut self, gone: impl Fn(u64) -> bool) -> Vec<(String, u64)> {
-        let ids: Vec<u64> = self
-            .by_broker
-            .keys()
-            .copied()
-            .filter(|id| gone(*id))
-            .collect();
-        ids.into_iter()
-            .filter_map(|id| self.by_broker.remove(&id))
-            .flat_map(|known| known.holders)
-            .collect()
-    }
-}
-
 impl Broker {
     /// Answers a queue operation broker `from` sent: run on the queue this broker leads.
     pub(crate) async fn answer_queue_call(&self, from: u64, call: &[u8]) -> Bytes {
@@ -456,23 +402,6 @@ pub(crate) fn encode_answer(answer: &QueueAnswer) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_restarted_or_gone_broker_gives_up_its_holders() {
-        let mut holders = RemoteHolders::default();
-        assert!(holders.note_caller(2, 100).is_empty());
-        holders.hold(2, "q", 7);
-        holders.hold(2, "q", 8);
-        holders.forget(2, "q", 8);
-        assert!(holders.note_caller(2, 100).is_empty());
-        assert_eq!(holders.note_caller(2, 200), vec![("q".to_string(), 7)]);
-        holders.hold(2, "q", 9);
-        holders.hold(3, "q", 1);
-        assert!(holders.note_caller(3, 50).is_empty());
-        holders.hold(3, "q", 1);
-        assert_eq!(holders.take_gone(|id| id == 2), vec![("q".to_string(), 9)]);
-        assert_eq!(holders.take_gone(|_| true), vec![("q".to_string(), 1)]);
-    }
 
     #[test]
     fn records_cross_the_wire_unchanged() {
