@@ -14,9 +14,20 @@ pub(crate) fn broker_error(e: &BrokerError) -> Message {
         BrokerError::InvalidPartitions(_) | BrokerError::InvalidConfig { .. } => {
             ErrorCode::InvalidRequest
         }
-        BrokerError::InvalidRecord { .. }
-        | BrokerError::OutOfOrderSequence { .. }
-        | BrokerError::InvalidProducerEpoch { .. } => ErrorCode::InvalidRecords,
+        BrokerError::OutOfOrderSequence {
+            sequence, expected, ..
+        } => {
+            // Below the expected one (and not among the batches remembered): appended long ago.
+            if sequence < expected && expected - sequence < i32::MAX / 2 {
+                ErrorCode::DuplicateSequence
+            } else {
+                ErrorCode::OutOfOrderSequence
+            }
+        }
+        BrokerError::NotLeader { .. } => ErrorCode::NotLeader,
+        BrokerError::InvalidRecord { .. } | BrokerError::InvalidProducerEpoch { .. } => {
+            ErrorCode::InvalidRecords
+        }
         BrokerError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
         BrokerError::InvalidBatch(_) => ErrorCode::InvalidRecords,
         BrokerError::ShuttingDown | BrokerError::PartitionClosed => ErrorCode::ShuttingDown,

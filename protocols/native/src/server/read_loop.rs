@@ -15,7 +15,8 @@ use super::connection::Connection;
 use super::context::Context;
 use super::error_map::error;
 use super::{
-    admin, group_subscription, offsets, outbox, produce, queue_subscription, rpc, subscription,
+    admin, group_subscription, metadata, offsets, outbox, produce, producer_id, queue_subscription,
+    rpc, subscription,
 };
 use crate::wire::{ErrorCode, Frame, FrameDecoder, FrameError, Message, PROTOCOL_VERSION};
 
@@ -313,6 +314,16 @@ async fn dispatch(connection: &mut Connection, frame: Frame) -> Result<(), Close
         Message::ListTopics => {
             let reply = admin::list_topics(&connection.context, &connection.caller);
             connection.send(correlation, reply).await;
+        }
+        Message::Metadata { topics } => {
+            let reply = metadata::metadata(&connection.context, &connection.caller, &topics);
+            connection.send(correlation, reply).await;
+        }
+        Message::InitProducer => {
+            let permit = connection.permit().await;
+            connection.spawn_reply(correlation, permit, move |context| async move {
+                producer_id::init_producer(&context).await
+            });
         }
         Message::Register { service, methods } => {
             connection.context.rpc.register(
