@@ -3,7 +3,9 @@
 //! the leader) keeps consuming across a SIGKILL of the queue's leader, and no record it
 //! acknowledged comes back; a producer given one broker sends each partition's batches to
 //! its leader (learnt from the native Metadata), and when a leader is SIGKILLed mid-stream
-//! every record is acknowledged, and read back once, at its acknowledged offset.
+//! every record is acknowledged, and read back once, at its acknowledged offset; a service
+//! served through two brokers is called through a third, and the instances of a broker that
+//! dies stop being called.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -229,5 +231,74 @@ async fn a_producer_through_one_broker_keeps_every_ack_once_when_a_leader_is_kil
             records.len(),
             "partition {partition}: records never acknowledged"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_is_callable_through_any_broker_until_its_broker_dies() {
+    let mut cluster = Cluster::start(3);
+    let two = connect(&cluster, 2).await;
+    two.serve("greeter", "hello", |name| async move {
+        Ok(Bytes::from(format!(
+            "two greets {}",
+            String::from_utf8_lossy(&name)
+        )))
+    })
+    .await
+    .unwrap();
+    let three = connect(&cluster, 3).await;
+    three
+        .serve("greeter", "hello", |name| async move {
+            Ok(Bytes::from(format!(
+                "three greets {}",
+                String::from_utf8_lossy(&name)
+            )))
+        })
+        .await
+        .unwrap();
+
+    // Through broker 1, which has no instance: both brokers' instances answer.
+    let caller = connect(&cluster, 1).await;
+    let mut answered_by = BTreeSet::new();
+    for _ in 0..6 {
+        let reply = caller
+            .call("greeter", "hello", "neo".into(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        let reply = String::from_utf8(reply.to_vec()).unwrap();
+        assert!(reply.ends_with("greets neo"), "{reply}");
+        answered_by.insert(reply.split(' ').next().unwrap().to_string());
+    }
+    assert_eq!(answered_by, BTreeSet::from(["three".into(), "two".into()]));
+
+    // Broker 2 dies: within its session timeout only broker 3's instance answers.
+    cluster.kill(2);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut in_a_row = 0;
+    while in_a_row < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "calls still reach the dead broker"
+        );
+        match caller
+            .call("greeter", "hello", "neo".into(), Duration::from_secs(1))
+            .await
+        {
+            Ok(reply) if reply.starts_with(b"three") => in_a_row += 1,
+            _ => in_a_row = 0,
+        }
+    }
+
+    // And when the last instance goes, calls say there is none.
+    three.close().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match caller
+            .call("greeter", "hello", "neo".into(), Duration::from_secs(1))
+            .await
+        {
+            Err(neo_client::RpcError::NoInstance(_)) => break,
+            other => assert!(Instant::now() < deadline, "still answered: {other:?}"),
+        }
     }
 }

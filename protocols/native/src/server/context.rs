@@ -6,13 +6,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use neo_broker::Broker;
 
 use super::config::NativeConfig;
-use super::rpc;
+use super::{rpc, rpc_forward};
 
 /// What every connection of one server shares.
 pub(crate) struct Context {
     pub broker: Arc<Broker>,
     pub config: NativeConfig,
     pub rpc: rpc::Registry,
+    /// Which other broker a call no instance here serves is sent to first.
+    pub rpc_rotation: rpc_forward::Rotation,
     /// The next queue holder id's counter (see [`Context::next_holder`]).
     pub holders: AtomicU64,
 }

@@ -18,6 +18,7 @@ mod queue_holds;
 mod queue_subscription;
 mod read_loop;
 mod rpc;
+mod rpc_forward;
 mod subscription;
 mod subscription_handle;
 
@@ -74,7 +75,14 @@ impl NativeServer {
             config: self.config,
             rpc: rpc::Registry::default(),
             holders: std::sync::atomic::AtomicU64::new(1),
+            rpc_rotation: rpc_forward::Rotation::default(),
         });
+        let forwarded = rpc_forward::ForwardedCalls {
+            context: Arc::downgrade(&context),
+        };
+        context
+            .broker
+            .answer_gateway_calls(rpc_forward::SERVICE, Arc::new(forwarded));
         let mut next_id: u64 = 0;
         loop {
             tokio::select! {
