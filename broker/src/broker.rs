@@ -57,6 +57,9 @@ pub struct Broker {
     maintenance: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Held while the local topics are brought in line with the metadata.
     reconciling: tokio::sync::Mutex<()>,
+    /// Held while this broker's record is changed: front-ends registering their endpoints
+    /// at once would each write the record without the other's.
+    registering: tokio::sync::Mutex<()>,
     /// Partitions (topic, index) whose replica here is being changed (see `reassign`).
     changing_replicas: Mutex<std::collections::HashSet<(String, i32)>>,
     me: Weak<Broker>,
@@ -120,6 +123,7 @@ impl Broker {
             stopping: AtomicBool::new(false),
             maintenance: Mutex::new(None),
             reconciling: tokio::sync::Mutex::new(()),
+            registering: tokio::sync::Mutex::new(()),
             changing_replicas: Mutex::default(),
             me: me.clone(),
         });
@@ -277,6 +281,7 @@ impl Broker {
         endpoint: Option<(&str, String)>,
     ) -> Result<(), BrokerError> {
         let id = self.config.node_id;
+        let _registering = self.registering.lock().await;
         let mut record = self
             .store
             .read(|s| s.brokers.get(&id).cloned())

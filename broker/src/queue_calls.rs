@@ -46,6 +46,14 @@ pub(crate) enum QueueOp {
     Counts,
     Depth,
     WaitingBytes,
+    /// Moves the lock of records `holder` holds to `deadline`.
+    SetDeadline {
+        offsets: Vec<i64>,
+        holder: Option<u64>,
+        deadline: i64,
+    },
+    /// Waits until every cursor change so far is durable.
+    Sync,
 }
 
 /// How held records are settled.
@@ -329,6 +337,15 @@ pub(crate) async fn run_op(queue: &Queue, op: QueueOp) -> Result<QueueAnswer, Br
         QueueOp::Counts => QueueAnswer::Counts(queue.counts()),
         QueueOp::Depth => QueueAnswer::Count(queue.depth()),
         QueueOp::WaitingBytes => QueueAnswer::Count(queue.waiting_bytes()?),
+        QueueOp::SetDeadline {
+            offsets,
+            holder,
+            deadline,
+        } => QueueAnswer::Settled(queue.set_deadline(&offsets, holder, deadline)?),
+        QueueOp::Sync => {
+            queue.sync().await?;
+            QueueAnswer::Done
+        }
     })
 }
 

@@ -162,6 +162,32 @@ impl QueueHandle {
         }
     }
 
+    /// Moves the lock of records `holder` holds to `deadline`, each with its own result.
+    pub async fn set_deadline(
+        &self,
+        offsets: &[i64],
+        holder: Option<u64>,
+        deadline: i64,
+    ) -> Result<Vec<Result<(), CursorError>>, BrokerError> {
+        let op = QueueOp::SetDeadline {
+            offsets: offsets.to_vec(),
+            holder,
+            deadline,
+        };
+        match self.run(op).await? {
+            QueueAnswer::Settled(each) => Ok(each),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Waits until every change of the queue's cursor so far is durable on its leader.
+    pub async fn sync(&self) -> Result<(), BrokerError> {
+        match self.run(QueueOp::Sync).await? {
+            QueueAnswer::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// The record at `offset`, if the log still has it.
     pub async fn read(&self, offset: i64) -> Result<Option<QueuedRecord>, BrokerError> {
         match self.run(QueueOp::Read(offset)).await? {

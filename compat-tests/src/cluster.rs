@@ -82,6 +82,11 @@ impl Cluster {
         self.node(id).listener("--amqp-listen")
     }
 
+    /// Broker `id`'s native-protocol listener (the `neo-client` SDK's).
+    pub fn native_addr(&self, id: u64) -> SocketAddr {
+        self.node(id).listener("--native-listen")
+    }
+
     /// Broker `id`'s SQS listener.
     pub fn sqs_addr(&self, id: u64) -> SocketAddr {
         self.node(id).listener("--sqs-listen")

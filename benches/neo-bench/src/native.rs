@@ -66,6 +66,8 @@ async fn produce(
         acks: acks(w),
         max_in_flight: 16,
         buffer_records: 100_000,
+        // As the rdkafka producer it is compared with (librdkafka's default).
+        idempotent: false,
         ..ProducerConfig::default()
     });
     let payload = Bytes::from(vec![b'x'; w.size]);
@@ -142,6 +144,7 @@ async fn end_to_end(
         let producer = client.producer(ProducerConfig {
             linger: Duration::ZERO,
             acks: acks(w),
+            idempotent: false,
             ..ProducerConfig::default()
         });
         let topic = topic.to_string();

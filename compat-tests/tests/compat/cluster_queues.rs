@@ -315,7 +315,12 @@ fn queue_leader(bootstrap: &str, not: Option<u64>) -> u64 {
 }
 
 /// The broker leading partition 0 of `topic`, other than `not` (a broker just killed).
-fn leader_of(bootstrap: &str, topic: &str, not: Option<u64>) -> u64 {
+pub fn leader_of(bootstrap: &str, topic: &str, not: Option<u64>) -> u64 {
+    leader_of_partition(bootstrap, topic, 0, not)
+}
+
+/// The broker leading partition `index` of `topic`, other than `not`.
+pub fn leader_of_partition(bootstrap: &str, topic: &str, index: i32, not: Option<u64>) -> u64 {
     let client: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
@@ -323,7 +328,10 @@ fn leader_of(bootstrap: &str, topic: &str, not: Option<u64>) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(metadata) = client.fetch_metadata(Some(topic), Duration::from_secs(5))
-            && let Some(partition) = metadata.topics()[0].partitions().first()
+            && let Some(partition) = metadata.topics()[0]
+                .partitions()
+                .iter()
+                .find(|p| p.id() == index)
             && partition.leader() > 0
             && Some(partition.leader() as u64) != not
         {

@@ -19,6 +19,7 @@ mod cluster_admin;
 mod cluster_groups;
 mod cluster_kafka;
 mod cluster_membership;
+mod cluster_native;
 mod cluster_queues;
 mod cluster_reassign;
 mod cluster_topics;

@@ -1,4 +1,5 @@
-//! The client: one multiplexed connection to a broker, re-established with backoff when lost.
+//! The client: one multiplexed connection to a broker, re-established with backoff when lost,
+//! and on a cluster one more to each broker leading a partition it produces to or reads.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -6,7 +7,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use neo_native::wire::{GroupInfo, Message, PartitionInfo, ServiceInfo, StartAt, TopicInfo};
+use neo_native::wire::{
+    BrokerInfo, GroupInfo, Message, PartitionInfo, ServiceInfo, StartAt, TopicInfo, TopicLeaders,
+};
 
 use crate::connection::Connection;
 use crate::consumer::Consumer;
@@ -14,6 +17,7 @@ use crate::error::{ClientError, RpcError, RpcErrorFromBroker};
 use crate::group_consumer::GroupConsumer;
 use crate::producer::{Producer, ProducerConfig};
 use crate::queue_consumer::QueueConsumer;
+use crate::routing::Routing;
 use crate::rpc_server::{HandlerResult, Handlers};
 
 /// How a [`Client`] connects.
@@ -76,6 +80,17 @@ struct Inner {
     keeper_started: AtomicBool,
     /// Set by [`Client::close`]: the keeper stops reconnecting.
     closed_by_user: AtomicBool,
+    /// Brokers and partition leaders, and the connections to the other brokers.
+    routing: Routing,
+}
+
+/// The brokers of a cluster as native clients reach them, and where partitions are led.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterMetadata {
+    /// Every broker with a native listener, by id.
+    pub brokers: Vec<BrokerInfo>,
+    /// The leaders of each topic's partitions.
+    pub topics: Vec<TopicLeaders>,
 }
 
 impl Drop for Inner {
@@ -113,6 +128,7 @@ impl Client {
                 reconnecting: tokio::sync::Mutex::new(()),
                 keeper_started: AtomicBool::new(false),
                 closed_by_user: AtomicBool::new(false),
+                routing: Routing::default(),
             }),
         })
     }
@@ -179,6 +195,106 @@ impl Client {
 
     async fn request(&self, message: Message) -> Result<Message, ClientError> {
         self.connection().await?.request(message).await
+    }
+
+    /// The connection to the broker leading `topic`/`partition` as last learnt (asking
+    /// Metadata when nothing is known of it); the bootstrap broker's when no leader is known,
+    /// which answers NotLeader then.
+    pub(crate) async fn leader_connection(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Arc<Connection>, ClientError> {
+        let routing = &self.inner.routing;
+        let address = match routing.leader_address(topic, partition) {
+            Some(address) => Some(address),
+            None => {
+                self.refresh_metadata().await;
+                routing.leader_address(topic, partition)
+            }
+        };
+        match address {
+            Some(address) if address != self.inner.addr => {
+                self.peer(&address).await?.connection().await
+            }
+            _ => self.connection().await,
+        }
+    }
+
+    /// The client of the broker at `address`, connecting it the first time: one attempt per
+    /// request, as a broker gone is found in the metadata rather than waited for.
+    async fn peer(&self, address: &str) -> Result<Client, ClientError> {
+        let routing = &self.inner.routing;
+        if let Some(peer) = routing.peer(address) {
+            return Ok(peer);
+        }
+        let options = ClientOptions {
+            reconnect_attempts: 0,
+            ..self.inner.options.clone()
+        };
+        let peer = Client::connect_with(address, options).await?;
+        Ok(routing.keep_peer(address, peer))
+    }
+
+    /// Learns the brokers and partition leaders again (at most every few tens of
+    /// milliseconds, however many requests ask), from the bootstrap broker or, when it is
+    /// unreachable, any other known one. Failures leave what was known.
+    pub(crate) async fn refresh_metadata(&self) {
+        let routing = &self.inner.routing;
+        let Some(mut turn) = routing.refresh_turn().await else {
+            return;
+        };
+        match self.ask_metadata().await {
+            Ok(metadata) => routing.learn(metadata.brokers, metadata.topics),
+            Err(e) => tracing::debug!(error = %e, "metadata refresh failed"),
+        }
+        *turn = Some(tokio::time::Instant::now());
+    }
+
+    async fn ask_metadata(&self) -> Result<ClusterMetadata, ClientError> {
+        let ask = |connection: Arc<Connection>| async move {
+            let request = Message::Metadata { topics: Vec::new() };
+            match connection.request(request).await? {
+                Message::ClusterMetadata { brokers, topics } => {
+                    Ok(ClusterMetadata { brokers, topics })
+                }
+                other => Err(unexpected(&other)),
+            }
+        };
+        if let Some(connection) = self.live_connection()
+            && let Ok(metadata) = ask(connection).await
+        {
+            return Ok(metadata);
+        }
+        for address in self.inner.routing.addresses() {
+            if address == self.inner.addr {
+                continue;
+            }
+            if let Ok(peer) = self.peer(&address).await
+                && let Ok(connection) = peer.connection().await
+                && let Ok(metadata) = ask(connection).await
+            {
+                return Ok(metadata);
+            }
+        }
+        ask(self.connection().await?).await
+    }
+
+    /// The brokers of the cluster and the leader of every partition, as the broker knows.
+    pub async fn metadata(&self) -> Result<ClusterMetadata, ClientError> {
+        let metadata = self.ask_metadata().await?;
+        self.inner
+            .routing
+            .learn(metadata.brokers.clone(), metadata.topics.clone());
+        Ok(metadata)
+    }
+
+    /// A producer id for idempotent produce, and its epoch.
+    pub(crate) async fn init_producer(&self) -> Result<(i64, i16), ClientError> {
+        match self.request(Message::InitProducer).await? {
+            Message::ProducerId { producer_id, epoch } => Ok((producer_id, epoch)),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// Round trip to the broker (a heartbeat).
@@ -369,6 +485,9 @@ impl Client {
         let taken = self.inner.live.write().take();
         if let Some(connection) = taken {
             connection.close();
+        }
+        for peer in self.inner.routing.close() {
+            Box::pin(peer.close()).await;
         }
     }
 }

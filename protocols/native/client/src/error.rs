@@ -50,6 +50,20 @@ impl ClientError {
         }
     }
 
+    /// Whether the request may succeed at the partition's leader as the metadata says now:
+    /// the broker did not lead it, was stopping, or could not be reached.
+    pub(crate) fn leader_moved(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Connect { .. }
+                | ClientError::Closed
+                | ClientError::Broker {
+                    code: ErrorCode::NotLeader | ErrorCode::ShuttingDown,
+                    ..
+                }
+        )
+    }
+
     /// The broker's error code, when the broker refused the request.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {

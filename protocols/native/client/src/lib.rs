@@ -1,6 +1,7 @@
 //! `neo-client`: the Rust SDK of Neo's native protocol.
 //!
-//! One [`Client`] holds one multiplexed connection to a broker and offers a batching
+//! One [`Client`] holds one multiplexed connection to a broker (and, on a cluster, one to each
+//! broker leading a partition it produces to or subscribes to) and offers a batching
 //! [`Producer`], a push [`Consumer`] (a `Stream` of records with credit-based flow control),
 //! a [`GroupConsumer`] sharing a consumer group with Kafka clients, a [`QueueConsumer`] with
 //! ack/nack, and brokered RPC ([`Client::serve`], [`Client::call`]).
@@ -27,17 +28,21 @@ mod connection;
 mod consumer;
 mod error;
 mod group_consumer;
+mod produce_request;
 mod producer;
 mod queue_consumer;
 mod record;
+mod routing;
 mod rpc_server;
 mod subscription_slot;
 
-pub use client::{Client, ClientOptions};
+pub use client::{Client, ClientOptions, ClusterMetadata};
 pub use consumer::Consumer;
 pub use error::{ClientError, RpcError};
 pub use group_consumer::GroupConsumer;
-pub use neo_native::wire::{ErrorCode, GroupInfo, PartitionInfo, ServiceInfo, StartAt, TopicInfo};
+pub use neo_native::wire::{
+    BrokerInfo, ErrorCode, GroupInfo, PartitionInfo, ServiceInfo, StartAt, TopicInfo, TopicLeaders,
+};
 pub use neo_record::codec::Compression;
 pub use producer::{Ack, Acks, Producer, ProducerConfig, RecordMetadata};
 pub use queue_consumer::{QueueConsumer, QueueMessage};

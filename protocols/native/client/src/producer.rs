@@ -1,6 +1,10 @@
 //! The producer: records go straight into per-partition batches in the log's format (under a
 //! lock, no hand-off per record); a batch closed by size or linger goes to the sending task,
-//! which sends batches pipelined and resolves each record's acknowledgement.
+//! which sends batches pipelined, each to its partition's leader, and resolves each record's
+//! acknowledgement (a batch refused because the leadership moved, or whose broker was lost,
+//! is sent again to the new leader: see `produce_request.rs`). An idempotent producer's
+//! batches carry its producer id and sequence numbers, so one sent again after it was
+//! appended is not appended twice.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,8 +21,9 @@ use parking_lot::Mutex;
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::client::{Client, unexpected};
+use crate::client::Client;
 use crate::error::ClientError;
+use crate::produce_request::{Outstanding, ProduceRequest};
 
 /// How much an acknowledgement promises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +61,13 @@ pub struct ProducerConfig {
     pub max_in_flight: usize,
     /// Records queued in the producer before [`Producer::send`] waits.
     pub buffer_records: usize,
+    /// Batches carry a producer id and sequence numbers, so the broker appends a batch sent
+    /// again (after a lost answer or a failover) once. Without it, only batches the broker
+    /// certainly did not append are sent again.
+    pub idempotent: bool,
+    /// How long a batch is sent again while its partition's leadership moves, before its
+    /// records fail.
+    pub delivery_timeout: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -67,6 +79,8 @@ impl Default for ProducerConfig {
             compression: Compression::None,
             max_in_flight: 16,
             buffer_records: 65_536,
+            idempotent: true,
+            delivery_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -182,6 +196,11 @@ impl Producer {
         let sender = Sender {
             client,
             acks: shared.config.acks,
+            idempotent: shared.config.idempotent && shared.config.acks != Acks::None,
+            delivery_timeout: shared.config.delivery_timeout,
+            producer: None,
+            sequences: HashMap::new(),
+            outstanding: HashMap::new(),
             in_flight,
             room,
         };
@@ -324,6 +343,15 @@ async fn linger(shared: Weak<Shared>, opened_signal: Arc<Notify>) {
 struct Sender {
     client: Client,
     acks: Acks,
+    /// Whether to ask for a producer id (before the first batch).
+    idempotent: bool,
+    delivery_timeout: Duration,
+    /// The producer id and epoch of idempotent batches, once the broker gave one.
+    producer: Option<(i64, i16)>,
+    /// The next sequence number of each partition (idempotent batches).
+    sequences: HashMap<(Arc<str>, i32), i32>,
+    /// The batches of each partition not answered for good (idempotent batches).
+    outstanding: HashMap<(Arc<str>, i32), Arc<Outstanding>>,
     in_flight: Arc<Semaphore>,
     room: Arc<Semaphore>,
 }
@@ -335,14 +363,24 @@ impl Sender {
     /// Sends closed batches in order. While it waits for a free in-flight slot, batches that
     /// close meanwhile queue up; those of the same partition then go out in one request (a
     /// produce request holds any number of batches), so a slow acknowledgement (durable) does
-    /// not turn into many tiny requests.
-    async fn run(self, mut batches: mpsc::UnboundedReceiver<Closed>) {
+    /// not turn into many tiny requests; an idempotent producer's go one per request.
+    async fn run(mut self, mut batches: mpsc::UnboundedReceiver<Closed>) {
         let mut pending: std::collections::VecDeque<Closed> = std::collections::VecDeque::new();
         loop {
             if pending.is_empty() {
                 match batches.recv().await {
                     Some(closed) => pending.push_back(closed),
                     None => return,
+                }
+            }
+            if self.idempotent && self.producer.is_none() {
+                match self.client.init_producer().await {
+                    Ok(producer) => self.producer = Some(producer),
+                    Err(e) => {
+                        // A broker without InitProducer: batches go without ids.
+                        tracing::warn!(error = %e, "no producer id; batches sent again may be appended twice");
+                        self.idempotent = false;
+                    }
                 }
             }
             let Ok(permit) = Arc::clone(&self.in_flight).acquire_owned().await else {
@@ -359,7 +397,10 @@ impl Sender {
             let mut group = vec![first];
             let mut rest = std::collections::VecDeque::with_capacity(pending.len());
             while let Some(closed) = pending.pop_front() {
-                let same = closed.topic == key.0 && closed.partition == key.1;
+                // An idempotent producer's request holds one batch: the broker checks its
+                // sequence numbers batch by batch.
+                let same =
+                    closed.topic == key.0 && closed.partition == key.1 && self.producer.is_none();
                 let bytes = closed.batch.builder.records_size();
                 if same && size + bytes <= MAX_REQUEST_BYTES && rest.is_empty() {
                     size += bytes;
@@ -375,7 +416,7 @@ impl Sender {
 
     /// Sends batches of one partition in one request and resolves their records' acks when
     /// the broker answers.
-    async fn send(&self, group: Vec<Closed>, permit: tokio::sync::OwnedSemaphorePermit) {
+    async fn send(&mut self, group: Vec<Closed>, permit: tokio::sync::OwnedSemaphorePermit) {
         let (topic, partition) = match group.first() {
             Some(first) => (Arc::clone(&first.topic), first.partition),
             None => return,
@@ -393,12 +434,25 @@ impl Sender {
         let mut acks = Vec::new();
         let mut records = bytes::BytesMut::new();
         let mut failed = None;
+        let mut sequence = None;
         for closed in group {
             let OpenBatch {
-                builder,
+                mut builder,
                 acks: batch_acks,
                 ..
             } = closed.batch;
+            if let Some((id, epoch)) = self.producer {
+                let next = self
+                    .sequences
+                    .entry((Arc::clone(&closed.topic), closed.partition))
+                    .or_insert(0);
+                let count = i32::try_from(builder.len()).unwrap_or(i32::MAX);
+                builder = builder.producer(id, epoch, *next);
+                sequence = Some(*next);
+                // Sequences wrap to 0 after i32::MAX, as Kafka's do.
+                *next = i32::try_from((i64::from(*next) + i64::from(count)) % (1i64 << 31))
+                    .unwrap_or(0);
+            }
             match builder.build() {
                 Ok(batch) if records.is_empty() => {
                     records = batch;
@@ -417,34 +471,46 @@ impl Sender {
         if let Some(e) = failed {
             return finish(acks, Err(e));
         }
-        let connection = match self.client.connection().await {
-            Ok(connection) => connection,
-            Err(e) => return finish(acks, Err(e)),
-        };
-        let request = Message::Produce {
-            topic: topic.to_string(),
-            partition,
-            acks: self.acks.wire(),
-            records,
-        };
         if self.acks == Acks::None {
-            let sent = connection.send(connection.next_id(), &request);
+            let sent = match self.client.leader_connection(&topic, partition).await {
+                Ok(connection) => connection.send(
+                    connection.next_id(),
+                    &Message::Produce {
+                        topic: topic.to_string(),
+                        partition,
+                        acks: self.acks.wire(),
+                        records,
+                    },
+                ),
+                Err(e) => Err(e),
+            };
             return finish(acks, sent.map(|()| -1));
         }
-        let waiting = match connection.start_request(connection.next_id(), &request) {
-            Ok(waiting) => waiting,
-            Err(e) => return finish(acks, Err(e)),
+        let idempotent = match sequence {
+            Some(sequence) => {
+                let outstanding = Arc::clone(
+                    self.outstanding
+                        .entry((Arc::clone(&topic), partition))
+                        .or_default(),
+                );
+                outstanding.add(sequence).await;
+                Some((outstanding, sequence))
+            }
+            None => None,
         };
+        let request = ProduceRequest {
+            client: self.client.clone(),
+            topic,
+            partition,
+            acks: self.acks.wire(),
+            records: records.freeze(),
+            idempotent,
+        };
+        // Sent here, in the order the batches were made; answered (and sent again) apart.
+        let sent = request.send().await;
+        let until = Instant::now() + self.delivery_timeout;
         tokio::spawn(async move {
-            let answer = match waiting.await {
-                Ok(Ok(Message::Produced { base_offset, .. })) => Ok(base_offset),
-                Ok(Ok(Message::Error { code, message })) => {
-                    Err(ClientError::refused(code, message))
-                }
-                Ok(Ok(other)) => Err(unexpected(&other)),
-                Ok(Err(e)) => Err(e),
-                Err(_) => Err(ClientError::Closed),
-            };
+            let answer = request.finish(sent, until).await;
             drop(permit);
             finish(acks, answer);
         });

@@ -2,10 +2,12 @@
 //! when the client reconnects and subscribes again.
 
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use neo_native::wire::Message;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::client::Client;
 use crate::connection::Connection;
@@ -37,13 +39,49 @@ impl Slot {
     }
 }
 
-/// Subscribes again on the client's (re-established) connection.
+/// How long a partition subscription looks for the partition's leader (a failover).
+const LEADER_WAIT: Duration = Duration::from_secs(30);
+/// How long it waits between looks.
+const LEADER_RETRY: Duration = Duration::from_millis(100);
+
+/// A subscription's connection, id, start offset and pushes.
+pub(crate) type Subscribed = (Arc<Connection>, u32, i64, mpsc::UnboundedReceiver<Message>);
+
+/// Subscribes again on the client's (re-established) connection; a partition subscription on
+/// the connection to the partition's leader, looking for it again while the leadership
+/// moves or its broker cannot be reached.
 pub(crate) async fn resubscribe(
     client: &Client,
     subscribe: Message,
-) -> Result<(Arc<Connection>, u32, i64, mpsc::UnboundedReceiver<Message>), ClientError> {
-    let connection = client.connection().await?;
-    let id = connection.next_id();
-    let (offset, pushes) = connection.subscribe(id, subscribe).await?;
-    Ok((connection, id, offset, pushes))
+) -> Result<Subscribed, ClientError> {
+    let Message::Subscribe {
+        topic, partition, ..
+    } = &subscribe
+    else {
+        let connection = client.connection().await?;
+        let id = connection.next_id();
+        let (offset, pushes) = connection.subscribe(id, subscribe).await?;
+        return Ok((connection, id, offset, pushes));
+    };
+    let until = Instant::now() + LEADER_WAIT;
+    loop {
+        let subscribed = match client.leader_connection(topic, *partition).await {
+            Ok(connection) => {
+                let id = connection.next_id();
+                connection
+                    .subscribe(id, subscribe.clone())
+                    .await
+                    .map(|(offset, pushes)| (connection, id, offset, pushes))
+            }
+            Err(e) => Err(e),
+        };
+        match subscribed {
+            Err(e) if e.leader_moved() && Instant::now() < until => {
+                tracing::debug!(topic, partition, error = %e, "looking for the partition's leader");
+                tokio::time::sleep(LEADER_RETRY).await;
+                client.refresh_metadata().await;
+            }
+            other => return other,
+        }
+    }
 }

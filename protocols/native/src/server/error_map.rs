@@ -14,9 +14,22 @@ pub(crate) fn broker_error(e: &BrokerError) -> Message {
         BrokerError::InvalidPartitions(_) | BrokerError::InvalidConfig { .. } => {
             ErrorCode::InvalidRequest
         }
-        BrokerError::InvalidRecord { .. }
-        | BrokerError::OutOfOrderSequence { .. }
-        | BrokerError::InvalidProducerEpoch { .. } => ErrorCode::InvalidRecords,
+        BrokerError::OutOfOrderSequence {
+            sequence, expected, ..
+        } => {
+            // Behind the expected one (sequences wrap at 2^31), and not among the batches
+            // remembered: appended long ago.
+            let behind = (i64::from(*expected) - i64::from(*sequence)).rem_euclid(1 << 31);
+            if behind > 0 && behind < 1 << 30 {
+                ErrorCode::DuplicateSequence
+            } else {
+                ErrorCode::OutOfOrderSequence
+            }
+        }
+        BrokerError::NotLeader { .. } => ErrorCode::NotLeader,
+        BrokerError::InvalidRecord { .. } | BrokerError::InvalidProducerEpoch { .. } => {
+            ErrorCode::InvalidRecords
+        }
         BrokerError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
         BrokerError::InvalidBatch(_) => ErrorCode::InvalidRecords,
         BrokerError::ShuttingDown | BrokerError::PartitionClosed => ErrorCode::ShuttingDown,
@@ -54,5 +67,44 @@ pub(crate) fn error(code: ErrorCode, message: impl Into<String>) -> Message {
     Message::Error {
         code,
         message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(e: BrokerError) -> ErrorCode {
+        match broker_error(&e) {
+            Message::Error { code, .. } => code,
+            other => panic!("not an error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn leadership_and_sequence_errors_have_their_own_codes() {
+        let out_of_order = |sequence, expected| BrokerError::OutOfOrderSequence {
+            producer_id: 7,
+            sequence,
+            expected,
+        };
+        let cases = [
+            (
+                BrokerError::NotLeader {
+                    partition: "t-0".into(),
+                    leader: Some(2),
+                },
+                ErrorCode::NotLeader,
+            ),
+            (out_of_order(9, 5), ErrorCode::OutOfOrderSequence),
+            (out_of_order(3, 10), ErrorCode::DuplicateSequence),
+            // Sequence numbers wrap at 2^31: before the wrap is behind, after it ahead.
+            (out_of_order(i32::MAX - 2, 4), ErrorCode::DuplicateSequence),
+            (out_of_order(3, i32::MAX - 2), ErrorCode::OutOfOrderSequence),
+        ];
+        for (error, expected) in cases {
+            let shown = error.to_string();
+            assert_eq!(code(error), expected, "{shown}");
+        }
     }
 }

@@ -9,13 +9,16 @@ mod credit;
 mod error_map;
 mod group_subscription;
 mod membership;
+mod metadata;
 mod offsets;
 mod outbox;
 mod produce;
+mod producer_id;
 mod queue_holds;
 mod queue_subscription;
 mod read_loop;
 mod rpc;
+mod rpc_forward;
 mod subscription;
 mod subscription_handle;
 
@@ -47,13 +50,39 @@ impl NativeServer {
         self.listener.local_addr()
     }
 
+    /// Where the other brokers send native clients to reach this one: the listening address
+    /// (a wildcard one as the host the cluster reaches).
+    fn endpoint(&self, broker: &Broker) -> String {
+        let Ok(mut addr) = self.listener.local_addr() else {
+            return String::new();
+        };
+        if addr.ip().is_unspecified() {
+            addr.set_ip(broker.cluster().advertised().ip());
+        }
+        addr.to_string()
+    }
+
     /// Serves `broker` until `stop` turns true; open connections are closed then too.
     pub async fn run(self, broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+        if let Err(e) = broker
+            .register_endpoint(Some(("native", self.endpoint(&broker))))
+            .await
+        {
+            tracing::warn!(error = %e, "cannot tell the cluster where native clients reach this broker");
+        }
         let context = Arc::new(Context {
             broker,
             config: self.config,
             rpc: rpc::Registry::default(),
+            holders: std::sync::atomic::AtomicU64::new(1),
+            rpc_rotation: std::sync::atomic::AtomicUsize::new(0),
         });
+        let forwarded = rpc_forward::ForwardedCalls {
+            context: Arc::downgrade(&context),
+        };
+        context
+            .broker
+            .answer_gateway_calls(rpc_forward::SERVICE, Arc::new(forwarded));
         let mut next_id: u64 = 0;
         loop {
             tokio::select! {

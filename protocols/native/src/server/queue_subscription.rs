@@ -1,12 +1,15 @@
 //! Queue subscriptions: records acquired from the queue cursor are pushed with a lock; the
 //! client acks (settles) or nacks (requeues or archives) them. At most `prefetch` records are
-//! held unsettled by one subscription (see [`Holds`]).
+//! held unsettled by one subscription (see [`Holds`]). The queue may be led by another broker:
+//! every operation goes through a [`QueueHandle`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use neo_broker::BrokerError;
 use neo_broker::acls::{Operation, Resource};
-use neo_broker::queues::{Queue, QueueConfig, QueuedRecord};
+use neo_broker::queue_handle::{QueueHandle, Settlement};
+use neo_broker::queues::{CursorError, QueueConfig, QueuedRecord};
 use neo_record::now_ms;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
@@ -23,6 +26,8 @@ const RECEIVE_BATCH: usize = 256;
 /// Longest wait between looks at the cursor when nothing is appended (locks that end and
 /// delayed records become deliverable without an append).
 const IDLE_RECHECK: Duration = Duration::from_millis(200);
+/// How long a consumer waits before reading its queue again after a failure (a failover).
+const RETRY: Duration = Duration::from_millis(200);
 /// Shortest and longest lock a client may ask for.
 const LOCK_MS_RANGE: (u32, u32) = (100, 12 * 60 * 60 * 1000);
 
@@ -53,26 +58,23 @@ pub(crate) async fn start(
         connection.send(id, reply).await;
         return;
     }
-    let queue = match connection
-        .context
-        .broker
-        .queue(name, QueueConfig::default())
-        .await
-    {
-        Ok(queue) => queue,
-        Err(e) => {
-            connection.send(id, broker_error(&e)).await;
-            return;
-        }
-    };
-    // Random holder ids keep apart from the other front-ends' consumers of the same queue.
-    let holder: u64 = rand::random::<u64>() | (1 << 63);
+    if broker.topic(name).is_none() {
+        let reply = error(
+            ErrorCode::UnknownTopicOrPartition,
+            format!("no queue {name}"),
+        );
+        connection.send(id, reply).await;
+        return;
+    }
+    // Served by whichever broker leads the queue, this one or another.
+    let queue = broker.queue_handle(name, QueueConfig::default());
+    let holder = connection.context.next_holder();
     let lock_ms = lock_ms.clamp(LOCK_MS_RANGE.0, LOCK_MS_RANGE.1);
     connection.send(id, Message::Subscribed { offset: 0 }).await;
     let holds = Arc::new(Holds::new(usize::try_from(prefetch).unwrap_or(usize::MAX)));
     let task = tokio::spawn(push(
         id,
-        Arc::clone(&queue),
+        queue.clone(),
         holder,
         i64::from(lock_ms),
         Arc::clone(&holds),
@@ -119,25 +121,19 @@ pub(crate) async fn settle(
         connection.send(correlation, reply).await;
         return;
     };
-    let settled = match requeue {
-        None => queue.ack(offsets, Some(holder)),
-        Some(true) => queue.release(offsets, Some(holder)),
-        Some(false) => queue.archive(offsets, Some(holder)),
+    let how = match requeue {
+        None => Settlement::Ack,
+        Some(true) => Settlement::Release,
+        Some(false) => Settlement::Archive,
     };
     holds.release(offsets);
     let out = connection.out.clone();
     let held = offsets.to_vec();
     tokio::spawn(async move {
-        let reply = match settled {
+        let reply = match queue.settle(how, &held, Some(holder)).await {
             Err(e) => broker_error(&e),
-            Ok(results) => match results.iter().position(Result::is_err) {
-                Some(i) => error(
-                    ErrorCode::InvalidRequest,
-                    format!(
-                        "offset {} is not held by this subscription",
-                        held.get(i).copied().unwrap_or(-1)
-                    ),
-                ),
+            Ok(results) => match not_held(&held, &results) {
+                Some(reply) => reply,
                 None => match queue.sync().await {
                     Ok(()) => Message::Ok,
                     Err(e) => broker_error(&e),
@@ -149,30 +145,56 @@ pub(crate) async fn settle(
     });
 }
 
-/// Acquires and pushes records while there is room; ends when the connection does.
+/// The error for the first offset `results` says was not held, if any.
+fn not_held(offsets: &[i64], results: &[Result<(), CursorError>]) -> Option<Message> {
+    let i = results.iter().position(Result::is_err)?;
+    Some(error(
+        ErrorCode::InvalidRequest,
+        format!(
+            "offset {} is not held by this subscription",
+            offsets.get(i).copied().unwrap_or(-1)
+        ),
+    ))
+}
+
+/// Acquires and pushes records while there is room; ends when the connection does or the
+/// queue is gone. While the queue has no leader (a failover) it tries again.
 async fn push(
     id: u32,
-    queue: Arc<Queue>,
+    queue: QueueHandle,
     holder: u64,
     lock_ms: i64,
     holds: Arc<Holds>,
     out: mpsc::Sender<bytes::Bytes>,
 ) {
-    let mut positions = queue.partition().watch();
     loop {
         let room = holds.wait_room(now_ms).await;
-        positions.mark_unchanged();
         let now = now_ms();
         let max = room.min(RECEIVE_BATCH);
-        let received = match queue.receive(now, max, now + lock_ms, holder) {
+        let received = match queue
+            .receive(now, max, now + lock_ms, holder, false, IDLE_RECHECK)
+            .await
+        {
             Ok(received) => received,
-            Err(e) => {
+            Err(
+                e @ (BrokerError::PartitionClosed | BrokerError::UnknownTopicOrPartition { .. }),
+            ) => {
                 let _ = out.send(broker_error(&e).to_frame(id)).await;
                 return;
             }
+            Err(e) => {
+                tracing::debug!(queue = queue.topic(), error = %e, "native queue consumer cannot read its queue yet");
+                if out.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
         };
         if received.delivered.is_empty() {
-            let _ = tokio::time::timeout(IDLE_RECHECK, positions.changed()).await;
+            if out.is_closed() {
+                return;
+            }
             continue;
         }
         holds.hold(received.delivered.iter().map(|r| r.offset), now + lock_ms);
@@ -220,15 +242,13 @@ pub(crate) async fn extend(
     };
     let deadline = now_ms() + i64::from(lock_ms.clamp(LOCK_MS_RANGE.0, LOCK_MS_RANGE.1));
     holds.extend(offsets, deadline);
-    let reply = match queue.set_deadline(offsets, Some(holder), deadline) {
-        Ok(each) => match offsets.iter().zip(each).find(|(_, r)| r.is_err()) {
-            Some((offset, _)) => error(
-                ErrorCode::InvalidRequest,
-                format!("offset {offset} is not held by this subscription"),
-            ),
-            None => Message::Ok,
-        },
-        Err(e) => broker_error(&e),
-    };
-    connection.send(correlation, reply).await;
+    let out = connection.out.clone();
+    let held = offsets.to_vec();
+    tokio::spawn(async move {
+        let reply = match queue.set_deadline(&held, Some(holder), deadline).await {
+            Ok(each) => not_held(&held, &each).unwrap_or(Message::Ok),
+            Err(e) => broker_error(&e),
+        };
+        let _ = out.send(reply.to_frame(correlation)).await;
+    });
 }

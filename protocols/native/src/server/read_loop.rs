@@ -15,7 +15,8 @@ use super::connection::Connection;
 use super::context::Context;
 use super::error_map::error;
 use super::{
-    admin, group_subscription, offsets, outbox, produce, queue_subscription, rpc, subscription,
+    admin, group_subscription, metadata, offsets, outbox, produce, producer_id, queue_subscription,
+    rpc, rpc_forward, subscription,
 };
 use crate::wire::{ErrorCode, Frame, FrameDecoder, FrameError, Message, PROTOCOL_VERSION};
 
@@ -314,6 +315,16 @@ async fn dispatch(connection: &mut Connection, frame: Frame) -> Result<(), Close
             let reply = admin::list_topics(&connection.context, &connection.caller);
             connection.send(correlation, reply).await;
         }
+        Message::Metadata { topics } => {
+            let reply = metadata::metadata(&connection.context, &connection.caller, &topics);
+            connection.send(correlation, reply).await;
+        }
+        Message::InitProducer => {
+            let permit = connection.permit().await;
+            connection.spawn_reply(correlation, permit, move |context| async move {
+                producer_id::init_producer(&context).await
+            });
+        }
         Message::Register { service, methods } => {
             connection.context.rpc.register(
                 connection.id,
@@ -337,10 +348,23 @@ async fn dispatch(connection: &mut Connection, frame: Frame) -> Result<(), Close
             };
             tokio::spawn(async move {
                 let timeout = Duration::from_millis(u64::from(timeout_ms));
-                let answer = context
+                let answer = match context
                     .rpc
-                    .call(&service, &method, payload, timeout, &caller)
-                    .await;
+                    .call(&service, &method, payload.clone(), timeout, &caller)
+                    .await
+                {
+                    // None here: one may be on another broker.
+                    Some(Message::Error {
+                        code: ErrorCode::NoInstance,
+                        ..
+                    }) => Some(
+                        rpc_forward::call_elsewhere(
+                            &context, &service, &method, payload, timeout_ms,
+                        )
+                        .await,
+                    ),
+                    answer => answer,
+                };
                 if let Some(answer) = answer {
                     let _ = caller.out.send(answer.to_frame(correlation)).await;
                 }

@@ -38,8 +38,9 @@ pub(crate) async fn start(
         connection.send(id, reply).await;
         return;
     }
+    // Pushed by the partition's leader only: its followers may be behind it.
     let resolved = broker
-        .partition(topic, partition)
+        .leader_partition(topic, partition, None)
         .and_then(|p| Ok((start_offset(&p, start)?, p)));
     let (offset, partition) = match resolved {
         Ok(found) => found,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use neo_broker::Broker;
-use neo_broker::queues::Queue;
+use neo_broker::queue_handle::QueueHandle;
 use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 
@@ -25,7 +25,7 @@ pub(crate) struct SubscriptionHandle {
 /// A queue subscription's state the connection keeps.
 #[derive(Debug, Clone)]
 pub(crate) struct QueueSubscription {
-    pub queue: Arc<Queue>,
+    pub queue: QueueHandle,
     /// The holder id its deliveries are held by in the queue cursor.
     pub holder: u64,
     pub holds: Arc<Holds>,
@@ -39,10 +39,12 @@ impl SubscriptionHandle {
         if let Some(membership) = &self.group {
             membership::leave(broker, membership);
         }
-        if let Some(q) = self.queue
-            && let Err(e) = q.queue.retire_consumer(q.holder)
-        {
-            tracing::warn!(error = %e, "releasing a queue consumer's records failed");
+        if let Some(q) = self.queue {
+            tokio::spawn(async move {
+                if let Err(e) = q.queue.release_holder(q.holder).await {
+                    tracing::warn!(error = %e, "releasing a queue consumer's records failed");
+                }
+            });
         }
     }
 }

@@ -5,8 +5,8 @@ use bytes::BytesMut;
 use super::body::{BodyError, BodyReader};
 use super::error_code::ErrorCode;
 use super::message::{
-    GroupInfo, Message, PartitionInfo, QueueRecord, ServiceInfo, StartAt, TopicInfo,
-    ack_level_from_u8,
+    BrokerInfo, GroupInfo, Message, PartitionInfo, QueueRecord, ServiceInfo, StartAt, TopicInfo,
+    TopicLeaders, ack_level_from_u8,
 };
 
 impl Message {
@@ -48,6 +48,11 @@ impl Message {
             0x11 => Message::Produced {
                 base_offset: r.i64("base_offset")?,
                 last_offset: r.i64("last_offset")?,
+            },
+            0x12 => Message::InitProducer,
+            0x13 => Message::ProducerId {
+                producer_id: r.i64("producer_id")?,
+                epoch: r.u16("epoch")? as i16,
             },
             0x20 => Message::Subscribe {
                 topic: r.string("topic")?,
@@ -182,6 +187,30 @@ impl Message {
                     });
                 }
                 Message::Groups { groups }
+            }
+            0x48 => Message::Metadata {
+                topics: read_strings(&mut r, "topics")?,
+            },
+            0x49 => {
+                let n = r.count("brokers", 10)?;
+                let mut brokers = Vec::with_capacity(n);
+                for _ in 0..n {
+                    brokers.push(BrokerInfo {
+                        id: r.i64("id")?,
+                        address: r.string("address")?,
+                    });
+                }
+                let n = r.count("topics", 6)?;
+                let mut topics = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let name = r.string("name")?;
+                    let count = r.count("leaders", 8)?;
+                    let leaders = (0..count)
+                        .map(|_| r.i64("leader"))
+                        .collect::<Result<_, _>>()?;
+                    topics.push(TopicLeaders { name, leaders });
+                }
+                Message::ClusterMetadata { brokers, topics }
             }
             0x40 => Message::CreateTopic {
                 name: r.string("name")?,

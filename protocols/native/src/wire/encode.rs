@@ -35,7 +35,32 @@ impl Message {
                 b.string(message);
             }
             Message::Ping | Message::Pong | Message::Ok | Message::ListTopics => {}
-            Message::ListServices | Message::ListGroups => {}
+            Message::ListServices | Message::ListGroups | Message::InitProducer => {}
+            Message::ProducerId { producer_id, epoch } => {
+                b.put_i64(*producer_id);
+                b.put_i16(*epoch);
+            }
+            Message::Metadata { topics } => {
+                b.put_u32(topics.len() as u32);
+                for t in topics {
+                    b.string(t);
+                }
+            }
+            Message::ClusterMetadata { brokers, topics } => {
+                b.put_u32(brokers.len() as u32);
+                for broker in brokers {
+                    b.put_i64(broker.id);
+                    b.string(&broker.address);
+                }
+                b.put_u32(topics.len() as u32);
+                for t in topics {
+                    b.string(&t.name);
+                    b.put_u32(t.leaders.len() as u32);
+                    for leader in &t.leaders {
+                        b.put_i64(*leader);
+                    }
+                }
+            }
             Message::Extend {
                 subscription,
                 offsets,

@@ -46,6 +46,15 @@ pub enum ErrorCode {
     Internal = 31,
     /// The broker's ACLs refuse the client the operation.
     AccessDenied = 32,
+    /// Another broker leads the partition (or none does, during an election): ask Metadata
+    /// where it is led and send it there.
+    NotLeader = 33,
+    /// An idempotent producer's batch the partition has had for longer than it remembers
+    /// batches: appended once already, at offsets no longer known.
+    DuplicateSequence = 34,
+    /// An idempotent producer's batch whose sequence does not follow the last appended one
+    /// (an earlier batch has not arrived yet).
+    OutOfOrderSequence = 35,
 }
 
 impl ErrorCode {
@@ -73,6 +82,9 @@ impl ErrorCode {
             30 => ShuttingDown,
             31 => Internal,
             32 => AccessDenied,
+            33 => NotLeader,
+            34 => DuplicateSequence,
+            35 => OutOfOrderSequence,
             _ => Unknown,
         }
     }

@@ -25,6 +25,10 @@ pub enum Kind {
     Produce = 0x10,
     /// S→C: where a produce landed.
     Produced = 0x11,
+    /// C→S: asks for a producer id (idempotent produce).
+    InitProducer = 0x12,
+    /// S→C: a producer id never handed out before, and its epoch.
+    ProducerId = 0x13,
     /// C→S: push a partition's records from a start position.
     Subscribe = 0x20,
     /// S→C: a subscription started (at this offset).
@@ -73,6 +77,10 @@ pub enum Kind {
     ListGroups = 0x46,
     /// S→C: every consumer group.
     Groups = 0x47,
+    /// C→S: asks where topics' partitions are led and where brokers are.
+    Metadata = 0x48,
+    /// S→C: the brokers' native addresses and each partition's leader.
+    ClusterMetadata = 0x49,
     /// C→S: serves methods of a service (RPC).
     Register = 0x50,
     /// C→S: calls a service method through the broker.
@@ -117,6 +125,22 @@ pub struct PartitionInfo {
     pub log_start: i64,
     /// End of what readers may see.
     pub high_watermark: i64,
+}
+
+/// A broker as native clients reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerInfo {
+    pub id: i64,
+    /// `host:port` of its native listener.
+    pub address: String,
+}
+
+/// Where a topic's partitions are led.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicLeaders {
+    pub name: String,
+    /// The leading broker's id of each partition, by partition index; -1 while none leads.
+    pub leaders: Vec<i64>,
 }
 
 /// A consumer group in a group listing.
@@ -186,6 +210,10 @@ pub enum Message {
     },
     /// S→C: where a produce landed.
     Produced { base_offset: i64, last_offset: i64 },
+    /// C→S: asks for a producer id (idempotent produce).
+    InitProducer,
+    /// S→C: a producer id never handed out before, and its epoch.
+    ProducerId { producer_id: i64, epoch: i16 },
     /// C→S: push a partition's records from a start position.
     Subscribe {
         topic: String,
@@ -290,6 +318,14 @@ pub enum Message {
     ListGroups,
     /// S→C: every consumer group.
     Groups { groups: Vec<GroupInfo> },
+    /// C→S: asks where topics' partitions are led (every topic when `topics` is empty) and
+    /// where brokers are.
+    Metadata { topics: Vec<String> },
+    /// S→C: the brokers' native addresses and each partition's leader.
+    ClusterMetadata {
+        brokers: Vec<BrokerInfo>,
+        topics: Vec<TopicLeaders>,
+    },
     /// C→S: serves methods of a service (RPC).
     Register {
         service: String,
@@ -339,6 +375,8 @@ impl Message {
             Message::Ok => Kind::Ok,
             Message::Produce { .. } => Kind::Produce,
             Message::Produced { .. } => Kind::Produced,
+            Message::InitProducer => Kind::InitProducer,
+            Message::ProducerId { .. } => Kind::ProducerId,
             Message::Subscribe { .. } => Kind::Subscribe,
             Message::Subscribed { .. } => Kind::Subscribed,
             Message::Records { .. } => Kind::Records,
@@ -359,6 +397,8 @@ impl Message {
             Message::TopicDescription { .. } => Kind::TopicDescription,
             Message::ListGroups => Kind::ListGroups,
             Message::Groups { .. } => Kind::Groups,
+            Message::Metadata { .. } => Kind::Metadata,
+            Message::ClusterMetadata { .. } => Kind::ClusterMetadata,
             Message::CreateTopic { .. } => Kind::CreateTopic,
             Message::DeleteTopic { .. } => Kind::DeleteTopic,
             Message::ListTopics => Kind::ListTopics,

@@ -38,6 +38,30 @@ fn samples() -> Vec<Message> {
             base_offset: 10,
             last_offset: 19,
         },
+        Message::InitProducer,
+        Message::ProducerId {
+            producer_id: 4_000_000_001,
+            epoch: -2,
+        },
+        Message::Metadata {
+            topics: vec!["t".into(), "u".into()],
+        },
+        Message::ClusterMetadata {
+            brokers: vec![
+                BrokerInfo {
+                    id: 1,
+                    address: "10.0.0.1:7070".into(),
+                },
+                BrokerInfo {
+                    id: 2,
+                    address: "10.0.0.2:7070".into(),
+                },
+            ],
+            topics: vec![TopicLeaders {
+                name: "t".into(),
+                leaders: vec![2, -1, 1],
+            }],
+        },
         Message::Subscribe {
             topic: "t".into(),
             partition: 0,

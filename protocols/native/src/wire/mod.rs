@@ -16,6 +16,6 @@ pub use frame::{
     MAX_FRAME_BYTES_DEFAULT, PROTOCOL_VERSION, encode_frame,
 };
 pub use message::{
-    GroupInfo, Kind, Message, PartitionInfo, QueueRecord, ServiceInfo, StartAt, TopicInfo,
-    ack_level_from_u8,
+    BrokerInfo, GroupInfo, Kind, Message, PartitionInfo, QueueRecord, ServiceInfo, StartAt,
+    TopicInfo, TopicLeaders, ack_level_from_u8,
 };
