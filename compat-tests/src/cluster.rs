@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{OnceLock, mpsc};
 use std::time::Duration;
 
@@ -296,9 +297,26 @@ impl Node {
     }
 }
 
-/// A port free on `ip` now (the broker binds it moments later).
+/// Ports the brokers listen on: below Linux's ephemeral range (32768–60999), so no outgoing
+/// connection of another test takes one between its choice and the broker's bind.
+const LISTEN_PORTS: std::ops::Range<u32> = 20_000..32_000;
+
+/// A port free on `ip` now (the broker binds it moments later), chosen at random among
+/// [`LISTEN_PORTS`].
 fn free_addr(ip: Ipv4Addr) -> SocketAddr {
-    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    for _ in 0..1_000 {
+        let n = seed.wrapping_add(NEXT.fetch_add(7_919, Ordering::Relaxed));
+        let port = LISTEN_PORTS.start + n % (LISTEN_PORTS.end - LISTEN_PORTS.start);
+        if let Ok(listener) = TcpListener::bind((ip, port as u16)) {
+            return listener.local_addr().unwrap();
+        }
+    }
+    panic!("no free port on {ip}")
 }
 
 /// The `neo` binary of this build (`NEO_BIN` overrides), brought up to date with the source

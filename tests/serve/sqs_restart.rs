@@ -1,6 +1,7 @@
 //! The SQS gateway in a real `neo serve` process, over raw HTTP/1.1 (JSON protocol): a
-//! message deleted before a SIGKILL never comes back, one in flight and one never received
-//! are both received after the restart, and the queue keeps its attributes.
+//! message deleted before a SIGKILL never comes back, one in flight stays invisible after the
+//! restart (its receipt handle still valid), one never received is received, and the queue
+//! keeps its attributes.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -98,12 +99,23 @@ fn sqs_messages_survive_sigkill_of_neo_serve() {
         json!({"QueueUrl": url, "AttributeNames": ["VisibilityTimeout"]}),
     );
     assert_eq!(attrs["Attributes"]["VisibilityTimeout"], "300");
-    let mut bodies: Vec<String> = receive(addr, &url, 10)
+    let bodies: Vec<String> = receive(addr, &url, 10)
         .into_iter()
         .map(|(b, _)| b)
         .collect();
-    bodies.sort();
-    assert_eq!(bodies, ["b", "c"], "the deleted message never comes back");
+    assert_eq!(
+        bodies,
+        ["c"],
+        "the deleted message never comes back; the one in flight stays invisible"
+    );
+    // Its receipt handle from before the kill still makes it visible.
+    let (status, changed) = call(
+        addr,
+        "ChangeMessageVisibility",
+        json!({"QueueUrl": url, "ReceiptHandle": in_flight[0].1, "VisibilityTimeout": 0}),
+    );
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(receive(addr, &url, 10)[0].0, "b");
     neo.kill().unwrap();
     neo.wait().unwrap();
 }
