@@ -43,8 +43,9 @@ pub struct Broker {
     queues: Mutex<HashMap<String, Arc<Queue>>>,
     /// Other brokers' holders on the queues led here.
     remote_holders: Mutex<RemoteHolders>,
-    /// When this process opened the broker (ms since the epoch).
-    started_at: u64,
+    /// A number drawn when this process opened the broker: its calls carry it, so the
+    /// others tell its holders from an earlier process's.
+    incarnation: u64,
     /// Why the storage failed under replication, once it did (see `storage_failure.rs`).
     storage_failure: tokio::sync::watch::Sender<Option<String>>,
     /// Front-ends answering their peers on other brokers, by service name.
@@ -113,7 +114,7 @@ impl Broker {
             acls,
             queues: Mutex::new(HashMap::new()),
             remote_holders: Mutex::new(RemoteHolders::default()),
-            started_at: u64::try_from(neo_record::now_ms()).unwrap_or(0),
+            incarnation: uuid::Uuid::new_v4().as_u64_pair().0 | 1,
             storage_failure: tokio::sync::watch::Sender::new(None),
             gateway_calls: RwLock::new(HashMap::new()),
             producer_ids,
@@ -130,6 +131,7 @@ impl Broker {
         // Other brokers may call this one (to propose a metadata change) as soon as it
         // leads the controller, which may be before it has opened.
         broker.answer_calls();
+        broker.announce_incarnation();
         broker.register().await?;
         broker.reconcile().await?;
         broker.start_group_coordinator().await?;
@@ -210,9 +212,9 @@ impl Broker {
         &self.remote_holders
     }
 
-    /// When this process opened the broker (ms since the epoch).
-    pub(crate) fn started_at(&self) -> u64 {
-        self.started_at
+    /// This process's incarnation (see the field).
+    pub(crate) fn incarnation(&self) -> u64 {
+        self.incarnation
     }
 
     pub(crate) fn storage_failure_watch(&self) -> &tokio::sync::watch::Sender<Option<String>> {

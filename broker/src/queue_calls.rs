@@ -46,6 +46,8 @@ pub(crate) enum QueueOp {
     Counts,
     Depth,
     WaitingBytes,
+    /// Nothing but the caller's incarnation (sent to every broker when a broker starts).
+    Hello,
     /// Moves the lock of records `holder` holds to `deadline`.
     SetDeadline {
         offsets: Vec<i64>,
@@ -72,9 +74,9 @@ pub enum Settlement {
 pub(crate) struct QueueCall {
     pub topic: String,
     pub config: QueueConfig,
-    /// When the calling broker's process started: a newer start means the holders of the
-    /// older one are gone.
-    pub caller_started: u64,
+    /// The calling broker's incarnation: another one means the holders of the earlier
+    /// process are gone.
+    pub caller: u64,
     pub op: QueueOp,
 }
 
@@ -235,11 +237,11 @@ impl Broker {
     }
 
     async fn run_queue_call(&self, from: u64, call: QueueCall) -> QueueAnswer {
-        let stale = self
-            .remote_holders()
-            .lock()
-            .note_caller(from, call.caller_started);
+        let stale = self.remote_holders().lock().note_caller(from, call.caller);
         self.release_holders(stale).await;
+        if matches!(call.op, QueueOp::Hello) {
+            return QueueAnswer::Done;
+        }
         let queue = match self.queue(&call.topic, call.config).await {
             Ok(queue) => queue,
             Err(e) => return QueueAnswer::Failed(WireError::of(e)),
@@ -337,6 +339,7 @@ pub(crate) async fn run_op(queue: &Queue, op: QueueOp) -> Result<QueueAnswer, Br
         QueueOp::Counts => QueueAnswer::Counts(queue.counts()),
         QueueOp::Depth => QueueAnswer::Count(queue.depth()),
         QueueOp::WaitingBytes => QueueAnswer::Count(queue.waiting_bytes()?),
+        QueueOp::Hello => QueueAnswer::Done,
         QueueOp::SetDeadline {
             offsets,
             holder,

@@ -22,6 +22,10 @@ pub(crate) const QUEUE_CALL: u8 = 1;
 const CALL_WAIT: Duration = Duration::from_secs(15);
 /// How long an operation waits for the queue to have a leader (an election).
 const LEADER_WAIT: Duration = Duration::from_secs(5);
+/// How long a starting broker keeps telling the others its incarnation.
+const ANNOUNCE_FOR: Duration = Duration::from_secs(60);
+/// How long each try waits for an answer, and between rounds.
+const ANNOUNCE_WAIT: Duration = Duration::from_secs(1);
 /// How many times an operation is sent while the leadership moves under it.
 const TRIES: u32 = 3;
 /// How often it looks meanwhile.
@@ -294,30 +298,89 @@ impl QueueHandle {
     }
 
     async fn call(&self, leader: u64, op: QueueOp) -> Result<QueueAnswer, BrokerError> {
-        let call = QueueCall {
-            topic: self.topic.to_string(),
-            config: self.config,
-            caller_started: self.broker.started_at(),
+        send_call(
+            &self.broker,
+            leader,
+            &self.topic,
+            self.config,
             op,
-        };
-        let encoded = postcard::to_stdvec(&call)
-            .map_err(|e| BrokerError::Cluster(format!("unencodable queue call: {e}")))?;
-        let mut payload = BytesMut::with_capacity(1 + encoded.len());
-        payload.put_u8(QUEUE_CALL);
-        payload.put_slice(&encoded);
-        let answer = self
-            .broker
-            .cluster()
-            .call_within(leader, payload.freeze(), CALL_WAIT)
-            .await
-            .map_err(|e| BrokerError::Cluster(e.to_string()))?;
-        match postcard::from_bytes::<QueueAnswer>(&answer) {
-            Ok(QueueAnswer::Failed(e)) => Err(e.into_error(&self.topic)),
-            Ok(answer) => Ok(answer),
-            Err(e) => Err(BrokerError::Cluster(format!(
-                "undecodable answer from broker {leader}: {e}"
-            ))),
-        }
+            CALL_WAIT,
+        )
+        .await
+    }
+}
+
+impl Broker {
+    /// Tells every other broker this process's incarnation, so that what an earlier process
+    /// of this broker held on their queues is released even if no other call of this one
+    /// reaches them (a broker restarted within a moment is never missed). Each broker is
+    /// tried for up to [`ANNOUNCE_FOR`].
+    pub(crate) fn announce_incarnation(self: &Arc<Self>) {
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let until = Instant::now() + ANNOUNCE_FOR;
+            let mut told = std::collections::HashSet::new();
+            while Instant::now() < until {
+                let Some(broker) = me.upgrade() else {
+                    return;
+                };
+                let me = broker.config().node_id;
+                let peers: Vec<u64> = broker
+                    .broker_ids()
+                    .into_iter()
+                    .filter(|id| *id != me && !told.contains(id))
+                    .collect();
+                for peer in peers {
+                    let hello = send_call(
+                        &broker,
+                        peer,
+                        "",
+                        QueueConfig::default(),
+                        QueueOp::Hello,
+                        ANNOUNCE_WAIT,
+                    );
+                    if hello.await.is_ok() {
+                        told.insert(peer);
+                    }
+                }
+                drop(broker);
+                tokio::time::sleep(ANNOUNCE_WAIT).await;
+            }
+        });
+    }
+}
+
+/// Sends `op` on the queue of `topic` to broker `node`; its answer within `wait`.
+async fn send_call(
+    broker: &Broker,
+    node: u64,
+    topic: &str,
+    config: QueueConfig,
+    op: QueueOp,
+    wait: Duration,
+) -> Result<QueueAnswer, BrokerError> {
+    let call = QueueCall {
+        topic: topic.to_string(),
+        config,
+        caller: broker.incarnation(),
+        op,
+    };
+    let encoded = postcard::to_stdvec(&call)
+        .map_err(|e| BrokerError::Cluster(format!("unencodable queue call: {e}")))?;
+    let mut payload = BytesMut::with_capacity(1 + encoded.len());
+    payload.put_u8(QUEUE_CALL);
+    payload.put_slice(&encoded);
+    let answer = broker
+        .cluster()
+        .call_within(node, payload.freeze(), wait)
+        .await
+        .map_err(|e| BrokerError::Cluster(e.to_string()))?;
+    match postcard::from_bytes::<QueueAnswer>(&answer) {
+        Ok(QueueAnswer::Failed(e)) => Err(e.into_error(topic)),
+        Ok(answer) => Ok(answer),
+        Err(e) => Err(BrokerError::Cluster(format!(
+            "undecodable answer from broker {node}: {e}"
+        ))),
     }
 }
 

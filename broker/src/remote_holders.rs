@@ -12,20 +12,21 @@ pub(crate) struct RemoteHolders {
 
 #[derive(Debug, Default)]
 struct BrokerHolders {
-    started: u64,
+    /// The incarnation of the broker process whose holders these are.
+    incarnation: u64,
     /// (queue topic, holder)
     holders: HashSet<(String, u64)>,
 }
 
 impl RemoteHolders {
-    /// Notes a call from broker `from` (whose process started at `started`); returns the
+    /// Notes a call from broker `from`'s process `incarnation`; returns the
     /// holders of an earlier process of that broker, to release.
-    pub(crate) fn note_caller(&mut self, from: u64, started: u64) -> Vec<(String, u64)> {
+    pub(crate) fn note_caller(&mut self, from: u64, incarnation: u64) -> Vec<(String, u64)> {
         let known = self.by_broker.entry(from).or_default();
-        if known.started >= started {
+        if known.incarnation == incarnation {
             return Vec::new();
         }
-        known.started = started;
+        known.incarnation = incarnation;
         known.holders.drain().collect()
     }
 
