@@ -22,15 +22,7 @@ const RECEIVE_ANSWER_BYTES: usize = 16 << 20;
 pub(crate) enum QueueOp {
     /// Appends batches; answered once they are committed.
     Enqueue(Bytes),
-    /// Hands records to `holder`; when there are none, waits up to `wait_ms` for appends.
-    Receive {
-        now: i64,
-        max: usize,
-        deadline: i64,
-        holder: u64,
-        group_runs: bool,
-        wait_ms: u64,
-    },
+    Receive(ReceiveRequest),
     Settle {
         how: Settlement,
         offsets: Vec<i64>,
@@ -56,6 +48,19 @@ pub(crate) enum QueueOp {
     },
     /// Waits until every cursor change so far is durable.
     Sync,
+}
+
+/// A receive: up to `max` records handed to `holder` until `deadline` ([`Queue::receive`],
+/// or [`Queue::receive_group_runs`] with `group_runs`); when there are none, it waits up to
+/// `wait_ms` for appends and tries once more.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct ReceiveRequest {
+    pub now: i64,
+    pub max: usize,
+    pub deadline: i64,
+    pub holder: u64,
+    pub group_runs: bool,
+    pub wait_ms: u64,
 }
 
 /// How held records are settled.
@@ -247,10 +252,10 @@ impl Broker {
             Err(e) => return QueueAnswer::Failed(WireError::of(e)),
         };
         match &call.op {
-            QueueOp::Receive { holder, .. } => {
+            QueueOp::Receive(receive) => {
                 self.remote_holders()
                     .lock()
-                    .hold(from, &call.topic, *holder)
+                    .hold(from, &call.topic, receive.holder)
             }
             QueueOp::ReleaseHolder(holder) => {
                 self.remote_holders()
@@ -306,18 +311,14 @@ pub(crate) async fn run_op(queue: &Queue, op: QueueOp) -> Result<QueueAnswer, Br
         QueueOp::Enqueue(_) => {
             return Err(BrokerError::Cluster("enqueue is answered apart".into()));
         }
-        QueueOp::Receive {
-            now,
-            max,
-            deadline,
-            holder,
-            group_runs,
-            wait_ms,
-        } => {
-            let got =
-                receive_waiting(queue, now, max, deadline, holder, group_runs, wait_ms).await?;
-            queue.committed().await?;
-            received_answer(queue, got, holder)?
+        QueueOp::Receive(receive) => {
+            let got = receive_waiting(queue, &receive).await?;
+            // Handed out (or dead-lettered) only once committed; a receive that found
+            // nothing has nothing to wait for.
+            if !(got.delivered.is_empty() && got.expired.is_empty() && got.dead.is_empty()) {
+                queue.committed().await?;
+            }
+            received_answer(queue, got, receive.holder)?
         }
         QueueOp::Settle {
             how,
@@ -352,16 +353,17 @@ pub(crate) async fn run_op(queue: &Queue, op: QueueOp) -> Result<QueueAnswer, Br
     })
 }
 
-/// A receive; when it finds nothing, one more after the next append or `wait_ms`.
-pub(crate) async fn receive_waiting(
-    queue: &Queue,
-    now: i64,
-    max: usize,
-    deadline: i64,
-    holder: u64,
-    group_runs: bool,
-    wait_ms: u64,
-) -> Result<Received, BrokerError> {
+/// Runs `request` on `queue`: a receive; when it finds nothing, one more after the next
+/// append or its wait.
+async fn receive_waiting(queue: &Queue, request: &ReceiveRequest) -> Result<Received, BrokerError> {
+    let ReceiveRequest {
+        now,
+        max,
+        deadline,
+        holder,
+        group_runs,
+        wait_ms,
+    } = *request;
     let receive = |now: i64| {
         if group_runs {
             queue.receive_group_runs(now, max, deadline, holder)

@@ -12,7 +12,7 @@ use crate::appended::Appended;
 use crate::broker::Broker;
 use crate::error::BrokerError;
 pub use crate::queue_calls::Settlement;
-use crate::queue_calls::{QueueAnswer, QueueCall, QueueOp, records, run_op};
+use crate::queue_calls::{QueueAnswer, QueueCall, QueueOp, ReceiveRequest, records, run_op};
 use crate::queues::{CursorError, Queue, QueueConfig, QueueCounts, QueuedRecord, Received};
 
 /// First byte of a queue call on the cluster RPC (see `broker_calls.rs`).
@@ -126,14 +126,14 @@ impl QueueHandle {
         group_runs: bool,
         wait: Duration,
     ) -> Result<Received, BrokerError> {
-        let op = QueueOp::Receive {
+        let op = QueueOp::Receive(ReceiveRequest {
             now,
             max,
             deadline,
             holder,
             group_runs,
             wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-        };
+        });
         match self.run(op).await? {
             QueueAnswer::Received {
                 delivered,
@@ -273,19 +273,25 @@ impl QueueHandle {
         let me = self.broker.config().node_id;
         let until = Instant::now() + LEADER_WAIT;
         loop {
-            let topic = self
-                .broker
-                .topic(&self.topic)
-                .ok_or(BrokerError::PartitionClosed)?;
-            match self.broker.placement(&topic, 0).leader {
-                Some(leader) if leader != me => return Ok(Served::By(leader)),
-                Some(_) => match self.broker.queue(&self.topic, self.config).await {
-                    Ok(queue) => return Ok(Served::Here(queue)),
-                    // Lost the leadership meanwhile: look again.
-                    Err(BrokerError::NotLeader { .. }) => {}
-                    Err(e) => return Err(e),
-                },
-                None => {}
+            match self.broker.queue(&self.topic, self.config).await {
+                Ok(queue) => return Ok(Served::Here(queue)),
+                // Another broker leads it, as the cluster's placement says (which leaves out
+                // a leader gone silent); none yet during an election: look again.
+                Err(BrokerError::NotLeader { .. }) => {
+                    let topic = self
+                        .broker
+                        .topic(&self.topic)
+                        .ok_or(BrokerError::PartitionClosed)?;
+                    if let Some(leader) = self.broker.placement(&topic, 0).leader
+                        && leader != me
+                    {
+                        return Ok(Served::By(leader));
+                    }
+                }
+                Err(BrokerError::UnknownTopicOrPartition { .. }) => {
+                    return Err(BrokerError::PartitionClosed);
+                }
+                Err(e) => return Err(e),
             }
             if Instant::now() >= until {
                 return Err(BrokerError::NotLeader {

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueBindOptions};
+use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
@@ -18,6 +18,19 @@ pub async fn connect(uri: &str) -> Connection {
             Err(e) => panic!("cannot connect to {uri}: {e}"),
         }
     }
+}
+
+/// Declares the durable queue `name` (no arguments).
+pub async fn declare_durable(ch: &Channel, name: &str) -> lapin::Result<lapin::Queue> {
+    ch.queue_declare(
+        name.into(),
+        QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        },
+        FieldTable::default(),
+    )
+    .await
 }
 
 /// Binds `queue` to `exchange` with `key`.

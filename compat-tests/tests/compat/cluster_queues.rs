@@ -15,10 +15,11 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueDeclareOptions,
+    ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
+use neo_compat_tests::amqp::declare_durable;
 use neo_compat_tests::cluster::Cluster;
 use neo_compat_tests::sqs::{attributes, client, create};
 use rdkafka::ClientConfig;
@@ -42,16 +43,7 @@ async fn a_new_queue_leader_keeps_acknowledgements_and_holds() {
 
     let conn = connect(&cluster, leader).await;
     let ch = conn.create_channel().await.unwrap();
-    ch.queue_declare(
-        QUEUE.into(),
-        QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
+    declare(&ch, QUEUE).await;
     publish_to(&ch, QUEUE, 0..COUNT).await;
 
     // ACKED + HELD are delivered (the prefetch limit), the consumer cancelled (so nothing
@@ -88,30 +80,7 @@ async fn a_new_queue_leader_keeps_acknowledgements_and_holds() {
     let conn = connect(&cluster, leader).await;
     let consumer = conn.create_channel().await.unwrap();
     let mut deliveries = consume_from(&consumer, QUEUE).await;
-    let mut got = BTreeMap::new();
-    while got.len() < (COUNT - ACKED) as usize {
-        let delivery = next(&mut deliveries).await;
-        let i = index(&delivery.data);
-        assert!(
-            i >= ACKED,
-            "message {i} was acknowledged before the failover"
-        );
-        assert!(
-            got.insert(i, delivery.redelivered).is_none(),
-            "message {i} delivered twice"
-        );
-        delivery.ack(BasicAckOptions::default()).await.unwrap();
-    }
-    for (i, redelivered) in got {
-        assert_eq!(
-            redelivered,
-            i < ACKED + HELD,
-            "message {i}: redelivered flag after the failover"
-        );
-    }
-    // Nothing else is waiting.
-    let extra = tokio::time::timeout(Duration::from_millis(500), deliveries.next()).await;
-    assert!(extra.is_err(), "a message came twice: {extra:?}");
+    receive_after_failover(&mut deliveries, COUNT - ACKED).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -436,29 +405,7 @@ async fn amqp_clients_of_any_broker_use_a_queue_led_elsewhere_across_its_failove
     publish_to(&ch, NAME, COUNT..COUNT + 10).await;
     let after = conn.create_channel().await.unwrap();
     let mut deliveries = consume_from(&after, NAME).await;
-    let mut got = BTreeMap::new();
-    while got.len() < (COUNT + 10 - ACKED) as usize {
-        let delivery = next(&mut deliveries).await;
-        let i = index(&delivery.data);
-        assert!(
-            i >= ACKED,
-            "message {i} was acknowledged before the failover"
-        );
-        assert!(
-            got.insert(i, delivery.redelivered).is_none(),
-            "message {i} delivered twice"
-        );
-        delivery.ack(BasicAckOptions::default()).await.unwrap();
-    }
-    for (i, redelivered) in got {
-        assert_eq!(
-            redelivered,
-            i < ACKED + HELD,
-            "message {i}: redelivered flag after the failover"
-        );
-    }
-    let extra = tokio::time::timeout(Duration::from_millis(500), deliveries.next()).await;
-    assert!(extra.is_err(), "a message came twice: {extra:?}");
+    receive_after_failover(&mut deliveries, COUNT + 10 - ACKED).await;
 }
 
 /// When the broker a consumer reached the queue through is SIGKILLed, what it held comes
@@ -494,17 +441,37 @@ async fn deliveries_held_through_a_dead_broker_come_back() {
     }
 }
 
+/// Receives (and acknowledges) `count` messages after a failover: none of those acknowledged
+/// before it (below `ACKED`), none twice, exactly the held ones (below `ACKED + HELD`) marked
+/// redelivered; then nothing else is waiting.
+async fn receive_after_failover(deliveries: &mut lapin::Consumer, count: u32) {
+    let mut got = BTreeMap::new();
+    while got.len() < count as usize {
+        let delivery = next(deliveries).await;
+        let i = index(&delivery.data);
+        assert!(
+            i >= ACKED,
+            "message {i} was acknowledged before the failover"
+        );
+        assert!(
+            got.insert(i, delivery.redelivered).is_none(),
+            "message {i} delivered twice"
+        );
+        delivery.ack(BasicAckOptions::default()).await.unwrap();
+    }
+    for (i, redelivered) in got {
+        assert_eq!(
+            redelivered,
+            i < ACKED + HELD,
+            "message {i}: redelivered flag after the failover"
+        );
+    }
+    let extra = tokio::time::timeout(Duration::from_millis(500), deliveries.next()).await;
+    assert!(extra.is_err(), "a message came twice: {extra:?}");
+}
+
 async fn declare(ch: &Channel, name: &str) -> lapin::Queue {
-    ch.queue_declare(
-        name.into(),
-        QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .unwrap()
+    declare_durable(ch, name).await.unwrap()
 }
 
 async fn publish_to(ch: &Channel, queue: &str, range: std::ops::Range<u32>) {

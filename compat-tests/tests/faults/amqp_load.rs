@@ -11,10 +11,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueDeclareOptions,
+    ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+
+use neo_compat_tests::amqp::declare_durable;
 
 use crate::brokers::AMQP_USER;
 use crate::progress::Progress;
@@ -94,17 +96,7 @@ async fn connect(addr: SocketAddr) -> Option<(Connection, Channel)> {
             .await
             .ok()?;
         let channel = conn.create_channel().await.ok()?;
-        channel
-            .queue_declare(
-                QUEUE.into(),
-                QueueDeclareOptions {
-                    durable: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .ok()?;
+        declare_durable(&channel, QUEUE).await.ok()?;
         Some((conn, channel))
     };
     tokio::time::timeout(PATIENCE, attempt).await.ok().flatten()
